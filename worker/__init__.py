@@ -1,0 +1,1 @@
+"""ecs-provisioner: the event-driven provisioning worker for Huawei Cloud ECS."""

@@ -1,0 +1,1 @@
+"""The `ecs-provisioner` command line: one module per sub-command, wired in `main`."""

@@ -1,0 +1,48 @@
+"""Entry point of the `ecs-provisioner` command: builds the parser from the sub-command modules.
+
+Each sub-command module exposes `add_parser(subparsers)`, which registers its parser and sets
+`handler` (a callable taking the parsed namespace and returning the exit code) as a default.
+Exit codes: 0 success, 1 the input or the run failed, 2 usage error or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+
+def _command_modules() -> list[ModuleType]:
+    from worker.cli import (  # noqa: I001 - one line per sub-command, in help order
+        run,
+        publish,
+        results,
+        simulator,
+        validate,
+        schemas_cmd,
+    )
+
+    return [run, publish, results, simulator, validate, schemas_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecs-provisioner",
+        description="Event-driven provisioning worker for Huawei Cloud ECS.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _command_modules():
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
