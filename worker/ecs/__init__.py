@@ -1,0 +1,1 @@
+"""Huawei Cloud ECS API client: signing, auth, errors, retries, rate limiting. Knows no Kafka."""
