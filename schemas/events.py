@@ -1,0 +1,212 @@
+"""The `data` of the five CloudEvents the worker publishes, and the codes/stages they carry.
+
+Owns `EventType`, `FailureStage`, `WorkerErrorCode` (with a one-line doc per code), the shared
+value objects `KafkaOrigin`, `ErrorInfo`, `SubJobInfo`, and one data model per event type.
+Every data model carries `request_key`, `client_token`, `project_id`, `received_at` (UTC) and the
+Kafka `origin` of the request, plus an optional redacted copy of the request (`request`).
+The envelope lives in `schemas.cloudevent`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+class EventType(StrEnum):
+    """CloudEvents `type` of everything the worker publishes."""
+
+    SUBMITTED = "ecs.provisioning.submitted"
+    AWAITING_PAYMENT = "ecs.provisioning.awaiting_payment"
+    SUCCEEDED = "ecs.provisioning.succeeded"
+    VALIDATED = "ecs.provisioning.validated"
+    FAILED = "ecs.provisioning.failed"
+
+
+EVENT_TYPE_DOCS: dict[EventType, str] = {
+    EventType.SUBMITTED: "The create call was accepted; the job is running (progress topic).",
+    EventType.AWAITING_PAYMENT: (
+        "A prePaid order was created and waits for payment (progress topic)."
+    ),
+    EventType.SUCCEEDED: "The job finished with SUCCESS; the servers exist (results topic).",
+    EventType.VALIDATED: "A dry_run request passed the API's check (results topic).",
+    EventType.FAILED: "The request failed at the given stage (failures topic).",
+}
+
+FailureStage = Literal[
+    "decode", "validate", "submit", "job", "timeout", "conflict", "token_expired", "payment"
+]
+"""Where a request failed: decode (not a JSON object / no key), validate (schema or secret),
+submit (create call rejected), job (job ended FAIL), timeout (deadline passed), conflict
+(Ecs.0122: key reused with another body), token_expired (Ecs.0124), payment (order not paid)."""
+
+
+class WorkerErrorCode(StrEnum):
+    """`error.code` of failures the worker detects itself; API codes (Ecs.xxxx, APIG.xxxx) pass
+    through unchanged."""
+
+    NOT_UTF8 = "ECSP.NotUtf8"
+    NOT_JSON = "ECSP.NotJson"
+    NOT_OBJECT = "ECSP.NotObject"
+    TOO_LARGE = "ECSP.TooLarge"
+    INVALID_REQUEST = "ECSP.InvalidRequest"
+    MISSING_KEY = "ECSP.MissingKey"
+    UNKNOWN_SECRET = "ECSP.UnknownSecret"  # noqa: S105 - an error code, not a secret
+    INVALID_SECRET = "ECSP.InvalidSecret"  # noqa: S105 - an error code, not a secret
+    PROJECT_NOT_ALLOWED = "ECSP.ProjectNotAllowed"
+    DEADLINE_EXCEEDED = "ECSP.DeadlineExceeded"
+    JOB_FAILED = "ECSP.JobFailed"
+    JOB_VANISHED = "ECSP.JobNotFound"
+
+
+WORKER_ERROR_CODE_DOCS: dict[WorkerErrorCode, str] = {
+    WorkerErrorCode.NOT_UTF8: "The message value is not valid UTF-8.",
+    WorkerErrorCode.NOT_JSON: "The message value is not JSON.",
+    WorkerErrorCode.NOT_OBJECT: "The message value is JSON but not an object.",
+    WorkerErrorCode.TOO_LARGE: "The message value exceeds the worker's size limit.",
+    WorkerErrorCode.INVALID_REQUEST: (
+        "The body breaks the request schema; error.details lists {path, message} per problem."
+    ),
+    WorkerErrorCode.MISSING_KEY: "The message has no (or an empty) Kafka key.",
+    WorkerErrorCode.UNKNOWN_SECRET: "adminPass names a $NAME secret the worker cannot find.",
+    WorkerErrorCode.INVALID_SECRET: "The resolved adminPass secret breaks the password rules.",
+    WorkerErrorCode.PROJECT_NOT_ALLOWED: "The ecs-project-id header names a project not allowed.",
+    WorkerErrorCode.DEADLINE_EXCEEDED: "The job did not finish before the worker's deadline.",
+    WorkerErrorCode.JOB_FAILED: "The job ended FAIL without an error_code of its own.",
+    WorkerErrorCode.JOB_VANISHED: "The job could not be found any more (purged or unknown).",
+}
+
+
+def _error_code_description() -> str:
+    lines = [f"- {code.value}: {doc}" for code, doc in WORKER_ERROR_CODE_DOCS.items()]
+    return (
+        "Machine-readable code. API codes (Ecs.xxxx, APIG.xxxx) pass through unchanged; "
+        "codes the worker detects itself:\n" + "\n".join(lines)
+    )
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class _EventModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class KafkaOrigin(_EventModel):
+    """Where the request was read: topic, partition and offset."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class ErrorInfo(_EventModel):
+    """What went wrong, as reported by the API or detected by the worker."""
+
+    code: str = Field(description=_error_code_description())
+    message: str
+    http_status: int | None = None
+    request_id: str | None = None
+    details: list[dict[str, Any]] | None = None
+
+
+class SubJobInfo(_EventModel):
+    """One server's sub-job of the create job (`entities.sub_jobs[]`)."""
+
+    job_id: str | None = None
+    status: str
+    server_id: str | None = None
+    error_code: str | None = None
+    fail_reason: str | None = None
+    begin_time: str | None = None
+    end_time: str | None = None
+
+
+class EventData(_EventModel):
+    """Fields every event's `data` carries."""
+
+    request_key: str | None
+    client_token: str | None = Field(description="The X-Client-Token derived from request_key.")
+    project_id: str | None
+    received_at: UtcDatetime = Field(description="When the worker read the request (UTC).")
+    origin: KafkaOrigin
+    request: dict[str, Any] | None = Field(
+        default=None, description="A copy of the request with secret fields masked as ***."
+    )
+
+
+class SubmittedData(EventData):
+    """`ecs.provisioning.submitted`: the create call was accepted."""
+
+    model_config = ConfigDict(title=EventType.SUBMITTED.value)
+
+    job_id: str | None
+    order_id: str | None
+    server_ids: list[str]
+
+
+class AwaitingPaymentData(EventData):
+    """`ecs.provisioning.awaiting_payment`: the prePaid order waits for payment."""
+
+    model_config = ConfigDict(title=EventType.AWAITING_PAYMENT.value)
+
+    job_id: str | None
+    order_id: str | None
+    server_ids: list[str]
+
+
+class SucceededData(EventData):
+    """`ecs.provisioning.succeeded`: the servers were created."""
+
+    model_config = ConfigDict(title=EventType.SUCCEEDED.value)
+
+    job_id: str
+    order_id: str | None
+    server_ids: list[str]
+    sub_jobs: list[SubJobInfo]
+    begin_time: str | None
+    end_time: str | None
+    attempts: int = Field(description="Number of create API calls made (retries included).")
+
+
+class ValidatedData(EventData):
+    """`ecs.provisioning.validated`: a dry_run request passed the API's check."""
+
+    model_config = ConfigDict(title=EventType.VALIDATED.value)
+
+    attempts: int = Field(description="Number of create API calls made (retries included).")
+
+
+class FailedData(EventData):
+    """`ecs.provisioning.failed`: the request failed; partial results are listed for clean-up."""
+
+    model_config = ConfigDict(title=EventType.FAILED.value)
+
+    stage: FailureStage
+    error: ErrorInfo
+    retryable: bool = Field(
+        description="true when publishing the same request again later may succeed."
+    )
+    job_id: str | None = None
+    order_id: str | None = None
+    server_ids: list[str] = Field(default_factory=list)
+    sub_jobs: list[SubJobInfo] = Field(default_factory=list)
+
+
+EVENT_DATA_MODELS: dict[EventType, type[EventData]] = {
+    EventType.SUBMITTED: SubmittedData,
+    EventType.AWAITING_PAYMENT: AwaitingPaymentData,
+    EventType.SUCCEEDED: SucceededData,
+    EventType.VALIDATED: ValidatedData,
+    EventType.FAILED: FailedData,
+}
+"""The data model of each event type."""

@@ -1,0 +1,67 @@
+"""The API's rules for `adminPass` and the `$NAME` secret-reference syntax.
+
+Owns: `admin_password_problems` (used for literal passwords during validation, and by the worker
+after it resolves a reference) and `secret_reference_name` (recognises `$NAME`). Messages never
+contain the password itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+PASSWORD_SPECIALS = "!@$%^-_=+[{}]:,./?"  # noqa: S105 - a character set
+"""Special characters the API accepts in `adminPass`."""
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 26
+FORBIDDEN_PASSWORD_WORDS = ("root", "administrator")
+"""The administrator user names (Linux, Windows); neither they nor their reverse may appear."""
+
+SECRET_REFERENCE_PATTERN = r"^\$[A-Za-z_][A-Za-z0-9_]*$"  # noqa: S105 - a pattern
+"""`$NAME`: a secret the worker resolves just before the API call (see CONVENTIONS, Secrets)."""
+
+_REFERENCE = re.compile(SECRET_REFERENCE_PATTERN)
+
+
+def secret_reference_name(value: str) -> str | None:
+    """Return NAME when `value` is a `$NAME` reference, else None (the value is a literal)."""
+    if _REFERENCE.fullmatch(value):
+        return value[1:]
+    return None
+
+
+def admin_password_problems(password: str) -> list[str]:
+    """List every password rule of the API that `password` breaks (empty list: acceptable).
+
+    Rules: 8-26 characters; only letters, digits and `!@$%^-_=+[{}]:,./?`; at least three of
+    the four classes upper case, lower case, digit, special; must not contain `root` or
+    `administrator` or either spelled backwards (compared case-insensitively).
+    """
+    problems: list[str] = []
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        problems.append(
+            f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long "
+            f"(has {len(password)})"
+        )
+    if any(not _allowed(char) for char in password):
+        problems.append(f"may contain only letters, digits and {PASSWORD_SPECIALS}")
+    classes = (
+        any(char.isascii() and char.isupper() for char in password),
+        any(char.isascii() and char.islower() for char in password),
+        any(char.isascii() and char.isdigit() for char in password),
+        any(char in PASSWORD_SPECIALS for char in password),
+    )
+    if sum(classes) < 3:
+        problems.append(
+            "must contain at least three of: upper-case letter, lower-case letter, digit, "
+            f"special character ({PASSWORD_SPECIALS})"
+        )
+    lowered = password.lower()
+    for word in FORBIDDEN_PASSWORD_WORDS:
+        if word in lowered or word[::-1] in lowered:
+            problems.append(f'must not contain "{word}" or "{word[::-1]}"')
+    return problems
+
+
+def _allowed(char: str) -> bool:
+    return (char.isascii() and char.isalnum()) or char in PASSWORD_SPECIALS

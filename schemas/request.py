@@ -1,0 +1,367 @@
+"""Pydantic v2 models of the body of `POST /v1.1/{project_id}/cloudservers` (the request contract).
+
+Owns `CreateServersBody` and its sub-models, `to_wire` and the password/secret-reference helpers
+re-exported from `schemas.password`. Wire names are kept exactly (aliases for camelCase and
+`os:scheduler_hints`, `hw:passthrough`, `hw:cpu_threads`); every model forbids unknown fields and
+takes JSON types strictly (no "1" for 1, no 1 for true). `to_wire(body)` returns exactly the JSON
+the publisher sent: only fields that were set, nothing defaulted.
+
+Rules spanning several fields are checked in `model_validator`s that raise a `PydanticCustomError`
+with a `field` context entry; `schemas.problems.problems_from` appends it to the error location so
+each problem names the exact JSON path (for example `server.root_volume.cluster_id`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.constraints import (
+    AddressPairIp,
+    AdminPass,
+    AutoTerminateTime,
+    Description,
+    EnterpriseProjectId,
+    Ipv4,
+    Metadata,
+    NonEmptyStr,
+    PositiveInt,
+    ServerName,
+    ServerTagKey,
+    ServerTagValue,
+    StringFlag,
+    Tag,
+    UserData,
+    Uuid,
+    VolumeType,
+)
+from schemas.password import admin_password_problems, secret_reference_name
+
+__all__ = [
+    "AllowedAddressPair",
+    "Bandwidth",
+    "CpuOptions",
+    "CreateServersBody",
+    "DataVolume",
+    "DiskMetadata",
+    "Eip",
+    "EipExtendParam",
+    "Ipv6Bandwidth",
+    "Nic",
+    "PublicIp",
+    "RootVolume",
+    "SchedulerHints",
+    "SecurityGroup",
+    "Server",
+    "ServerExtendParam",
+    "ServerTag",
+    "VolumeExtendParam",
+    "admin_password_problems",
+    "secret_reference_name",
+    "to_wire",
+]
+
+MAX_NICS = 12
+MAX_DATA_VOLUMES = 59
+MAX_TAGS = 10
+PERIOD_LIMITS = {"month": 9, "year": 3}
+
+
+def _rule(field: str, message: str) -> PydanticCustomError:
+    """A cross-field error located at `field` of the model that raises it."""
+    return PydanticCustomError("cross_field", message, {"field": field})
+
+
+class _WireModel(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
+
+
+class AllowedAddressPair(_WireModel):
+    """`nics[].allowed_address_pairs[]`: an extra IP (or CIDR) / MAC the port may use."""
+
+    ip_address: AddressPairIp | None = None
+    mac_address: StrictStr | None = None
+
+
+class Ipv6Bandwidth(_WireModel):
+    """`nics[].ipv6_bandwidth`: the shared bandwidth to bind the IPv6 address to."""
+
+    id: StrictStr | None = None
+
+
+class Nic(_WireModel):
+    """`nics[]`: one NIC; an existing port (`port_id`, takes priority) or a new one in a subnet."""
+
+    subnet_id: Uuid | None = None
+    port_id: Uuid | None = None
+    ip_address: Ipv4 | None = None
+    ipv6_enable: StrictBool | None = None
+    ipv6_bandwidth: Ipv6Bandwidth | None = None
+    allowed_address_pairs: list[AllowedAddressPair] | None = None
+
+    @model_validator(mode="after")
+    def _needs_subnet_or_port(self) -> Self:
+        if self.subnet_id is None and self.port_id is None:
+            raise _rule("subnet_id", "required when port_id is not given")
+        return self
+
+
+class Bandwidth(_WireModel):
+    """`publicip.eip.bandwidth`: dedicated (PER, with `size`) or shared (WHOLE, with `id`)."""
+
+    size: Annotated[StrictInt, Field(ge=1, le=2000)] | None = None
+    sharetype: Literal["PER", "WHOLE"]
+    chargemode: Literal["", "traffic"] | None = Field(
+        default=None, description='Absent or "" bills by bandwidth; "traffic" bills by traffic.'
+    )
+    id: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _size_or_id(self) -> Self:
+        if self.sharetype == "PER" and self.size is None:
+            raise _rule("size", "required when sharetype is PER")
+        if self.sharetype == "WHOLE" and not self.id:
+            raise _rule("id", "required (the shared bandwidth ID) when sharetype is WHOLE")
+        return self
+
+
+class EipExtendParam(_WireModel):
+    """`publicip.eip.extendparam`: billing of the new EIP."""
+
+    charging_mode: Literal["prePaid", "postPaid"] | None = Field(default=None, alias="chargingMode")
+
+
+class Eip(_WireModel):
+    """`publicip.eip`: a new EIP created with the server."""
+
+    iptype: NonEmptyStr
+    bandwidth: Bandwidth
+    extendparam: EipExtendParam | None = None
+
+
+class PublicIp(_WireModel):
+    """`publicip`: bind an existing EIP (`id`, status DOWN) or create one (`eip`)."""
+
+    id: Uuid | None = None
+    eip: Eip | None = None
+    delete_on_termination: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _id_or_eip(self) -> Self:
+        if self.id is None and self.eip is None:
+            raise _rule("eip", "either id or eip is required")
+        if self.id is not None and self.eip is not None:
+            raise _rule("eip", "give either id or eip, not both")
+        return self
+
+
+class VolumeExtendParam(_WireModel):
+    """`root_volume.extendparam` / `data_volumes[].extendparam`."""
+
+    resource_spec_code: StrictStr | None = Field(default=None, alias="resourceSpecCode")
+    resource_type: StrictStr | None = Field(default=None, alias="resourceType")
+    snapshot_id: StrictStr | None = Field(default=None, alias="snapshotId")
+
+
+class DiskMetadata(_WireModel):
+    """`root_volume.metadata` / `data_volumes[].metadata`: disk encryption."""
+
+    system_encrypted: Literal["0", "1"] | None = Field(default=None, alias="__system__encrypted")
+    system_cmkid: StrictStr | None = Field(default=None, alias="__system__cmkid")
+
+
+def _check_disk(
+    volumetype: str,
+    iops: int | None,
+    throughput: int | None,
+    cluster_type: str | None,
+    cluster_id: str | None,
+) -> None:
+    if cluster_type is not None and not cluster_id:
+        raise _rule("cluster_id", "required when cluster_type is set")
+    if volumetype in ("GPSSD2", "ESSD2") and iops is None:
+        raise _rule("iops", f"required for volumetype {volumetype}")
+    if volumetype == "GPSSD2" and throughput is None:
+        raise _rule("throughput", "required for volumetype GPSSD2")
+
+
+class RootVolume(_WireModel):
+    """`root_volume`: the system disk."""
+
+    volumetype: VolumeType
+    size: Annotated[StrictInt, Field(ge=1, le=1024)] | None = None
+    iops: PositiveInt | None = None
+    throughput: PositiveInt | None = None
+    extendparam: VolumeExtendParam | None = None
+    metadata: DiskMetadata | None = None
+    cluster_type: Literal["DSS"] | None = None
+    cluster_id: StrictStr | None = None
+    passthrough: StrictBool | None = Field(default=None, alias="hw:passthrough")
+
+    @model_validator(mode="after")
+    def _disk_rules(self) -> Self:
+        _check_disk(self.volumetype, self.iops, self.throughput, self.cluster_type, self.cluster_id)
+        return self
+
+
+class DataVolume(_WireModel):
+    """`data_volumes[]`: one data disk created with the server."""
+
+    volumetype: VolumeType
+    size: Annotated[StrictInt, Field(ge=10, le=32768)]
+    iops: PositiveInt | None = None
+    throughput: PositiveInt | None = None
+    shareable: StrictBool | None = Field(default=None, description="Deprecated: use multiattach.")
+    multiattach: StrictBool | None = None
+    passthrough: StrictBool | None = Field(default=None, alias="hw:passthrough")
+    extendparam: VolumeExtendParam | None = None
+    cluster_type: Literal["DSS"] | None = None
+    cluster_id: StrictStr | None = None
+    metadata: DiskMetadata | None = None
+    data_image_id: Uuid | None = None
+    delete_on_termination: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _disk_rules(self) -> Self:
+        _check_disk(self.volumetype, self.iops, self.throughput, self.cluster_type, self.cluster_id)
+        if (
+            self.shareable is not None
+            and self.multiattach is not None
+            and self.shareable != self.multiattach
+        ):
+            raise _rule("multiattach", "must equal shareable when both are given")
+        return self
+
+
+class SecurityGroup(_WireModel):
+    """`security_groups[]`."""
+
+    id: Uuid
+
+
+class ServerExtendParam(_WireModel):
+    """`server.extendparam`: billing and other options; the flags are the strings "true"/"false"."""
+
+    charging_mode: Literal["prePaid", "postPaid"] | None = Field(default=None, alias="chargingMode")
+    region_id: StrictStr | None = Field(default=None, alias="regionID")
+    period_type: Literal["month", "year"] | None = Field(default=None, alias="periodType")
+    period_num: Annotated[StrictInt, Field(ge=1, le=9)] | None = Field(
+        default=None, alias="periodNum", description="1-9 for month, 1-3 for year."
+    )
+    is_auto_renew: StringFlag | None = Field(default=None, alias="isAutoRenew")
+    is_auto_pay: StringFlag | None = Field(default=None, alias="isAutoPay")
+    enterprise_project_id: EnterpriseProjectId | None = None
+    support_auto_recovery: StrictBool | None = None
+    market_type: Literal["spot"] | None = Field(default=None, alias="marketType")
+    spot_price: StrictStr | None = Field(default=None, alias="spotPrice")
+    disk_prior: StringFlag | None = Field(default=None, alias="diskPrior")
+    spot_duration_hours: PositiveInt | None = None
+    spot_duration_count: PositiveInt | None = None
+    interruption_policy: Literal["immediate"] | None = None
+    cb_csbs_backup: StrictStr | None = Field(default=None, alias="CB_CSBS_BACKUP")
+
+    @model_validator(mode="after")
+    def _billing_rules(self) -> Self:
+        if self.charging_mode == "prePaid":
+            if self.period_type is None:
+                raise _rule("periodType", "required when chargingMode is prePaid")
+            if self.period_num is None:
+                raise _rule("periodNum", "required when chargingMode is prePaid")
+        if self.period_type is not None and self.period_num is not None:
+            limit = PERIOD_LIMITS[self.period_type]
+            if self.period_num > limit:
+                raise _rule("periodNum", f"must be 1-{limit} when periodType is {self.period_type}")
+        if self.market_type == "spot" and self.charging_mode == "prePaid":
+            raise _rule("marketType", "spot requires chargingMode postPaid")
+        if (
+            self.spot_duration_hours is not None
+            and self.spot_duration_hours < 6
+            and self.spot_duration_count not in (None, 1)
+        ):
+            raise _rule("spot_duration_count", "must be 1 when spot_duration_hours is below 6")
+        return self
+
+
+class SchedulerHints(_WireModel):
+    """`os:scheduler_hints`: server group and dedicated-host placement."""
+
+    group: Uuid | None = None
+    tenancy: Literal["shared", "dedicated"] | None = None
+    dedicated_host_id: StrictStr | None = None
+
+
+class ServerTag(_WireModel):
+    """`server_tags[]`."""
+
+    key: ServerTagKey
+    value: ServerTagValue | None = None
+
+
+class CpuOptions(_WireModel):
+    """`cpu_options`: `hw:cpu_threads` 1 disables hyper-threading, 2 enables it."""
+
+    cpu_threads: Annotated[StrictInt, Field(ge=1, le=2)] | None = Field(
+        default=None, alias="hw:cpu_threads"
+    )
+
+
+class Server(_WireModel):
+    """`server`: everything about the servers to create."""
+
+    image_ref: Uuid = Field(alias="imageRef")
+    flavor_ref: NonEmptyStr = Field(alias="flavorRef")
+    name: ServerName
+    user_data: UserData | None = None
+    admin_pass: AdminPass | None = Field(default=None, alias="adminPass")
+    key_name: StrictStr | None = None
+    vpcid: Uuid
+    nics: Annotated[list[Nic], Field(min_length=1, max_length=MAX_NICS)]
+    publicip: PublicIp | None = None
+    count: PositiveInt | None = None
+    is_auto_rename: StrictBool | None = Field(default=None, alias="isAutoRename")
+    root_volume: RootVolume
+    data_volumes: Annotated[list[DataVolume], Field(max_length=MAX_DATA_VOLUMES)] | None = None
+    security_groups: list[SecurityGroup] | None = None
+    availability_zone: StrictStr | None = None
+    batch_create_in_multi_az: StrictBool | None = None
+    extendparam: ServerExtendParam | None = None
+    metadata: Metadata | None = None
+    scheduler_hints: SchedulerHints | None = Field(default=None, alias="os:scheduler_hints")
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] | None = None
+    server_tags: Annotated[list[ServerTag], Field(max_length=MAX_TAGS)] | None = None
+    description: Description | None = None
+    auto_terminate_time: AutoTerminateTime | None = None
+    cpu_options: CpuOptions | None = None
+
+    @property
+    def admin_pass_reference(self) -> str | None:
+        """NAME when `adminPass` is a `$NAME` secret reference, else None."""
+        if self.admin_pass is None:
+            return None
+        return secret_reference_name(self.admin_pass)
+
+
+class CreateServersBody(_WireModel):
+    """The whole request body: `{"server": {...}, "dry_run": bool?}`."""
+
+    model_config = ConfigDict(
+        title="ecs.provisioning.request",
+        json_schema_extra={
+            "description": (
+                "Body of POST /v1.1/{project_id}/cloudservers, published as the value of a "
+                "message on the requests topic."
+            )
+        },
+    )
+
+    server: Server
+    dry_run: StrictBool | None = Field(
+        default=None, description="true: only check the request; no server is created."
+    )
+
+
+def to_wire(body: BaseModel) -> dict[str, Any]:
+    """The JSON object the publisher meant: wire names, only the fields that were set."""
+    return body.model_dump(mode="json", by_alias=True, exclude_unset=True)
