@@ -1,0 +1,274 @@
+"""The ECS API client: create servers and read jobs, with auth, rate limit, retries and metrics.
+
+Owns: ``EcsClientSettings``, ``EcsClient``, the ``ApiObserver`` protocol and the TLS-configured
+session/connector helpers. One ``aiohttp.ClientSession`` per process; one ``TokenBucket`` per
+process shared by every call. Bodies, credentials and tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+import structlog
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from worker.ecs.auth import TOKEN_HEADER, Auth, TokenAuth
+from worker.ecs.errors import (
+    EcsApiError,
+    bad_response,
+    network_error,
+    outcome,
+    parse_error,
+    timeout_error,
+)
+from worker.ecs.models import CreateResult, JobStatus, parse_create, parse_job
+from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.retry import RetryPolicy, call_with_retry
+
+JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+log = structlog.get_logger(__name__)
+
+
+def default_endpoint(region: str) -> str:
+    """The public ECS endpoint of a region."""
+    return f"https://ecs.{region}.myhuaweicloud.com"
+
+
+def default_iam_endpoint(region: str) -> str:
+    """The public IAM token URL of a region."""
+    return f"https://iam.{region}.myhuaweicloud.com/v3/auth/tokens"
+
+
+class ApiObserver(Protocol):
+    """Where the client reports calls and retries (the metrics module implements it).
+
+    ``endpoint`` is create, job or iam; ``outcome`` is ok, throttled, server_error,
+    client_error or network_error; ``reason`` of a retry is the outcome that caused it
+    (or ``token_refresh``).
+    """
+
+    def api_call(self, endpoint: str, outcome: str, seconds: float) -> None: ...
+
+    def api_retry(self, endpoint: str, reason: str) -> None: ...
+
+
+class _NoObserver:
+    def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
+        return None
+
+    def api_retry(self, endpoint: str, reason: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class EcsClientSettings:
+    """Where and how to call the API. ``endpoint`` is a base URL (a path prefix is allowed)."""
+
+    endpoint: str
+    verify_tls: bool = True
+    ca_file: str | None = None
+    request_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    user_agent: str = "ecs-provisioner"
+    connection_limit: int = 100
+
+
+def make_ssl_context(settings: EcsClientSettings) -> ssl.SSLContext | bool:
+    """A verifying context (system CAs, or ``ca_file`` if given); ``False`` if verify is off."""
+    if not settings.verify_tls:
+        return False
+    return ssl.create_default_context(cafile=settings.ca_file)
+
+
+def make_connector(settings: EcsClientSettings) -> aiohttp.TCPConnector:
+    """A connector with the settings' TLS configuration. Call it from a running loop."""
+    return aiohttp.TCPConnector(ssl=make_ssl_context(settings), limit=settings.connection_limit)
+
+
+def make_session(settings: EcsClientSettings) -> aiohttp.ClientSession:
+    """The process's session for ECS and IAM calls. Call it from a running loop; close it."""
+    return aiohttp.ClientSession(connector=make_connector(settings), raise_for_status=False)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What every attempt of one call re-sends (re-signed each time)."""
+
+    endpoint: str  # metrics label: create, job
+    method: str
+    url: URL
+    headers: Mapping[str, str]
+    body: bytes
+    project_id: str
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    """One HTTP request's answer, the headers it was sent with, and its error if not 2xx."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    sent: dict[str, str]
+    error: EcsApiError | None
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("X-Request-Id")
+
+    def json_object(self, *, strict: bool) -> Mapping[str, Any]:
+        """The body as a JSON object; if not ``strict``, anything else counts as ``{}``."""
+        try:
+            document = json.loads(self.body) if self.body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            document = None
+        if isinstance(document, Mapping):
+            return document
+        if strict:
+            raise bad_response(self.status, self.request_id, "response body is not a JSON object")
+        return {}
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    request_id: str | None
+    document: Mapping[str, Any]
+
+
+class EcsClient:
+    """Create servers and read jobs. Raises ``EcsApiError`` once retries are exhausted."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: EcsClientSettings,
+        auth: Auth,
+        limiter: TokenBucket,
+        observer: ApiObserver | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._auth = auth
+        self._limiter = limiter
+        self._observer: ApiObserver = observer or _NoObserver()
+        self._sleep = sleep
+        self._rand = rand
+        self._base = settings.endpoint.rstrip("/")
+
+    def _url(self, *segments: str) -> URL:
+        return URL(self._base + "".join("/" + quote(s, safe="") for s in segments), encoded=True)
+
+    async def create_servers(
+        self, body: Mapping[str, Any], client_token: str, project_id: str
+    ) -> CreateResult:
+        """POST /v1.1/{project_id}/cloudservers; every retry re-sends the same bytes and token.
+
+        200 gives the job (and order, server ids); 202 means a dry run whose check passed.
+        """
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = {
+            "Content-Type": JSON_CONTENT_TYPE,
+            "X-Client-Token": client_token,
+            "X-Project-Id": project_id,
+        }
+        url = self._url("v1.1", project_id, "cloudservers")
+        request = _Request("create", "POST", url, headers, data, project_id)
+        answer, attempts = await self._call(request)
+        return parse_create(
+            answer.document,
+            dry_run=answer.status == 202,
+            request_id=answer.request_id,
+            attempts=attempts,
+        )
+
+    async def get_job(self, job_id: str, project_id: str) -> JobStatus:
+        """GET /v1/{project_id}/jobs/{job_id}. A purged job raises an error with HTTP 404."""
+        url = self._url("v1", project_id, "jobs", job_id)
+        headers = {"X-Project-Id": project_id}
+        answer, _ = await self._call(_Request("job", "GET", url, headers, b"", project_id))
+        return parse_job(answer.document, job_id=job_id, request_id=answer.request_id)
+
+    async def _call(self, request: _Request) -> tuple[_Answer, int]:
+        endpoint = request.endpoint
+        request = replace(
+            request, headers={"User-Agent": self._settings.user_agent, **request.headers}
+        )
+
+        async def attempt(remaining: float) -> _Answer:
+            deadline = time.monotonic() + remaining
+            exchange = await self._exchange(request, deadline)
+            if exchange.status == 401 and isinstance(self._auth, TokenAuth):
+                self._auth.invalidate(exchange.sent.get(TOKEN_HEADER))
+                self._observer.api_retry(endpoint, "token_refresh")
+                exchange = await self._exchange(request, deadline)
+            if exchange.error is not None:
+                raise exchange.error
+            # A garbled 2xx is retried: a create re-sent with its token returns the same job.
+            document = exchange.json_object(strict=exchange.status != 202)
+            return _Answer(exchange.status, exchange.request_id, document)
+
+        def on_retry(err: EcsApiError, attempt_no: int, delay: float) -> None:
+            self._observer.api_retry(endpoint, outcome(err))
+            log.warning(
+                "ecs_api_retry",
+                endpoint=endpoint,
+                code=err.code,
+                http_status=err.http_status,
+                request_id=err.request_id,
+                attempt=attempt_no,
+                delay=round(delay, 3),
+            )
+
+        return await call_with_retry(
+            attempt, self._settings.retry, on_retry=on_retry, sleep=self._sleep, rand=self._rand
+        )
+
+    async def _exchange(self, request: _Request, deadline: float) -> _Exchange:
+        """One HTTP request: wait for the limiter, authenticate, send, read; report the outcome."""
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self._limiter.acquire()
+        except TimeoutError:
+            raise timeout_error("deadline reached waiting for the rate limiter") from None
+        endpoint = request.endpoint
+        sent = await self._auth.apply(
+            request.method, request.url, request.headers, request.body, request.project_id
+        )
+        budget = max(0.001, min(self._settings.request_timeout, deadline - time.monotonic()))
+        timeout = aiohttp.ClientTimeout(total=budget, sock_connect=self._settings.connect_timeout)
+        started = time.monotonic()
+        try:
+            async with self._session.request(
+                request.method,
+                request.url,
+                data=request.body or None,
+                headers=sent,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as raw:
+                status, raw_headers, raw_body = raw.status, raw.headers, await raw.read()
+        except TimeoutError:
+            self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
+            raise timeout_error(f"{endpoint} call") from None
+        except aiohttp.ClientError as exc:
+            self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
+            raise network_error(exc) from None
+        error = None if 200 <= status < 300 else parse_error(status, raw_headers, raw_body)
+        result = "ok" if error is None else outcome(error)
+        self._observer.api_call(endpoint, result, time.monotonic() - started)
+        return _Exchange(status, raw_headers, raw_body, sent, error)
