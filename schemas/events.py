@@ -98,7 +98,7 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class _EventModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
 
 class KafkaOrigin(_EventModel):

@@ -1,0 +1,343 @@
+"""Generation of the checked-in contract files: JSON Schemas and the AsyncAPI 3.0 document.
+
+Owns `render()` (every file's path and text, from the models), `export()` (writes them) and
+`check()` (names the checked-in files that differ from the models). Run `python -m schemas.export`
+to regenerate, `python -m schemas.export --check` to verify.
+
+Files (under the `schemas/` package directory):
+- `json/ecs.provisioning.request.schema.json`: the request body (the value on the requests topic);
+- `json/<event type>.schema.json`: the `data` of each event type; its `$id` is the event's
+  `dataschema`;
+- `json/cloudevent.schema.json`: the CloudEvents 1.0 structured-mode envelope;
+- `asyncapi.yaml`: topics, keys, headers and messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VERSION, dataschema_uri
+from schemas.events import (
+    EVENT_DATA_MODELS,
+    EVENT_TYPE_DOCS,
+    WORKER_ERROR_CODE_DOCS,
+    EventType,
+)
+from schemas.request import CreateServersBody
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+JSON_DIR_NAME = "json"
+ASYNCAPI_NAME = "asyncapi.yaml"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+REQUEST_NAME = "ecs.provisioning.request"
+ENVELOPE_NAME = "cloudevent"
+ASYNCAPI_VERSION = "3.0.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+
+TOPICS: dict[str, tuple[str, str, list[str]]] = {
+    "requests": (
+        "ecs.provisioning.requests",
+        "Create requests: the JSON body of POST /v1.1/{project_id}/cloudservers.",
+        [REQUEST_NAME],
+    ),
+    "results": (
+        "ecs.provisioning.results",
+        "Successful outcomes: succeeded, or validated for a dry run.",
+        [EventType.SUCCEEDED.value, EventType.VALIDATED.value],
+    ),
+    "failures": (
+        "ecs.provisioning.failures",
+        "Failed requests, with the stage and the error.",
+        [EventType.FAILED.value],
+    ),
+    "progress": (
+        "ecs.provisioning.progress",
+        "Optional progress events (disabled when the progress topic is empty).",
+        [EventType.SUBMITTED.value, EventType.AWAITING_PAYMENT.value],
+    ),
+}
+"""Channel id -> (default topic name, description, message names), as in CONVENTIONS."""
+
+
+def schema_file_name(name: str) -> str:
+    """`ecs.provisioning.failed` -> `ecs.provisioning.failed.schema.json`."""
+    return f"{name}.schema.json"
+
+
+def request_schema() -> dict[str, Any]:
+    """JSON Schema of the request body (validation mode: what a publisher may send)."""
+    schema = CreateServersBody.model_json_schema(by_alias=True, mode="validation")
+    return _document(REQUEST_NAME, schema)
+
+
+def event_data_schema(event_type: EventType) -> dict[str, Any]:
+    """JSON Schema of the `data` of `event_type` (serialization mode: what the worker sends)."""
+    model = EVENT_DATA_MODELS[event_type]
+    schema = model.model_json_schema(mode="serialization")
+    schema["description"] = EVENT_TYPE_DOCS[event_type]
+    return _document(event_type.value, schema)
+
+
+def envelope_schema() -> dict[str, Any]:
+    """JSON Schema of the CloudEvents 1.0 envelope as the worker writes it."""
+    schema: dict[str, Any] = {
+        "title": "CloudEvent",
+        "description": (
+            f"CloudEvents 1.0, structured mode ({CONTENT_TYPE}). id is deterministic: "
+            "uuid5(client_token, type), or uuid5(NAMESPACE_URL, "
+            '"kafka://{topic}/{partition}/{offset}#{type}") when the request had no key.'
+        ),
+        "type": "object",
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {"type": "string", "format": "uuid"},
+            "source": {"type": "string", "minLength": 1},
+            "type": {"enum": [event_type.value for event_type in EventType]},
+            "subject": {"type": "string", "minLength": 1, "description": "The request key."},
+            "time": {"type": "string", "format": "date-time"},
+            "datacontenttype": {"const": DATA_CONTENT_TYPE},
+            "dataschema": {"type": "string", "format": "uri"},
+            "traceparent": {"type": "string", "description": "W3C trace context extension."},
+            "data": {"type": "object"},
+        },
+        "required": [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "time",
+            "datacontenttype",
+            "dataschema",
+            "data",
+        ],
+    }
+    return _document(ENVELOPE_NAME, schema)
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of the worker's topics, keys, headers and messages."""
+    messages: dict[str, Any] = {REQUEST_NAME: _request_message()}
+    for event_type in EventType:
+        messages[event_type.value] = _event_message(event_type)
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for channel_id, (address, description, names) in TOPICS.items():
+        channels[channel_id] = {
+            "address": address,
+            "description": description + " The topic name is configurable.",
+            "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+        }
+        action = "receive" if channel_id == "requests" else "send"
+        operations[f"{action}-{channel_id}"] = {
+            "action": action,
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in names],
+        }
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "ecs-provisioner",
+            "version": f"{SCHEMA_VERSION}.0.0",
+            "description": (
+                "Event-driven provisioning of Huawei Cloud ECS servers. Publish a create body "
+                "on the requests topic, keyed by a request key; the worker creates the servers "
+                "idempotently (X-Client-Token = uuid5(namespace, key)) and publishes CloudEvents "
+                "keyed by the same key. Messages with the same key are processed in order."
+            ),
+        },
+        "defaultContentType": DATA_CONTENT_TYPE,
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "messages": messages,
+            "schemas": {
+                "requestHeaders": _headers(with_project=True),
+                "eventHeaders": _headers(with_project=False),
+                "workerErrorCodes": {
+                    "type": "string",
+                    "description": "error.code values the worker detects itself.",
+                    "enum": [code.value for code in WORKER_ERROR_CODE_DOCS],
+                    "x-descriptions": {
+                        code.value: doc for code, doc in WORKER_ERROR_CODE_DOCS.items()
+                    },
+                },
+            },
+        },
+    }
+
+
+def render() -> dict[Path, str]:
+    """Every exported file (path relative to the package directory) and its exact text."""
+    documents = {REQUEST_NAME: request_schema(), ENVELOPE_NAME: envelope_schema()}
+    for event_type in EventType:
+        documents[event_type.value] = event_data_schema(event_type)
+    files = {
+        Path(JSON_DIR_NAME, schema_file_name(name)): _json_text(document)
+        for name, document in documents.items()
+    }
+    files[Path(ASYNCAPI_NAME)] = yaml.safe_dump(
+        asyncapi_document(), sort_keys=False, allow_unicode=True, width=100
+    )
+    return files
+
+
+def export(root: Path = PACKAGE_DIR) -> list[Path]:
+    """Write every exported file under `root`; return the paths written."""
+    written = []
+    for relative, text in render().items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def check(root: Path = PACKAGE_DIR) -> list[str]:
+    """Names (relative to `root`) of files that are missing, differ from the models, or are
+    unexpected in the JSON directory; empty when everything is up to date."""
+    expected = render()
+    stale = []
+    for relative, text in expected.items():
+        path = root / relative
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(str(relative))
+    json_dir = root / JSON_DIR_NAME
+    if json_dir.is_dir():
+        for path in sorted(json_dir.glob("*.json")):
+            relative = path.relative_to(root)
+            if relative not in expected:
+                stale.append(f"{relative} (not generated by the models)")
+    return stale
+
+
+def _document(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    _drop_null_defaults(schema)
+    schema.pop("title", None)
+    return {"$schema": DIALECT, "$id": dataschema_uri(name), "title": name, **schema}
+
+
+def _drop_null_defaults(node: Any) -> None:
+    """Remove `"default": null` from optional properties: absent means "not sent", not null."""
+    if isinstance(node, dict):
+        if node.get("default", 0) is None:
+            del node["default"]
+        for value in node.values():
+            _drop_null_defaults(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_null_defaults(value)
+
+
+def _json_text(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _headers(*, with_project: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    if with_project:
+        properties["ecs-project-id"] = {
+            "type": "string",
+            "description": (
+                "Project to create in; must be in the worker's allow-list "
+                "(default: the configured project)."
+            ),
+        }
+        properties["content-type"] = {
+            "type": "string",
+            "description": f"Ignored by the worker; {DATA_CONTENT_TYPE} recommended.",
+        }
+    else:
+        properties["content-type"] = {"type": "string", "const": CONTENT_TYPE}
+    properties["traceparent"] = {
+        "type": "string",
+        "description": (
+            "W3C trace context; copied from the request into every event "
+            "(header and CloudEvents traceparent extension)."
+        ),
+    }
+    return {"type": "object", "properties": properties}
+
+
+def _kafka_key(description: str, *, nullable: bool = False) -> dict[str, Any]:
+    key_type: str | list[str] = ["string", "null"] if nullable else "string"
+    return {
+        "kafka": {
+            "key": {"type": key_type, "description": description},
+            "bindingVersion": KAFKA_BINDING_VERSION,
+        }
+    }
+
+
+def _request_message() -> dict[str, Any]:
+    return {
+        "name": REQUEST_NAME,
+        "title": "Create servers request",
+        "summary": "The v1.1 create-servers body; adminPass may be a $NAME secret reference.",
+        "contentType": DATA_CONTENT_TYPE,
+        "headers": {"$ref": "#/components/schemas/requestHeaders"},
+        "payload": {"$ref": f"./{JSON_DIR_NAME}/{schema_file_name(REQUEST_NAME)}"},
+        "bindings": _kafka_key(
+            "Request key (UTF-8, required). The same key always yields the same client token, "
+            "so a re-published request never creates a second server."
+        ),
+    }
+
+
+def _event_message(event_type: EventType) -> dict[str, Any]:
+    description = EVENT_TYPE_DOCS[event_type]
+    if event_type is EventType.FAILED:
+        description += " Worker error codes: " + "; ".join(
+            f"{code.value}: {doc}" for code, doc in WORKER_ERROR_CODE_DOCS.items()
+        )
+    data_ref = f"./{JSON_DIR_NAME}/{schema_file_name(event_type.value)}"
+    return {
+        "name": event_type.value,
+        "title": event_type.value,
+        "summary": EVENT_TYPE_DOCS[event_type],
+        "description": description,
+        "contentType": CONTENT_TYPE,
+        "headers": {"$ref": "#/components/schemas/eventHeaders"},
+        "payload": {
+            "allOf": [
+                {"$ref": f"./{JSON_DIR_NAME}/{schema_file_name(ENVELOPE_NAME)}"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": event_type.value},
+                        "dataschema": {"const": dataschema_uri(event_type.value)},
+                        "data": {"$ref": data_ref},
+                    },
+                },
+            ]
+        },
+        "bindings": _kafka_key(
+            "The request key of the request this event is about (null if it had none).",
+            nullable=event_type is EventType.FAILED,
+        ),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m schemas.export [--check]`: regenerate, or list stale files (exit 1)."""
+    parser = argparse.ArgumentParser(prog="python -m schemas.export", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = check()
+        for name in stale:
+            print(f"stale: {name} (run `python -m schemas.export`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in export():
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
