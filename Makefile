@@ -1,0 +1,49 @@
+# The two commands of the README, and the steps they are made of.
+#   make test   set up .venv, start a local Kafka if none runs, lint, type-check, run every test
+#   make run    the whole thing on a laptop: Kafka + ECS simulator + worker + sample requests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+KAFKA_PORT ?= 9092
+export KAFKA_PORT
+export KAFKA_CHECK_PYTHON := $(abspath $(BIN)/python)
+export ECSP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint typecheck pytest run kafka-start kafka-stop schemas bench reliability clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy worker schemas tests
+
+pytest: venv
+	deploy/local/with-kafka.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+run: venv
+	deploy/local/run.sh
+
+kafka-start:
+	deploy/local/kafka.sh start
+
+kafka-stop:
+	deploy/local/kafka.sh stop
+
+schemas: venv
+	$(BIN)/ecs-provisioner schemas export
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,137 @@
+"""Small helpers for tests that talk to the real broker: topics, keyed produce, bounded consume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+#: The `new_topic` fixture: `await new_topic(prefix, partitions=1)` -> a fresh topic name.
+TopicFactory = Callable[..., Coroutine[Any, Any, str]]
+
+
+def bootstrap_servers() -> str:
+    """The broker under test: `ECSP_TEST_KAFKA_BOOTSTRAP`, else the local broker's default."""
+    return os.environ.get("ECSP_TEST_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
+
+
+def broker_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def unique_topic(prefix: str = "t") -> str:
+    return f"test.{prefix}.{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A consumed record, decoded for assertions."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    def json(self) -> Any:
+        assert self.value is not None
+        return json.loads(self.value)
+
+
+async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 1) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        )
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(names))
+    finally:
+        await admin.close()
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes]]]],
+) -> None:
+    """Publishes (key, value, headers) triples and waits for every acknowledgement."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, max_request_size=8 * 1024 * 1024
+    )
+    await producer.start()
+    try:
+        for key, value, headers in messages:
+            await producer.send_and_wait(topic, value, key=key, headers=list(headers))
+    finally:
+        await producer.stop()
+
+
+async def consume(
+    bootstrap: str,
+    topics: Sequence[str],
+    *,
+    count: int,
+    timeout: float = 30.0,
+    group_id: str | None = None,
+) -> list[Record]:
+    """Reads from the beginning until `count` records arrived or `timeout` passed."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp_records in batch.values():
+                records.extend(
+                    Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                    for r in tp_records
+                )
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> None:
+    """Polls an (async or sync) predicate until true; fails with a clear message on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
