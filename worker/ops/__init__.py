@@ -1,0 +1,1 @@
+"""Operations at the edges: configuration, logging, metrics and the health server."""

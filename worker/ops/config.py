@@ -1,0 +1,291 @@
+"""The worker's configuration: every setting, its `ECSP_` environment variable, default and meaning.
+
+Settings come from the environment (and optionally a dotenv-style file named by `--config` or
+`ECSP_CONFIG_FILE`). Secrets may be given directly or as `…_FILE` paths (Kubernetes secret
+mounts); the files are read once at start. Invalid configuration fails at start with a message
+naming the setting (see `load_settings`). The README's configuration table is generated from
+this model (`ecs-provisioner config-table`) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+CommaList = Annotated[list[str], NoDecode]
+
+#: Secret settings that may also be given as `<NAME>_FILE`, a path whose content is the value.
+FILE_BACKED_SECRETS = (
+    "kafka_sasl_password",
+    "ecs_ak",
+    "ecs_sk",
+    "ecs_security_token",
+    "iam_password",
+)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names every offending setting."""
+
+
+class Settings(BaseSettings):
+    """All settings of the worker. Field descriptions feed the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="ECSP_", extra="ignore", frozen=True)
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, `host:port,…`."
+    )
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        "PLAIN", description="SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (or `ECSP_KAFKA_SASL_PASSWORD_FILE`)."
+    )
+    kafka_ca_file: Path | None = Field(
+        None, description="CA bundle (PEM) for the brokers' TLS certificates."
+    )
+    group_id: str = Field("ecs-provisioner", description="Kafka consumer group.")
+    topic_requests: str = Field("ecs.provisioning.requests", description="Request topic (in).")
+    topic_results: str = Field(
+        "ecs.provisioning.results", description="Topic of `succeeded` and `validated` events."
+    )
+    topic_failures: str = Field(
+        "ecs.provisioning.failures", description="Topic of `failed` events."
+    )
+    topic_progress: str = Field(
+        "ecs.provisioning.progress",
+        description="Topic of `submitted` / `awaiting_payment` events; empty turns them off.",
+    )
+    max_request_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request value accepted; larger ones fail (`decode`).",
+    )
+
+    # Concurrency and scheduling
+    max_in_flight: int = Field(
+        500, ge=1, le=100_000, description="Requests held at once per process (fetched, not done)."
+    )
+    partition_max_pending: int = Field(
+        0, ge=0, description="Requests held per partition before it is paused; 0 = max_in_flight."
+    )
+    resume_ratio: float = Field(
+        0.75, gt=0, le=1, description="Paused partitions resume below this share of the limits."
+    )
+    commit_interval_seconds: float = Field(
+        1.0, gt=0, description="How often finished offsets are committed."
+    )
+    job_poll_initial_seconds: float = Field(
+        5.0, gt=0, description="First job status check after the create returns."
+    )
+    job_poll_factor: float = Field(2.0, ge=1, description="Growth of the interval between checks.")
+    job_poll_max_seconds: float = Field(
+        15.0, gt=0, description="Longest interval between two job checks (how late an end is seen)."
+    )
+    request_deadline_seconds: float = Field(
+        1800.0, gt=0, description="Per-request deadline; past it the request fails (`timeout`)."
+    )
+    shutdown_grace_seconds: float = Field(
+        25.0, ge=0, description="On SIGTERM, how long in-flight requests may finish."
+    )
+    revoke_grace_seconds: float = Field(
+        5.0, ge=0, description="On partition revocation, how long their requests may finish."
+    )
+
+    # ECS API
+    ecs_region: str = Field("ap-southeast-1", description="Huawei Cloud region.")
+    ecs_endpoint: str | None = Field(
+        None, description="ECS base URL; overrides `https://ecs.{region}.myhuaweicloud.com`."
+    )
+    ecs_project_id: str = Field(
+        "", description="Default project ID (required), used when a request names none."
+    )
+    ecs_project_allowlist: CommaList = Field(
+        default_factory=list,
+        description="Comma list of projects a request may name in `ecs-project-id`.",
+    )
+    ecs_ca_file: Path | None = Field(None, description="CA bundle for the ECS/IAM endpoints.")
+    ecs_verify_tls: bool = Field(True, description="Verify TLS certificates of the API.")
+    auth_mode: Literal["aksk", "token"] = Field("aksk", description="`aksk` or `token` (IAM).")
+    ecs_ak: SecretStr | None = Field(None, description="Access key (or `ECSP_ECS_AK_FILE`).")
+    ecs_sk: SecretStr | None = Field(None, description="Secret key (or `ECSP_ECS_SK_FILE`).")
+    ecs_security_token: SecretStr | None = Field(
+        None, description="Security token of temporary AK/SK (or `…_FILE`)."
+    )
+    iam_endpoint: str | None = Field(
+        None, description="IAM base URL; default `https://iam.{region}.myhuaweicloud.com`."
+    )
+    iam_domain: str | None = Field(None, description="IAM account (domain) name, token mode.")
+    iam_username: str | None = Field(None, description="IAM user name, token mode.")
+    iam_password: SecretStr | None = Field(
+        None, description="IAM password, token mode (or `ECSP_IAM_PASSWORD_FILE`)."
+    )
+    api_rate_limit: float = Field(
+        20.0, ge=0, description="API calls per second per process (create + job); 0 = unlimited."
+    )
+    api_burst: int = Field(40, ge=1, description="Token-bucket burst of the rate limit.")
+    api_max_attempts: int = Field(8, ge=1, description="Attempts per API call (retryable errors).")
+    api_retry_base_seconds: float = Field(0.5, gt=0, description="First retry backoff.")
+    api_retry_max_seconds: float = Field(20.0, gt=0, description="Longest retry backoff.")
+    api_call_deadline_seconds: float = Field(
+        120.0, gt=0, description="Total time one API call may take, retries included."
+    )
+    api_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one HTTP attempt.")
+    api_connect_timeout_seconds: float = Field(5.0, gt=0, description="TCP/TLS connect timeout.")
+
+    # Idempotency, secrets, events
+    token_namespace: uuid.UUID = Field(
+        DEFAULT_TOKEN_NAMESPACE, description="UUID namespace for X-Client-Token derivation."
+    )
+    secret_env_prefix: str = Field(
+        "ECSP_SECRET_", description="`$NAME` in adminPass resolves to env `<prefix>NAME` first."
+    )
+    secret_dir: Path | None = Field(
+        None, description="…then to the file `<dir>/NAME` (a Kubernetes secret mount)."
+    )
+    redact_fields: CommaList = Field(
+        default_factory=list, description="Extra request fields masked in event copies."
+    )
+    include_request: bool = Field(
+        True, description="Put the redacted request copy into events (`data.request`)."
+    )
+    deployment_name: str = Field(
+        "ecs-provisioner", description="Events' `source` is `ecs-provisioner/<this>`."
+    )
+
+    # Operations
+    ops_host: str = Field("0.0.0.0", description="Bind address of the health/metrics server.")
+    ops_port: int = Field(8080, ge=0, le=65535, description="Port of /healthz, /readyz, /metrics.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="`json`, `console`, or `auto` (console on a terminal)."
+    )
+
+    @field_validator("ecs_project_allowlist", "redact_fields", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("log_level", "kafka_security_protocol", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        problems: list[str] = []
+        if self.job_poll_initial_seconds > self.job_poll_max_seconds:
+            problems.append(
+                "ECSP_JOB_POLL_INITIAL_SECONDS must not exceed ECSP_JOB_POLL_MAX_SECONDS"
+            )
+        if self.api_retry_base_seconds > self.api_retry_max_seconds:
+            problems.append(
+                "ECSP_API_RETRY_BASE_SECONDS must not exceed ECSP_API_RETRY_MAX_SECONDS"
+            )
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            problems.append(
+                "ECSP_KAFKA_SASL_USERNAME and ECSP_KAFKA_SASL_PASSWORD are required with SASL"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def ecs_base_url(self) -> str:
+        return (self.ecs_endpoint or f"https://ecs.{self.ecs_region}.myhuaweicloud.com").rstrip("/")
+
+    @property
+    def iam_base_url(self) -> str:
+        return (self.iam_endpoint or f"https://iam.{self.ecs_region}.myhuaweicloud.com").rstrip("/")
+
+    @property
+    def event_source(self) -> str:
+        return f"ecs-provisioner/{self.deployment_name}"
+
+    @property
+    def partition_limit(self) -> int:
+        return self.partition_max_pending or self.max_in_flight
+
+    def allowed_projects(self) -> frozenset[str]:
+        return frozenset([self.ecs_project_id, *self.ecs_project_allowlist]) - {""}
+
+
+def _file_backed_values(environ: dict[str, str]) -> dict[str, Any]:
+    """Reads `ECSP_<SECRET>_FILE` paths for secrets not given directly."""
+    values: dict[str, Any] = {}
+    for name in FILE_BACKED_SECRETS:
+        env_name = f"ECSP_{name.upper()}"
+        path = environ.get(f"{env_name}_FILE")
+        if path and not environ.get(env_name):
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{env_name}_FILE: cannot read {path}: {exc.strerror}") from None
+    return values
+
+
+def _require_for_run(settings: Settings) -> list[str]:
+    """Settings that `run` needs but the other commands do not."""
+    problems: list[str] = []
+    if not settings.ecs_project_id:
+        problems.append("ECSP_ECS_PROJECT_ID: required (the default project of requests)")
+    if settings.auth_mode == "aksk" and not (settings.ecs_ak and settings.ecs_sk):
+        problems.append("ECSP_ECS_AK / ECSP_ECS_SK: required with ECSP_AUTH_MODE=aksk")
+    if settings.auth_mode == "token" and not (
+        settings.iam_domain and settings.iam_username and settings.iam_password
+    ):
+        problems.append(
+            "ECSP_IAM_DOMAIN / ECSP_IAM_USERNAME / ECSP_IAM_PASSWORD: required with "
+            "ECSP_AUTH_MODE=token"
+        )
+    return problems
+
+
+def load_settings(
+    config_file: str | None = None,
+    *,
+    for_run: bool = False,
+) -> Settings:
+    """Loads and checks the settings; raises ConfigError naming every bad setting."""
+    config_file = config_file or os.environ.get("ECSP_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"ECSP_CONFIG_FILE: no such file {config_file}")
+    try:
+        overrides = _file_backed_values(dict(os.environ))
+        settings = Settings(_env_file=config_file, **overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    problems = _require_for_run(settings) if for_run else []
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"ECSP_{field.upper()}" if field else "configuration"
+        lines.append(f"{name}: {error['msg']}")
+    return "; ".join(lines)

@@ -1,0 +1,81 @@
+"""Logging, set up once per process: structlog for our own events, stdlib loggers routed through it.
+
+JSON lines when stderr is not a terminal (containers, CI), readable console output on a terminal.
+aiokafka's and aiohttp's standard-library loggers go through the same processors, so every line
+has one format. As a last line of defence, values under keys that name a secret are masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+_SECRET_KEY_PARTS = ("adminpass", "user_data", "password", "secret", "authorization", "token_value")
+_MASK = "***"
+
+
+def _mask_secret_keys(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        lowered = key.lower()
+        if any(part in lowered for part in _SECRET_KEY_PARTS):
+            event_dict[key] = _MASK
+    return event_dict
+
+
+def configure_logging(
+    level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto"
+) -> None:
+    """Configures structlog and the standard library's root logger (idempotent)."""
+    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _mask_secret_keys,
+    ]
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=True)
+        if use_console
+        else structlog.processors.JSONRenderer()
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if not use_console else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiokafka is chatty at INFO about routine group membership; keep its warnings.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def _identity(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    return event_dict

@@ -1,0 +1,91 @@
+"""Prometheus metrics of the worker, on a registry of their own (one per worker instance).
+
+The names are part of the operator contract: the alerts and dashboard under deploy/monitoring
+use them (table in docs/architecture.md). Labels carry only bounded, non-secret values: topic,
+partition, event type, stage, endpoint and outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.process_collector import ProcessCollector
+
+_API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 240, 480, 900, 1800, 3600)
+
+
+@dataclass
+class Metrics:
+    """All metrics of one worker; also the ECS client's `ApiObserver`."""
+
+    registry: CollectorRegistry = field(
+        default_factory=lambda: CollectorRegistry(auto_describe=True)
+    )
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        ProcessCollector(registry=r)
+        self.messages_consumed = Counter(
+            "ecsp_messages_consumed", "Request messages fetched.", ["topic"], registry=r
+        )
+        self.events_published = Counter(
+            "ecsp_events_published", "Events acknowledged by the broker.", ["type"], registry=r
+        )
+        self.failures = Counter(
+            "ecsp_failures", "Requests that ended in a failed event.", ["stage"], registry=r
+        )
+        self.in_flight = Gauge("ecsp_requests_in_flight", "Requests held, not done.", registry=r)
+        self.partitions_assigned = Gauge(
+            "ecsp_partitions_assigned", "Request partitions assigned.", registry=r
+        )
+        self.partitions_paused = Gauge(
+            "ecsp_partitions_paused", "Partitions paused by backpressure.", registry=r
+        )
+        self.api_calls = Counter(
+            "ecsp_api_calls", "ECS/IAM API attempts.", ["endpoint", "outcome"], registry=r
+        )
+        self.api_latency = Histogram(
+            "ecsp_api_latency_seconds",
+            "Latency of one API attempt.",
+            ["endpoint"],
+            buckets=_API_BUCKETS,
+            registry=r,
+        )
+        self.api_retries = Counter("ecsp_api_retries", "API retries.", ["endpoint"], registry=r)
+        self.job_duration = Histogram(
+            "ecsp_job_duration_seconds",
+            "From create to the job's end as seen by the worker.",
+            ["outcome"],
+            buckets=_JOB_BUCKETS,
+            registry=r,
+        )
+        self.committed_offset = Gauge(
+            "ecsp_committed_offset", "Last committed offset.", ["topic", "partition"], registry=r
+        )
+        self.consumer_lag = Gauge(
+            "ecsp_consumer_lag",
+            "High-water mark minus committed offset.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.rebalances = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+
+    # ApiObserver protocol of worker.ecs.client
+    def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
+        self.api_calls.labels(endpoint, outcome).inc()
+        self.api_latency.labels(endpoint).observe(seconds)
+
+    def api_retry(self, endpoint: str, reason: str) -> None:
+        del reason  # free text is not a label: unbounded cardinality
+        self.api_retries.labels(endpoint).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
