@@ -1,0 +1,162 @@
+"""Following a create job to its end on an adaptive schedule, within the request's deadline.
+
+The first check comes soon (fast failures and instant jobs are seen quickly), then the interval
+grows by a factor up to a cap, so a 4-minute job costs about 16 calls and its end is seen within
+the cap. Transient API errors while polling do not fail the request: the next check comes on
+schedule. The deadline ends the wait with a `timeout` (or `payment`, when the order still waits
+for payment) failure that carries what is known of the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from schemas.events import SubJobInfo, WorkerErrorCode
+from worker.ecs.errors import EcsApiError
+from worker.ecs.models import JobStatus
+from worker.pipeline.failure import StageFailure
+
+PENDING_PAYMENT = "PENDING_PAYMENT"
+
+
+class JobReader(Protocol):
+    async def get_job(self, job_id: str, project_id: str) -> JobStatus: ...
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Delays between job checks: initial, growing by factor, capped; ±10% jitter."""
+
+    initial: float
+    factor: float
+    cap: float
+
+    def delays(self, rng: random.Random) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay * rng.uniform(0.9, 1.1)
+            delay = min(self.cap, delay * self.factor)
+
+
+def sub_job_infos(job: JobStatus) -> tuple[SubJobInfo, ...]:
+    return tuple(
+        SubJobInfo(
+            job_id=sub.job_id,
+            status=sub.status,
+            server_id=sub.server_id,
+            error_code=sub.error_code,
+            fail_reason=sub.fail_reason,
+            begin_time=sub.begin_time,
+            end_time=sub.end_time,
+        )
+        for sub in job.sub_jobs
+    )
+
+
+async def follow_job(
+    reader: JobReader,
+    *,
+    job_id: str,
+    order_id: str | None,
+    server_ids: tuple[str, ...],
+    project_id: str,
+    schedule: PollSchedule,
+    deadline: float,
+    on_awaiting_payment: Callable[[JobStatus], Awaitable[None]],
+    rng: random.Random | None = None,
+) -> JobStatus:
+    """Polls until SUCCESS (returned) or FAIL / deadline (StageFailure). `deadline` is monotonic."""
+    last: JobStatus | None = None
+    payment_announced = False
+    for delay in schedule.delays(rng or random.Random()):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _deadline_failure(last, job_id, order_id, server_ids)
+        await asyncio.sleep(min(delay, remaining))
+        try:
+            job = await reader.get_job(job_id, project_id)
+        except EcsApiError as exc:
+            if exc.retryable:
+                continue
+            raise StageFailure(
+                stage="job",
+                code=exc.code,
+                message=f"reading job {job_id} failed: {exc.message}",
+                http_status=exc.http_status,
+                request_id=exc.request_id,
+                job_id=job_id,
+                order_id=order_id,
+                server_ids=_known_servers(last, server_ids),
+            ) from None
+        last = job
+        if job.status == "SUCCESS":
+            return job
+        if job.status == "FAIL":
+            raise _job_failure(job, order_id, server_ids)
+        if job.status == PENDING_PAYMENT and not payment_announced:
+            payment_announced = True
+            await on_awaiting_payment(job)
+    raise AssertionError("unreachable: the schedule is endless")  # pragma: no cover
+
+
+def _known_servers(job: JobStatus | None, from_create: tuple[str, ...]) -> tuple[str, ...]:
+    seen = dict.fromkeys(from_create)
+    if job is not None:
+        seen.update(dict.fromkeys(job.server_ids))
+    return tuple(seen)
+
+
+def _job_failure(job: JobStatus, order_id: str | None, server_ids: tuple[str, ...]) -> StageFailure:
+    subs = sub_job_infos(job)
+    succeeded = [s.server_id for s in subs if s.status == "SUCCESS" and s.server_id]
+    failed_subs = [s for s in subs if s.status == "FAIL"]
+    reason = job.fail_reason or next((s.fail_reason for s in failed_subs if s.fail_reason), None)
+    code = job.error_code or next((s.error_code for s in failed_subs if s.error_code), None)
+    summary = f"{len(succeeded)} of {len(subs)} servers succeeded" if subs else "no sub-jobs"
+    return StageFailure(
+        stage="job",
+        code=code or WorkerErrorCode.JOB_FAILED,
+        message=f"job {job.job_id} failed: {reason or 'no reason given'} ({summary})",
+        request_id=job.request_id,
+        details=[
+            {
+                "sub_job_id": s.job_id,
+                "server_id": s.server_id,
+                "status": s.status,
+                "error_code": s.error_code,
+                "fail_reason": s.fail_reason,
+            }
+            for s in subs
+        ]
+        or None,
+        job_id=job.job_id,
+        order_id=order_id,
+        server_ids=_known_servers(job, server_ids),
+        sub_jobs=subs,
+    )
+
+
+def _deadline_failure(
+    last: JobStatus | None, job_id: str, order_id: str | None, server_ids: tuple[str, ...]
+) -> StageFailure:
+    waiting_payment = last is not None and last.status == PENDING_PAYMENT
+    status = last.status if last is not None else "unknown"
+    return StageFailure(
+        stage="payment" if waiting_payment else "timeout",
+        code=WorkerErrorCode.DEADLINE_EXCEEDED,
+        message=(
+            f"order {order_id} was not paid before the request's deadline"
+            if waiting_payment
+            else f"job {job_id} did not end before the request's deadline (last status {status})"
+        ),
+        retryable=True,
+        job_id=job_id,
+        order_id=order_id,
+        server_ids=_known_servers(last, server_ids),
+        sub_jobs=sub_job_infos(last) if last is not None else (),
+    )

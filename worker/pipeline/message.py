@@ -1,0 +1,41 @@
+"""The pipeline's view of one Kafka record: what the consumer hands over, nothing Kafka-specific."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from schemas.events import KafkaOrigin
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A request record as fetched: raw key and value, headers, and where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+    @property
+    def origin(self) -> KafkaOrigin:
+        return KafkaOrigin(topic=self.topic, partition=self.partition, offset=self.offset)
+
+    @property
+    def received_at(self) -> datetime:
+        """The broker's timestamp of the record (stable across redeliveries), else now."""
+        if self.timestamp_ms is None or self.timestamp_ms < 0:
+            return datetime.now(UTC)
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+
+    def header(self, name: str) -> str | None:
+        """The last value of a header as text (case-insensitive name), or None."""
+        wanted = name.lower()
+        found: str | None = None
+        for key, value in self.headers:
+            if key.lower() == wanted and value is not None:
+                found = value.decode("utf-8", errors="replace").strip()
+        return found

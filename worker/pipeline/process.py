@@ -1,0 +1,231 @@
+"""One request, start to end: returns its terminal CloudEvent and never raises for a bad message.
+
+decode → validate → resolve secrets → create (X-Client-Token from the key) → follow the job →
+`succeeded` / `validated` / `failed`. Progress events (`submitted`, `awaiting_payment`) go out
+through a callback as they happen; the terminal event is returned to the consumer, which
+publishes it and only then lets the offset be committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from schemas.cloudevent import CloudEvent, build_event
+from schemas.events import (
+    AwaitingPaymentData,
+    ErrorInfo,
+    EventType,
+    FailedData,
+    SubmittedData,
+    SucceededData,
+    ValidatedData,
+    WorkerErrorCode,
+)
+from schemas.redaction import redact
+from worker.ecs.errors import EcsApiError
+from worker.ecs.models import CreateResult, JobStatus
+from worker.ops.config import Settings
+from worker.ops.metrics import Metrics
+from worker.pipeline.decode import DecodedRequest, Identity, identify, parse_json_object, validate
+from worker.pipeline.failure import StageFailure
+from worker.pipeline.follow import JobReader, PollSchedule, follow_job, sub_job_infos
+from worker.pipeline.message import InboundMessage
+from worker.pipeline.secrets import SecretSource, body_for_api
+
+log = structlog.get_logger("worker.pipeline")
+
+#: A request copy is put into events only up to this size, so events stay small.
+MAX_REQUEST_COPY_BYTES = 128 * 1024
+
+_STAGE_BY_API_CODE = {"Ecs.0122": "conflict", "Ecs.0124": "token_expired"}
+
+
+class EcsApi(JobReader, Protocol):
+    async def create_servers(
+        self, body: dict[str, Any], client_token: str, project_id: str
+    ) -> CreateResult: ...
+
+
+ProgressSink = Callable[[CloudEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Everything a request needs from the process: settings, API client, secrets, metrics."""
+
+    settings: Settings
+    api: EcsApi
+    secrets: SecretSource
+    metrics: Metrics | None = None
+
+    @property
+    def schedule(self) -> PollSchedule:
+        s = self.settings
+        return PollSchedule(s.job_poll_initial_seconds, s.job_poll_factor, s.job_poll_max_seconds)
+
+    async def process(self, message: InboundMessage, progress: ProgressSink) -> CloudEvent:
+        """The terminal event of `message`. Raises only CancelledError."""
+        s = self.settings
+        identity = identify(message, namespace=s.token_namespace, default_project=s.ecs_project_id)
+        events = _EventMaker(self.settings, message, identity)
+        try:
+            document = parse_json_object(message, max_bytes=s.max_request_bytes)
+            if s.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
+                events.request_copy = redact(document, s.redact_fields)
+            request = validate(identity, document, allowed_projects=s.allowed_projects())
+            return await self._provision(request, events, progress)
+        except StageFailure as failure:
+            if self.metrics is not None:
+                self.metrics.failures.labels(failure.stage).inc()
+            log.info(
+                "request failed",
+                stage=failure.stage,
+                code=failure.code,
+                reason=failure.message,
+                job_id=failure.job_id,
+            )
+            return events.failed(failure)
+
+    async def _provision(
+        self, request: DecodedRequest, events: _EventMaker, progress: ProgressSink
+    ) -> CloudEvent:
+        deadline = time.monotonic() + self.settings.request_deadline_seconds
+        body = await body_for_api(request, self.secrets)
+        created = await self._create(request, body)
+        if created.dry_run:
+            log.info("dry run validated", attempts=created.attempts)
+            return events.validated(created)
+        if created.job_id is None:
+            raise StageFailure(
+                stage="submit",
+                code=WorkerErrorCode.JOB_VANISHED,
+                message="the create call returned no job_id",
+                order_id=created.order_id,
+                server_ids=created.server_ids,
+            )
+        log.info("create accepted", job_id=created.job_id, servers=len(created.server_ids))
+        if self.settings.topic_progress:
+            await progress(events.submitted(created))
+        started = time.monotonic()
+
+        async def awaiting_payment(job: JobStatus) -> None:
+            if self.settings.topic_progress:
+                await progress(events.awaiting_payment(created, job))
+
+        try:
+            job = await follow_job(
+                self.api,
+                job_id=created.job_id,
+                order_id=created.order_id,
+                server_ids=created.server_ids,
+                project_id=request.project_id,
+                schedule=self.schedule,
+                deadline=deadline,
+                on_awaiting_payment=awaiting_payment,
+            )
+        except StageFailure as failure:
+            self._observe_job(started, failure.stage)
+            raise
+        self._observe_job(started, "succeeded")
+        log.info("job succeeded", job_id=job.job_id)
+        return events.succeeded(created, job)
+
+    async def _create(self, request: DecodedRequest, body: dict[str, Any]) -> CreateResult:
+        try:
+            return await self.api.create_servers(body, request.token, request.project_id)
+        except EcsApiError as exc:
+            raise StageFailure(
+                stage=_STAGE_BY_API_CODE.get(exc.code, "submit"),  # type: ignore[arg-type]
+                code=exc.code,
+                message=exc.message,
+                retryable=exc.retryable and exc.code not in _STAGE_BY_API_CODE,
+                http_status=exc.http_status,
+                request_id=exc.request_id,
+                details=exc.details,
+            ) from None
+
+    def _observe_job(self, started: float, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.job_duration.labels(outcome).observe(time.monotonic() - started)
+
+
+class _EventMaker:
+    """Builds this request's events: the shared fields once, the deterministic id per type."""
+
+    def __init__(self, settings: Settings, message: InboundMessage, identity: Identity) -> None:
+        self._source = settings.event_source
+        self._identity = identity
+        self._traceparent = identity.traceparent
+        self._base: dict[str, Any] = {
+            "request_key": identity.key,
+            "client_token": identity.token,
+            "project_id": identity.project_id,
+            "received_at": message.received_at,
+            "origin": message.origin,
+        }
+        self.request_copy: Any = None
+
+    def _event(self, data: Any, event_type: EventType) -> CloudEvent:
+        return build_event(data, event_type, source=self._source, traceparent=self._traceparent)
+
+    def _common(self) -> dict[str, Any]:
+        return {**self._base, "request": self.request_copy}
+
+    def submitted(self, created: CreateResult) -> CloudEvent:
+        data = SubmittedData(
+            **self._common(),
+            job_id=created.job_id,
+            order_id=created.order_id,
+            server_ids=list(created.server_ids),
+        )
+        return self._event(data, EventType.SUBMITTED)
+
+    def awaiting_payment(self, created: CreateResult, job: JobStatus) -> CloudEvent:
+        data = AwaitingPaymentData(
+            **self._common(),
+            job_id=created.job_id,
+            order_id=created.order_id,
+            server_ids=list(dict.fromkeys([*created.server_ids, *job.server_ids])),
+        )
+        return self._event(data, EventType.AWAITING_PAYMENT)
+
+    def validated(self, created: CreateResult) -> CloudEvent:
+        data = ValidatedData(**self._common(), attempts=created.attempts)
+        return self._event(data, EventType.VALIDATED)
+
+    def succeeded(self, created: CreateResult, job: JobStatus) -> CloudEvent:
+        data = SucceededData(
+            **self._common(),
+            job_id=job.job_id,
+            order_id=created.order_id,
+            server_ids=list(dict.fromkeys([*job.server_ids, *created.server_ids])),
+            sub_jobs=list(sub_job_infos(job)),
+            begin_time=job.begin_time,
+            end_time=job.end_time,
+            attempts=created.attempts,
+        )
+        return self._event(data, EventType.SUCCEEDED)
+
+    def failed(self, failure: StageFailure) -> CloudEvent:
+        data = FailedData(
+            **self._common(),
+            stage=failure.stage,
+            error=ErrorInfo(
+                code=str(failure.code),
+                message=failure.message,
+                http_status=failure.http_status,
+                request_id=failure.request_id,
+                details=failure.details,
+            ),
+            retryable=failure.retryable,
+            job_id=failure.job_id,
+            order_id=failure.order_id,
+            server_ids=list(failure.server_ids),
+            sub_jobs=list(failure.sub_jobs),
+        )
+        return self._event(data, EventType.FAILED)

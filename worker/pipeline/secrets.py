@@ -1,0 +1,67 @@
+"""Resolving `$NAME` references in adminPass from the worker's own secret source.
+
+A reference resolves to the environment variable `<prefix>NAME`, else to the file `<dir>/NAME`
+(a Kubernetes secret mount, read off the event loop). The resolved value is checked against the
+API's password rules here, so a bad secret fails as `validate` before any cloud call. Messages
+name the reference, never its value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from schemas.events import WorkerErrorCode
+from schemas.request import admin_password_problems
+from worker.pipeline.decode import DecodedRequest
+from worker.pipeline.failure import StageFailure
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """Where `$NAME` references are looked up."""
+
+    env_prefix: str
+    directory: Path | None
+
+    async def lookup(self, name: str) -> str | None:
+        value = os.environ.get(f"{self.env_prefix}{name}")
+        if value is not None:
+            return value
+        if self.directory is None:
+            return None
+        return await asyncio.to_thread(_read_secret_file, self.directory / name)
+
+
+def _read_secret_file(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+async def body_for_api(request: DecodedRequest, source: SecretSource) -> dict[str, Any]:
+    """The body to send: the wire form with a referenced adminPass replaced by its value."""
+    name = request.body.server.admin_pass_reference
+    if name is None:
+        return request.wire
+    value = await source.lookup(name)
+    if value is None:
+        raise StageFailure(
+            stage="validate",
+            code=WorkerErrorCode.UNKNOWN_SECRET,
+            message=f"server.adminPass: secret reference ${name} is not known to this worker",
+        )
+    problems = admin_password_problems(value)
+    if problems:
+        raise StageFailure(
+            stage="validate",
+            code=WorkerErrorCode.INVALID_SECRET,
+            message=f"server.adminPass: the secret ${name} breaks the password rules: "
+            + "; ".join(problems),
+        )
+    server = {**request.wire["server"], "adminPass": value}
+    return {**request.wire, "server": server}
