@@ -1,0 +1,53 @@
+"""`ecs-provisioner run`: the worker process (consume requests, create servers, publish events)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from worker.ops.config import ConfigError, load_settings
+from worker.ops.logging import configure_logging
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the provisioning worker",
+        description="Consume provisioning requests from Kafka, create ECS servers idempotently "
+        "and publish CloudEvents. All settings come from ECSP_* environment variables (see the "
+        "README's configuration table). Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), "
+        "1 failed at run time, 2 invalid configuration.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="dotenv-style file of ECSP_* settings (or ECSP_CONFIG_FILE)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config, for_run=True)
+    except ConfigError as exc:
+        print(f"ecs-provisioner: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+
+    from worker.service import install_signal_handlers, serve
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await serve(settings, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:  # e.g. the ops port is taken
+        print(f"ecs-provisioner: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"ecs-provisioner: worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0

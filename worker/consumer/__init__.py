@@ -1,0 +1,1 @@
+"""Kafka in and out: ordered commits, per-key order, backpressure, rebalances, shutdown."""

@@ -1,0 +1,41 @@
+"""Per-key serialisation: requests with the same key run strictly one after another, in order.
+
+Each key has a FIFO lock while any request of that key is held; tasks acquire it in dispatch
+order (asyncio locks are fair), so the second request of a key starts only after the first one's
+terminal event was published. Locks are dropped when no request of the key is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class KeyLocks:
+    """A FIFO lock per key, created on demand and dropped when unused."""
+
+    def __init__(self) -> None:
+        self._locks: dict[bytes, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: bytes | None) -> AsyncIterator[None]:
+        if not key:  # keyless records never share anything
+            yield
+            return
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)

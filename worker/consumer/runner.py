@@ -1,0 +1,264 @@
+"""The consume loop: fetch, dispatch concurrently, publish, commit the finished prefix.
+
+Data flows one way: a fetched record becomes an InboundMessage handed to the pipeline in its own
+task; the pipeline returns the terminal event; the task publishes it (waiting for the broker's
+ack) and only then marks the offset finished. A periodic commit moves each partition's committed
+offset up to its lowest unfinished offset. Backpressure pauses partitions (all of them at the
+process limit, one at its own limit) and resumes them below a low-water mark, while the loop
+keeps polling so the consumer stays in the group however long jobs take.
+
+On revocation, work of the revoked partitions gets a bounded grace, then is cancelled; what
+finished is committed, the rest is redone by the next owner (same key, same token: safe).
+On shutdown, fetching stops, in-flight work gets the shutdown grace, the finished prefix is
+committed and the clients close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from schemas.cloudevent import CloudEvent
+from schemas.events import EventType
+from worker.consumer.keys import KeyLocks
+from worker.consumer.offsets import PartitionOffsets
+from worker.consumer.publisher import EventPublisher
+from worker.ops.config import Settings
+from worker.ops.metrics import Metrics
+from worker.pipeline.message import InboundMessage
+from worker.pipeline.process import Pipeline
+
+log = structlog.get_logger("worker.consumer")
+
+
+class Worker:
+    """One consumer-group member processing provisioning requests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: AIOKafkaConsumer,
+        publisher: EventPublisher,
+        pipeline: Pipeline,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._consumer = consumer
+        self._publisher = publisher
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self._keys = KeyLocks()
+        self._offsets: dict[TopicPartition, PartitionOffsets] = {}
+        self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = defaultdict(set)
+        self._pending: dict[TopicPartition, int] = defaultdict(int)
+        self._held = 0
+        self._paused: set[TopicPartition] = set()
+        self._commit_lock = asyncio.Lock()
+        self.last_poll: float | None = None
+        self._topic_of = {
+            EventType.SUCCEEDED: settings.topic_results,
+            EventType.VALIDATED: settings.topic_results,
+            EventType.FAILED: settings.topic_failures,
+            EventType.SUBMITTED: settings.topic_progress,
+            EventType.AWAITING_PAYMENT: settings.topic_progress,
+        }
+
+    # ----- state for health and tests
+    @property
+    def assignment(self) -> frozenset[TopicPartition]:
+        return frozenset(self._offsets)
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+    def is_ready(self, max_poll_age: float = 30.0) -> bool:
+        return bool(self._offsets) and self.poll_age() <= max_poll_age
+
+    def poll_age(self) -> float:
+        return float("inf") if self.last_poll is None else time.monotonic() - self.last_poll
+
+    # ----- the loop
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consumes until `stop` is set, then drains and commits. The consumer must be started."""
+        self._consumer.subscribe([self._settings.topic_requests], listener=_Listener(self))
+        committer = asyncio.create_task(self._commit_periodically(), name="committer")
+        try:
+            while not stop.is_set():
+                room = self._settings.max_in_flight - self._held
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=max(1, room))
+                self.last_poll = time.monotonic()
+                for tp, records in batch.items():
+                    for record in records:
+                        self._dispatch(tp, record)
+                self._apply_backpressure()
+        finally:
+            committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await committer
+            await self._drain(self._settings.shutdown_grace_seconds, list(self._offsets))
+
+    def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
+        offsets = self._offsets.get(tp)
+        if offsets is None:  # fetched just before a revocation: the next owner reads it
+            return
+        offsets.started(record.offset)
+        self._metrics.messages_consumed.labels(tp.topic).inc()
+        message = InboundMessage(
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            headers=tuple(record.headers or ()),
+            timestamp_ms=record.timestamp,
+        )
+        self._pending[tp] += 1
+        self._held += 1
+        self._metrics.in_flight.set(self._held)
+        task = asyncio.create_task(self._handle(tp, offsets, message))
+        self._tasks[tp].add(task)
+        task.add_done_callback(lambda t: self._finished(tp, t))
+
+    async def _handle(
+        self, tp: TopicPartition, offsets: PartitionOffsets, message: InboundMessage
+    ) -> None:
+        async with self._keys.hold(message.key):
+            with structlog.contextvars.bound_contextvars(
+                request_key=_text(message.key),
+                partition=message.partition,
+                offset=message.offset,
+            ):
+                event = await self._pipeline.process(message, self._publish_progress_for(message))
+                await self._publisher.publish(self._topic_of[event.type], message.key, event)
+        offsets.finished(message.offset)
+
+    def _publish_progress_for(self, message: InboundMessage) -> Any:
+        async def publish_progress(event: CloudEvent) -> None:
+            await self._publisher.publish(self._topic_of[event.type], message.key, event)
+
+        return publish_progress
+
+    def _finished(self, tp: TopicPartition, task: asyncio.Task[None]) -> None:
+        self._tasks[tp].discard(task)
+        self._pending[tp] -= 1
+        self._held -= 1
+        self._metrics.in_flight.set(self._held)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("request task crashed", error=type(task.exception()).__name__)
+        if self._paused:
+            self._apply_backpressure()
+
+    # ----- backpressure
+    def _apply_backpressure(self) -> None:
+        s = self._settings
+        assigned = set(self._offsets)
+        if self._held >= s.max_in_flight:
+            want_paused = assigned
+        else:
+            process_low = self._held < s.max_in_flight * s.resume_ratio
+            want_paused = {
+                tp
+                for tp in assigned
+                if self._pending[tp] >= s.partition_limit
+                or (tp in self._paused and not self._below_low_water(tp, process_low))
+            }
+        to_pause, to_resume = want_paused - self._paused, self._paused - want_paused
+        if to_pause:
+            self._consumer.pause(*to_pause)
+        if to_resume:
+            self._consumer.resume(*to_resume)
+        self._paused = want_paused
+        self._metrics.partitions_paused.set(len(want_paused))
+
+    def _below_low_water(self, tp: TopicPartition, process_low: bool) -> bool:
+        s = self._settings
+        return process_low and self._pending[tp] < s.partition_limit * s.resume_ratio
+
+    # ----- commits
+    async def _commit_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.commit_interval_seconds)
+            await self.commit(self._offsets)
+
+    async def commit(self, partitions: Iterable[TopicPartition]) -> None:
+        """Commits the finished prefix of the given partitions (those that moved)."""
+        async with self._commit_lock:
+            wanted = {
+                tp: offset
+                for tp in partitions
+                if (tracker := self._offsets.get(tp)) is not None
+                and (offset := tracker.to_commit()) is not None
+            }
+            if not wanted:
+                return
+            try:
+                await self._consumer.commit(wanted)
+            except (CommitFailedError, KafkaError) as exc:
+                log.warning("commit failed; will retry", error=type(exc).__name__)
+                return
+            for tp, offset in wanted.items():
+                self._offsets[tp].mark_committed(offset)
+                self._report_position(tp, offset)
+
+    def _report_position(self, tp: TopicPartition, offset: int) -> None:
+        labels = (tp.topic, str(tp.partition))
+        self._metrics.committed_offset.labels(*labels).set(offset)
+        highwater = self._consumer.highwater(tp)
+        if highwater is not None:
+            self._metrics.consumer_lag.labels(*labels).set(max(0, highwater - offset))
+
+    # ----- rebalance and shutdown
+    def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        for tp in assigned:
+            self._offsets.setdefault(tp, PartitionOffsets())
+        self._paused &= set(self._offsets)
+        self._metrics.partitions_assigned.set(len(self._offsets))
+        log.info("partitions assigned", partitions=sorted(str(tp) for tp in self._offsets))
+
+    async def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        revoked = [tp for tp in revoked if tp in self._offsets]
+        self._metrics.rebalances.inc()
+        await self._drain(self._settings.revoke_grace_seconds, revoked)
+        self._metrics.partitions_assigned.set(len(self._offsets))
+
+    async def _drain(self, grace: float, partitions: list[TopicPartition]) -> None:
+        """Lets work of `partitions` finish within `grace`, cancels the rest, commits, forgets."""
+        tasks = [task for tp in partitions for task in self._tasks.get(tp, ())]
+        if tasks:
+            _, unfinished = await asyncio.wait(tasks, timeout=grace)
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                await asyncio.wait(unfinished)
+                log.info("abandoned unfinished requests", count=len(unfinished))
+        await self.commit(partitions)
+        for tp in partitions:
+            self._offsets.pop(tp, None)
+            self._tasks.pop(tp, None)
+            self._pending.pop(tp, None)
+            self._paused.discard(tp)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._worker.partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._worker.partitions_assigned(assigned)
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", errors="replace")

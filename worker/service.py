@@ -1,0 +1,155 @@
+"""Assembling one worker process: HTTP session, ECS client, Kafka clients, ops server, the loop.
+
+Owns the lifetime of every resource: one aiohttp ClientSession per process, created here and
+closed here; Kafka clients started and stopped here, in reverse order, on every exit path
+(including cancellation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+import aiohttp
+import structlog
+
+from worker.consumer.kafka import make_consumer, make_producer
+from worker.consumer.publisher import EventPublisher
+from worker.consumer.runner import Worker
+from worker.ecs.auth import AkSkAuth, TokenAuth
+from worker.ecs.client import EcsClient, EcsClientSettings, make_session
+from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.retry import RetryPolicy
+from worker.ops.config import Settings
+from worker.ops.health import Probes, make_ops_app, start_ops_server
+from worker.ops.metrics import Metrics
+from worker.pipeline.process import Pipeline
+from worker.pipeline.secrets import SecretSource
+
+log = structlog.get_logger("worker.service")
+
+
+def _secret(value: object) -> str:
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if get is not None else ""
+
+
+def make_auth(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> AkSkAuth | TokenAuth:
+    if settings.auth_mode == "token":
+        return TokenAuth(
+            session,
+            settings.iam_base_url,
+            settings.iam_domain or "",
+            settings.iam_username or "",
+            _secret(settings.iam_password),
+            settings.ecs_project_id,
+            observer=metrics,
+        )
+    token = settings.ecs_security_token
+    return AkSkAuth(
+        access_key=_secret(settings.ecs_ak),
+        secret_key=_secret(settings.ecs_sk),
+        security_token=token.get_secret_value() if token else None,
+    )
+
+
+def client_settings(settings: Settings) -> EcsClientSettings:
+    return EcsClientSettings(
+        endpoint=settings.ecs_base_url,
+        verify_tls=settings.ecs_verify_tls,
+        ca_file=str(settings.ecs_ca_file) if settings.ecs_ca_file else None,
+        request_timeout=settings.api_timeout_seconds,
+        connect_timeout=settings.api_connect_timeout_seconds,
+        retry=RetryPolicy(
+            max_attempts=settings.api_max_attempts,
+            base_delay=settings.api_retry_base_seconds,
+            max_delay=settings.api_retry_max_seconds,
+            deadline=settings.api_call_deadline_seconds,
+        ),
+        connection_limit=max(100, min(settings.max_in_flight, 1000)),
+    )
+
+
+@contextlib.asynccontextmanager
+async def ecs_client(settings: Settings, metrics: Metrics) -> AsyncIterator[EcsClient]:
+    """The process's ECS client and its one HTTP session, closed on exit."""
+    config = client_settings(settings)
+    session = make_session(config)
+    try:
+        yield EcsClient(
+            session,
+            config,
+            auth=make_auth(settings, session, metrics),
+            limiter=TokenBucket(settings.api_rate_limit, settings.api_burst),
+            observer=metrics,
+        )
+    finally:
+        await session.close()
+
+
+async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | None = None) -> None:
+    """Runs the worker until `stop` is set; returns after a clean drain and close."""
+    metrics = metrics or Metrics()
+    async with ecs_client(settings, metrics) as client:
+        pipeline = Pipeline(
+            settings=settings,
+            api=client,
+            secrets=SecretSource(settings.secret_env_prefix, settings.secret_dir),
+            metrics=metrics,
+        )
+        producer = make_producer(settings)
+        consumer = make_consumer(settings)
+        worker = Worker(settings, consumer, EventPublisher(producer, metrics), pipeline, metrics)
+        probes = Probes(
+            alive=lambda: _alive(worker),
+            ready=lambda: (worker.is_ready(), f"{len(worker.assignment)} partitions assigned"),
+        )
+        runner = await start_ops_server(
+            make_ops_app(metrics, probes), settings.ops_host, settings.ops_port
+        )
+        try:
+            await producer.start()
+            try:
+                await consumer.start()
+                try:
+                    log.info(
+                        "worker started",
+                        topic=settings.topic_requests,
+                        group=settings.group_id,
+                        endpoint=settings.ecs_base_url,
+                        max_in_flight=settings.max_in_flight,
+                    )
+                    await worker.run(stop)
+                finally:
+                    await consumer.stop()
+            finally:
+                await producer.stop()
+        finally:
+            await runner.cleanup()
+    log.info("worker stopped")
+
+
+def _alive(worker: Worker) -> tuple[bool, str]:
+    age = worker.poll_age()
+    if worker.last_poll is None:
+        return True, "starting"
+    return age < 60.0, f"last poll {age:.1f}s ago"
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT set `stop`; a second signal exits at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("second signal, exiting now", signal=sig.name)
+            raise SystemExit(1)
+        log.info("stopping: draining in-flight requests", signal=sig.name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
