@@ -1,0 +1,79 @@
+"""`ecs-provisioner validate [FILE|-]`: check one create-servers request body offline.
+
+Exit codes: 0 valid (one-line summary on stdout), 1 invalid (one `path: message` line per problem
+on stdout), 2 unreadable input or not JSON (message on stderr). A `$NAME` adminPass is reported as
+a reference that the worker resolves; its value is never checked or printed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from schemas.problems import problems_from
+from schemas.request import CreateServersBody
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check a create-servers request body",
+        description="Validate one request body (the JSON published on the requests topic). "
+        "Exit codes: 0 valid, 1 invalid (one 'path: message' line per problem), "
+        "2 unreadable or not JSON.",
+    )
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="JSON file, or - for stdin (default)"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"ecs-provisioner validate: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"ecs-provisioner validate: not JSON: {_reason(exc)}", file=sys.stderr)
+        return 2
+    try:
+        body = CreateServersBody.model_validate(document)
+    except ValidationError as exc:
+        for problem in problems_from(exc):
+            print(problem)
+        return 1
+    print(summary(body))
+    return 0
+
+
+def summary(body: CreateServersBody) -> str:
+    """One line describing a valid request (no secret values)."""
+    server = body.server
+    charging = (server.extendparam and server.extendparam.charging_mode) or "postPaid"
+    parts = [
+        f"valid: {server.count or 1} x {server.flavor_ref} named {server.name!r}",
+        charging,
+        f"{len(server.nics)} NIC(s)",
+        f"{len(server.data_volumes or [])} data disk(s)",
+    ]
+    if body.dry_run:
+        parts.append("dry run")
+    reference = server.admin_pass_reference
+    if reference is not None:
+        parts.append(f"adminPass is secret reference ${reference} (resolved by the worker)")
+    elif server.admin_pass is not None:
+        parts.append("adminPass is a literal (prefer a $NAME reference)")
+    return ", ".join(parts)
+
+
+def _reason(exc: UnicodeDecodeError | json.JSONDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "input is not valid UTF-8"
+    return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
