@@ -26,6 +26,7 @@ from worker.ecs.auth import TOKEN_HEADER, Auth, TokenAuth
 from worker.ecs.errors import (
     EcsApiError,
     bad_response,
+    certificate_error,
     network_error,
     outcome,
     parse_error,
@@ -265,6 +266,9 @@ class EcsClient:
         except TimeoutError:
             self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
             raise timeout_error(f"{endpoint} call") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
+            raise certificate_error(exc) from None
         except aiohttp.ClientError as exc:
             self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
             raise network_error(exc) from None

@@ -19,6 +19,7 @@ THROTTLE_CODES = frozenset({"APIG.0308", "APIGW.0308"})
 RETRYABLE_CODES = frozenset({"Ecs.0002"}) | THROTTLE_CODES
 NETWORK_ERROR = "ECSP.NetworkError"
 TIMEOUT = "ECSP.Timeout"
+TLS_ERROR = "ECSP.TlsCertificate"
 BAD_RESPONSE = "ECSP.BadResponse"
 _MAX_MESSAGE = 500
 
@@ -172,6 +173,11 @@ def network_error(exc: BaseException) -> EcsApiError:
     detail = str(exc)[:200]
     message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     return EcsApiError(NETWORK_ERROR, message, retryable=True)
+
+
+def certificate_error(exc: BaseException) -> EcsApiError:
+    """The server's TLS certificate failed verification: retrying will not help."""
+    return EcsApiError(TLS_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", retryable=False)
 
 
 def timeout_error(what: str) -> EcsApiError:
