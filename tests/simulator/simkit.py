@@ -1,0 +1,185 @@
+"""Helpers for the simulator tests: a fake clock, a signing client, request bodies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from multidict import CIMultiDict
+
+from worker.ecs.signing import sign_request
+from worker.simulator.config import SimulatorConfig
+from worker.simulator.server import running_simulator
+
+AK = "SIMAK0000000000000001"
+SK = "sim-secret-key-0001"
+PROJECT = "0123456789abcdef0123456789abcdef"
+START = 1_750_000_000.0
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def server_body(count: int = 1, **extra: Any) -> dict[str, Any]:
+    """A valid v1.1 create body; ``extra`` fields go into ``server``."""
+    server: dict[str, Any] = {
+        "imageRef": "67f433d8-ed0e-4321-a8a2-a71838539e09",
+        "flavorRef": "s6.small.1",
+        "name": "web",
+        "vpcid": "2a6f4aa6-d93e-45f5-a8cb-b030dbf8cd68",
+        "nics": [{"subnet_id": "ef039b60-6a14-42d1-963b-687b627fea08"}],
+        "root_volume": {"volumetype": "SSD"},
+        "count": count,
+    }
+    server.update(extra)
+    return {"server": server}
+
+
+def prepaid(auto_pay: str) -> dict[str, Any]:
+    return {
+        "extendparam": {
+            "chargingMode": "prePaid",
+            "periodType": "month",
+            "periodNum": 1,
+            "isAutoPay": auto_pay,
+        }
+    }
+
+
+def new_token() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: CIMultiDict[str]
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw)
+
+
+@dataclass
+class Api:
+    """Signs every call with AK/SK like the SDK (or sends what the test says)."""
+
+    session: aiohttp.ClientSession
+    base_url: str
+    clock: Callable[[], float]
+    ak: str = AK
+    sk: str = SK
+    project: str = PROJECT
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        *,
+        signed_at: float | None = None,
+        sign: bool = True,
+        tamper: Callable[[bytes], bytes] | None = None,
+        tamper_headers: Callable[[dict[str, str]], dict[str, str]] | None = None,
+    ) -> Reply:
+        all_headers = {"Content-Type": "application/json;charset=utf-8", **(headers or {})}
+        if sign:
+            moment = datetime.fromtimestamp(
+                self.clock() if signed_at is None else signed_at, tz=UTC
+            )
+            all_headers = sign_request(
+                self.ak,
+                self.sk,
+                method,
+                urlsplit(self.base_url).netloc,
+                path,
+                [],
+                all_headers,
+                body,
+                now=moment,
+            )
+        sent = tamper(body) if tamper else body
+        if tamper_headers:
+            all_headers = tamper_headers(all_headers)
+        async with self.session.request(
+            method, self.base_url + path, data=sent, headers=all_headers
+        ) as response:
+            raw = await response.read()
+            return Reply(response.status, CIMultiDict(response.headers), raw)
+
+    async def create(
+        self,
+        body: dict[str, Any],
+        token: str | None = None,
+        *,
+        version: str = "v1.1",
+        project: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["X-Client-Token"] = token
+        data = raw if raw is not None else json.dumps(body).encode()
+        path = f"/{version}/{project or self.project}/cloudservers"
+        return await self.request("POST", path, data, all_headers)
+
+    async def job(self, job_id: str, headers: dict[str, str] | None = None) -> Reply:
+        return await self.request("GET", f"/v1/{self.project}/jobs/{job_id}", headers=headers)
+
+    async def server(self, server_id: str) -> Reply:
+        return await self.request("GET", f"/v1/{self.project}/cloudservers/{server_id}")
+
+    async def sim(self, method: str, path: str, payload: Any = None) -> Reply:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        async with self.session.request(method, self.base_url + path, data=data) as response:
+            return Reply(response.status, CIMultiDict(response.headers), await response.read())
+
+    async def stats(self) -> dict[str, Any]:
+        reply = await self.sim("GET", "/_sim/stats")
+        assert reply.status == 200
+        result: dict[str, Any] = reply.json
+        return result
+
+
+@asynccontextmanager
+async def simulator(config: SimulatorConfig) -> AsyncIterator[Api]:
+    """A running simulator with a signing client for it."""
+    async with (
+        running_simulator(config) as base_url,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+    ):
+        yield Api(session, base_url, config.clock)
+
+
+def config(clock: Callable[[], float], **overrides: Any) -> SimulatorConfig:
+    """A test config: one AK/SK, seeded, fixed 10 s jobs unless overridden."""
+    values: dict[str, Any] = {
+        "credentials": {AK: SK},
+        "iam_users": {"alice": "alice-password-1"},
+        "job_seconds": (10.0, 10.0),
+        "seed": 7,
+        "clock": clock,
+    }
+    values.update(overrides)
+    return SimulatorConfig(**values)

@@ -1,0 +1,157 @@
+"""``ecs-provisioner simulator``: serve the ECS API simulator until SIGTERM/SIGINT (exit 0).
+
+Owns the command line of CONVENTIONS "Simulator interface": ``--host`` (127.0.0.1),
+``--port`` (8700; 0 picks a free port), ``--credential AK:SK`` (repeatable), ``--iam-user
+NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
+``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,
+``--job-failure-rate``, and ``--token-ttl-seconds`` (28800). Logs one line with the URL once
+listening. Credentials given here are never logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import structlog
+
+from worker.simulator.app import make_app
+from worker.simulator.config import Faults, FaultsError, Range, SimulatorConfig, parse_range
+from worker.simulator.server import serving
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8700
+
+
+def _pair(text: str) -> tuple[str, str]:
+    first, sep, second = text.partition(":")
+    if not sep or not first or not second:
+        raise argparse.ArgumentTypeError("expected NAME:VALUE")
+    return first, second
+
+
+def _range(text: str) -> Range:
+    try:
+        return parse_range(text)
+    except FaultsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``simulator`` sub-command."""
+    parser = subparsers.add_parser(
+        "simulator",
+        help="serve a faithful ECS API simulator (for tests, the local stack and benchmarks)",
+        description="Serve the ECS API simulator on http://HOST:PORT until SIGTERM/SIGINT.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (%(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port, 0 for any free one (%(default)s)"
+    )
+    parser.add_argument(
+        "--credential",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="AK:SK",
+        help="accepted AK/SK pair (repeatable)",
+    )
+    parser.add_argument(
+        "--iam-user",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="IAM user accepted by POST /v3/auth/tokens, any domain (repeatable)",
+    )
+    parser.add_argument(
+        "--job-seconds",
+        type=_range,
+        default=(2.0, 6.0),
+        metavar="MIN:MAX",
+        help="job duration range; 0:0 finishes jobs at once (2:6)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for repeatable runs")
+    parser.add_argument("--error-rate", type=_rate, default=0.0, help="fraction answered 5xx")
+    parser.add_argument("--throttle-rate", type=_rate, default=0.0, help="fraction answered 429")
+    parser.add_argument(
+        "--drop-rate", type=_rate, default=0.0, help="fraction of dropped connections"
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=_range,
+        default=(0.0, 0.0),
+        metavar="MIN:MAX",
+        help="added latency range in milliseconds (0:0)",
+    )
+    parser.add_argument(
+        "--job-failure-rate", type=_rate, default=0.0, help="fraction of jobs that FAIL"
+    )
+    parser.add_argument(
+        "--token-ttl-seconds",
+        type=float,
+        default=8 * 3600.0,
+        help="X-Client-Token validity (%(default)s)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    """The simulator configuration the parsed command line describes."""
+    return SimulatorConfig(
+        credentials=dict(args.credential),
+        iam_users=dict(args.iam_user),
+        job_seconds=args.job_seconds,
+        seed=args.seed,
+        token_ttl_seconds=args.token_ttl_seconds,
+        faults=Faults(
+            error_rate=args.error_rate,
+            throttle_rate=args.throttle_rate,
+            drop_rate=args.drop_rate,
+            latency_ms=args.latency_ms,
+            job_failure_rate=args.job_failure_rate,
+        ),
+    )
+
+
+async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with serving(make_app(config), host, port) as base_url:
+        structlog.get_logger("simulator").info(
+            "simulator listening",
+            url=base_url,
+            access_keys=len(config.credentials),
+            iam_users=len(config.iam_users),
+            job_seconds=list(config.job_seconds),
+            seed=config.seed,
+        )
+        await stop.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM/SIGINT; 0 on a clean stop, 2 without any credential."""
+    config = config_from_args(args)
+    if not config.credentials and not config.iam_users:
+        print("simulator: give at least one --credential or --iam-user", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(config, args.host, args.port))
+    except OSError as exc:
+        print(f"simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,34 @@
+"""The simulator application: `make_app(SimulatorConfig)` wires state, gateway and routes.
+
+Owns the route table, i.e. which API paths the simulator serves. Everything else is in the
+modules it wires together: `gateway` (faults, request ids), `ecs_api`, `iam`, `sim_api`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from worker.simulator import ecs_api, iam, sim_api
+from worker.simulator.config import Faults, SimulatorConfig
+from worker.simulator.gateway import gateway
+from worker.simulator.state import STATE, build_state
+
+__all__ = ["Faults", "SimulatorConfig", "make_app"]
+
+MAX_BODY_BYTES = 12 * 1024 * 1024  # the gateway's limit for AK/SK-signed requests
+
+
+def make_app(config: SimulatorConfig) -> web.Application:
+    """A fresh simulator: its own stores, generators and faults."""
+    app = web.Application(middlewares=[gateway], client_max_size=MAX_BODY_BYTES)
+    app[STATE] = build_state(config)
+    app.router.add_post("/v1.1/{project_id}/cloudservers", ecs_api.create_servers)
+    app.router.add_post("/v1/{project_id}/cloudservers", ecs_api.create_post_paid_servers)
+    app.router.add_get("/v1/{project_id}/jobs/{job_id}", ecs_api.show_job)
+    app.router.add_get("/v1/{project_id}/cloudservers/{server_id}", ecs_api.show_server)
+    app.router.add_post("/v3/auth/tokens", iam.issue_token)
+    app.router.add_get("/_sim/stats", sim_api.get_stats)
+    app.router.add_get("/_sim/faults", sim_api.get_faults)
+    app.router.add_post("/_sim/faults", sim_api.set_faults)
+    app.router.add_post("/_sim/orders/{order_id}/pay", sim_api.pay_order)
+    return app

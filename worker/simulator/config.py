@@ -1,0 +1,110 @@
+"""Simulator settings: the start-up configuration and the run-time fault knobs.
+
+Owns `SimulatorConfig` (fixed for the life of an app), `Faults` (replaced as a whole at run time
+through `POST /_sim/faults`) and `update_faults`, the one place that checks a fault update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+Range = tuple[float, float]
+
+_RATE_FIELDS = ("error_rate", "throttle_rate", "drop_rate", "job_failure_rate")
+_RANGE_FIELDS = ("latency_ms", "job_seconds")
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Injected faults; names as in CONVENTIONS "Simulator interface".
+
+    Rates are fractions in [0, 1] of API calls (``error_rate`` 5xx, ``throttle_rate`` 429
+    APIG.0308, ``drop_rate`` connections closed without an answer) or of created jobs
+    (``job_failure_rate``). ``latency_ms`` and ``job_seconds`` are inclusive [min, max] ranges
+    drawn uniformly. ``job_seconds=None`` means "the config's ``job_seconds``".
+    """
+
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    drop_rate: float = 0.0
+    latency_ms: Range = (0.0, 0.0)
+    job_failure_rate: float = 0.0
+    job_seconds: Range | None = None
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything a simulator app needs at start.
+
+    ``credentials`` maps AK to SK; ``iam_users`` maps user name to password (any domain).
+    ``clock`` returns the current time in seconds since the epoch; tests pass a fake one to
+    jump over token TTLs, signature skew and job retention.
+    """
+
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    iam_users: Mapping[str, str] = field(default_factory=dict)
+    job_seconds: Range = (2.0, 6.0)
+    seed: int | None = None
+    token_ttl_seconds: float = 8 * 3600
+    job_retention_seconds: float = 86400
+    pending_payment_retention_seconds: float = 14 * 86400
+    skew_seconds: float = 900
+    iam_token_ttl_seconds: float = 86400
+    retry_after_seconds: int = 1
+    faults: Faults = field(default_factory=Faults)
+    clock: Callable[[], float] = time.time
+
+
+class FaultsError(ValueError):
+    """A fault update that names an unknown field or carries an invalid value."""
+
+
+def _rate(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FaultsError(f"{name} must be a number")
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise FaultsError(f"{name} must be between 0 and 1")
+    return rate
+
+
+def _range(name: str, value: object) -> Range:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise FaultsError(f"{name} must be [min, max]")
+    low, high = value
+    for bound in (low, high):
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise FaultsError(f"{name} bounds must be numbers")
+        if not math.isfinite(bound):
+            raise FaultsError(f"{name} bounds must be finite")
+    if not 0 <= low <= high:
+        raise FaultsError(f"{name} must satisfy 0 <= min <= max")
+    return (float(low), float(high))
+
+
+def update_faults(current: Faults, update: Mapping[str, object]) -> Faults:
+    """A copy of ``current`` with the fields in ``update`` replaced; `FaultsError` if invalid."""
+    known = set(_RATE_FIELDS) | set(_RANGE_FIELDS)
+    unknown = sorted(set(update) - known)
+    if unknown:
+        raise FaultsError(f"unknown fault field(s): {', '.join(unknown)}")
+    changes: dict[str, object] = {}
+    for name, value in update.items():
+        changes[name] = _rate(name, value) if name in _RATE_FIELDS else _range(name, value)
+    return dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+
+
+def parse_range(text: str) -> Range:
+    """Parse the command line's ``MIN:MAX`` form; `FaultsError` if invalid."""
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise FaultsError(f"expected MIN:MAX, got {text!r}")
+    try:
+        bounds = (float(low), float(high))
+    except ValueError as exc:
+        raise FaultsError(f"expected MIN:MAX numbers, got {text!r}") from exc
+    return _range("range", bounds)

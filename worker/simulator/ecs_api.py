@@ -1,0 +1,168 @@
+"""The ECS paths: create servers (v1.1 and v1), show a job, show a server.
+
+Owns the order of checks of a create, which decides what a client sees: authentication,
+``X-Client-Token`` format (``Ecs.0123``), JSON parse, the token memory (replay of the first
+answer, ``Ecs.0122``, ``Ecs.0124``; a replay skips body validation), the body checks
+(``Ecs.0005``/``Ecs.0011``), dry run (202 ``{}``: the API documents no body for it), and only
+then the side effect: a job, its servers and, for prePaid, an order.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from schemas.request import CreateServersBody
+from worker.simulator.idempotency import TokenedCreate, Verdict, is_valid_token
+from worker.simulator.jobs import JobPlan, plan_job, render_job
+from worker.simulator.registry import Server
+from worker.simulator.state import REQUEST_ID, STATE, SimState
+from worker.simulator.validation import V1, V1_1, Rejection, check_create_body
+from worker.simulator.wire import api_time, ecs_error, json_response, raw_json_response
+
+CLIENT_TOKEN_HEADER = "X-Client-Token"  # noqa: S105 - a header name
+
+
+def _server_names(name: str, count: int) -> list[str]:
+    """Names as the API gives them: a batch gets ``-0001``, ``-0002``… suffixes."""
+    if count == 1:
+        return [name]
+    return [f"{name}-{index:04d}" for index in range(1, count + 1)]
+
+
+def _accept(state: SimState, project_id: str, body: CreateServersBody, now: float) -> bytes:
+    """Create the job, servers and order; return the exact 200 body."""
+    server = body.server
+    count = server.count or 1
+    extend = server.extendparam
+    prepaid = extend is not None and extend.charging_mode == "prePaid"
+    awaiting_payment = prepaid and extend is not None and extend.is_auto_pay != "true"
+    plan = JobPlan(
+        project_id=project_id,
+        count=count,
+        job_seconds=state.job_seconds,
+        failure_rate=state.faults.job_failure_rate,
+        awaiting_payment=awaiting_payment,
+        order_id=state.ids.order_id(now) if prepaid else None,
+    )
+    job = plan_job(plan, state.job_rng, state.ids.job_id, state.ids.server_id, now)
+    names = _server_names(server.name, count)
+    servers = [
+        Server(
+            server_id=sub.server_id,
+            name=names[index],
+            project_id=project_id,
+            flavor_ref=server.flavor_ref,
+            image_ref=server.image_ref,
+            availability_zone=server.availability_zone or "",
+            job=job,
+            index=index,
+        )
+        for index, sub in enumerate(job.sub_jobs)
+    ]
+    state.registry.add(job, servers, now)
+    payload: dict[str, object] = {"job_id": job.job_id}
+    if job.order_id is not None:
+        payload["order_id"] = job.order_id
+    payload["serverIds"] = [sub.server_id for sub in job.sub_jobs]
+    return json.dumps(payload).encode()
+
+
+async def _create(request: web.Request, version: str) -> web.Response:
+    state = request.app[STATE]
+    project_id = request.match_info["project_id"]
+    raw = await request.read()
+    denied = state.auth.check(request, raw, project_id, request[REQUEST_ID])
+    if denied is not None:
+        return denied
+    token = request.headers.get(CLIENT_TOKEN_HEADER)
+    if token is not None and not is_valid_token(token):
+        return ecs_error(400, "Ecs.0123", "The X-Client-Token is invalid: it must be a UUID.")
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return ecs_error(400, "Ecs.0005", "request body is illegal.")
+    now = state.now()
+    tokened = None
+    if token is not None:
+        tokened = TokenedCreate(token, version, project_id, raw, parsed)
+        verdict, seen = state.idempotency.lookup(tokened, now)
+        if verdict is Verdict.REPLAY and seen is not None:
+            state.stats.replays += 1
+            return raw_json_response(200, seen.response)
+        if verdict is Verdict.CONFLICT:
+            return ecs_error(
+                400, "Ecs.0122", "The X-Client-Token was used by a request with other parameters."
+            )
+        if verdict is Verdict.EXPIRED:
+            return ecs_error(400, "Ecs.0124", "The X-Client-Token has expired.")
+    body = check_create_body(version, raw, parsed)
+    if isinstance(body, Rejection):
+        return ecs_error(400, body.code, body.message, body.details)
+    if body.dry_run:
+        state.stats.dry_runs += 1
+        return json_response(202, {})
+    response = _accept(state, project_id, body, now)
+    state.stats.created(token, body.server.count or 1)
+    if tokened is not None:
+        state.idempotency.remember(tokened, now, response)
+    return raw_json_response(200, response)
+
+
+async def create_servers(request: web.Request) -> web.Response:
+    """``POST /v1.1/{project_id}/cloudservers``."""
+    return await _create(request, V1_1)
+
+
+async def create_post_paid_servers(request: web.Request) -> web.Response:
+    """``POST /v1/{project_id}/cloudservers`` (pay-per-use only)."""
+    return await _create(request, V1)
+
+
+async def show_job(request: web.Request) -> web.Response:
+    """``GET /v1/{project_id}/jobs/{job_id}``; 404 for an unknown or purged job."""
+    state = request.app[STATE]
+    project_id = request.match_info["project_id"]
+    job_id = request.match_info["job_id"]
+    denied = state.auth.check(request, await request.read(), project_id, request[REQUEST_ID])
+    if denied is not None:
+        return denied
+    now = state.now()
+    job = state.registry.job(project_id, job_id, now)
+    if job is None:
+        return ecs_error(404, "Ecs.0000", f"Job [{job_id}] could not be found.")
+    return json_response(200, render_job(job, now))
+
+
+async def show_server(request: web.Request) -> web.Response:
+    """``GET /v1/{project_id}/cloudservers/{server_id}``; 404 Ecs.0114 until the server is built."""
+    state = request.app[STATE]
+    project_id = request.match_info["project_id"]
+    server_id = request.match_info["server_id"]
+    denied = state.auth.check(request, await request.read(), project_id, request[REQUEST_ID])
+    if denied is not None:
+        return denied
+    now = state.now()
+    server = state.registry.server(project_id, server_id, now)
+    if server is None:
+        return ecs_error(404, "Ecs.0114", f"Instance[{server_id}] could not be found.")
+    ready_at = server.job.started_at or server.job.created_at
+    built = ready_at + server.job.sub_jobs[server.index].end_offset
+    return json_response(
+        200,
+        {
+            "server": {
+                "id": server.server_id,
+                "name": server.name,
+                "status": "ACTIVE",
+                "tenant_id": project_id,
+                "flavor": {"id": server.flavor_ref},
+                "image": {"id": server.image_ref},
+                "OS-EXT-AZ:availability_zone": server.availability_zone,
+                "OS-EXT-STS:vm_state": "active",
+                "created": api_time(server.job.created_at),
+                "updated": api_time(built),
+            }
+        },
+    )

@@ -1,0 +1,61 @@
+"""Simulator-only paths under ``/_sim/`` (CONVENTIONS "Simulator interface").
+
+Owns ``GET /_sim/stats``, ``GET``/``POST /_sim/faults`` (a JSON object with any subset of the
+fault fields; 400 on an unknown field or a bad value) and ``POST /_sim/orders/{order_id}/pay``,
+which stands in for paying a prePaid order in the billing console.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from aiohttp import web
+
+from worker.simulator.config import Faults, FaultsError, update_faults
+from worker.simulator.state import STATE
+from worker.simulator.wire import json_response
+
+
+def _faults_json(faults: Faults) -> dict[str, object]:
+    return {
+        name: (list(value) if isinstance(value, tuple) else value)
+        for name, value in dataclasses.asdict(faults).items()
+    }
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """Counters, including ``servers_by_token`` and ``requests_by_status``."""
+    state = request.app[STATE]
+    return json_response(200, state.stats.as_json(state.registry.jobs_by_status(state.now())))
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    """The faults in force."""
+    return json_response(200, _faults_json(request.app[STATE].faults))
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    """Replace the given fault fields; answer the faults now in force."""
+    state = request.app[STATE]
+    try:
+        update = json.loads(await request.read())
+    except ValueError:
+        update = None
+    if not isinstance(update, dict):
+        return json_response(400, {"error": "expected a JSON object of fault fields"})
+    try:
+        state.faults = update_faults(state.faults, update)
+    except FaultsError as exc:
+        return json_response(400, {"error": str(exc)})
+    return json_response(200, _faults_json(state.faults))
+
+
+async def pay_order(request: web.Request) -> web.Response:
+    """Pay a prePaid order: its job leaves PENDING_PAYMENT and starts now."""
+    state = request.app[STATE]
+    order_id = request.match_info["order_id"]
+    job = state.registry.pay(order_id, state.now())
+    if job is None:
+        return json_response(404, {"error": f"unknown order {order_id}"})
+    return json_response(200, {"order_id": order_id, "job_id": job.job_id, "status": "paid"})
