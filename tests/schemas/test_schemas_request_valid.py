@@ -1,0 +1,285 @@
+"""Valid bodies parse and re-serialise to exactly the JSON that was sent."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.request import CreateServersBody, Server, to_wire
+from tests.schemas.conftest import load_examples, schema_validator
+
+EXAMPLE_NAMES = sorted(load_examples())
+
+
+def test_the_five_examples_of_the_api_page_are_present() -> None:
+    assert len(EXAMPLE_NAMES) == 5
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_example_is_valid_and_round_trips(
+    name: str, example: Callable[[str], dict[str, Any]]
+) -> None:
+    raw = example(name)
+
+    from_dict = CreateServersBody.model_validate(raw)
+    from_json = CreateServersBody.model_validate_json(json.dumps(raw))
+
+    assert to_wire(from_dict) == raw
+    assert to_wire(from_json) == raw
+    assert list(schema_validator("ecs.provisioning.request").iter_errors(raw)) == []
+
+
+def test_dry_run_example_keeps_dry_run_true(example: Callable[[str], dict[str, Any]]) -> None:
+    body = CreateServersBody.model_validate(example("05-dry-run.json"))
+
+    assert body.dry_run is True
+    assert to_wire(body)["dry_run"] is True
+
+
+def test_nothing_is_invented_for_absent_fields(example: Callable[[str], dict[str, Any]]) -> None:
+    wire = to_wire(CreateServersBody.model_validate(example("05-dry-run.json")))
+
+    assert set(wire["server"]) == set(example("05-dry-run.json")["server"])
+    assert "size" not in wire["server"]["root_volume"]
+
+
+def test_explicit_null_is_kept_as_sent(example: Callable[[str], dict[str, Any]]) -> None:
+    raw = example("05-dry-run.json")
+    raw["server"]["description"] = None
+
+    assert to_wire(CreateServersBody.model_validate(raw))["server"]["description"] is None
+
+
+def test_password_example_is_a_secret_reference(example: Callable[[str], dict[str, Any]]) -> None:
+    body = CreateServersBody.model_validate(example("02-prepaid-password.json"))
+
+    assert body.server.admin_pass_reference == "ADMIN_PASS"
+    assert body.server.key_name == ""
+    assert body.server.metadata == {}
+
+
+def test_literal_password_is_not_a_reference(example: Callable[[str], dict[str, Any]]) -> None:
+    raw = example("05-dry-run.json")
+    raw["server"]["adminPass"] = "Str0ng!Passw"
+
+    server = CreateServersBody.model_validate(raw).server
+
+    assert server.admin_pass == "Str0ng!Passw"
+    assert server.admin_pass_reference is None
+
+
+def test_models_accept_python_names_and_dump_wire_names() -> None:
+    server = Server(
+        image_ref="67f433d8-ed0e-4321-a8a2-a71838539e09",
+        flavor_ref="s2.small.1",
+        name="n1",
+        vpcid="2a6f4aa6-d93e-45f5-a8cb-b030dbf8cd68",
+        nics=[{"subnet_id": "ef039b60-6a14-42d1-963b-687b627fea08"}],  # type: ignore[list-item]
+        root_volume={"volumetype": "SSD", "hw:passthrough": True},  # type: ignore[arg-type]
+        scheduler_hints={"group": "cdbbfffe-ef18-47b4-a5c8-f61a984c0ecc"},  # type: ignore[arg-type]
+    )
+
+    wire = to_wire(CreateServersBody(server=server))
+
+    assert wire["server"]["imageRef"] == "67f433d8-ed0e-4321-a8a2-a71838539e09"
+    assert wire["server"]["os:scheduler_hints"] == {"group": "cdbbfffe-ef18-47b4-a5c8-f61a984c0ecc"}
+    assert wire["server"]["root_volume"] == {"volumetype": "SSD", "hw:passthrough": True}
+    assert "dry_run" not in wire
+
+
+# --- generated valid bodies -------------------------------------------------------------------
+
+uuids = st.uuids().map(str)
+safe_text = st.text(st.characters(codec="utf-8", exclude_characters="<>"), max_size=20)
+PLAIN_VOLUME_TYPES = ["SATA", "SAS", "GPSSD", "SSD", "ESSD"]
+
+
+@st.composite
+def volume(draw: st.DrawFn, *, data: bool) -> dict[str, Any]:
+    volume_type = draw(st.sampled_from([*PLAIN_VOLUME_TYPES, "GPSSD2", "ESSD2"]))
+    disk: dict[str, Any] = {"volumetype": volume_type}
+    if data or draw(st.booleans()):
+        disk["size"] = draw(st.integers(10, 32768) if data else st.integers(1, 1024))
+    if volume_type in ("GPSSD2", "ESSD2"):
+        disk["iops"] = draw(st.integers(3000, 128000))
+    if volume_type == "GPSSD2":
+        disk["throughput"] = draw(st.integers(125, 1000))
+    if draw(st.booleans()):
+        disk["hw:passthrough"] = draw(st.booleans())
+    if draw(st.booleans()):
+        disk["cluster_type"] = "DSS"
+        disk["cluster_id"] = draw(st.text(min_size=1, max_size=10))
+    if draw(st.booleans()):
+        disk["metadata"] = {"__system__encrypted": "1", "__system__cmkid": draw(uuids)}
+    if data:
+        if draw(st.booleans()):
+            shared = draw(st.booleans())
+            disk["multiattach"] = shared
+            if draw(st.booleans()):
+                disk["shareable"] = shared
+        if draw(st.booleans()):
+            disk["delete_on_termination"] = draw(st.booleans())
+        if draw(st.booleans()):
+            disk["data_image_id"] = draw(uuids)
+    return disk
+
+
+nics = st.fixed_dictionaries(
+    {"subnet_id": uuids},
+    optional={
+        "port_id": uuids,
+        "ip_address": st.ip_addresses(v=4).map(str),
+        "ipv6_enable": st.booleans(),
+        "ipv6_bandwidth": st.fixed_dictionaries({"id": uuids}),
+        "allowed_address_pairs": st.lists(
+            st.fixed_dictionaries(
+                {"ip_address": st.sampled_from(["10.0.0.5", "192.168.1.0/24"])},
+                optional={"mac_address": st.just("fa:16:3e:00:00:01")},
+            ),
+            max_size=2,
+        ),
+    },
+)
+
+publicips = st.one_of(
+    st.fixed_dictionaries({"id": uuids}, optional={"delete_on_termination": st.booleans()}),
+    st.fixed_dictionaries(
+        {
+            "eip": st.fixed_dictionaries(
+                {
+                    "iptype": st.sampled_from(["5_bgp", "5_sbgp"]),
+                    "bandwidth": st.one_of(
+                        st.fixed_dictionaries(
+                            {"sharetype": st.just("PER"), "size": st.integers(1, 2000)},
+                            optional={"chargemode": st.sampled_from(["", "traffic"])},
+                        ),
+                        st.fixed_dictionaries({"sharetype": st.just("WHOLE"), "id": uuids}),
+                    ),
+                },
+                optional={
+                    "extendparam": st.fixed_dictionaries(
+                        {"chargingMode": st.sampled_from(["prePaid", "postPaid"])}
+                    )
+                },
+            )
+        },
+        optional={"delete_on_termination": st.booleans()},
+    ),
+)
+
+
+@st.composite
+def extendparams(draw: st.DrawFn) -> dict[str, Any]:
+    flags = st.sampled_from(["true", "false"])
+    if draw(st.booleans()):
+        period = draw(st.sampled_from(["month", "year"]))
+        param: dict[str, Any] = {
+            "chargingMode": "prePaid",
+            "periodType": period,
+            "periodNum": draw(st.integers(1, 9 if period == "month" else 3)),
+        }
+    else:
+        param = draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "chargingMode": st.just("postPaid"),
+                    "marketType": st.just("spot"),
+                    "spotPrice": st.sampled_from(["", "0.05"]),
+                    "spot_duration_hours": st.integers(6, 6),
+                    "spot_duration_count": st.integers(1, 3),
+                    "interruption_policy": st.just("immediate"),
+                },
+            )
+        )
+    optional = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "isAutoRenew": flags,
+                "isAutoPay": flags,
+                "diskPrior": flags,
+                "support_auto_recovery": st.booleans(),
+                "enterprise_project_id": st.one_of(st.just("0"), uuids),
+                "regionID": st.just("ap-southeast-1"),
+                "CB_CSBS_BACKUP": st.just("backup"),
+            },
+        )
+    )
+    return param | optional
+
+
+allowed = "ABCDEFGHIJKLMNPQRSTUVWXYZabcdefghijklmnpqrstuvwxyz0123456789!@$%^-_=+[{}]:,./?"
+passwords = st.one_of(
+    st.from_regex(r"\$[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True),
+    st.text(st.sampled_from(allowed), min_size=4, max_size=22).map(lambda tail: "Aa1!" + tail),
+)
+times = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2099, 12, 31))
+
+servers = st.fixed_dictionaries(
+    {
+        "imageRef": uuids,
+        "flavorRef": st.sampled_from(["s2.small.1", "c7.large.2"]),
+        "name": st.from_regex(r"[A-Za-z0-9_.-]{1,128}", fullmatch=True),
+        "vpcid": uuids,
+        "nics": st.lists(nics, min_size=1, max_size=3),
+        "root_volume": volume(data=False),
+    },
+    optional={
+        "user_data": st.binary(max_size=300).map(lambda raw: base64.b64encode(raw).decode()),
+        "adminPass": passwords,
+        "key_name": st.sampled_from(["", "id_rsa"]),
+        "publicip": publicips,
+        "count": st.integers(1, 100),
+        "isAutoRename": st.booleans(),
+        "data_volumes": st.lists(volume(data=True), max_size=4),
+        "security_groups": st.lists(st.fixed_dictionaries({"id": uuids}), max_size=3),
+        "availability_zone": st.sampled_from(["", "az1-dc1"]),
+        "batch_create_in_multi_az": st.booleans(),
+        "extendparam": extendparams(),
+        "metadata": st.dictionaries(
+            st.from_regex(r"[A-Za-z0-9_:.-]{1,30}", fullmatch=True), safe_text, max_size=10
+        ),
+        "os:scheduler_hints": st.fixed_dictionaries(
+            {},
+            optional={
+                "group": uuids,
+                "tenancy": st.sampled_from(["shared", "dedicated"]),
+                "dedicated_host_id": uuids,
+            },
+        ),
+        "tags": st.lists(
+            st.from_regex(r"[a-z]{1,36}\.[a-z0-9]{0,43}", fullmatch=True), max_size=10
+        ),
+        "server_tags": st.lists(
+            st.fixed_dictionaries(
+                {"key": st.from_regex(r"[a-z]{1,36}", fullmatch=True)},
+                optional={"value": st.from_regex(r"[a-z0-9]{0,43}", fullmatch=True)},
+            ),
+            max_size=10,
+        ),
+        "description": st.text(st.characters(codec="utf-8", exclude_characters="<>"), max_size=85),
+        "auto_terminate_time": times.map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        "cpu_options": st.fixed_dictionaries({"hw:cpu_threads": st.sampled_from([1, 2])}),
+    },
+)
+bodies = st.fixed_dictionaries({"server": servers}, optional={"dry_run": st.booleans()})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies)
+def test_generated_valid_bodies_round_trip(raw: dict[str, Any]) -> None:
+    text = json.dumps(raw)
+
+    body = CreateServersBody.model_validate_json(text)
+
+    assert to_wire(body) == raw
+    assert to_wire(CreateServersBody.model_validate(json.loads(text))) == raw
+    assert list(schema_validator("ecs.provisioning.request").iter_errors(raw)) == []
