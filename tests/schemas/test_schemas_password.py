@@ -1,0 +1,82 @@
+"""adminPass rules for literals, `$NAME` references, and problems that never echo a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.problems import problems_from
+from schemas.request import CreateServersBody, admin_password_problems, secret_reference_name
+
+
+@pytest.mark.parametrize("password", ["Str0ng!Pass", "abcDEF123", "abc-def-12", "A1.b2.c3.d4"])
+def test_acceptable_passwords(password: str) -> None:
+    assert admin_password_problems(password) == []
+
+
+@pytest.mark.parametrize(
+    ("password", "fragment"),
+    [
+        ("Ab1!", "8 to 26 characters"),
+        ("Ab1!" * 7, "8 to 26 characters"),
+        ("abcdefgh1", "at least three of"),
+        ("Abc 1234!", "may contain only"),
+        ("Abc#1234", "may contain only"),
+        ("Xroot123!", '"root"'),
+        ("Xtoor123!", '"root"'),
+        ("MyAdministrator1", '"administrator"'),
+        ("1rotartsinimda!", '"administrator"'),
+        ("ROOT-Pass1", '"root"'),
+    ],
+)
+def test_password_rules(password: str, fragment: str) -> None:
+    problems = admin_password_problems(password)
+
+    assert any(fragment in problem for problem in problems)
+    assert all(password not in problem for problem in problems)
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [("$ADMIN_PASS", "ADMIN_PASS"), ("$_x1", "_x1"), ("$1abc", None), ("$", None), ("a$B", None)],
+)
+def test_secret_reference_syntax(value: str, name: str | None) -> None:
+    assert secret_reference_name(value) == name
+
+
+def test_reference_is_not_checked_against_password_rules(
+    example: Callable[[str], dict[str, Any]],
+) -> None:
+    raw = example("05-dry-run.json")
+    raw["server"]["adminPass"] = "$X"
+
+    assert CreateServersBody.model_validate(raw).server.admin_pass_reference == "X"
+
+
+@pytest.mark.parametrize(
+    ("field", "secret"),
+    [
+        ("adminPass", "hunter2root"),
+        ("adminPass", 123456789),
+        ("user_data", "not base64 but secret"),
+        ("user_data", ["secret-in-a-list"]),
+    ],
+)
+def test_problems_never_echo_secret_values(
+    example: Callable[[str], dict[str, Any]], field: str, secret: Any
+) -> None:
+    raw = example("05-dry-run.json")
+    raw["server"][field] = secret
+
+    with pytest.raises(ValidationError) as caught:
+        CreateServersBody.model_validate(raw)
+
+    problems = problems_from(caught.value)
+    assert [problem.path for problem in problems] == [f"server.{field}"]
+    text = "\n".join(str(problem) for problem in problems)
+    assert str(secret) not in text
+    assert "secret" not in text
+    assert "hunter2" not in text

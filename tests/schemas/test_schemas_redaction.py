@@ -1,0 +1,61 @@
+"""Redaction masks every secret field, at any depth, in any JSON value."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from schemas.redaction import MASK, SECRET_FIELDS, redact
+from schemas.request import CreateServersBody, to_wire
+
+PASSWORD = "Xq7!vLw2@pZ9"
+SCRIPT = "#!/bin/sh\necho s3cr3t-token-value > /root/token\n"
+
+
+def test_redacted_request_contains_neither_secret(
+    example: Callable[[str], dict[str, Any]],
+) -> None:
+    raw = example("05-dry-run.json")
+    user_data = base64.b64encode(SCRIPT.encode()).decode()
+    raw["server"]["adminPass"] = PASSWORD
+    raw["server"]["user_data"] = user_data
+    wire = to_wire(CreateServersBody.model_validate(raw))
+
+    for copy in (redact(raw), redact(wire)):
+        text = json.dumps(copy)
+        assert PASSWORD not in text
+        assert user_data not in text
+        assert "s3cr3t" not in text
+        assert copy["server"]["adminPass"] == MASK
+        assert copy["server"]["user_data"] == MASK
+        assert copy["server"]["name"] == raw["server"]["name"]
+    assert raw["server"]["adminPass"] == PASSWORD  # the input is not modified
+
+
+def test_secrets_are_masked_at_any_depth_and_in_invalid_shapes() -> None:
+    document = {
+        "adminPass": {"nested": "a"},
+        "list": [{"user_data": ["b"]}, 3, None, "adminPass"],
+        "server": {"extra": {"adminPass": 7}},
+    }
+
+    assert redact(document) == {
+        "adminPass": MASK,
+        "list": [{"user_data": MASK}, 3, None, "adminPass"],
+        "server": {"extra": {"adminPass": MASK}},
+    }
+
+
+def test_extra_fields_are_masked_too() -> None:
+    assert redact({"key_name": "k", "name": "n"}, extra_fields=["key_name"]) == {
+        "key_name": MASK,
+        "name": "n",
+    }
+
+
+def test_non_container_values_pass_through() -> None:
+    assert redact("text") == "text"
+    assert redact(None) is None
+    assert set(SECRET_FIELDS) == {"adminPass", "user_data"}
