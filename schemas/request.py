@@ -94,6 +94,10 @@ class Ipv6Bandwidth(_WireModel):
 class Nic(_WireModel):
     """`nics[]`: one NIC; an existing port (`port_id`, takes priority) or a new one in a subnet."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["subnet_id"]}, {"required": ["port_id"]}]}
+    )
+
     subnet_id: Uuid | None = None
     port_id: Uuid | None = None
     ip_address: Ipv4 | None = None
@@ -110,6 +114,21 @@ class Nic(_WireModel):
 
 class Bandwidth(_WireModel):
     """`publicip.eip.bandwidth`: dedicated (PER, with `size`) or shared (WHOLE, with `id`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"sharetype": {"const": "PER"}}},
+                    "then": {"required": ["size"]},
+                },
+                {
+                    "if": {"properties": {"sharetype": {"const": "WHOLE"}}},
+                    "then": {"required": ["id"]},
+                },
+            ]
+        }
+    )
 
     size: Annotated[StrictInt, Field(ge=1, le=2000)] | None = None
     sharetype: Literal["PER", "WHOLE"]
@@ -144,6 +163,10 @@ class Eip(_WireModel):
 class PublicIp(_WireModel):
     """`publicip`: bind an existing EIP (`id`, status DOWN) or create one (`eip`)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["id"]}, {"required": ["eip"]}]}
+    )
+
     id: Uuid | None = None
     eip: Eip | None = None
     delete_on_termination: StrictBool | None = None
@@ -172,6 +195,22 @@ class DiskMetadata(_WireModel):
     system_cmkid: StrictStr | None = Field(default=None, alias="__system__cmkid")
 
 
+_DISK_SCHEMA_RULES: dict[str, Any] = {
+    "dependentRequired": {"cluster_type": ["cluster_id"]},
+    "allOf": [
+        {
+            "if": {"properties": {"volumetype": {"enum": ["GPSSD2", "ESSD2"]}}},
+            "then": {"required": ["iops"]},
+        },
+        {
+            "if": {"properties": {"volumetype": {"const": "GPSSD2"}}},
+            "then": {"required": ["throughput"]},
+        },
+    ],
+}
+"""The cross-field disk rules of `_check_disk`, for the exported JSON Schema."""
+
+
 def _check_disk(
     volumetype: str,
     iops: int | None,
@@ -189,6 +228,8 @@ def _check_disk(
 
 class RootVolume(_WireModel):
     """`root_volume`: the system disk."""
+
+    model_config = ConfigDict(json_schema_extra=_DISK_SCHEMA_RULES)
 
     volumetype: VolumeType
     size: Annotated[StrictInt, Field(ge=1, le=1024)] | None = None
@@ -208,6 +249,8 @@ class RootVolume(_WireModel):
 
 class DataVolume(_WireModel):
     """`data_volumes[]`: one data disk created with the server."""
+
+    model_config = ConfigDict(json_schema_extra=_DISK_SCHEMA_RULES)
 
     volumetype: VolumeType
     size: Annotated[StrictInt, Field(ge=10, le=32768)]
@@ -243,6 +286,27 @@ class SecurityGroup(_WireModel):
 
 class ServerExtendParam(_WireModel):
     """`server.extendparam`: billing and other options; the flags are the strings "true"/"false"."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {
+                        "properties": {"chargingMode": {"const": "prePaid"}},
+                        "required": ["chargingMode"],
+                    },
+                    "then": {"required": ["periodType", "periodNum"]},
+                },
+                {
+                    "if": {
+                        "properties": {"periodType": {"const": "year"}},
+                        "required": ["periodType"],
+                    },
+                    "then": {"properties": {"periodNum": {"maximum": 3}}},
+                },
+            ]
+        }
+    )
 
     charging_mode: Literal["prePaid", "postPaid"] | None = Field(default=None, alias="chargingMode")
     region_id: StrictStr | None = Field(default=None, alias="regionID")
