@@ -1,0 +1,132 @@
+"""`ecs-provisioner publish`: validate request bodies locally, then publish them to the topic.
+
+One body with `--key`, or a JSON-lines file of `{"key": ..., "request": {...}}` objects with
+`--jsonl`. Nothing is published when any request is invalid. Prints partition and offset of
+each published request.
+Exit codes: 0 published; 1 a request is invalid (nothing published); 2 unreadable input or
+usage error; 3 Kafka error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from schemas.idempotency import client_token
+from schemas.problems import problems_from
+from schemas.request import CreateServersBody
+from worker.cli.kafka_args import ConfigError, add_kafka_options, settings_for
+from worker.consumer.kafka import security_options
+from worker.ops.config import Settings
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "publish",
+        help="validate and publish provisioning requests",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE|-", help="request body (JSON), or - for stdin")
+    parser.add_argument("--key", help="the request key (idempotency: same key, same server)")
+    parser.add_argument(
+        "--jsonl", action="store_true", help='FILE holds lines of {"key": ..., "request": {...}}'
+    )
+    parser.add_argument("--project", help="send the ecs-project-id header")
+    parser.add_argument("--topic", help="request topic (default: ECSP_TOPIC_REQUESTS)")
+    add_kafka_options(parser)
+    parser.set_defaults(handler=handle)
+
+
+class _InputError(Exception):
+    """The input cannot be read as requests (exit 2)."""
+
+
+def _read_requests(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _InputError(f"cannot read {args.file}: {exc}") from None
+    if not args.jsonl:
+        if not args.key:
+            raise _InputError("--key is required when publishing one request")
+        try:
+            return [(args.key, json.loads(text))]
+        except json.JSONDecodeError as exc:
+            raise _InputError(f"{args.file}: not JSON: {exc}") from None
+    requests: list[tuple[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _InputError(f"line {number}: not JSON: {exc}") from None
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise _InputError(f'line {number}: expected {{"key": "...", "request": {{...}}}}')
+        requests.append((item["key"], item.get("request")))
+    return requests
+
+
+def _problems(requests: list[tuple[str, Any]]) -> list[str]:
+    lines = []
+    for key, request in requests:
+        try:
+            CreateServersBody.model_validate(request)
+        except ValidationError as exc:
+            lines.extend(f"{key}: {p.path}: {p.message}" for p in problems_from(exc))
+    return lines
+
+
+async def _publish(
+    settings: Settings, topic: str, requests: list[tuple[str, Any]], project: str | None
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=True,
+        request_timeout_ms=15_000,
+        **security_options(settings),
+    )
+    headers = [("ecs-project-id", project.encode())] if project else []
+    await producer.start()
+    try:
+        for key, request in requests:
+            metadata = await producer.send_and_wait(
+                topic, json.dumps(request).encode(), key=key.encode(), headers=headers
+            )
+            token = client_token(key, settings.token_namespace)
+            print(
+                f"published {key} to {topic} partition {metadata.partition} offset "
+                f"{metadata.offset} (client token {token})"
+            )
+    finally:
+        await producer.stop()
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        requests = _read_requests(args)
+        settings = settings_for(args)
+    except (_InputError, ConfigError) as exc:
+        print(f"ecs-provisioner publish: {exc}", file=sys.stderr)
+        return 2
+    problems = _problems(requests)
+    if problems:
+        print("\n".join(problems))
+        print(f"not published: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    topic = args.topic or settings.topic_requests
+    try:
+        asyncio.run(_publish(settings, topic, requests, args.project))
+    except KafkaError as exc:
+        print(f"ecs-provisioner publish: Kafka error: {exc}", file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,137 @@
+"""`ecs-provisioner results`: read the result and failure topics as a table or raw CloudEvents.
+
+Without `--follow` it prints what the topics hold now and exits; with `--follow` it keeps
+printing new events until Ctrl-C. `--progress` adds the progress topic (submitted,
+awaiting_payment). Columns: key, type, servers, job, reason, age.
+Exit codes: 0 done (or interrupted with --follow); 2 usage/configuration error; 3 Kafka error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from worker.cli.kafka_args import ConfigError, add_kafka_options, settings_for
+from worker.consumer.kafka import security_options
+from worker.ops.config import Settings
+
+COLUMNS = ("KEY", "TYPE", "SERVERS", "JOB", "REASON", "AGE")
+WIDTHS = (24, 17, 38, 32, 48, 6)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "results",
+        help="show results and failures",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    parser.add_argument("--key", help="only events of this request key")
+    parser.add_argument("--json", action="store_true", help="print raw CloudEvents, one per line")
+    parser.add_argument("--progress", action="store_true", help="include progress events")
+    add_kafka_options(parser)
+    parser.set_defaults(handler=handle)
+
+
+def format_row(event: dict[str, Any], now: float) -> str:
+    """One table row for an event."""
+    data = event.get("data") or {}
+    kind = str(event.get("type", "?")).removeprefix("ecs.provisioning.")
+    servers = ",".join(data.get("server_ids") or []) or "-"
+    reason = "-"
+    if kind == "failed":
+        error = data.get("error") or {}
+        reason = f"{data.get('stage')}: {error.get('code')}: {error.get('message')}"
+    age = "-"
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        age = _short_age(now - datetime.fromisoformat(str(event["time"])).timestamp())
+    cells = (
+        data.get("request_key") or "(no key)",
+        kind,
+        servers,
+        data.get("job_id") or "-",
+        reason,
+        age,
+    )
+    return "  ".join(_fit(str(c), w) for c, w in zip(cells, WIDTHS, strict=True))
+
+
+def _fit(text: str, width: int) -> str:
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+
+
+def _short_age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(0, int(seconds))}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds // 3600)}h"
+
+
+async def _read(settings: Settings, args: argparse.Namespace) -> None:
+    topics = [settings.topic_results, settings.topic_failures]
+    if args.progress and settings.topic_progress:
+        topics.append(settings.topic_progress)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        request_timeout_ms=15_000,
+        **security_options(settings),
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        if not args.json:
+            print("  ".join(_fit(c, w) for c, w in zip(COLUMNS, WIDTHS, strict=True)))
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    _show(record.value, args)
+            if not args.follow and all(await consumer.position(tp) >= end[tp] for tp in partitions):
+                return
+    finally:
+        await consumer.stop()
+
+
+def _show(value: bytes | None, args: argparse.Namespace) -> None:
+    try:
+        event = json.loads(value or b"")
+    except json.JSONDecodeError:
+        return
+    if args.key is not None and (event.get("data") or {}).get("request_key") != args.key:
+        return
+    print(json.dumps(event) if args.json else format_row(event, time.time()), flush=True)
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_for(args)
+    except ConfigError as exc:
+        print(f"ecs-provisioner results: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_read(settings, args))
+    except KeyboardInterrupt:
+        return 0
+    except KafkaError as exc:
+        print(f"ecs-provisioner results: Kafka error: {exc}", file=sys.stderr)
+        return 3
+    return 0
