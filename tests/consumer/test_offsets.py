@@ -1,0 +1,58 @@
+"""The committable offset never passes an unfinished request, whatever the completion order."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from worker.consumer.offsets import PartitionOffsets
+
+
+def test_nothing_read_means_nothing_to_commit() -> None:
+    assert PartitionOffsets().committable() is None
+
+
+def test_commit_stops_at_the_lowest_unfinished_offset() -> None:
+    offsets = PartitionOffsets()
+    for offset in (10, 11, 12, 13):
+        offsets.started(offset)
+    offsets.finished(11)
+    offsets.finished(13)
+    assert offsets.committable() == 10
+    offsets.finished(10)
+    assert offsets.committable() == 12
+    offsets.finished(12)
+    assert offsets.committable() == 14
+
+
+def test_to_commit_reports_only_movement() -> None:
+    offsets = PartitionOffsets()
+    offsets.started(0)
+    offsets.finished(0)
+    assert offsets.to_commit() == 1
+    offsets.mark_committed(1)
+    assert offsets.to_commit() is None
+    offsets.started(1)
+    assert offsets.to_commit() is None  # 1 is unfinished: committed position stays
+
+
+@given(st.integers(min_value=1, max_value=200), st.randoms(use_true_random=False))
+def test_random_completion_order_never_skips_unfinished(count: int, rnd: random.Random) -> None:
+    offsets = PartitionOffsets()
+    for offset in range(100, 100 + count):
+        offsets.started(offset)
+    order = list(range(100, 100 + count))
+    rnd.shuffle(order)
+    done: set[int] = set()
+    for offset in order:
+        offsets.finished(offset)
+        done.add(offset)
+        committable = offsets.committable()
+        assert committable is not None
+        # every offset below the committable one is finished, and the committable one is not
+        assert all(o in done for o in range(100, committable))
+        assert committable == 100 + count or committable not in done
+    assert offsets.committable() == 100 + count
+    assert offsets.unfinished == 0

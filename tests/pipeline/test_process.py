@@ -1,0 +1,314 @@
+"""One request's life through the pipeline, against a scripted API (no broker, no HTTP).
+
+The end-to-end suite runs the same paths through the real broker and the simulator; here each
+outcome is pinned precisely: stage, code, ids, what reaches the API and what reaches events.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.cloudevent import CloudEvent
+from schemas.idempotency import client_token
+from worker.ecs.errors import EcsApiError
+from worker.ecs.models import CreateResult, JobStatus, SubJob
+from worker.ops.config import Settings
+from worker.pipeline.message import InboundMessage
+from worker.pipeline.process import Pipeline
+from worker.pipeline.secrets import SecretSource
+
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
+PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
+SECRET_VALUE = "Sup3r-Secret!pw"
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def job(status: str, *subs: tuple[str, str | None], code: str | None = None) -> JobStatus:
+    return JobStatus(
+        job_id="ff8080828e1234560000000000000001",
+        status=status,
+        sub_jobs=tuple(
+            SubJob(
+                job_id=f"sub{i}",
+                status=sub_status,
+                server_id=server,
+                error_code="Ecs.0319" if sub_status == "FAIL" else None,
+                fail_reason="sold out" if sub_status == "FAIL" else None,
+                begin_time="2026-11-26T10:00:00.000Z",
+                end_time="",
+            )
+            for i, (sub_status, server) in enumerate(subs)
+        ),
+        error_code=code,
+        fail_reason="flavor sold out" if code else None,
+        begin_time="2026-11-26T10:00:00.000Z",
+        end_time="2026-11-26T10:04:00.000Z" if status in ("SUCCESS", "FAIL") else "",
+        request_id="req-job",
+    )
+
+
+class ScriptedApi:
+    """Answers create with `create` (a result or an error) and job reads from `jobs` in turn."""
+
+    def __init__(self, create: CreateResult | EcsApiError, jobs: list[JobStatus | EcsApiError]):
+        self.create = create
+        self.jobs = jobs
+        self.bodies: list[dict[str, Any]] = []
+        self.tokens: list[str] = []
+        self.job_reads = 0
+
+    async def create_servers(
+        self, body: dict[str, Any], client_token: str, project_id: str
+    ) -> CreateResult:
+        self.bodies.append(body)
+        self.tokens.append(client_token)
+        if isinstance(self.create, EcsApiError):
+            raise self.create
+        return self.create
+
+    async def get_job(self, job_id: str, project_id: str) -> JobStatus:
+        answer = self.jobs[min(self.job_reads, len(self.jobs) - 1)]
+        self.job_reads += 1
+        if isinstance(answer, EcsApiError):
+            raise answer
+        return answer
+
+
+ACCEPTED = CreateResult(
+    job_id="ff8080828e1234560000000000000001",
+    order_id=None,
+    server_ids=("11111111-1111-4111-8111-111111111111",),
+    dry_run=False,
+    request_id="req-create",
+    attempts=1,
+)
+
+
+def settings(**overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "ecs_project_id": PROJECT,
+        "job_poll_initial_seconds": 0.005,
+        "job_poll_max_seconds": 0.01,
+        "request_deadline_seconds": 5.0,
+        "secret_env_prefix": "TEST_ECSP_SECRET_",
+    }
+    return Settings(**{**base, **overrides})
+
+
+def message(value: bytes | None, key: bytes | None = b"req-1", **kw: Any) -> InboundMessage:
+    return InboundMessage(
+        topic="requests",
+        partition=0,
+        offset=7,
+        key=key,
+        value=value,
+        timestamp_ms=1_700_000_000_000,
+        **kw,
+    )
+
+
+def body(name: str = "01-prepaid-keypair.json", **server_changes: Any) -> bytes:
+    document = example(name)
+    document["server"].update(server_changes)
+    return json.dumps(document).encode()
+
+
+Run = Callable[..., Any]
+
+
+@pytest.fixture
+def run() -> Run:
+    async def _run(
+        msg: InboundMessage, api: ScriptedApi, **overrides: Any
+    ) -> tuple[CloudEvent, list[CloudEvent]]:
+        progress: list[CloudEvent] = []
+
+        async def sink(event: CloudEvent) -> None:
+            progress.append(event)
+
+        s = settings(**overrides)
+        pipeline = Pipeline(s, api, SecretSource(s.secret_env_prefix, s.secret_dir))
+        return await pipeline.process(msg, sink), progress
+
+    return _run
+
+
+async def test_success_publishes_submitted_then_succeeded_with_deterministic_ids(run: Run) -> None:
+    api = ScriptedApi(
+        ACCEPTED, [job("RUNNING"), job("SUCCESS", ("SUCCESS", ACCEPTED.server_ids[0]))]
+    )
+
+    event, progress = await run(message(body()), api)
+
+    token = client_token("req-1")
+    assert api.tokens == [token]
+    assert [e.type for e in progress] == ["ecs.provisioning.submitted"]
+    assert event.type == "ecs.provisioning.succeeded"
+    assert event.id == str(uuid.uuid5(uuid.UUID(token), "ecs.provisioning.succeeded"))
+    assert event.subject == "req-1"
+    data = event.data
+    assert data["job_id"] == ACCEPTED.job_id
+    assert data["server_ids"] == list(ACCEPTED.server_ids)
+    assert data["client_token"] == token
+    assert data["project_id"] == PROJECT
+    assert data["origin"] == {"topic": "requests", "partition": 0, "offset": 7}
+    assert data["sub_jobs"][0]["status"] == "SUCCESS"
+
+
+async def test_dry_run_is_validated_without_following_a_job(run: Run) -> None:
+    api = ScriptedApi(
+        CreateResult(None, None, (), dry_run=True, request_id="r", attempts=1), [job("RUNNING")]
+    )
+    event, progress = await run(message(json.dumps(example("05-dry-run.json")).encode()), api)
+    assert event.type == "ecs.provisioning.validated"
+    assert progress == []
+    assert api.job_reads == 0
+    assert api.bodies[0]["dry_run"] is True
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "stage", "code"),
+    [
+        (b"\xff\xfe not utf-8", b"k", "decode", "ECSP.NotUtf8"),
+        (b"{not json", b"k", "decode", "ECSP.NotJson"),
+        (b"[1, 2, 3]", b"k", "decode", "ECSP.NotObject"),
+        (None, b"k", "decode", "ECSP.NotJson"),
+        (b'{"server": {}}', b"k", "validate", "ECSP.InvalidRequest"),
+        (body(), None, "validate", "ECSP.MissingKey"),
+        (body(), b"", "validate", "ECSP.MissingKey"),
+    ],
+)
+async def test_bad_messages_fail_with_stage_and_code_and_never_reach_the_api(
+    run: Run, value: bytes | None, key: bytes | None, stage: str, code: str
+) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    event, _ = await run(message(value, key=key), api)
+    assert event.type == "ecs.provisioning.failed"
+    assert (event.data["stage"], event.data["error"]["code"]) == (stage, code)
+    assert api.bodies == []
+
+
+async def test_too_large_value_fails_before_parsing(run: Run) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    event, _ = await run(message(b" " * 5_000_000), api)
+    assert event.data["error"]["code"] == "ECSP.TooLarge"
+    assert event.data["request"] is None
+
+
+async def test_schema_problems_name_the_path(run: Run) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    event, _ = await run(message(body(vpcid="not-a-uuid", nmae="typo")), api)
+    paths = {d["path"] for d in event.data["error"]["details"]}
+    assert {"server.vpcid", "server.nmae"} <= paths
+    assert "server.vpcid" in event.data["error"]["message"]
+
+
+async def test_project_header_must_be_allowed(run: Run) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    msg = message(body(), headers=(("ecs-project-id", b"other-project"),))
+    event, _ = await run(msg, api)
+    assert event.data["error"]["code"] == "ECSP.ProjectNotAllowed"
+    allowed, _ = await run(msg, api, ecs_project_allowlist="other-project")
+    assert allowed.type == "ecs.provisioning.succeeded"
+    assert allowed.data["project_id"] == "other-project"
+
+
+async def test_secret_reference_is_resolved_for_the_api_and_never_in_events(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "ADMIN_PASS").write_text(SECRET_VALUE + "\n")
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS", ("SUCCESS", "s1"))])
+    event, progress = await run(
+        message(json.dumps(example("02-prepaid-password.json")).encode()), api, secret_dir=tmp_path
+    )
+    assert api.bodies[0]["server"]["adminPass"] == SECRET_VALUE
+    assert event.type == "ecs.provisioning.succeeded"
+    for e in (event, *progress):
+        assert SECRET_VALUE not in e.to_bytes().decode()
+    assert event.data["request"]["server"]["adminPass"] == "***"
+
+    monkeypatch.setenv("TEST_ECSP_SECRET_ADMIN_PASS", "short")
+    weak, _ = await run(message(json.dumps(example("02-prepaid-password.json")).encode()), api)
+    assert weak.data["error"]["code"] == "ECSP.InvalidSecret"
+    assert "short" not in weak.to_bytes().decode()
+
+
+async def test_unknown_secret_reference_fails_validate(run: Run) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    event, _ = await run(message(json.dumps(example("02-prepaid-password.json")).encode()), api)
+    assert (event.data["stage"], event.data["error"]["code"]) == ("validate", "ECSP.UnknownSecret")
+    assert api.bodies == []
+
+
+@pytest.mark.parametrize(
+    ("code", "stage", "retryable"),
+    [
+        ("Ecs.0122", "conflict", False),
+        ("Ecs.0124", "token_expired", False),
+        ("Ecs.0005", "submit", False),
+        ("APIG.0308", "submit", True),
+    ],
+)
+async def test_api_errors_map_to_stages(run: Run, code: str, stage: str, retryable: bool) -> None:
+    error = EcsApiError(code, "msg", http_status=400, request_id="rid", retryable=retryable)
+    event, _ = await run(message(body()), ScriptedApi(error, []))
+    data = event.data
+    assert (data["stage"], data["error"]["code"], data["retryable"]) == (stage, code, retryable)
+    assert data["error"]["request_id"] == "rid"
+
+
+async def test_failed_job_reports_which_servers_succeeded(run: Run) -> None:
+    created = CreateResult("ff8080828e1234560000000000000001", None, ("s1", "s2"), False, None, 1)
+    failed = job("FAIL", ("SUCCESS", "s1"), ("FAIL", "s2"), code="Ecs.0319")
+    event, _ = await run(message(body(count=2)), ScriptedApi(created, [job("RUNNING"), failed]))
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("job", "Ecs.0319")
+    assert data["server_ids"] == ["s1", "s2"]
+    assert [s["status"] for s in data["sub_jobs"]] == ["SUCCESS", "FAIL"]
+    assert "1 of 2 servers succeeded" in data["error"]["message"]
+
+
+async def test_transient_job_read_errors_do_not_fail_the_request(run: Run) -> None:
+    flaky = EcsApiError("APIG.0308", "throttled", http_status=429, retryable=True)
+    api = ScriptedApi(ACCEPTED, [flaky, flaky, job("SUCCESS", ("SUCCESS", "s1"))])
+    event, _ = await run(message(body()), api)
+    assert event.type == "ecs.provisioning.succeeded"
+    assert api.job_reads == 3
+
+
+async def test_deadline_fails_with_timeout_and_keeps_job_and_servers(run: Run) -> None:
+    api = ScriptedApi(ACCEPTED, [job("RUNNING", ("RUNNING", "s1"))])
+    event, _ = await run(message(body()), api, request_deadline_seconds=0.05)
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("timeout", "ECSP.DeadlineExceeded")
+    assert data["job_id"] == ACCEPTED.job_id
+    assert set(data["server_ids"]) >= {"s1", *ACCEPTED.server_ids}
+    assert data["retryable"] is True
+
+
+async def test_unpaid_order_announces_awaiting_payment_once_then_fails_payment(run: Run) -> None:
+    created = CreateResult("ff8080828e1234560000000000000001", "CS123", ("s1",), False, None, 1)
+    api = ScriptedApi(created, [job("PENDING_PAYMENT")])
+    event, progress = await run(message(body()), api, request_deadline_seconds=0.05)
+    assert [e.type for e in progress] == [
+        "ecs.provisioning.submitted",
+        "ecs.provisioning.awaiting_payment",
+    ]
+    assert progress[1].data["order_id"] == "CS123"
+    assert (event.data["stage"], event.data["order_id"]) == ("payment", "CS123")
+
+
+async def test_progress_off_when_topic_empty(run: Run) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS", ("SUCCESS", "s1"))])
+    event, progress = await run(message(body()), api, topic_progress="")
+    assert event.type == "ecs.provisioning.succeeded"
+    assert progress == []

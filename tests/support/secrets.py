@@ -1,0 +1,16 @@
+"""Secret values used by tests; the suite-wide leak check searches every captured log and event
+for them (see conftest `pytest_sessionfinish`)."""
+
+from __future__ import annotations
+
+import base64
+
+TEST_AK = "TESTAKEXAMPLE0000001"
+TEST_SK = "TestSecretKey0000000000000000000000000001"
+ADMIN_PASS_LITERAL = "Lit3ral!Passw0rd"
+ADMIN_PASS_SECRET = "Resolv3d!Secret"
+USER_DATA_PLAIN = "#!/bin/bash\necho very-secret-user-data-7f3a\n"
+USER_DATA = base64.b64encode(USER_DATA_PLAIN.encode()).decode()
+
+#: What must never appear in logs, events, exceptions or metrics.
+ALL = (TEST_SK, ADMIN_PASS_LITERAL, ADMIN_PASS_SECRET, USER_DATA, "very-secret-user-data-7f3a")

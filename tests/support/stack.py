@@ -1,0 +1,234 @@
+"""An end-to-end stack for tests: per-test topics, the ECS simulator and a worker, all real.
+
+The worker runs in-process (`worker.service.serve`) or as a subprocess (`ecs-provisioner run`)
+when a test needs to kill it; both use the real broker and talk to the simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.support import secrets
+from tests.support.kafka import Record, consume, create_topics, delete_topics, produce
+from worker.ops.config import Settings
+from worker.ops.metrics import Metrics
+from worker.service import serve
+from worker.simulator.config import Faults, SimulatorConfig
+from worker.simulator.server import running_simulator
+
+PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
+EVENT_LOG = Path(os.environ.get("ECSP_TEST_EVENT_LOG", ".pytest-events.jsonl"))
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def examples() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json"))}
+
+
+@dataclass
+class Stack:
+    """Topics, simulator URL and worker settings of one end-to-end test."""
+
+    bootstrap: str
+    base_url: str
+    settings: Settings
+    env: dict[str, str]
+    seen: list[Record] = field(default_factory=list)
+
+    async def publish(
+        self,
+        items: Iterable[tuple[str | bytes | None, Any]],
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Publishes (key, value) pairs; a dict value is sent as JSON, bytes as they are."""
+        await produce(
+            self.bootstrap,
+            self.settings.topic_requests,
+            [(_bytes(key), _value(value), headers) for key, value in items],
+        )
+
+    async def outcomes(self, count: int, timeout: float = 60.0) -> list[Record]:
+        """Reads results and failures until `count` terminal events arrived (from the start)."""
+        records = await consume(
+            self.bootstrap,
+            [self.settings.topic_results, self.settings.topic_failures],
+            count=count,
+            timeout=timeout,
+        )
+        _log_events(records)
+        return records
+
+    async def progress(self, count: int, timeout: float = 30.0) -> list[Record]:
+        records = await consume(
+            self.bootstrap, [self.settings.topic_progress], count=count, timeout=timeout
+        )
+        _log_events(records)
+        return records
+
+    async def sim(self, method: str, path: str, payload: Any = None) -> Any:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.request(method, self.base_url + path, json=payload) as response,
+        ):
+            response.raise_for_status()
+            return await response.json()
+
+
+def _bytes(key: str | bytes | None) -> bytes | None:
+    return key.encode() if isinstance(key, str) else key
+
+
+def _value(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return json.dumps(value).encode()
+
+
+def _log_events(records: Iterable[Record]) -> None:
+    """Appends consumed events to the suite's event log, which the leak check searches."""
+    with EVENT_LOG.open("ab") as log:
+        for record in records:
+            log.write((record.value or b"") + b"\n")
+
+
+def worker_env(
+    bootstrap: str, base_url: str, topics: dict[str, str], group: str, **extra: str
+) -> dict[str, str]:
+    env = {
+        "ECSP_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "ECSP_GROUP_ID": group,
+        "ECSP_TOPIC_REQUESTS": topics["requests"],
+        "ECSP_TOPIC_RESULTS": topics["results"],
+        "ECSP_TOPIC_FAILURES": topics["failures"],
+        "ECSP_TOPIC_PROGRESS": topics["progress"],
+        "ECSP_ECS_ENDPOINT": base_url,
+        "ECSP_ECS_PROJECT_ID": PROJECT,
+        "ECSP_ECS_AK": secrets.TEST_AK,
+        "ECSP_ECS_SK": secrets.TEST_SK,
+        "ECSP_OPS_PORT": "0",
+        "ECSP_JOB_POLL_INITIAL_SECONDS": "0.2",
+        "ECSP_JOB_POLL_MAX_SECONDS": "0.5",
+        "ECSP_API_RETRY_BASE_SECONDS": "0.05",
+        "ECSP_API_RETRY_MAX_SECONDS": "0.5",
+        "ECSP_API_RATE_LIMIT": "0",
+        "ECSP_COMMIT_INTERVAL_SECONDS": "0.2",
+        "ECSP_SHUTDOWN_GRACE_SECONDS": "2",
+        "ECSP_REVOKE_GRACE_SECONDS": "1",
+        "ECSP_SECRET_ENV_PREFIX": "ECSP_TEST_SECRET_",
+        "ECSP_TEST_SECRET_ADMIN_PASS": secrets.ADMIN_PASS_SECRET,
+    }
+    env.update(extra)
+    return env
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    values = {k[len("ECSP_") :].lower(): v for k, v in env.items() if k.startswith("ECSP_")}
+    names = set(Settings.model_fields)
+    return Settings(**{k: v for k, v in values.items() if k in names})
+
+
+@contextlib.asynccontextmanager
+async def stack(
+    bootstrap: str,
+    *,
+    partitions: int = 1,
+    job_seconds: tuple[float, float] = (0.2, 0.6),
+    faults: Faults | None = None,
+    in_process_worker: bool = True,
+    **settings_env: str,
+) -> AsyncIterator[Stack]:
+    """Fresh topics + simulator (+ an in-process worker); everything removed afterwards."""
+    suffix = uuid.uuid4().hex[:10]
+    topics = {
+        name: f"test.e2e.{name}.{suffix}"
+        for name in ("requests", "results", "failures", "progress")
+    }
+    await create_topics(bootstrap, [topics["requests"]], partitions)
+    await create_topics(bootstrap, [t for n, t in topics.items() if n != "requests"], 1)
+    config = SimulatorConfig(
+        credentials={secrets.TEST_AK: secrets.TEST_SK},
+        job_seconds=job_seconds,
+        seed=7,
+        faults=faults or Faults(),
+    )
+    old_env = {k: os.environ.get(k) for k in ("ECSP_TEST_SECRET_ADMIN_PASS",)}
+    try:
+        async with running_simulator(config) as base_url:
+            env = worker_env(bootstrap, base_url, topics, f"test-group-{suffix}", **settings_env)
+            os.environ["ECSP_TEST_SECRET_ADMIN_PASS"] = secrets.ADMIN_PASS_SECRET
+            the_stack = Stack(bootstrap, base_url, settings_from(env), env)
+            if not in_process_worker:
+                yield the_stack
+                return
+            async with in_process(the_stack.settings):
+                yield the_stack
+    finally:
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        await delete_topics(bootstrap, list(topics.values()))
+
+
+@contextlib.asynccontextmanager
+async def in_process(settings: Settings) -> AsyncIterator[Metrics]:
+    """Runs `serve` in a task; stops it (SIGTERM path) on exit and re-raises its failure."""
+    stop = asyncio.Event()
+    metrics = Metrics()
+    task = asyncio.create_task(serve(settings, stop, metrics=metrics))
+    try:
+        yield metrics
+    finally:
+        stop.set()
+        async with asyncio.timeout(settings.shutdown_grace_seconds + 20):
+            await task
+
+
+@dataclass
+class WorkerProcess:
+    """`ecs-provisioner run` as a child process, its stderr kept in a file."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_worker_process(env: dict[str, str], log_path: Path) -> WorkerProcess:
+    full_env = {**os.environ, **env, "ECSP_LOG_FORMAT": "json", "ECSP_LOG_LEVEL": "DEBUG"}
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker", "run"],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    return WorkerProcess(process, log_path)
