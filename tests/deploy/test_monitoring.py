@@ -1,9 +1,10 @@
 """Alert rules and Grafana dashboard use only metrics that exist and cover what operators need.
 
-Metric names come from the metrics table of docs/architecture.md (the worker's contract) plus
-an explicit list of standard metrics: Prometheus' `up`, prometheus-client's process collector and
-kafka-exporter's consumer-group metrics. The PromQL is also parsed by `promtool` when it is on
-PATH (Debian package `prometheus`); that one check is skipped, with a reason, where it is not.
+Metric names come from the metrics table of docs/architecture.md (the worker's contract,
+checked against a real `worker.ops.metrics.Metrics` registry) plus an explicit list of standard
+metrics: Prometheus' `up`, prometheus-client's process collector and kafka-exporter's
+consumer-group metrics. The PromQL is also parsed by `promtool` when it is on PATH (Debian
+package `prometheus`); that one check is skipped, with a reason, where it is not.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from worker.ops.metrics import Metrics
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "monitoring" / "prometheus-rules.yaml"
@@ -64,6 +67,19 @@ def worker_metrics() -> set[str]:
         names |= (
             {f"{name}_bucket", f"{name}_sum", f"{name}_count"} if kind == "histogram" else {name}
         )
+    return names
+
+
+def exported_series() -> set[str]:
+    """Series names a real worker registry exposes (labelled metrics have no samples yet)."""
+    names: set[str] = set()
+    for family in Metrics().registry.collect():
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+        elif family.type == "histogram":
+            names |= {f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count"}
+        else:
+            names.add(family.name)
     return names
 
 
@@ -122,6 +138,13 @@ def test_metric_name_extraction() -> None:
     assert "ecsp_job_duration_seconds_bucket" in worker_metrics()
     assert "ecsp_job_duration_seconds" not in worker_metrics()
     assert len(worker_metrics()) >= 13
+
+
+def test_documented_metrics_are_the_ones_the_worker_exports() -> None:
+    exported = exported_series()
+    assert {name for name in exported if name.startswith("ecsp_")} == worker_metrics()
+    process = {name for name in STANDARD_METRICS if name.startswith("process_")}
+    assert process <= exported
 
 
 def test_alerts_reference_only_existing_metrics() -> None:
