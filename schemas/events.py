@@ -60,6 +60,7 @@ class WorkerErrorCode(StrEnum):
     DEADLINE_EXCEEDED = "ECSP.DeadlineExceeded"
     JOB_FAILED = "ECSP.JobFailed"
     JOB_VANISHED = "ECSP.JobNotFound"
+    INTERNAL_ERROR = "ECSP.InternalError"
 
 
 WORKER_ERROR_CODE_DOCS: dict[WorkerErrorCode, str] = {
@@ -77,6 +78,9 @@ WORKER_ERROR_CODE_DOCS: dict[WorkerErrorCode, str] = {
     WorkerErrorCode.DEADLINE_EXCEEDED: "The job did not finish before the worker's deadline.",
     WorkerErrorCode.JOB_FAILED: "The job ended FAIL without an error_code of its own.",
     WorkerErrorCode.JOB_VANISHED: "The job could not be found any more (purged or unknown).",
+    WorkerErrorCode.INTERNAL_ERROR: (
+        "An unexpected error in the worker; retryable (same key, same token, no duplicate)."
+    ),
 }
 
 

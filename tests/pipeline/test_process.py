@@ -312,3 +312,14 @@ async def test_progress_off_when_topic_empty(run: Run) -> None:
     event, progress = await run(message(body()), api, topic_progress="")
     assert event.type == "ecs.provisioning.succeeded"
     assert progress == []
+
+
+async def test_an_unexpected_bug_still_ends_in_one_failed_event(run: Run) -> None:
+    class BrokenApi(ScriptedApi):
+        async def get_job(self, job_id: str, project_id: str) -> JobStatus:
+            raise RuntimeError("a parsing bug")
+
+    event, _ = await run(message(body()), BrokenApi(ACCEPTED, []))
+    data = event.data
+    assert (data["error"]["code"], data["retryable"]) == ("ECSP.InternalError", True)
+    assert "RuntimeError" in data["error"]["message"]

@@ -80,16 +80,30 @@ class Pipeline:
             request = validate(identity, document, allowed_projects=s.allowed_projects())
             return await self._provision(request, events, progress)
         except StageFailure as failure:
-            if self.metrics is not None:
-                self.metrics.failures.labels(failure.stage).inc()
-            log.info(
-                "request failed",
-                stage=failure.stage,
-                code=failure.code,
-                reason=failure.message,
-                job_id=failure.job_id,
+            return self._failed(events, failure)
+        except Exception as exc:  # a bug must not stall the partition: fail this request
+            log.exception("unexpected error while processing a request")
+            return self._failed(
+                events,
+                StageFailure(
+                    stage="submit",
+                    code=WorkerErrorCode.INTERNAL_ERROR,
+                    message=f"unexpected {type(exc).__name__} in the worker; see its logs",
+                    retryable=True,
+                ),
             )
-            return events.failed(failure)
+
+    def _failed(self, events: _EventMaker, failure: StageFailure) -> CloudEvent:
+        if self.metrics is not None:
+            self.metrics.failures.labels(failure.stage).inc()
+        log.info(
+            "request failed",
+            stage=failure.stage,
+            code=failure.code,
+            reason=failure.message,
+            job_id=failure.job_id,
+        )
+        return events.failed(failure)
 
     async def _provision(
         self, request: DecodedRequest, events: _EventMaker, progress: ProgressSink
