@@ -140,3 +140,18 @@ async def test_stats_count_requests_by_status_and_unknown_paths_are_apig_0101() 
         stats = await api.stats()
         assert stats["requests_by_status"] == {"200": 1, "404": 2}
         assert stats["jobs_by_status"] == {"INIT": 1}
+
+
+async def test_injected_5xx_take_the_shape_of_the_service() -> None:
+    async with simulator(config(FakeClock(), faults=Faults(error_rate=1.0))) as api:
+        ecs_codes, iam_bodies = set(), 0
+        for _ in range(30):
+            body = (await api.job("0" * 32)).json
+            ecs_codes.add(body["error"]["code"] if "error" in body else body["error_code"])
+            iam = await api.request("POST", "/v3/auth/tokens", b"{}", sign=False)
+            assert iam.status >= 500
+            if "error" in iam.json:
+                assert iam.json["error"]["code"] == 500  # IAM's shape, not an Ecs code
+                iam_bodies += 1
+        assert ecs_codes == {"Ecs.0002", "APIG.0202", "APIG.0203"}
+        assert iam_bodies > 0

@@ -259,3 +259,12 @@ async def test_v1_post_paid_create_shares_the_logic() -> None:
         prepaid_v1 = await api.create(server_body(**prepaid("true")), version="v1")
         assert prepaid_v1.status == 400
         assert "server.extendparam.chargingMode" in prepaid_v1.json["error"]["message"]
+
+
+async def test_more_than_100_servers_in_one_request_is_refused() -> None:
+    async with simulator(config(FakeClock())) as api:
+        reply = await api.create(server_body(count=101))
+        assert reply.status == 400
+        assert reply.json["error"]["code"] == "Ecs.0005"
+        assert "server.count" in reply.json["error"]["message"]
+        assert (await api.create(server_body(count=100))).status == 200

@@ -4,7 +4,7 @@ Owns the one middleware of the app. Every response carries ``X-Request-Id``. For
 (everything outside ``/_sim/``) it injects, in this order, with the seeded fault generator:
 a dropped connection (half of the drops before the request is handled, half after it was
 handled, i.e. the side effect happened but the answer is lost), latency, a 429 APIG.0308 with
-``Retry-After``, or a 5xx (500 Ecs.0002, 502 APIG.0202 or 504 APIG.0203; injected before the
+``Retry-After``, or a 5xx (500 Ecs.0002 or IAM's 500, 502 APIG.0202 or 504 APIG.0203; before the
 request is handled, so without side effect). Unknown paths answer 404 APIG.0101 like the
 gateway; answered API requests are counted by status.
 """
@@ -18,13 +18,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from worker.simulator.state import REQUEST_ID, STATE, SimState
-from worker.simulator.wire import REQUEST_ID_HEADER, ecs_error, gateway_error, throttled
+from worker.simulator.wire import REQUEST_ID_HEADER, ecs_error, gateway_error, iam_error, throttled
 
 SIM_PREFIX = "/_sim/"
+IAM_PREFIX = "/v3/"
 
 
-def _server_error(rng: random.Random, request_id: str) -> web.Response:
+def _server_error(rng: random.Random, request_id: str, path: str) -> web.Response:
     kind = rng.randrange(3)
+    if kind == 0 and path.startswith(IAM_PREFIX):
+        return iam_error(500, "Internal Server Error", "The server encountered an internal error.")
     if kind == 0:
         return ecs_error(
             500,
@@ -76,7 +79,7 @@ async def _faulty(
         response = throttled(request_id, state.config.retry_after_seconds)
     elif faults.error_rate and rng.random() < faults.error_rate:
         state.stats.faults_injected["error"] += 1
-        response = _server_error(rng, request_id)
+        response = _server_error(rng, request_id, request.path)
     else:
         response = await _route(request, handler, request_id)
     if drop_after:

@@ -67,7 +67,7 @@ FAILURES: tuple[tuple[Failure, int], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubJob:
     """One ``createSingleServer`` sub-job: its server and when/how it ends."""
 
@@ -77,7 +77,7 @@ class SubJob:
     failure: Failure | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """A ``createServer`` job. Mutable only in ``started_at`` (set when its order is paid)."""
 

@@ -16,7 +16,7 @@ from worker.simulator.jobs import Job
 SWEEP_EVERY = 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Server:
     """A server as the create request described it, tied to the sub-job that builds it."""
 

@@ -23,6 +23,7 @@ from schemas.request import CreateServersBody
 
 V1 = "v1"
 V1_1 = "v1.1"
+MAX_COUNT = 100  # servers per create request, as documented
 _ILLEGAL = "request body is illegal."
 _PASSWORD_PATH = "server.adminPass"  # noqa: S105 - a JSON path
 _PASSWORD_MESSAGE = "The password does not meet the complexity requirements."  # noqa: S105 - an error message
@@ -78,6 +79,8 @@ def check_create_body(version: str, raw: bytes, parsed: object) -> CreateServers
         body = CreateServersBody.model_validate_json(raw)
     except ValidationError as exc:
         return _rejection(problems_from(exc))
+    if (body.server.count or 1) > MAX_COUNT:
+        return _rejection([Problem("server.count", f"must be at most {MAX_COUNT}")])
     if body.server.admin_pass_reference is not None:
         return _rejection([Problem(_PASSWORD_PATH, "unresolved secret reference")])
     return body
