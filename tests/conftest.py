@@ -1,16 +1,26 @@
-"""Fixtures shared by every suite: the real Kafka broker and per-test topics.
+"""Fixtures shared by every suite: the real Kafka broker, per-test topics, the secret-leak check.
 
 Tests that need Kafka take the `kafka_bootstrap` fixture (they are marked `kafka`
 automatically). When no broker is reachable they FAIL with a message saying how to start one;
 they never skip silently.
+
+Every log line of the suite (JSON, DEBUG level) is also written to
+`.pytest-logs/<pid>-suite.log`, and every event the end-to-end tests consume to
+`.pytest-logs/<pid>-events.jsonl`. When the session ends,
+both are searched for the secret values the tests use (`tests.support.secrets.ALL`); a hit
+fails the run, naming the file and line.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from tests.support import secrets
 from tests.support.kafka import (
     TopicFactory,
     bootstrap_servers,
@@ -19,6 +29,50 @@ from tests.support.kafka import (
     delete_topics,
     unique_topic,
 )
+from worker.ops.logging import configure_logging
+
+SUITE_LOG = Path(f".pytest-logs/{os.getpid()}-suite.log")
+EVENT_LOG = Path(f".pytest-logs/{os.getpid()}-events.jsonl")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    del config
+    configure_logging("DEBUG", "json")
+    SUITE_LOG.parent.mkdir(exist_ok=True)
+    SUITE_LOG.write_bytes(b"")
+    EVENT_LOG.write_bytes(b"")
+    os.environ["ECSP_TEST_EVENT_LOG"] = str(EVENT_LOG)
+    root = logging.getLogger()
+    to_file = logging.FileHandler(SUITE_LOG, encoding="utf-8")
+    to_file.setFormatter(root.handlers[0].formatter)
+    root.addHandler(to_file)
+
+
+def find_leaks(paths: list[Path]) -> list[str]:
+    """`file:line: secret #i` for every secret value found in the given files."""
+    hits: list[str] = []
+    for path in paths:
+        if not path.exists():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            hits.extend(
+                f"{path}:{number}: secret #{i} leaked"
+                for i, secret in enumerate(secrets.ALL)
+                if secret in line
+            )
+    return hits
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    del exitstatus
+    logging.getLogger().handlers[-1].flush()
+    leaks = find_leaks([SUITE_LOG, EVENT_LOG])
+    if leaks:
+        print("\nSECRET LEAK CHECK FAILED:\n" + "\n".join(leaks[:20]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        size = sum(p.stat().st_size for p in (SUITE_LOG, EVENT_LOG) if p.exists())
+        print(f"\nsecret leak check: {size} bytes of logs and events searched, no secret found")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -31,11 +31,16 @@ from worker.simulator.server import running_simulator
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
-EVENT_LOG = Path(os.environ.get("ECSP_TEST_EVENT_LOG", ".pytest-events.jsonl"))
+
+
+def event_log_path() -> Path:
+    """Where consumed events are appended for the suite's leak check (set by conftest)."""
+    return Path(os.environ.get("ECSP_TEST_EVENT_LOG", ".pytest-logs/events.jsonl"))
 
 
 def example(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / name).read_text())
+    document: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
+    return document
 
 
 def examples() -> dict[str, dict[str, Any]]:
@@ -103,7 +108,9 @@ def _value(value: Any) -> bytes | None:
 
 def _log_events(records: Iterable[Record]) -> None:
     """Appends consumed events to the suite's event log, which the leak check searches."""
-    with EVENT_LOG.open("ab") as log:
+    path = event_log_path()
+    path.parent.mkdir(exist_ok=True)
+    with path.open("ab") as log:
         for record in records:
             log.write((record.value or b"") + b"\n")
 
@@ -141,7 +148,7 @@ def worker_env(
 def settings_from(env: dict[str, str]) -> Settings:
     values = {k[len("ECSP_") :].lower(): v for k, v in env.items() if k.startswith("ECSP_")}
     names = set(Settings.model_fields)
-    return Settings(**{k: v for k, v in values.items() if k in names})
+    return Settings.model_validate({k: v for k, v in values.items() if k in names})
 
 
 @contextlib.asynccontextmanager

@@ -77,7 +77,7 @@ def _read_requests(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 
 def _problems(requests: list[tuple[str, Any]]) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for key, request in requests:
         try:
             CreateServersBody.model_validate(request)

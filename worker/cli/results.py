@@ -105,10 +105,17 @@ async def _read(settings: Settings, args: argparse.Namespace) -> None:
             for records in batch.values():
                 for record in records:
                     _show(record.value, args)
-            if not args.follow and all(await consumer.position(tp) >= end[tp] for tp in partitions):
+            if not args.follow and await _caught_up(consumer, end):
                 return
     finally:
         await consumer.stop()
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+    for tp, offset in end.items():
+        if await consumer.position(tp) < offset:
+            return False
+    return True
 
 
 def _show(value: bytes | None, args: argparse.Namespace) -> None:

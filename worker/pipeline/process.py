@@ -72,6 +72,7 @@ class Pipeline:
         """The terminal event of `message`. Raises only CancelledError."""
         s = self.settings
         identity = identify(message, namespace=s.token_namespace, default_project=s.ecs_project_id)
+        structlog.contextvars.bind_contextvars(client_token=identity.token)
         events = _EventMaker(self.settings, message, identity)
         try:
             document = parse_json_object(message, max_bytes=s.max_request_bytes)
