@@ -4,7 +4,7 @@ Settings come from the environment (and optionally a dotenv-style file named by 
 `ECSP_CONFIG_FILE`). Secrets may be given directly or as `…_FILE` paths (Kubernetes secret
 mounts); the files are read once at start. Invalid configuration fails at start with a message
 naming the setting (see `load_settings`). The README's configuration table is generated from
-this model (`ecs-provisioner config-table`) and a test keeps the two in step.
+this model (`python -m worker.ops.config_table`) and a test keeps the two in step.
 """
 
 from __future__ import annotations

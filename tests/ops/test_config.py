@@ -1,0 +1,92 @@
+"""Configuration: ECSP_* variables, *_FILE secrets, errors naming the setting, README table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from worker.ops.config import ConfigError, load_settings
+from worker.ops.config_table import main as config_table_main
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ECSP_"):
+            monkeypatch.delenv(name)
+
+
+def test_environment_variables_are_read_with_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECSP_MAX_IN_FLIGHT", "10000")
+    monkeypatch.setenv("ECSP_ECS_PROJECT_ALLOWLIST", "p1, p2,,p3")
+    monkeypatch.setenv("ECSP_ECS_PROJECT_ID", "p0")
+    monkeypatch.setenv("ECSP_LOG_LEVEL", "debug")
+    settings = load_settings()
+    assert settings.max_in_flight == 10000
+    assert settings.ecs_project_allowlist == ["p1", "p2", "p3"]
+    assert settings.allowed_projects() == {"p0", "p1", "p2", "p3"}
+    assert settings.log_level == "DEBUG"
+    assert settings.ecs_base_url == "https://ecs.ap-southeast-1.myhuaweicloud.com"
+
+
+def test_secrets_come_from_files_and_are_never_printed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "sk").write_text("file-secret-key\n")
+    monkeypatch.setenv("ECSP_ECS_SK_FILE", str(tmp_path / "sk"))
+    monkeypatch.setenv("ECSP_ECS_AK", "ak")
+    monkeypatch.setenv("ECSP_ECS_PROJECT_ID", "p0")
+    settings = load_settings(for_run=True)
+    assert settings.ecs_sk is not None
+    assert settings.ecs_sk.get_secret_value() == "file-secret-key"
+    assert "file-secret-key" not in repr(settings)
+    assert "file-secret-key" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ECSP_MAX_IN_FLIGHT": "lots"}, "ECSP_MAX_IN_FLIGHT"),
+        ({"ECSP_KAFKA_SECURITY_PROTOCOL": "TLS"}, "ECSP_KAFKA_SECURITY_PROTOCOL"),
+        ({"ECSP_AUTH_MODE": "magic"}, "ECSP_AUTH_MODE"),
+        ({"ECSP_TOKEN_NAMESPACE": "not-a-uuid"}, "ECSP_TOKEN_NAMESPACE"),
+        ({"ECSP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "ECSP_KAFKA_SASL_USERNAME"),
+        ({"ECSP_ECS_SK_FILE": "/nonexistent/sk"}, "ECSP_ECS_SK_FILE"),
+    ],
+)
+def test_invalid_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=named):
+        load_settings()
+
+
+def test_run_requires_project_and_credentials() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(for_run=True)
+    assert "ECSP_ECS_PROJECT_ID" in str(info.value)
+    assert "ECSP_ECS_AK" in str(info.value)
+
+
+def test_run_command_exits_2_naming_the_bad_setting() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", "run"],
+        env={"ECSP_MAX_IN_FLIGHT": "0", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "ECSP_MAX_IN_FLIGHT" in result.stderr
+
+
+def test_readme_configuration_table_matches_the_settings_model() -> None:
+    assert config_table_main(["--check"]) == 0, "run: python -m worker.ops.config_table"
