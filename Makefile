@@ -24,6 +24,7 @@ $(VENV)/.installed: pyproject.toml
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/ecs-provisioner schemas check
 
 typecheck: venv
 	$(BIN)/mypy worker schemas tests
