@@ -18,12 +18,13 @@ def _command_modules() -> list[ModuleType]:
         run,
         publish,
         results,
+        samples,
         simulator,
         validate,
         schemas_cmd,
     )
 
-    return [run, publish, results, simulator, validate, schemas_cmd]
+    return [run, publish, results, samples, simulator, validate, schemas_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
