@@ -52,6 +52,7 @@ async def test_reference_examples_and_a_batch_of_three_succeed(kafka_bootstrap: 
     assert batch["order_id"]  # prePaid orders carry an order id
     assert {r.json()["type"] for r in progress} == {"ecs.provisioning.submitted"}
     for key, (event,) in events.items():
+        assert key is not None
         assert event["data"]["client_token"] == client_token(key)
         assert event["subject"] == key
 
@@ -220,7 +221,8 @@ async def test_worker_commits_past_every_outcome(kafka_bootstrap: str) -> None:
         try:
 
             async def committed_two() -> bool:
-                return await probe.committed(tp) == 2
+                committed: int | None = await probe.committed(tp)
+                return committed == 2
 
             await wait_for(committed_two, timeout=10)
         finally:

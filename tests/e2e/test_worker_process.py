@@ -68,7 +68,12 @@ async def test_second_member_joins_and_every_request_finishes_once(kafka_bootstr
             bodies.append((f"rb-{i}", body))
         await s.publish(bodies[:12])
         async with in_process(settings_from(s.env)) as second_metrics:
-            await wait_for(lambda: second_metrics.partitions_assigned._value.get() > 0, 30)
+            await wait_for(
+                lambda: (
+                    (second_metrics.registry.get_sample_value("ecsp_partitions_assigned") or 0) > 0
+                ),
+                30,
+            )
             await s.publish(bodies[12:])
             records = await s.outcomes(24, timeout=90)
             await asyncio.sleep(0.5)
