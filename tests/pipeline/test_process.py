@@ -29,7 +29,8 @@ SECRET_VALUE = "Sup3r-Secret!pw"
 
 
 def example(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / name).read_text())
+    document: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
+    return document
 
 
 def job(status: str, *subs: tuple[str, str | None], code: str | None = None) -> JobStatus:
