@@ -328,7 +328,8 @@ async def test_deadline_exhaustion_raises_the_last_error(
     with pytest.raises(EcsApiError) as caught:
         await client.create_servers(BODY, TOKEN, PROJECT)
     elapsed = loop.time() - started
-    assert caught.value.http_status == 503
+    # the last error: the server's 503, or a timeout when the deadline cut the last attempt short
+    assert caught.value.http_status == 503 or caught.value.code == "ECSP.Timeout"
     assert caught.value.retryable
     assert 1 < caught.value.attempts < 1000
     assert elapsed < 0.5 + 0.3

@@ -304,8 +304,8 @@ async def test_deadline_exhaustion() -> None:
         started = loop.time()
         err = await _raises(client.create_servers(server_body(), new_token(), PROJECT))
         elapsed = loop.time() - started
-        assert err.http_status is not None
-        assert err.http_status >= 500
+        # the server's 5xx, or a timeout when the deadline cut the last attempt short
+        assert (err.http_status or 0) >= 500 or err.code == "ECSP.Timeout"
         assert err.retryable
         assert 3 <= err.attempts < 1000
         assert elapsed < 0.5 + 0.3
@@ -347,11 +347,9 @@ async def test_rate_limiter_holds_the_configured_rate_across_create_and_job_call
     # The first call used one burst token; the rest arrive no faster than `rate`.
     assert elapsed >= (calls - 1 - (burst - 1)) / rate * 0.97
     assert elapsed < (calls / rate) * 2
-    starts = sorted(observer.starts)
-    window = 0.25
-    for i, t in enumerate(starts):
-        in_window = sum(1 for s in starts[i:] if s < t + window)
-        assert in_window <= rate * window + burst + 1
+    # Never ahead of schedule: by time t at most burst + rate * (t - start) calls started.
+    for count, stamp in enumerate(sorted(s for s in observer.starts if s >= started), start=1):
+        assert count <= burst + rate * (stamp - started) + 0.5
 
 
 async def test_iam_token_auth_against_the_simulator() -> None:

@@ -65,11 +65,10 @@ async def test_holds_the_configured_rate_in_real_time_with_concurrent_callers() 
     # 5 free, then 40 at 100/s: 0.4 s; never faster, and not much slower.
     assert 0.39 <= elapsed < 0.8
     assert order == sorted(order)  # served in arrival order
-    # no 100 ms window after the burst holds more than rate * 0.1 + 1 grants
-    after_burst = sorted(stamps)[5:]
-    for i, t in enumerate(after_burst):
-        in_window = [s for s in after_burst[i:] if s < t + 0.1]
-        assert len(in_window) <= 11
+    # never ahead of schedule: by time t at most burst + rate * (t - start) grants
+    # (a late wake-up can bunch grants together, but never beyond the schedule)
+    for count, stamp in enumerate(sorted(stamps), start=1):
+        assert count <= 5 + 100.0 * (stamp - start) + 0.5
 
 
 async def test_cancelled_wait_returns_its_token() -> None:
