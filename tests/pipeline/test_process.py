@@ -324,3 +324,12 @@ async def test_an_unexpected_bug_still_ends_in_one_failed_event(run: Run) -> Non
     data = event.data
     assert (data["error"]["code"], data["retryable"]) == ("ECSP.InternalError", True)
     assert "RuntimeError" in data["error"]["message"]
+
+
+async def test_a_job_that_vanished_fails_with_job_not_found(run: Run) -> None:
+    gone = EcsApiError("Ecs.0000", "job not found", http_status=404, retryable=False)
+    event, _ = await run(message(body()), ScriptedApi(ACCEPTED, [gone]))
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("job", "ECSP.JobNotFound")
+    assert data["job_id"] == ACCEPTED.job_id
+    assert data["server_ids"] == list(ACCEPTED.server_ids)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from schemas.events import SubJobInfo, WorkerErrorCode
-from worker.ecs.errors import EcsApiError
+from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.models import JobStatus
 from worker.pipeline.failure import StageFailure
 
@@ -83,10 +83,12 @@ async def follow_job(
         except EcsApiError as exc:
             if exc.retryable:
                 continue
+            vanished = is_not_found(exc)
             raise StageFailure(
                 stage="job",
-                code=exc.code,
-                message=f"reading job {job_id} failed: {exc.message}",
+                code=WorkerErrorCode.JOB_VANISHED if vanished else exc.code,
+                message=f"reading job {job_id} failed: {exc.code}: {exc.message}",
+                details=[{"api_code": exc.code}] if vanished else None,
                 http_status=exc.http_status,
                 request_id=exc.request_id,
                 job_id=job_id,
