@@ -1,0 +1,308 @@
+"""The checks of a reliability run: pure functions from what was planned and observed to verdicts.
+
+Definitions (printed with the results, so a reader knows exactly what passed):
+- a *terminal event* is a `succeeded`, `validated` or `failed` event; its *outcome* is
+  (type, failure stage); its *origin* is the request record it answers (partition, offset);
+- a key's *allowed outcomes* are fixed by its kind: exactly one outcome for every kind except
+  same-key-other-body, which must end with exactly {succeeded (first body), failed/conflict
+  (second body)}. Redeliveries may repeat events, never add an outcome;
+- *duplicates* are terminal events answering the same origin; they must carry one id, and that
+  id must be the deterministic `uuid5(client_token, type)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from schemas.idempotency import client_token
+from tests.reliability.mix import FAILED_DECODE, FAILED_VALIDATE, Kind, Outcome, PlannedKey
+
+TYPE_PREFIX = "ecs.provisioning."
+CRASH_MARKERS = ("request task crashed", "Traceback (most recent call last)")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A record of the requests topic, read back after the run."""
+
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A terminal event, read back after the run."""
+
+    key: str | None
+    id: str
+    outcome: Outcome
+    origin: tuple[int, int]
+    server_ids: int
+    raw: bytes
+
+    @classmethod
+    def parse(cls, key: bytes | None, value: bytes) -> Event:
+        document = json.loads(value)
+        data = document["data"]
+        kind = str(document["type"]).removeprefix(TYPE_PREFIX)
+        return cls(
+            key=key.decode() if key is not None else None,
+            id=str(document["id"]),
+            outcome=(kind, data.get("stage")),
+            origin=(int(data["origin"]["partition"]), int(data["origin"]["offset"])),
+            server_ids=len(data.get("server_ids") or ()),
+            raw=value,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerExit:
+    """How one worker process ended: the signal the driver sent and the exit status seen."""
+
+    name: str
+    sent: Literal["SIGKILL", "SIGTERM", "none"]
+    returncode: int | None
+
+
+@dataclass
+class Observation:
+    """Everything a run produced that the checks look at."""
+
+    plan: list[PlannedKey]
+    messages: list[Message]
+    events: list[Event]
+    servers_by_token: dict[str, int]
+    servers_without_token: int
+    exits: list[WorkerExit]
+    logs: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+
+
+def _examples(items: Iterable[object], limit: int = 5) -> str:
+    shown = [str(i) for i in items]
+    more = f" (+{len(shown) - limit} more)" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
+
+
+def _events_by_key(events: list[Event]) -> dict[str | None, list[Event]]:
+    grouped: dict[str | None, list[Event]] = defaultdict(list)
+    for event in events:
+        grouped[event.key].append(event)
+    return grouped
+
+
+def every_key_answered(obs: Observation) -> CheckResult:
+    answered = {e.key for e in obs.events}
+    missing = [p.key for p in obs.plan if p.key not in answered]
+    return CheckResult(
+        "every key has a terminal event",
+        not missing,
+        f"{len(obs.plan) - len(missing)}/{len(obs.plan)} keys answered"
+        + (f"; missing: {_examples(missing)}" if missing else ""),
+    )
+
+
+def every_message_answered(obs: Observation) -> CheckResult:
+    origins = {e.origin for e in obs.events}
+    missing = [
+        (m.partition, m.offset, m.key)
+        for m in obs.messages
+        if (m.partition, m.offset) not in origins
+    ]
+    return CheckResult(
+        "every published message has a terminal event",
+        not missing and bool(obs.messages),
+        f"{len(obs.messages) - len(missing)}/{len(obs.messages)} messages answered"
+        + (f"; missing (partition, offset, key): {_examples(missing)}" if missing else ""),
+    )
+
+
+def outcomes_as_allowed(obs: Observation) -> CheckResult:
+    """Per key: distinct outcomes == allowed set, one id per outcome; per message: its outcome."""
+    by_key = _events_by_key(obs.events)
+    by_origin = {(m.partition, m.offset): m for m in obs.messages}
+    planned = {p.key: p for p in obs.plan}
+    wrong: list[str] = []
+    for key, events in by_key.items():
+        expected = planned.get(key or "")
+        if expected is None:
+            wrong.append(f"{key}: not a planned key")
+            continue
+        seen = {e.outcome for e in events}
+        ids_per_outcome = {o: {e.id for e in events if e.outcome == o} for o in seen}
+        if seen - expected.outcomes:
+            wrong.append(
+                f"{key}: {sorted(seen, key=str)} not within {sorted(expected.outcomes, key=str)}"
+            )
+        elif any(len(ids) > 1 for ids in ids_per_outcome.values()):
+            wrong.append(f"{key}: one outcome under several event ids")
+        for event in events:
+            message = by_origin.get(event.origin)
+            must = expected.outcome_of(message.value) if message is not None else None
+            if must is not None and must != event.outcome:
+                wrong.append(f"{key}@{event.origin}: {event.outcome}, must be {must}")
+    complete = [
+        p.key
+        for p in obs.plan
+        if p.key in by_key and {e.outcome for e in by_key[p.key]} != p.outcomes
+    ]
+    return CheckResult(
+        "no key has two different terminal outcomes",
+        not wrong,
+        f"{len(by_key)} keys with events; {len(wrong)} with an outcome outside the allowed set"
+        + (f": {_examples(wrong, 3)}" if wrong else "")
+        + (f"; {len(complete)} keys not (yet) showing all allowed outcomes" if complete else ""),
+    )
+
+
+def servers_at_most_once(obs: Observation) -> CheckResult:
+    """Per client token, servers created == the body's count when it succeeded, else none."""
+    by_key = _events_by_key(obs.events)
+    expected: dict[str, int] = {}
+    for p in obs.plan:
+        succeeded = any(e.outcome[0] == "succeeded" for e in by_key.get(p.key, ()))
+        expected[p.token] = p.servers if p.servers and succeeded else 0
+    wrong = [
+        f"{token}: {count} servers, expected {expected.get(token, 0)}"
+        for token, count in obs.servers_by_token.items()
+        if count > expected.get(token, 0) or token not in expected
+    ]
+    short = [
+        f"{token}: {obs.servers_by_token.get(token, 0)} servers, expected {count}"
+        for token, count in expected.items()
+        if count and obs.servers_by_token.get(token, 0) != count
+    ]
+    problems = wrong + short
+    if obs.servers_without_token:
+        problems.append(f"{obs.servers_without_token} servers created without a client token")
+    return CheckResult(
+        "the simulator created servers at most once per client token",
+        not problems,
+        f"{len(obs.servers_by_token)} tokens, {sum(obs.servers_by_token.values())} servers"
+        + (f"; {_examples(problems, 3)}" if problems else ""),
+    )
+
+
+def bad_input_failed_early(obs: Observation) -> CheckResult:
+    """Invalid keys failed at `validate`, non-JSON at `decode`, and no valid key failed there."""
+    by_key = _events_by_key(obs.events)
+    wrong: list[str] = []
+    counts: Counter[Kind] = Counter()
+    for p in obs.plan:
+        events = by_key.get(p.key, [])
+        if p.kind in (Kind.INVALID, Kind.NOT_JSON):
+            counts[p.kind] += 1
+            want = FAILED_VALIDATE if p.kind is Kind.INVALID else FAILED_DECODE
+            wrong.extend(f"{p.key}: {e.outcome}" for e in events if e.outcome != want)
+        else:
+            early = [e for e in events if e.outcome in (FAILED_VALIDATE, FAILED_DECODE)]
+            wrong.extend(f"{p.key} (valid): {e.outcome}" for e in early)
+    return CheckResult(
+        "invalid requests failed at stage validate (non-JSON at decode)",
+        not wrong,
+        f"{counts[Kind.INVALID]} invalid, {counts[Kind.NOT_JSON]} non-JSON keys"
+        + (f"; wrong: {_examples(wrong, 3)}" if wrong else ""),
+    )
+
+
+def duplicates_share_id(obs: Observation) -> CheckResult:
+    """Events answering the same record carry one id: uuid5(client token, type)."""
+    by_origin: dict[tuple[int, int], list[Event]] = defaultdict(list)
+    for event in obs.events:
+        by_origin[event.origin].append(event)
+    duplicated = {o: es for o, es in by_origin.items() if len(es) > 1}
+    wrong: list[str] = []
+    for origin, events in by_origin.items():
+        if len({e.id for e in events}) > 1:
+            wrong.append(f"{origin}: ids {sorted({e.id for e in events})}")
+    for event in obs.events:
+        if event.key is None:
+            continue
+        expected_id = uuid.uuid5(uuid.UUID(client_token(event.key)), TYPE_PREFIX + event.outcome[0])
+        if event.id != str(expected_id):
+            wrong.append(f"{event.key}: id {event.id} is not uuid5(token, type)")
+    extra = sum(len(es) - 1 for es in duplicated.values())
+    return CheckResult(
+        "duplicate events share their id",
+        not wrong,
+        f"{extra} duplicate events over {len(duplicated)} records"
+        + (f"; wrong: {_examples(wrong, 3)}" if wrong else ""),
+    )
+
+
+def never_crashed(obs: Observation) -> CheckResult:
+    """No crash marker in any log; every exit was a SIGKILL we sent or a clean SIGTERM exit 0."""
+    problems = [
+        f"{name}: {marker!r} x{text.count(marker)}"
+        for name, text in obs.logs.items()
+        for marker in CRASH_MARKERS
+        if marker in text
+    ]
+    for ended in obs.exits:
+        if ended.sent == "SIGKILL" and ended.returncode == -9:
+            continue
+        if ended.sent == "SIGTERM" and ended.returncode == 0:
+            continue
+        problems.append(f"{ended.name}: exit {ended.returncode} after {ended.sent}")
+    kills = sum(1 for e in obs.exits if e.sent == "SIGKILL")
+    return CheckResult(
+        "the worker never crashed on a message",
+        not problems,
+        f"{len(obs.exits)} worker exits ({kills} by our SIGKILL), {len(obs.logs)} logs scanned"
+        + (f"; {_examples(problems, 3)}" if problems else ""),
+    )
+
+
+def no_secret_leaked(obs: Observation) -> CheckResult:
+    texts = [*obs.logs.values(), *(e.raw.decode(errors="replace") for e in obs.events)]
+    hits = sum(1 for text in texts for secret in obs.secrets if secret and secret in text)
+    return CheckResult(
+        "no secret in worker logs or events",
+        hits == 0,
+        f"{len(obs.secrets)} secret values searched in {len(texts)} logs/events; {hits} hits",
+    )
+
+
+CHECKS: tuple[Callable[[Observation], CheckResult], ...] = (
+    every_key_answered,
+    every_message_answered,
+    outcomes_as_allowed,
+    servers_at_most_once,
+    bad_input_failed_early,
+    duplicates_share_id,
+    never_crashed,
+    no_secret_leaked,
+)
+
+
+def run_checks(obs: Observation) -> list[CheckResult]:
+    return [check(obs) for check in CHECKS]
+
+
+def table(results: list[CheckResult]) -> str:
+    width = max(len(r.name) for r in results)
+    lines = [f"{'check':<{width}}  result  detail", "-" * (width + 40)]
+    lines += [
+        f"{r.name:<{width}}  {'PASS' if r.passed else 'FAIL':<6}  {_one_line(r.detail)}"
+        for r in results
+    ]
+    return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text)

@@ -1,0 +1,389 @@
+"""One reliability run, start to verdict: broker, simulator, worker processes, chaos, checks.
+
+`execute(config)` publishes the seeded request mix over `publish_seconds` while a chaos timeline
+SIGKILLs workers (restarting them), runs a second group member for part of the run and restarts
+the broker; the simulator answers with injected 5xx, 429 and latency. When the group has
+committed everything (and the events are in), the workers get SIGTERM, every topic is read back
+and the checks of `tests.reliability.checks` judge the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import aiohttp
+from aiokafka import AIOKafkaProducer
+
+from tests.reliability import mix
+from tests.reliability.checks import CheckResult, Event, Message, Observation, run_checks
+from tests.reliability.observe import Collector, OffsetProbe, read_all
+from tests.reliability.processes import DEFECT_COMMAND, WORKER_COMMAND, OwnBroker, WorkerSlot
+from tests.reliability.schedule import Step, describe, make_schedule
+from tests.support import secrets
+from tests.support.kafka import create_topics, delete_topics
+from tests.support.stack import worker_env
+from worker.simulator.config import SimulatorConfig
+from worker.simulator.server import running_simulator
+
+DEFECTS = ("commit-before-publish",)
+
+DEFAULT_FAULTS: Mapping[str, Any] = MappingProxyType(
+    {"error_rate": 0.2, "throttle_rate": 0.1, "latency_ms": [5, 400], "drop_rate": 0.02}
+)
+
+#: Worker settings of a run, on top of the suite's `worker_env`: json logs for the crash scan,
+#: more attempts per API call so 30% injected faults do not end a request as `submit` failure
+#: (0.3^12 ~ 5e-7 per call), and a quick job poll so jobs of 0.5-3 s are seen soon.
+WORKER_SETTINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "ECSP_LOG_FORMAT": "json",
+        "ECSP_LOG_LEVEL": "INFO",
+        "ECSP_API_MAX_ATTEMPTS": "12",
+        "ECSP_JOB_POLL_INITIAL_SECONDS": "0.3",
+        "ECSP_JOB_POLL_MAX_SECONDS": "1.0",
+        "ECSP_MAX_IN_FLIGHT": "300",
+    }
+)
+
+#: The log line of a worker that joined the group and got partitions (so it is doing work).
+ASSIGNED = '"partitions assigned"'
+
+#: How long the planted defect waits between marking an offset done and publishing its event.
+DEFECT_DELAY_SECONDS = "3"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int
+    requests: int = 2000
+    log_dir: Path = Path(".run/reliability")
+    bootstrap: str | None = None
+    """An existing broker (never restarted); None: start an own broker on `broker_port`."""
+    broker_port: int = 9392
+    partitions: int = 6
+    kills: int = 5
+    restart_broker: bool = True
+    second_worker: bool = True
+    defect: str | None = None
+    publish_seconds: float | None = None
+    """How long publishing is spread over; default requests / 40 (at least 8 s)."""
+    job_seconds: tuple[float, float] = (0.5, 3.0)
+    faults: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_FAULTS))
+    timeout: float = 600.0
+    """Longest wait for the group to finish after publishing started."""
+
+    @property
+    def spread(self) -> float:
+        return self.publish_seconds or max(8.0, self.requests / 40)
+
+
+@dataclass
+class RunReport:
+    config: RunConfig
+    results: list[CheckResult]
+    figures: dict[str, Any]
+    schedule: str
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def execute(config: RunConfig, say: Callable[[str], None] = _say) -> RunReport:
+    if config.defect is not None and config.defect not in DEFECTS:
+        raise ValueError(f"unknown defect {config.defect!r}; known: {', '.join(DEFECTS)}")
+    if config.bootstrap is not None:
+        return await _Run(config, config.bootstrap, None, say).execute()
+    broker = OwnBroker(config.broker_port)
+    say(f"starting own broker on {broker.bootstrap}")
+    await broker.start()
+    try:
+        return await _Run(config, broker.bootstrap, broker, say).execute()
+    finally:
+        await broker.stop()
+
+
+@dataclass
+class _Run:
+    config: RunConfig
+    bootstrap: str
+    broker: OwnBroker | None
+    say: Callable[[str], None]
+    started: float = field(default_factory=time.monotonic)
+    ends: dict[int, int] = field(default_factory=dict)
+    counters: Counter[str] = field(default_factory=Counter)
+    kafka_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    async def execute(self) -> RunReport:
+        c = self.config
+        suffix = f"{c.seed}-{uuid.uuid4().hex[:8]}"
+        topics = {n: f"reliability.{n}.{suffix}" for n in ("requests", "results", "failures")}
+        topics["progress"] = ""
+        await create_topics(self.bootstrap, [topics["requests"]], c.partitions)
+        await create_topics(self.bootstrap, [topics["results"], topics["failures"]], 1)
+        keys = mix.plan(c.seed, c.requests)
+        steps = make_schedule(
+            c.seed,
+            publish_seconds=c.spread,
+            kills=c.kills,
+            restart_broker=c.restart_broker and self.broker is not None,
+            second_worker=c.second_worker,
+        )
+        self.say(f"seed {c.seed}: {len(keys)} keys, {c.requests} messages; {describe(steps)}")
+        try:
+            figures = await self._with_simulator(keys, steps, topics, f"reliability-{suffix}")
+        finally:
+            with contextlib.suppress(Exception):
+                await delete_topics(self.bootstrap, [t for t in topics.values() if t])
+        return RunReport(c, figures.pop("results"), figures, describe(steps))
+
+    async def _with_simulator(
+        self, keys: list[mix.PlannedKey], steps: list[Step], topics: dict[str, str], group: str
+    ) -> dict[str, Any]:
+        c = self.config
+        sim = SimulatorConfig(
+            credentials={secrets.TEST_AK: secrets.TEST_SK}, job_seconds=c.job_seconds, seed=c.seed
+        )
+        async with running_simulator(sim) as base_url:
+            await _sim_call(base_url, "POST", "/_sim/faults", dict(c.faults))
+            env = worker_env(self.bootstrap, base_url, topics, group, **WORKER_SETTINGS)
+            if c.defect:
+                env["ECSP_TEST_DEFECT_DELAY_SECONDS"] = DEFECT_DELAY_SECONDS
+            c.log_dir.mkdir(parents=True, exist_ok=True)
+            for old_log in c.log_dir.glob("worker-*.log"):
+                old_log.unlink()
+            command = DEFECT_COMMAND if c.defect else WORKER_COMMAND
+            slots = [WorkerSlot(n, env, c.log_dir, command) for n in ("A", "B")]
+            collector = Collector(self.bootstrap, [topics["results"], topics["failures"]])
+            probe = OffsetProbe(self.bootstrap, group, topics["requests"], c.partitions)
+            await slots[0].start()
+            self.started = time.monotonic()
+            tasks = [
+                asyncio.create_task(self._publish(keys, topics["requests"])),
+                asyncio.create_task(self._chaos(steps, slots, collector, probe)),
+                asyncio.create_task(collector.run()),
+            ]
+            try:
+                drained = await self._wait_until_done(tasks[:2], slots, collector, probe)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await probe.close()
+                for slot in slots:
+                    await slot.terminate()
+            for task in tasks[:2]:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            stats = await _sim_call(base_url, "GET", "/_sim/stats")
+        return await self._judge(keys, topics, slots, stats, drained)
+
+    # ----- publishing
+    async def _publish(self, keys: list[mix.PlannedKey], topic: str) -> None:
+        publications = mix.publication_order(keys, self.config.seed)
+        spread = self.config.spread
+        batches: dict[int, list[mix.Publication]] = {}
+        for publication in publications:
+            batches.setdefault(int(publication.slot * spread), []).append(publication)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all"
+        )
+        await producer.start()
+        try:
+            for second, batch in sorted(batches.items()):
+                await asyncio.sleep(max(0.0, self.started + second - time.monotonic()))
+                async with self.kafka_lock:
+                    sent = [await producer.send(topic, p.value, key=p.key.encode()) for p in batch]
+                    for metadata in await asyncio.gather(*sent):
+                        end = self.ends.get(metadata.partition, 0)
+                        self.ends[metadata.partition] = max(end, metadata.offset + 1)
+                self.counters["published"] += len(batch)
+        finally:
+            await producer.stop()
+        self.say(f"t={self.elapsed():.0f}s all {self.counters['published']} messages published")
+
+    # ----- chaos
+    async def _chaos(
+        self, steps: list[Step], slots: list[WorkerSlot], collector: Collector, probe: OffsetProbe
+    ) -> None:
+        for step in steps:
+            await asyncio.sleep(max(0.0, self.started + step.at - time.monotonic()))
+            if step.action == "kill":
+                running = [s for s in slots if s.running]
+                victim = running[int(step.pick * len(running))]
+                await victim.wait_logged(ASSIGNED, timeout=20)
+                if self.config.defect:
+                    await self._wait_commit_ahead(collector, probe)
+                await victim.kill()
+                self.counters["kills"] += 1
+                self.say(f"t={self.elapsed():.0f}s SIGKILL worker {victim.name}")
+                await asyncio.sleep(step.pause)
+                await victim.start()
+            elif step.action == "start-second":
+                self.say(f"t={self.elapsed():.0f}s second worker joins")
+                await slots[1].start()
+            elif step.action == "stop-second":
+                self.say(f"t={self.elapsed():.0f}s second worker leaves (SIGTERM)")
+                await slots[1].terminate()
+            else:
+                for slot in slots:
+                    await slot.wait_logged(ASSIGNED, timeout=30)
+                await self._restart_broker()
+
+    async def _restart_broker(self) -> None:
+        assert self.broker is not None
+        async with self.kafka_lock:
+            self.say(f"t={self.elapsed():.0f}s restarting the broker")
+            down = time.monotonic()
+            await self.broker.stop()
+            await self.broker.start()
+            self.counters["broker_restarts"] += 1
+            self.counters["broker_restart_seconds"] += round(time.monotonic() - down)
+            self.say(f"t={self.elapsed():.0f}s broker back after {time.monotonic() - down:.0f}s")
+
+    async def _wait_commit_ahead(self, collector: Collector, probe: OffsetProbe) -> None:
+        """Defect runs: kill at a moment when offsets were committed whose events are not out
+        yet (bounded wait), so the loss the checks must catch is certain, not merely likely."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            committed = await probe.committed()
+            ahead = sum(
+                1
+                for p, end in committed.items()
+                for o in range(end)
+                if (p, o) not in collector.origins
+            )
+            if ahead:
+                self.counters["commits_ahead_at_kill"] += ahead
+                return
+            await asyncio.sleep(0.1)
+
+    # ----- waiting for the end
+    async def _wait_until_done(
+        self,
+        work: list[asyncio.Task[None]],
+        slots: list[WorkerSlot],
+        collector: Collector,
+        probe: OffsetProbe,
+    ) -> float | None:
+        """Seconds until the group committed everything and the events are in (None: timeout)."""
+        deadline = self.started + self.config.timeout
+        committed_since: float | None = None
+        last_report = 0.0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1)
+            for slot in slots:
+                if slot.reap():
+                    self.say(f"t={self.elapsed():.0f}s worker {slot.name} DIED on its own")
+                    async with self.kafka_lock:  # not while the broker restarts
+                        await slot.start()
+            if any(t.done() and not t.cancelled() and t.exception() for t in work):
+                return None
+            committed = await probe.committed()
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                self.say(
+                    f"t={self.elapsed():.0f}s published {self.counters['published']}, "
+                    f"committed {sum(committed.values())}, events {collector.events}"
+                )
+            if not all(t.done() for t in work) or not committed:
+                continue
+            if any(committed.get(p, 0) < end for p, end in self.ends.items()):
+                committed_since = None
+                continue
+            committed_since = committed_since or time.monotonic()
+            answered = all(
+                (p, o) in collector.origins for p, e in self.ends.items() for o in range(e)
+            )
+            if answered or time.monotonic() - committed_since > 10:
+                return self.elapsed()
+        return None
+
+    # ----- verdict
+    async def _judge(
+        self,
+        keys: list[mix.PlannedKey],
+        topics: dict[str, str],
+        slots: list[WorkerSlot],
+        stats: dict[str, Any],
+        drained: float | None,
+    ) -> dict[str, Any]:
+        c = self.config
+        requests = await read_all(self.bootstrap, {topics["requests"]: c.partitions})
+        outcomes = await read_all(self.bootstrap, {topics["results"]: 1, topics["failures"]: 1})
+        messages = [
+            Message(r.partition, r.offset, r.key.decode() if r.key else None, r.value)
+            for r in requests
+        ]
+        events = [Event.parse(r.key, r.value) for r in outcomes if r.value is not None]
+        logs = {name: text for slot in slots for name, text in slot.log_texts().items()}
+        observation = Observation(
+            plan=keys,
+            messages=messages,
+            events=events,
+            servers_by_token={k: int(v) for k, v in stats["servers_by_token"].items()},
+            servers_without_token=int(stats["servers_without_token"]),
+            exits=[e for slot in slots for e in slot.exits],
+            logs=logs,
+            secrets=secrets.ALL,
+        )
+        return {
+            "results": run_checks(observation),
+            "seed": c.seed,
+            "defect": c.defect or "none",
+            "keys": len(keys),
+            "messages published": len(messages),
+            "by kind": dict(Counter(k.kind.value for k in keys)),
+            "terminal events": len(events),
+            "duplicate terminal events": len(events) - len({e.origin for e in events}),
+            "worker SIGKILLs": self.counters["kills"],
+            "worker processes started": sum(len(s.logs) for s in slots),
+            "broker restarts": self.counters["broker_restarts"],
+            "broker restart seconds": self.counters["broker_restart_seconds"],
+            "rebalances (partition assignments logged)": sum(
+                t.count(ASSIGNED) for t in logs.values()
+            ),
+            "offsets committed ahead of events at kill (defect only)": self.counters[
+                "commits_ahead_at_kill"
+            ],
+            "api answers by status": stats["requests_by_status"],
+            "faults injected": stats["faults_injected"],
+            "creates / replays / dry runs": (stats["creates"], stats["replays"], stats["dry_runs"]),
+            "servers created": stats["servers_total"],
+            "seconds until all committed": round(drained, 1) if drained is not None else "TIMEOUT",
+            "seconds total": round(self.elapsed(), 1),
+        }
+
+
+async def _sim_call(base_url: str, method: str, path: str, payload: Any = None) -> Any:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+        session.request(method, base_url + path, json=payload) as response,
+    ):
+        response.raise_for_status()
+        return await response.json()
+
+
+def figures_text(figures: Mapping[str, Any]) -> str:
+    width = max(len(k) for k in figures)
+    return "\n".join(
+        f"{k:<{width}}  {json.dumps(v) if isinstance(v, dict) else v}" for k, v in figures.items()
+    )

@@ -1,0 +1,142 @@
+"""The reliability checks themselves: a faithful run passes every one, and each planted fault
+(lost event, second outcome, second create, wrong stage, unstable id, crash, leak) fails
+exactly the check meant to catch it. No broker needed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+
+import pytest
+
+from schemas.request import CreateServersBody
+from tests.reliability import mix
+from tests.reliability.checks import (
+    TYPE_PREFIX,
+    Event,
+    Message,
+    Observation,
+    WorkerExit,
+    run_checks,
+)
+from tests.support import secrets
+
+PLAN = mix.plan(seed=11, messages=120)
+
+
+def event_for(key: str, outcome: mix.Outcome, origin: tuple[int, int], servers: int) -> Event:
+    token = mix.PlannedKey(key, mix.Kind.POSTPAID, (), 0).token
+    event_id = str(uuid.uuid5(uuid.UUID(token), TYPE_PREFIX + outcome[0]))
+    raw = json.dumps({"id": event_id, "subject": key}).encode()
+    return Event(key, event_id, outcome, origin, servers, raw)
+
+
+def faithful() -> Observation:
+    """What a correct worker produces for PLAN: one right event per message, servers once."""
+    messages: list[Message] = []
+    events: list[Event] = []
+    servers: dict[str, int] = {}
+    for publication in mix.publication_order(PLAN, seed=11):
+        planned = next(p for p in PLAN if p.key == publication.key)
+        origin = (len(messages) % 3, len(messages))
+        messages.append(Message(*origin, planned.key, publication.value))
+        outcome = planned.outcome_of(publication.value)
+        created = planned.servers if outcome == mix.SUCCEEDED else 0
+        events.append(event_for(planned.key, outcome, origin, created))
+        if created:
+            servers[planned.token] = created
+    exits = [WorkerExit("worker-A-1", "SIGKILL", -9), WorkerExit("worker-A-2", "SIGTERM", 0)]
+    logs = {"worker-A-1.log": '{"event": "worker started"}\n'}
+    return Observation(PLAN, messages, events, servers, 0, exits, logs, secrets.ALL)
+
+
+def failing(observation: Observation) -> set[str]:
+    return {r.name for r in run_checks(observation) if not r.passed}
+
+
+def test_the_plan_covers_every_kind_and_its_bodies_are_what_they_claim() -> None:
+    plan = mix.plan(seed=3, messages=2000)
+    assert sum(len(p.values) for p in plan) == 2000
+    assert {p.kind for p in plan} == set(mix.Kind)
+    for planned in plan:
+        if planned.kind is mix.Kind.NOT_JSON:
+            continue
+        for value in planned.values:
+            assert value is not None
+            valid = True
+            try:
+                CreateServersBody.model_validate_json(value)
+            except ValueError:
+                valid = False
+            assert valid is (planned.kind is not mix.Kind.INVALID), planned.key
+    assert mix.plan(seed=3, messages=50) == mix.plan(seed=3, messages=50)
+
+
+def test_a_faithful_run_passes_every_check() -> None:
+    assert failing(faithful()) == set()
+
+
+def test_redelivered_duplicates_with_the_same_id_pass() -> None:
+    obs = faithful()
+    obs.events += obs.events[:10]
+    assert failing(obs) == set()
+
+
+def test_a_lost_event_fails_the_answered_checks() -> None:
+    obs = faithful()
+    lost = obs.events.pop(5)
+    assert failing(obs) >= {"every published message has a terminal event"}
+    if all(e.key != lost.key for e in obs.events):
+        assert "every key has a terminal event" in failing(obs)
+
+
+def test_a_second_outcome_for_a_key_fails() -> None:
+    obs = faithful()
+    first = next(e for e in obs.events if e.outcome == mix.SUCCEEDED)
+    obs.events.append(event_for(first.key or "", ("failed", "timeout"), first.origin, 0))
+    assert "no key has two different terminal outcomes" in failing(obs)
+
+
+def test_a_second_create_for_a_token_fails() -> None:
+    obs = faithful()
+    token = next(iter(obs.servers_by_token))
+    obs.servers_by_token[token] += 1
+    assert failing(obs) == {"the simulator created servers at most once per client token"}
+
+
+def test_an_invalid_request_reaching_the_api_fails() -> None:
+    obs = faithful()
+    invalid = next(p for p in PLAN if p.kind is mix.Kind.INVALID)
+    obs.events = [
+        dataclasses.replace(e, outcome=("failed", "submit")) if e.key == invalid.key else e
+        for e in obs.events
+    ]
+    assert "invalid requests failed at stage validate (non-JSON at decode)" in failing(obs)
+
+
+def test_a_duplicate_with_another_id_fails() -> None:
+    obs = faithful()
+    obs.events.append(dataclasses.replace(obs.events[0], id=str(uuid.uuid4())))
+    assert "duplicate events share their id" in failing(obs)
+
+
+@pytest.mark.parametrize(
+    ("exits", "log"),
+    [
+        ([WorkerExit("worker-B-1", "none", 1)], ""),
+        ([WorkerExit("worker-B-1", "SIGTERM", 1)], ""),
+        ([], '{"event": "request task crashed", "error": "KeyError"}'),
+    ],
+)
+def test_a_crash_or_unexpected_exit_fails(exits: list[WorkerExit], log: str) -> None:
+    obs = faithful()
+    obs.exits += exits
+    obs.logs["worker-B-1.log"] = log
+    assert failing(obs) == {"the worker never crashed on a message"}
+
+
+def test_a_secret_in_an_event_fails() -> None:
+    obs = faithful()
+    obs.events.append(dataclasses.replace(obs.events[0], raw=secrets.ADMIN_PASS_SECRET.encode()))
+    assert failing(obs) == {"no secret in worker logs or events"}
