@@ -15,6 +15,8 @@ from aiokafka.helpers import create_ssl_context
 
 from worker.ops.config import Settings
 
+PRODUCER_BATCH_BYTES = 256 * 1024
+
 
 def security_options(settings: Settings) -> dict[str, Any]:
     """aiokafka keyword arguments for the configured security protocol."""
@@ -41,6 +43,11 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
+        # aiokafka's default (16 KiB) holds ~8 of our ~2 KB events per partition batch; every
+        # further concurrent send then waits for that batch to drain, and all waiters wake and
+        # retry on each drain (tests/bench/results/PROFILE.md). 256 KiB stays well under the
+        # broker's 1 MiB message.max.bytes.
+        max_batch_size=PRODUCER_BATCH_BYTES,
         request_timeout_ms=30_000,
         **security_options(settings),
     )
