@@ -14,7 +14,7 @@
 #   OPS_PORT     worker's /healthz, /readyz, /metrics port (8080)
 #   JOB_SECONDS  simulated job duration range MIN:MAX (3:10)
 #   SAMPLES_ARGS extra arguments for `ecs-provisioner samples` (e.g. --no-watch)
-# Logs: deploy/local/.run/demo/{simulator,worker,samples}.log
+#   DEMO_RUN_DIR where the simulator and worker logs go (deploy/local/.run/demo)
 #
 # Exit codes: 0 stopped by Ctrl-C (or the sample command ended normally); 1 a component failed
 # to start, a port is taken, or the sample batch did not finish.
@@ -30,7 +30,7 @@ SIM_PORT=${SIM_PORT:-8700}
 OPS_PORT=${OPS_PORT:-8080}
 JOB_SECONDS=${JOB_SECONDS:-3:10}
 SAMPLES_ARGS=${SAMPLES_ARGS:-}
-RUN_DIR=$HERE/.run/demo
+RUN_DIR=${DEMO_RUN_DIR:-$HERE/.run/demo}
 BIN=$REPO_ROOT/.venv/bin
 export KAFKA_CHECK_PYTHON=${KAFKA_CHECK_PYTHON:-$BIN/python}
 

@@ -1,0 +1,92 @@
+"""`ecs-provisioner publish` and `results` against a running stack, as from a second terminal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.idempotency import client_token
+from tests.cli.conftest import Cli
+from tests.support.stack import EXAMPLES, example, stack
+
+
+async def end_offset(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        return int((await consumer.end_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
+
+
+async def test_publish_prints_partition_and_offset_and_the_worker_answers(
+    kafka_bootstrap: str, cli: Cli
+) -> None:
+    async with stack(kafka_bootstrap) as s:
+        path = str(EXAMPLES / "01-prepaid-keypair.json")
+        result = await cli(s.env, "publish", path, "--key", "my-first-server")
+        (outcome,) = await s.outcomes(1)
+    assert result.code == 0, result.err
+    token = client_token("my-first-server")
+    assert result.out == (
+        f"published my-first-server to {s.settings.topic_requests} partition 0 offset 0 "
+        f"(client token {token})\n"
+    )
+    assert outcome.key == b"my-first-server"
+    assert outcome.json()["type"] == "ecs.provisioning.succeeded"
+    assert outcome.json()["data"]["client_token"] == token
+
+
+async def test_publish_refuses_an_invalid_request_and_publishes_nothing(
+    kafka_bootstrap: str, cli: Cli, tmp_path: Path
+) -> None:
+    body = example("01-prepaid-keypair.json")
+    body["server"]["vpcid"] = "not-a-uuid"
+    del body["server"]["flavorRef"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(body))
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        result = await cli(s.env, "publish", str(path), "--key", "bad")
+        published = await end_offset(kafka_bootstrap, s.settings.topic_requests)
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert any(line.startswith("bad: server.vpcid: ") for line in lines), result.out
+    assert any(line.startswith("bad: server.flavorRef: ") for line in lines), result.out
+    assert "not published: 2 problem(s)" in result.err
+    assert published == 0
+
+
+async def test_publish_of_text_that_is_not_json_is_a_usage_error(
+    kafka_bootstrap: str, cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "body.json"
+    path.write_text("{server: oops")
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        result = await cli(s.env, "publish", str(path), "--key", "k")
+        published = await end_offset(kafka_bootstrap, s.settings.topic_requests)
+    assert result.code == 2
+    assert "not JSON" in result.err
+    assert published == 0
+
+
+async def test_results_show_the_table_and_raw_cloudevents(kafka_bootstrap: str, cli: Cli) -> None:
+    async with stack(kafka_bootstrap) as s:
+        await s.publish([("res-ok", example("05-dry-run.json")), ("res-bad", b"[]")])
+        await s.outcomes(2)
+        table = await cli(s.env, "results", timeout=30)
+        raw = await cli(s.env, "results", "--json", "--key", "res-bad", timeout=30)
+    assert table.code == 0, table.err
+    rows = table.out.splitlines()
+    assert rows[0].split() == ["KEY", "TYPE", "SERVERS", "JOB", "REASON", "AGE"]
+    assert any(r.split()[:2] == ["res-ok", "validated"] for r in rows[1:]), table.out
+    assert any(r.split()[:3] == ["res-bad", "failed", "-"] for r in rows[1:]), table.out
+    assert raw.code == 0, raw.err
+    (line,) = raw.out.splitlines()
+    event = json.loads(line)
+    assert event["specversion"] == "1.0"
+    assert event["type"] == "ecs.provisioning.failed"
+    assert event["subject"] == "res-bad"
+    assert event["data"]["stage"] == "decode"

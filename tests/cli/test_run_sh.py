@@ -1,0 +1,117 @@
+"""`deploy/local/run.sh` (`make run`) end to end, on the suite's broker and its own free ports.
+
+Ctrl-C is simulated the way a terminal sends it: SIGINT to the script's whole process group.
+The script must reach the batch summary, then stop the worker and simulator it started, leave
+the broker it did not start running, and free its ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import uuid
+from pathlib import Path
+
+from tests.support.kafka import broker_reachable, delete_topics
+
+RUN_SH = Path(__file__).parents[2] / "deploy" / "local" / "run.sh"
+SUMMARY = "Sample batch: 4 succeeded, 1 validated, 1 failed"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+def processes_mentioning(*needles: bytes) -> list[str]:
+    """Pids whose command line or environment contains one of `needles`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or proc.name == str(os.getpid()):
+            continue
+        for name in ("cmdline", "environ"):
+            with contextlib.suppress(OSError):
+                if any(n in (proc / name).read_bytes() for n in needles):
+                    found.append(proc.name)
+                    break
+    return found
+
+
+async def stop_group(process: asyncio.subprocess.Process) -> None:
+    """Last resort after a failed test: SIGTERM (the script cleans up), then SIGKILL."""
+    if process.returncode is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        async with asyncio.timeout(60):
+            await process.wait()
+    except TimeoutError:
+        os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+
+
+async def test_run_sh_reaches_the_summary_and_ctrl_c_leaves_nothing_behind(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    host, _, kafka_port = kafka_bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    assert host == "127.0.0.1", "run.sh runs its stack on 127.0.0.1"
+    sim_port, ops_port = free_port(), free_port()
+    suffix = uuid.uuid4().hex[:10]
+    topics = {
+        f"ECSP_TOPIC_{n.upper()}": f"test.runsh.{n}.{suffix}"
+        for n in ("requests", "results", "failures", "progress")
+    }
+    env = {
+        **os.environ,
+        **topics,
+        "ECSP_GROUP_ID": f"test-runsh-{suffix}",
+        "KAFKA_PORT": kafka_port,
+        "SIM_PORT": str(sim_port),
+        "OPS_PORT": str(ops_port),
+        "JOB_SECONDS": "0.5:1.5",
+        "DEMO_RUN_DIR": str(tmp_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(RUN_SH),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while not output or not output[-1].startswith("Following new events"):
+                line = await process.stdout.readline()
+                assert line, "run.sh ended early:\n" + "".join(output)
+                output.append(line.decode())
+        during = (listening(sim_port), listening(ops_port))
+        os.killpg(process.pid, signal.SIGINT)
+        async with asyncio.timeout(60):
+            output.append((await process.stdout.read()).decode())
+            code = await process.wait()
+    finally:
+        await stop_group(process)
+        await delete_topics(kafka_bootstrap, list(topics.values()))
+    text = "".join(output)
+    assert SUMMARY in text.splitlines(), text + (tmp_path / "worker.log").read_text()
+    assert during == (True, True)
+    assert code == 0, text
+    assert f"using the Kafka broker already listening on 127.0.0.1:{kafka_port}" in text
+    assert f"ports {sim_port} {ops_port} are free" in text
+    assert not listening(sim_port)
+    assert not listening(ops_port)
+    assert broker_reachable(kafka_bootstrap)  # not ours: left running
+    assert processes_mentioning(f"ECSP_GROUP_ID=test-runsh-{suffix}".encode()) == []
