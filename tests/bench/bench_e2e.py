@@ -1,0 +1,189 @@
+"""Benchmark (not a test): end-to-end requests/s and worker CPU per 1,000 requests.
+
+The worker (`ecs-provisioner run`, a child process) against the simulator (another child
+process) with instant jobs, next to a raw aiokafka consume→produce pass-through doing the same
+Kafka traffic (`tests.bench.passthrough`), in one invocation. Each side gets a pre-filled
+request topic of its own, is started, and is timed over the 10 %..90 % window of its terminal
+messages (start-up and tail excluded); CPU is the child's own (psutil), sampled at the window's
+edges. Run alone: ``python -m tests.bench.bench_e2e [--quick] [--requests N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from tests.bench.common import (
+    Section,
+    Simulator,
+    Usage,
+    bench_bootstrap,
+    bench_topics,
+    bench_worker_env,
+    collect,
+    mean_value_size,
+    prefill,
+    print_section,
+    ratio,
+    request_value,
+    sampling,
+    simulator,
+    spawn,
+    stop,
+    worker_command,
+)
+
+#: Job checks come quickly: jobs are instant, so waiting would only measure the poll interval.
+WORKER_SETTINGS = {
+    "ECSP_MAX_IN_FLIGHT": "1000",
+    "ECSP_JOB_POLL_INITIAL_SECONDS": "0.05",
+    "ECSP_JOB_POLL_MAX_SECONDS": "0.5",
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One side's figures."""
+
+    requests: int
+    per_second: float
+    cpu_per_1000: float
+    total_seconds: float
+    total_cpu: float
+    peak_rss_mib: float
+    simulator_cpu_per_1000: float = 0.0
+
+
+async def run_worker(
+    bootstrap: str, sim: Simulator, count: int, wrap: Sequence[str] = ()
+) -> tuple[Run, dict[str, int]]:
+    """Pre-fills, starts the worker (optionally under a profiler `wrap`), times its outcomes."""
+    async with bench_topics(bootstrap, partitions=4) as topics:
+        await prefill(bootstrap, topics["requests"], count)
+        env = bench_worker_env(
+            bootstrap, sim.url, topics, f"bench-{uuid.uuid4().hex[:8]}", **WORKER_SETTINGS
+        )
+        sim_usage = Usage(sim.process)
+        sim_cpu = sim_usage.cpu()
+        process = spawn(worker_command(wrap), "worker", env)
+        try:
+            target = await _python_child(process) if wrap else process
+            usage = Usage(target)
+            run = await _timed(bootstrap, [topics["results"], topics["failures"]], count, usage)
+            run = dataclasses.replace(
+                run, simulator_cpu_per_1000=(sim_usage.cpu() - sim_cpu) / count * 1000
+            )
+            if wrap:  # the profiler writes its output once the worker has exited
+                target.terminate()
+                target.wait(timeout=60)
+        finally:
+            stop(process, timeout=60)
+        sizes = {
+            "progress": await mean_value_size(bootstrap, topics["progress"]),
+            "result": await mean_value_size(bootstrap, topics["results"]),
+            "request": len(request_value()),
+        }
+    return run, sizes
+
+
+async def _python_child(wrapper: psutil.Popen) -> psutil.Process:
+    """The worker process under a profiler wrapper (its first Python child)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        children = wrapper.children(recursive=True)
+        if children:
+            return children[0]
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the profiled worker did not start")
+
+
+async def run_passthrough(bootstrap: str, count: int, sizes: dict[str, int]) -> Run:
+    async with bench_topics(bootstrap, partitions=4) as topics:
+        await prefill(bootstrap, topics["requests"], count)
+        args = [
+            sys.executable, "-m", "tests.bench.passthrough", "--bootstrap", bootstrap,
+            "--input", topics["requests"], "--group", f"bench-pt-{uuid.uuid4().hex[:8]}",
+            "--progress", topics["progress"], "--results", topics["results"],
+            "--progress-size", str(sizes["progress"]), "--result-size", str(sizes["result"]),
+        ]  # fmt: skip
+        process = spawn(args, "passthrough")
+        try:
+            return await _timed(bootstrap, [topics["results"]], count, Usage(process))
+        finally:
+            stop(process)
+
+
+async def _timed(bootstrap: str, topics: list[str], count: int, usage: Usage) -> Run:
+    started = time.time()
+    async with sampling([usage]):
+        _, window = await collect(bootstrap, topics, count, timeout=300, cpu=usage.cpu)
+    return Run(
+        requests=count,
+        per_second=window.per_second,
+        cpu_per_1000=window.cpu_per_1000,
+        total_seconds=window.high_time - started,
+        total_cpu=usage.cpu(),
+        peak_rss_mib=usage.peak_rss / 2**20,
+    )
+
+
+async def bench(count: int) -> Section:
+    bootstrap = bench_bootstrap()
+    async with simulator(job_seconds=(0.0, 0.0)) as sim:
+        await run_worker(bootstrap, sim, min(count, 300))  # warm-up: imports, broker, sim
+        worker, sizes = await run_worker(bootstrap, sim, count)
+        stats = await sim.stats()
+    passthrough = await run_passthrough(bootstrap, count, sizes)
+    rows: list[list[Any]] = [
+        ["requests/s (10-90 % window)", worker.per_second, passthrough.per_second,
+         ratio(worker.per_second, passthrough.per_second)],
+        ["CPU s per 1,000 requests", worker.cpu_per_1000, passthrough.cpu_per_1000,
+         ratio(worker.cpu_per_1000, passthrough.cpu_per_1000)],
+        ["simulator CPU s per 1,000 requests", worker.simulator_cpu_per_1000, "-", "-"],
+        ["peak RSS, MiB", worker.peak_rss_mib, passthrough.peak_rss_mib,
+         ratio(worker.peak_rss_mib, passthrough.peak_rss_mib)],
+        ["start to 90 % done, s", worker.total_seconds, passthrough.total_seconds,
+         ratio(worker.total_seconds, passthrough.total_seconds)],
+    ]  # fmt: skip
+    return Section(
+        name="e2e",
+        title=f"End to end: worker vs raw aiokafka pass-through ({count:,} requests)",
+        columns=["metric", "worker", "pass-through", "worker / pass-through"],
+        rows=rows,
+        params={"requests": count, "partitions": 4, **WORKER_SETTINGS, "job_seconds": "0:0"},
+        details={
+            "worker": worker.__dict__,
+            "passthrough": passthrough.__dict__,
+            "message_bytes": sizes,
+            "simulator_requests_total": stats["requests_total"],
+        },
+        notes=[
+            "Worker: create + job check + `submitted` and `succeeded` events per request, INFO "
+            "JSON logs to a file; simulator and broker on the same machine, in other processes.",
+            "Pass-through: per request one progress-sized and one result-sized message "
+            f"({sizes['progress']} and {sizes['result']} bytes, measured from the worker's "
+            "events), same producer settings, manual commit after each acked batch.",
+        ],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests")
+    parser.add_argument("--requests", type=int, default=None)
+    args = parser.parse_args(argv)
+    count = args.requests or (1500 if args.quick else 5000)
+    print_section(asyncio.run(bench(count)))
+
+
+if __name__ == "__main__":
+    main()
