@@ -100,7 +100,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 0' INT TERM # Ctrl-C is the way to stop: clean up, exit 0
+trap 'exit 0' INT TERM HUP # Ctrl-C (or closing the terminal) stops: clean up, exit 0
 
 [[ -x $BIN/ecs-provisioner ]] || fail "no virtualenv at $BIN: run \`make run\` (it creates .venv first)"
 cd "$REPO_ROOT"
