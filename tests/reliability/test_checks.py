@@ -105,6 +105,28 @@ def test_a_second_create_for_a_token_fails() -> None:
     assert failing(obs) == {"the simulator created servers at most once per client token"}
 
 
+def test_a_succeeded_key_without_its_servers_fails() -> None:
+    obs = faithful()
+    token = next(iter(obs.servers_by_token))
+    del obs.servers_by_token[token]
+    assert failing(obs) == {"the simulator created servers at most once per client token"}
+
+
+def test_a_server_for_a_dry_run_fails() -> None:
+    obs = faithful()
+    dry = next(p for p in PLAN if p.kind is mix.Kind.DRY_RUN)
+    obs.servers_by_token[dry.token] = 1
+    assert failing(obs) == {"the simulator created servers at most once per client token"}
+
+
+def test_a_lost_request_whose_servers_exist_is_loss_not_duplication() -> None:
+    obs = faithful()
+    created = next(p for p in PLAN if p.kind is mix.Kind.POSTPAID)
+    obs.events = [e for e in obs.events if e.key != created.key]
+    assert "the simulator created servers at most once per client token" not in failing(obs)
+    assert "every key has a terminal event" in failing(obs)
+
+
 def test_an_invalid_request_reaching_the_api_fails() -> None:
     obs = faithful()
     invalid = next(p for p in PLAN if p.kind is mix.Kind.INVALID)

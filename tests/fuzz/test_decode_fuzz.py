@@ -1,0 +1,156 @@
+"""Bad input against the decode -> validate path and the whole pipeline (hypothesis, no broker).
+
+Properties: parsing either yields a JSON object or fails at `decode`; validation either yields a
+request or fails at `validate`; and `Pipeline.process` turns every record whatsoever into
+exactly one terminal event (never an exception), `failed` at decode/validate without an API call
+unless the record is a valid request, with the deterministic id for its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.cloudevent import CloudEvent
+from schemas.idempotency import client_token
+from tests.fuzz.malformed import (
+    json_values,
+    mutated_bodies,
+    record_keys,
+    record_values,
+    schema_accepts,
+)
+from worker.ecs.models import CreateResult, JobStatus, SubJob
+from worker.ops.config import Settings
+from worker.pipeline.decode import DecodedRequest, Identity, parse_json_object, validate
+from worker.pipeline.failure import StageFailure
+from worker.pipeline.message import InboundMessage
+from worker.pipeline.process import Pipeline
+from worker.pipeline.secrets import SecretSource
+
+PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
+SERVER = "11111111-1111-4111-8111-111111111111"
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TERMINAL = {"ecs.provisioning.succeeded", "ecs.provisioning.validated", "ecs.provisioning.failed"}
+
+
+class AcceptingApi:
+    """Accepts every create and reports every job done; counts the creates."""
+
+    def __init__(self) -> None:
+        self.creates = 0
+
+    async def create_servers(
+        self, body: dict[str, Any], client_token: str, project_id: str
+    ) -> CreateResult:
+        self.creates += 1
+        dry = body.get("dry_run") is True
+        return CreateResult(None if dry else "job-1", None, () if dry else (SERVER,), dry, "r", 1)
+
+    async def get_job(self, job_id: str, project_id: str) -> JobStatus:
+        sub = SubJob("sub-1", "SUCCESS", SERVER, None, None, None, None)
+        return JobStatus(job_id, "SUCCESS", (sub,), None, None, None, None, "r")
+
+
+class AnySecret(SecretSource):
+    """Every `$NAME` reference resolves to a password the API rules accept."""
+
+    async def lookup(self, name: str) -> str | None:
+        return "Fuzz!Passw0rd-42"
+
+
+def pipeline(api: AcceptingApi) -> Pipeline:
+    config = Settings(
+        ecs_project_id=PROJECT,
+        job_poll_initial_seconds=0.001,
+        job_poll_max_seconds=0.002,
+        request_deadline_seconds=5.0,
+    )
+    return Pipeline(config, api, AnySecret("", None))
+
+
+def record(key: bytes | None, value: bytes | None, project: str | None) -> InboundMessage:
+    headers = () if project is None else (("ecs-project-id", project.encode()),)
+    return InboundMessage("requests", 0, 42, key, value, headers, 1_700_000_000_000)
+
+
+async def _ignore(event: CloudEvent) -> None:
+    del event
+
+
+@FUZZ
+@given(value=record_values)
+def test_parsing_yields_an_object_or_fails_at_decode(value: bytes | None) -> None:
+    result = _outcome(lambda: parse_json_object(record(b"k", value, None), max_bytes=1_048_576))
+    if isinstance(result, StageFailure):
+        assert result.stage == "decode"
+        assert result.code.startswith("ECSP.")
+    else:
+        assert isinstance(result, dict)
+
+
+@FUZZ
+@given(document=st.one_of(st.dictionaries(st.text(max_size=10), json_values), mutated_bodies()))
+def test_validation_yields_a_request_or_fails_at_validate(document: dict[str, Any] | bytes) -> None:
+    doc = json.loads(document) if isinstance(document, bytes) else document
+    identity = Identity("k", client_token("k"), PROJECT, None)
+    result = _outcome(lambda: validate(identity, doc, allowed_projects=frozenset({PROJECT})))
+    if isinstance(result, StageFailure):
+        assert result.stage == "validate"
+        assert result.message
+    else:
+        assert isinstance(result, DecodedRequest)
+        assert result.wire["server"]
+
+
+@FUZZ
+@given(
+    key=record_keys,
+    value=record_values,
+    project=st.sampled_from([None, PROJECT, "someone-elses-project"]),
+)
+def test_every_record_becomes_exactly_one_terminal_event(
+    key: bytes | None, value: bytes | None, project: str | None
+) -> None:
+    api = AcceptingApi()
+    message = record(key, value, project)
+
+    event = asyncio.run(pipeline(api).process(message, _ignore))
+    again = asyncio.run(pipeline(AcceptingApi()).process(message, _ignore))
+
+    assert event.type in TERMINAL
+    assert again.id == event.id
+    assert again.type == event.type
+    data = json.loads(event.to_bytes())["data"]
+    key_text = _key_text(key)
+    if key_text is not None:
+        assert event.id == str(uuid.uuid5(uuid.UUID(client_token(key_text)), event.type))
+    usable = key_text is not None and project in (None, PROJECT) and schema_accepts(value)
+    if event.type == "ecs.provisioning.failed":
+        assert data["stage"] in ("decode", "validate")
+        assert api.creates == 0
+        assert not usable
+    else:
+        assert usable
+        assert api.creates == 1
+
+
+def _outcome(call: Callable[[], object]) -> object:
+    """What `call` returned, or the StageFailure it raised."""
+    try:
+        return call()
+    except StageFailure as failure:
+        return failure
+
+
+def _key_text(key: bytes | None) -> str | None:
+    try:
+        return key.decode() or None if key else None
+    except UnicodeDecodeError:
+        return None
