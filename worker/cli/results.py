@@ -83,20 +83,16 @@ async def _read(settings: Settings, args: argparse.Namespace) -> None:
     if args.progress and settings.topic_progress:
         topics.append(settings.topic_progress)
     consumer = AIOKafkaConsumer(
+        *topics,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,
+        auto_offset_reset="earliest",
         request_timeout_ms=15_000,
         **security_options(settings),
     )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        partitions = sorted(consumer.assignment())  # no group: every partition, from the start
         end = await consumer.end_offsets(partitions)
         if not args.json:
             print("  ".join(_fit(c, w) for c, w in zip(COLUMNS, WIDTHS, strict=True)))
