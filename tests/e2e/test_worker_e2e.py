@@ -227,3 +227,34 @@ async def test_worker_commits_past_every_outcome(kafka_bootstrap: str) -> None:
             await wait_for(committed_two, timeout=10)
         finally:
             await probe.stop()
+
+
+async def test_api_rejection_fails_at_submit_with_the_apis_code(kafka_bootstrap: str) -> None:
+    too_many = example("01-prepaid-keypair.json")
+    too_many["server"]["count"] = 101  # valid JSON, refused by the API (at most 100 per call)
+    async with stack(kafka_bootstrap) as s:
+        await s.publish([("too-many", too_many)])
+        (record,) = await s.outcomes(1)
+
+    data = record.json()["data"]
+    assert (data["stage"], data["retryable"]) == ("submit", False)
+    assert data["error"]["code"] == "Ecs.0005"
+    assert data["error"]["http_status"] == 400
+    assert data["error"]["request_id"]
+
+
+async def test_a_key_reused_after_the_token_window_is_token_expired(kafka_bootstrap: str) -> None:
+    body = example("05-dry-run.json")
+    body.pop("dry_run")
+    async with stack(kafka_bootstrap, token_ttl_seconds=1.0) as s:
+        await s.publish([("old-key", body)])
+        await s.outcomes(1)
+        await asyncio.sleep(1.5)
+        await s.publish([("old-key", body)])
+        records = await s.outcomes(2)
+        stats = await s.sim("GET", "/_sim/stats")
+
+    second = records[1].json()["data"]
+    assert records[0].json()["type"] == "ecs.provisioning.succeeded"
+    assert (second["stage"], second["error"]["code"]) == ("token_expired", "Ecs.0124")
+    assert stats["servers_by_token"] == {client_token("old-key"): 1}  # never re-created

@@ -159,6 +159,7 @@ async def stack(
     job_seconds: tuple[float, float] = (0.2, 0.6),
     faults: Faults | None = None,
     in_process_worker: bool = True,
+    token_ttl_seconds: float = 8 * 3600,
     **settings_env: str,
 ) -> AsyncIterator[Stack]:
     """Fresh topics + simulator (+ an in-process worker); everything removed afterwards."""
@@ -174,6 +175,7 @@ async def stack(
         job_seconds=job_seconds,
         seed=7,
         faults=faults or Faults(),
+        token_ttl_seconds=token_ttl_seconds,
     )
     old_env = {k: os.environ.get(k) for k in ("ECSP_TEST_SECRET_ADMIN_PASS",)}
     try:
