@@ -1,0 +1,41 @@
+"""The default job-polling schedule: cheap for long jobs, quick to notice their end."""
+
+from __future__ import annotations
+
+import random
+from itertools import accumulate
+
+from worker.ops.config import Settings
+from worker.pipeline.follow import PollSchedule
+
+
+def default_schedule() -> PollSchedule:
+    s = Settings()
+    return PollSchedule(s.job_poll_initial_seconds, s.job_poll_factor, s.job_poll_max_seconds)
+
+
+def checks_until(duration: float, schedule: PollSchedule, seed: int) -> list[float]:
+    """Times of the job checks up to and including the first one at or after `duration`."""
+    checks: list[float] = []
+    for moment in accumulate(schedule.delays(random.Random(seed))):
+        checks.append(moment)
+        if moment >= duration:
+            return checks
+    raise AssertionError("unreachable: the schedule is endless")
+
+
+def test_a_four_minute_job_costs_about_sixteen_calls_and_is_seen_within_the_cap() -> None:
+    schedule = default_schedule()
+    for seed in range(50):
+        checks = checks_until(240.0, schedule, seed)
+        assert len(checks) <= 17, len(checks)
+        assert checks[-1] - 240.0 <= schedule.cap * 1.1  # end noticed within the cap (+jitter)
+        assert checks[0] <= schedule.initial * 1.1  # the first check comes soon
+
+
+def test_intervals_grow_to_the_cap_and_stay_there() -> None:
+    delays = [
+        d for d, _ in zip(default_schedule().delays(random.Random(1)), range(10), strict=False)
+    ]
+    assert delays[0] < delays[1] < delays[2]
+    assert all(13.5 <= d <= 16.5 for d in delays[3:])
