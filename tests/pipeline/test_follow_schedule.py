@@ -24,17 +24,17 @@ def checks_until(duration: float, schedule: PollSchedule, seed: int) -> list[flo
     raise AssertionError("unreachable: the schedule is endless")
 
 
-def test_a_four_minute_job_costs_about_sixteen_calls_and_is_seen_within_the_cap() -> None:
-    """240 s / 15 s = 16 checks is the floor for a 15 s notice; jitter adds one or two."""
+def test_a_four_minute_job_costs_about_seventeen_calls_and_is_seen_within_the_cap() -> None:
+    """240 s / 15 s = 16 checks is the floor for a 15 s notice; the ramp and jitter add 1-2."""
     schedule = default_schedule()
     counts = []
     for seed in range(50):
         checks = checks_until(240.0, schedule, seed)
         counts.append(len(checks))
-        assert len(checks) <= 18, len(checks)
+        assert len(checks) <= 19, len(checks)
         assert checks[-1] - 240.0 <= schedule.cap * 1.1  # end noticed within the cap (+jitter)
         assert checks[0] <= schedule.initial * 1.1  # the first check comes soon
-    assert sum(counts) / len(counts) <= 17.0
+    assert sum(counts) / len(counts) <= 18.0
 
 
 def test_intervals_grow_to_the_cap_and_stay_there() -> None:
