@@ -1,7 +1,7 @@
 """Following a create job to its end on an adaptive schedule, within the request's deadline.
 
 The first check comes soon (fast failures and instant jobs are seen quickly), then the interval
-grows by a factor up to a cap, so a 4-minute job costs about 16 calls and its end is seen within
+grows by a factor up to a cap, so a 4-minute job costs about 17 calls and its end is seen within
 the cap. Transient API errors while polling do not fail the request: the next check comes on
 schedule. The deadline ends the wait with a `timeout` (or `payment`, when the order still waits
 for payment) failure that carries what is known of the job.
