@@ -191,8 +191,9 @@ class _Run:
                 for slot in slots:
                     await slot.terminate()
             for task in tasks[:2]:
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                failure = None if task.cancelled() else task.exception()
+                if failure is not None:
+                    raise failure
             stats = await _sim_call(base_url, "GET", "/_sim/stats")
         return await self._judge(keys, topics, slots, stats, drained)
 

@@ -148,6 +148,3 @@ class OwnBroker:
 
     async def stop(self) -> None:
         await self._kafka_sh("stop")
-
-    async def reset(self) -> None:
-        await self._kafka_sh("reset")
