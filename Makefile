@@ -46,5 +46,12 @@ kafka-stop:
 schemas: venv
 	$(BIN)/ecs-provisioner schemas export
 
+# The full reliability run (own broker on port 9392; SEED=N to vary) and the benchmarks.
+reliability: venv
+	$(BIN)/python -m tests.reliability.run --seed $(or $(SEED),1)
+
+bench: venv
+	deploy/local/with-kafka.sh $(BIN)/python -m tests.bench.run
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

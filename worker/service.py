@@ -108,28 +108,24 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
             alive=lambda: _alive(worker),
             ready=lambda: (worker.is_ready(), f"{len(worker.assignment)} partitions assigned"),
         )
-        runner = await start_ops_server(
-            make_ops_app(metrics, probes), settings.ops_host, settings.ops_port
-        )
-        try:
+        async with contextlib.AsyncExitStack() as resources:
+            runner = await start_ops_server(
+                make_ops_app(metrics, probes), settings.ops_host, settings.ops_port
+            )
+            resources.push_async_callback(runner.cleanup)
+            # stop() is registered before start(): a start that fails half-way is cleaned too
+            resources.push_async_callback(producer.stop)
+            resources.push_async_callback(consumer.stop)
             await producer.start()
-            try:
-                await consumer.start()
-                try:
-                    log.info(
-                        "worker started",
-                        topic=settings.topic_requests,
-                        group=settings.group_id,
-                        endpoint=settings.ecs_base_url,
-                        max_in_flight=settings.max_in_flight,
-                    )
-                    await worker.run(stop)
-                finally:
-                    await consumer.stop()
-            finally:
-                await producer.stop()
-        finally:
-            await runner.cleanup()
+            await consumer.start()
+            log.info(
+                "worker started",
+                topic=settings.topic_requests,
+                group=settings.group_id,
+                endpoint=settings.ecs_base_url,
+                max_in_flight=settings.max_in_flight,
+            )
+            await worker.run(stop)
     log.info("worker stopped")
 
 
