@@ -70,7 +70,10 @@ class Stack:
         )
 
     async def outcomes(self, count: int, timeout: float = 60.0) -> list[Record]:
-        """Reads results and failures until `count` terminal events arrived (from the start)."""
+        """Reads results and failures until `count` terminal events arrived (from the start).
+
+        Sorted by the request's offset: the two topics give no order between each other.
+        """
         records = await consume(
             self.bootstrap,
             [self.settings.topic_results, self.settings.topic_failures],
@@ -78,7 +81,7 @@ class Stack:
             timeout=timeout,
         )
         _log_events(records)
-        return records
+        return sorted(records, key=lambda r: int(r.json()["data"]["origin"]["offset"]))
 
     async def progress(self, count: int, timeout: float = 30.0) -> list[Record]:
         records = await consume(
