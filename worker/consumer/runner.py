@@ -35,7 +35,7 @@ from worker.consumer.publisher import EventPublisher
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import Pipeline
+from worker.pipeline.process import Pipeline, ProgressSink
 
 log = structlog.get_logger("worker.consumer")
 
@@ -142,7 +142,7 @@ class Worker:
                 await self._publisher.publish(self._topic_of[event.type], message.key, event)
         offsets.finished(message.offset)
 
-    def _publish_progress_for(self, message: InboundMessage) -> Any:
+    def _publish_progress_for(self, message: InboundMessage) -> ProgressSink:
         async def publish_progress(event: CloudEvent) -> None:
             await self._publisher.publish(self._topic_of[event.type], message.key, event)
 
