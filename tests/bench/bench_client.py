@@ -44,6 +44,7 @@ from huaweicloudsdkecs.v2 import (  # noqa: E402
 )
 from huaweicloudsdkecs.v2 import EcsClient as SdkEcsClient  # noqa: E402
 
+from tests.support.bodies import server_body  # noqa: E402
 from worker.ecs.auth import AkSkAuth  # noqa: E402
 from worker.ecs.client import EcsClient, EcsClientSettings  # noqa: E402
 from worker.ecs.ratelimit import TokenBucket  # noqa: E402
@@ -52,15 +53,7 @@ from worker.ecs.signing import sign_request  # noqa: E402
 
 AK, SK = "BENCHAK0000000000001", "bench-secret-key-0001"
 PROJECT = "0123456789abcdef0123456789abcdef"
-SERVER = {
-    "imageRef": "67f433d8-ed0e-4321-a8a2-a71838539e09",
-    "flavorRef": "s6.small.1",
-    "name": "web",
-    "vpcid": "2a6f4aa6-d93e-45f5-a8cb-b030dbf8cd68",
-    "nics": [{"subnet_id": "ef039b60-6a14-42d1-963b-687b627fea08"}],
-    "root_volume": {"volumetype": "SSD"},
-    "count": 1,
-}
+SERVER = server_body()["server"]
 
 
 def serve() -> None:

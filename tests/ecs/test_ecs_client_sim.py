@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.bodies import server_body
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.errors import EcsApiError, is_not_found
@@ -24,20 +25,6 @@ from worker.simulator.server import running_simulator
 AK, SK = "CLIENTAK000000000001", "client-secret-key-1"
 PROJECT = "0123456789abcdef0123456789abcdef"
 FAST = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, deadline=10)
-
-
-def server_body(count: int = 1, **extra: Any) -> dict[str, Any]:
-    server: dict[str, Any] = {
-        "imageRef": "67f433d8-ed0e-4321-a8a2-a71838539e09",
-        "flavorRef": "s6.small.1",
-        "name": "web",
-        "vpcid": "2a6f4aa6-d93e-45f5-a8cb-b030dbf8cd68",
-        "nics": [{"subnet_id": "ef039b60-6a14-42d1-963b-687b627fea08"}],
-        "root_volume": {"volumetype": "SSD"},
-        "count": count,
-        **extra,
-    }
-    return {"server": server}
 
 
 def new_token() -> str:

@@ -13,9 +13,9 @@ from tests.simulator.simkit import (
     Reply,
     config,
     new_token,
-    server_body,
     simulator,
 )
+from tests.support.bodies import server_body
 
 
 def _no_secret_in(raw: bytes, *secrets: str) -> None:

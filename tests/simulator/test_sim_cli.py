@@ -12,7 +12,8 @@ import time
 import aiohttp
 import pytest
 
-from tests.simulator.simkit import AK, SK, Api, new_token, server_body
+from tests.simulator.simkit import AK, SK, Api, new_token
+from tests.support.bodies import server_body
 from worker.cli import simulator as cli
 
 # Runs only this sub-command, so the test does not depend on the other sub-commands' modules.

@@ -8,7 +8,8 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from tests.simulator.simkit import Api, FakeClock, config, new_token, server_body, simulator
+from tests.simulator.simkit import Api, FakeClock, config, new_token, simulator
+from tests.support.bodies import server_body
 from worker.simulator.config import Faults
 
 

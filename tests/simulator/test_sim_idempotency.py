@@ -8,9 +8,9 @@ from tests.simulator.simkit import (
     FakeClock,
     config,
     new_token,
-    server_body,
     simulator,
 )
+from tests.support.bodies import server_body
 
 
 async def test_same_token_same_body_replays_first_answer_without_new_servers() -> None:

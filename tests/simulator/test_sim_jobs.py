@@ -10,9 +10,9 @@ from tests.simulator.simkit import (
     config,
     new_token,
     prepaid,
-    server_body,
     simulator,
 )
+from tests.support.bodies import server_body
 from worker.simulator.config import Faults
 
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -30,7 +30,8 @@ from huaweicloudsdkecs.v2 import (
     ShowJobRequest,
 )
 
-from tests.simulator.simkit import AK, PROJECT, SK, server_body
+from tests.simulator.simkit import AK, PROJECT, SK
+from tests.support.bodies import server_body
 from worker.simulator.config import SimulatorConfig
 from worker.simulator.server import running_simulator
 
