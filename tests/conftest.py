@@ -75,6 +75,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(f"\nsecret leak check: {size} bytes of logs and events searched, no secret found")
 
 
+@pytest.fixture
+def suite_log() -> Path:
+    """The file every log line of this session goes to (for tests searching their own logs)."""
+    return SUITE_LOG
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "kafka_bootstrap" in getattr(item, "fixturenames", ()):

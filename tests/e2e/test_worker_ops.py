@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.support import secrets
 from tests.support.kafka import wait_for
@@ -91,9 +93,22 @@ async def test_backpressure_pauses_and_never_holds_more_than_the_limit(
     assert peak_paused == 1  # the partition was paused while the worker was full
 
 
-async def test_iam_token_mode(kafka_bootstrap: str) -> None:
+async def test_iam_token_mode_never_logs_the_token(
+    kafka_bootstrap: str, suite_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.ecs.auth import TokenAuth
     from worker.simulator.config import SimulatorConfig
     from worker.simulator.server import running_simulator
+
+    issued: list[str] = []
+    fetch_token = TokenAuth.token
+
+    async def recording_token(self: TokenAuth, project_id: str) -> str:
+        value = await fetch_token(self, project_id)
+        issued.append(value)
+        return value
+
+    monkeypatch.setattr(TokenAuth, "token", recording_token)
 
     async with stack(kafka_bootstrap, in_process_worker=False) as s:
         config = SimulatorConfig(iam_users={"robot": secrets.TEST_SK}, job_seconds=(0.2, 0.2))
@@ -113,3 +128,7 @@ async def test_iam_token_mode(kafka_bootstrap: str) -> None:
 
     assert record.json()["type"] == "ecs.provisioning.succeeded"
     assert sample(metrics, "ecsp_api_calls_total", endpoint="iam", outcome="ok") == 1
+    assert issued
+    captured = suite_log.read_text() + (record.value or b"").decode()
+    for token in set(issued):
+        assert token not in captured

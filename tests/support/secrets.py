@@ -13,4 +13,11 @@ USER_DATA_PLAIN = "#!/bin/bash\necho very-secret-user-data-7f3a\n"
 USER_DATA = base64.b64encode(USER_DATA_PLAIN.encode()).decode()
 
 #: What must never appear in logs, events, exceptions or metrics.
-ALL = (TEST_SK, ADMIN_PASS_LITERAL, ADMIN_PASS_SECRET, USER_DATA, "very-secret-user-data-7f3a")
+ALL = (
+    TEST_AK,
+    TEST_SK,
+    ADMIN_PASS_LITERAL,
+    ADMIN_PASS_SECRET,
+    USER_DATA,
+    "very-secret-user-data-7f3a",
+)
