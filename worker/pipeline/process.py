@@ -75,11 +75,11 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(client_token=identity.token)
         events = _EventMaker(self.settings, message, identity)
         try:
-            document = parse_json_object(message, max_bytes=s.max_request_bytes)
-            if s.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
-                events.request_copy = redact(document, s.redact_fields)
-            request = validate(identity, document, allowed_projects=s.allowed_projects())
-            return await self._provision(request, events, progress)
+            created, project_id = await self._submit(message, identity, events)
+            if created.dry_run:
+                log.info("dry run validated", attempts=created.attempts)
+                return events.validated(created)
+            return await self._follow(created, project_id, events, progress)
         except StageFailure as failure:
             return self._failed(events, failure)
         except Exception as exc:  # a bug must not stall the partition: fail this request
@@ -106,15 +106,25 @@ class Pipeline:
         )
         return events.failed(failure)
 
-    async def _provision(
-        self, request: DecodedRequest, events: _EventMaker, progress: ProgressSink
-    ) -> CloudEvent:
-        deadline = time.monotonic() + self.settings.request_deadline_seconds
+    async def _submit(
+        self, message: InboundMessage, identity: Identity, events: _EventMaker
+    ) -> tuple[CreateResult, str]:
+        """Decode, validate, resolve secrets, create: (the create's result, the project).
+
+        Everything the create needed (parsed document, model, body with the resolved password)
+        lives only in this frame, so it is freed while the job is followed for minutes.
+        """
+        s = self.settings
+        document = parse_json_object(message, max_bytes=s.max_request_bytes)
+        if s.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
+            events.request_copy = redact(document, s.redact_fields)
+        request = validate(identity, document, allowed_projects=s.allowed_projects())
         body = await body_for_api(request, self.secrets)
-        created = await self._create(request, body)
-        if created.dry_run:
-            log.info("dry run validated", attempts=created.attempts)
-            return events.validated(created)
+        return await self._create(request, body), request.project_id
+
+    async def _follow(
+        self, created: CreateResult, project_id: str, events: _EventMaker, progress: ProgressSink
+    ) -> CloudEvent:
         if created.job_id is None:
             raise StageFailure(
                 stage="submit",
@@ -138,9 +148,9 @@ class Pipeline:
                 job_id=created.job_id,
                 order_id=created.order_id,
                 server_ids=created.server_ids,
-                project_id=request.project_id,
+                project_id=project_id,
                 schedule=self.schedule,
-                deadline=deadline,
+                deadline=events.deadline,
                 on_awaiting_payment=awaiting_payment,
             )
         except StageFailure as failure:
@@ -184,6 +194,7 @@ class _EventMaker:
             "origin": message.origin,
         }
         self.request_copy: Any = None
+        self.deadline = time.monotonic() + settings.request_deadline_seconds
 
     def _event(self, data: Any, event_type: EventType) -> CloudEvent:
         return build_event(data, event_type, source=self._source, traceparent=self._traceparent)
