@@ -46,9 +46,5 @@ class PartitionOffsets:
         self._committed = offset
 
     @property
-    def committed(self) -> int | None:
-        return self._committed
-
-    @property
     def unfinished(self) -> int:
         return len(self._heap) - len(self._done)

@@ -77,10 +77,6 @@ class Worker:
     def assignment(self) -> frozenset[TopicPartition]:
         return frozenset(self._offsets)
 
-    @property
-    def held(self) -> int:
-        return self._held
-
     def is_ready(self, max_poll_age: float = 30.0) -> bool:
         return bool(self._offsets) and self.poll_age() <= max_poll_age
 
