@@ -23,7 +23,6 @@ from schemas.events import EVENT_DATA_MODELS, EventData, EventType, KafkaOrigin
 CONTENT_TYPE = "application/cloudevents+json"
 """Kafka `content-type` header of every published event (structured mode)."""
 
-SPECVERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
 SCHEMA_VERSION = 1
 

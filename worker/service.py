@@ -42,7 +42,7 @@ def make_auth(
     if settings.auth_mode == "token":
         return TokenAuth(
             session,
-            settings.iam_base_url,
+            settings.iam_url,
             settings.iam_domain or "",
             settings.iam_username or "",
             _secret(settings.iam_password),

@@ -106,7 +106,7 @@ async def wait_final(client: EcsClient, job_id: str, timeout: float = 5.0) -> An
     async with asyncio.timeout(timeout):
         while True:
             job = await client.get_job(job_id, PROJECT)
-            if job.is_final:
+            if job.status in ("SUCCESS", "FAIL"):
                 return job
             await asyncio.sleep(0.05)
 
@@ -141,7 +141,6 @@ async def test_prepaid_create_returns_the_order() -> None:
         assert result.job_id is not None
         job = await client.get_job(result.job_id, PROJECT)
         assert job.status == "PENDING_PAYMENT"
-        assert not job.is_final
 
 
 async def test_dry_run_is_validated_without_side_effect() -> None:

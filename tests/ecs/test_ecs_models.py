@@ -20,7 +20,6 @@ def test_running_job_with_missing_keys_and_empty_end_time() -> None:
     job = parse_job(RUNNING, job_id="asked", request_id="r")
     assert job.job_id == "ff80808288d41e1b017f0578c4d21328"
     assert job.status == "RUNNING"
-    assert not job.is_final
     assert (job.end_time, job.error_code, job.fail_reason) == (None, None, None)
     assert job.begin_time == "2022-02-17T05:41:55.441Z"
     assert job.server_ids == ("1c74e090-0000-4000-8000-000000000001",)
@@ -49,7 +48,7 @@ def test_failed_job_with_errors_and_top_level_server() -> None:
     }
     job = parse_job(document, job_id="asked", request_id=None)
     assert job.job_id == "asked"
-    assert job.is_final
+    assert job.status == "FAIL"
     assert (job.error_code, job.fail_reason) == ("Ecs.0319", "sold out")
     assert job.server_ids == ("a", "top")
     assert [s.status for s in job.sub_jobs] == ["FAIL", "SUCCESS", "INIT"]
@@ -59,8 +58,9 @@ def test_failed_job_with_errors_and_top_level_server() -> None:
 def test_empty_job_body_is_tolerated() -> None:
     job = parse_job({}, job_id="j", request_id=None)
     assert (job.job_id, job.status, job.sub_jobs, job.server_ids) == ("j", "UNKNOWN", (), ())
-    assert not parse_job({"status": "PENDING_PAYMENT"}, job_id="j", request_id=None).is_final
-    assert parse_job({"status": "SUCCESS"}, job_id="j", request_id=None).is_final
+    assert parse_job({"status": "PENDING_PAYMENT"}, job_id="j", request_id=None).status == (
+        "PENDING_PAYMENT"
+    )
 
 
 def test_create_answers() -> None:

@@ -32,6 +32,7 @@ def test_environment_variables_are_read_with_types(monkeypatch: pytest.MonkeyPat
     assert settings.allowed_projects() == {"p0", "p1", "p2", "p3"}
     assert settings.log_level == "DEBUG"
     assert settings.ecs_base_url == "https://ecs.ap-southeast-1.myhuaweicloud.com"
+    assert settings.iam_url == "https://iam.ap-southeast-1.myhuaweicloud.com/v3/auth/tokens"
 
 
 def test_secrets_come_from_files_and_are_never_printed(

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FINAL_STATUSES = frozenset({"SUCCESS", "FAIL"})
-
 
 @dataclass(frozen=True)
 class CreateResult:
@@ -58,10 +56,6 @@ class JobStatus:
         """Servers of the sub-jobs, then the job's own ``entities.server_id``, without repeats."""
         found = [sub.server_id for sub in self.sub_jobs] + [self.entity_server_id]
         return tuple(dict.fromkeys(sid for sid in found if sid))
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
 
 
 def _str(document: Mapping[str, Any], key: str) -> str | None:

@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
+from worker.ecs.client import default_endpoint, default_iam_endpoint
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -213,11 +214,12 @@ class Settings(BaseSettings):
 
     @property
     def ecs_base_url(self) -> str:
-        return (self.ecs_endpoint or f"https://ecs.{self.ecs_region}.myhuaweicloud.com").rstrip("/")
+        return (self.ecs_endpoint or default_endpoint(self.ecs_region)).rstrip("/")
 
     @property
-    def iam_base_url(self) -> str:
-        return (self.iam_endpoint or f"https://iam.{self.ecs_region}.myhuaweicloud.com").rstrip("/")
+    def iam_url(self) -> str:
+        """The IAM endpoint (base URL or full token URL; the token client accepts both)."""
+        return self.iam_endpoint or default_iam_endpoint(self.ecs_region)
 
     @property
     def event_source(self) -> str:
