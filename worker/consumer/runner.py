@@ -39,6 +39,9 @@ from worker.pipeline.process import Pipeline, ProgressSink
 
 log = structlog.get_logger("worker.consumer")
 
+#: How long a progress event may take to publish before it is dropped (logged).
+PROGRESS_PUBLISH_SECONDS = 30.0
+
 
 class Worker:
     """One consumer-group member processing provisioning requests."""
@@ -140,7 +143,9 @@ class Worker:
 
     def _publish_progress_for(self, message: InboundMessage) -> ProgressSink:
         async def publish_progress(event: CloudEvent) -> None:
-            await self._publisher.publish(self._topic_of[event.type], message.key, event)
+            await self._publisher.publish_best_effort(
+                self._topic_of[event.type], message.key, event, within=PROGRESS_PUBLISH_SECONDS
+            )
 
         return publish_progress
 
