@@ -83,3 +83,35 @@ async def test_second_member_joins_and_every_request_finishes_once(kafka_bootstr
     assert keys == {k.encode() for k, _ in bodies}
     assert all(r.json()["type"] == "ecs.provisioning.succeeded" for r in records)
     assert all(n == 1 for n in stats["servers_by_token"].values())
+
+
+async def test_revocation_abandons_long_jobs_within_the_grace_and_nothing_is_created_twice(
+    kafka_bootstrap: str,
+) -> None:
+    """Jobs take 8 s; the revoke grace is 1 s: a joining member must get its partitions long
+    before the jobs end, and the abandoned requests are redone with the same token."""
+    async with stack(
+        kafka_bootstrap, partitions=2, job_seconds=(8.0, 8.0), ECSP_REVOKE_GRACE_SECONDS="1"
+    ) as s:
+        bodies = []
+        for i in range(4):
+            body = example("01-prepaid-keypair.json")
+            body["server"]["name"] = f"long-{i}"
+            bodies.append((f"long-{i}", body))
+        await s.publish(bodies)
+        await s.progress(4, timeout=30)  # the first member created all four
+        joined_at = asyncio.get_running_loop().time()
+        async with in_process(settings_from(s.env)) as second:
+            await wait_for(
+                lambda: (second.registry.get_sample_value("ecsp_partitions_assigned") or 0) > 0,
+                timeout=30,
+            )
+            rebalance_took = asyncio.get_running_loop().time() - joined_at
+            records = await s.outcomes(4, timeout=60)
+        stats = await s.sim("GET", "/_sim/stats")
+
+    assert rebalance_took < 6.0  # bounded by the grace, not by the 8 s jobs
+    assert {r.key for r in records} == {k.encode() for k, _ in bodies}
+    assert all(r.json()["type"] == "ecs.provisioning.succeeded" for r in records)
+    assert all(n == 1 for n in stats["servers_by_token"].values())
+    assert len(stats["servers_by_token"]) == 4
