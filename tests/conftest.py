@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import secrets
 from tests.support.kafka import (
@@ -30,6 +31,11 @@ from tests.support.kafka import (
     unique_topic,
 )
 from worker.ops.logging import configure_logging
+
+# Hypothesis' default 200 ms per-example deadline and its too_slow health check measure the
+# machine, not the code: on a loaded box they fail at random.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 SUITE_LOG = Path(f".pytest-logs/{os.getpid()}-suite.log")
 EVENT_LOG = Path(f".pytest-logs/{os.getpid()}-events.jsonl")

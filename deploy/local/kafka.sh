@@ -15,7 +15,8 @@
 #
 # Environment:
 #   KAFKA_PORT             client (PLAINTEXT) port, default 9092
-#   KAFKA_CONTROLLER_PORT  KRaft controller port, default KAFKA_PORT+10000 (19092 for 9092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller port, default KAFKA_PORT+10000 (19092 for 9092), or
+#                          KAFKA_PORT-10000 when that would exceed 65535
 #   KAFKA_HEAP             JVM heap options, default "-Xms512m -Xmx768m"
 #   KAFKA_RUN_DIR          state (data, logs, pid file, server.properties),
 #                          default deploy/local/.run/kafka-<KAFKA_PORT>
@@ -38,7 +39,11 @@ KAFKA_PORT=${KAFKA_PORT:-9092}
     echo "kafka.sh: KAFKA_PORT must be a TCP port number, got '$KAFKA_PORT'" >&2
     exit 1
 }
-KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((10#$KAFKA_PORT + 10000))}
+default_controller_port() {
+    local port=$((10#$1))
+    if ((port + 10000 <= 65535)); then echo $((port + 10000)); else echo $((port - 10000)); fi
+}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$(default_controller_port "$KAFKA_PORT")}
 KAFKA_HEAP=${KAFKA_HEAP:--Xms512m -Xmx768m}
 KAFKA_READY_TIMEOUT=${KAFKA_READY_TIMEOUT:-90}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
@@ -285,10 +290,10 @@ cmd_start() {
         wait_ready "$pid" || fail "broker pid $pid is running but not answering on $HOST:$KAFKA_PORT"
         return 0
     fi
+    require_java
     port_open "$KAFKA_PORT" && fail "port $KAFKA_PORT is in use by another process (set KAFKA_PORT)"
     port_open "$KAFKA_CONTROLLER_PORT" &&
         fail "controller port $KAFKA_CONTROLLER_PORT is in use by another process (set KAFKA_CONTROLLER_PORT)"
-    require_java
     do_fetch
     mkdir -p "$LOG_DIR"
     write_properties
@@ -353,7 +358,7 @@ cmd_status() {
         return 0
     fi
     [[ -f $PID_FILE ]] && rm -f "$PID_FILE"
-    echo "not running ($HOST:$KAFKA_PORT)"
+    echo "not running ($HOST:$KAFKA_PORT, controller $KAFKA_CONTROLLER_PORT)"
     return 1
 }
 

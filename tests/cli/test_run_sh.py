@@ -16,15 +16,10 @@ import uuid
 from pathlib import Path
 
 from tests.support.kafka import broker_reachable, delete_topics
+from tests.support.ports import reserved_ports
 
 RUN_SH = Path(__file__).parents[2] / "deploy" / "local" / "run.sh"
 SUMMARY = "Sample batch: 4 succeeded, 1 validated, 1 failed"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def listening(port: int) -> bool:
@@ -63,9 +58,15 @@ async def stop_group(process: asyncio.subprocess.Process) -> None:
 async def test_run_sh_reaches_the_summary_and_ctrl_c_leaves_nothing_behind(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
+    with reserved_ports(2) as (sim_port, ops_port):
+        await run_then_ctrl_c(kafka_bootstrap, sim_port, ops_port, tmp_path)
+
+
+async def run_then_ctrl_c(
+    kafka_bootstrap: str, sim_port: int, ops_port: int, tmp_path: Path
+) -> None:
     host, _, kafka_port = kafka_bootstrap.split(",", maxsplit=1)[0].rpartition(":")
     assert host == "127.0.0.1", "run.sh runs its stack on 127.0.0.1"
-    sim_port, ops_port = free_port(), free_port()
     suffix = uuid.uuid4().hex[:10]
     topics = {
         f"ECSP_TOPIC_{n.upper()}": f"test.runsh.{n}.{suffix}"

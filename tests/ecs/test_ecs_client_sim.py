@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from tests.support.bodies import server_body
+from tests.support.timing import loop_lag
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.errors import EcsApiError, is_not_found
@@ -287,14 +288,15 @@ async def test_deadline_exhaustion() -> None:
         policy = RetryPolicy(max_attempts=1000, base_delay=0.02, max_delay=0.05, deadline=0.5)
         client = sim.client(policy=policy, real_sleep=True)
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        err = await _raises(client.create_servers(server_body(), new_token(), PROJECT))
-        elapsed = loop.time() - started
+        async with loop_lag() as lag:
+            started = loop.time()
+            err = await _raises(client.create_servers(server_body(), new_token(), PROJECT))
+            elapsed = loop.time() - started
         # the server's 5xx, or a timeout when the deadline cut the last attempt short
         assert (err.http_status or 0) >= 500 or err.code == "ECSP.Timeout"
         assert err.retryable
         assert 3 <= err.attempts < 1000
-        assert elapsed < 0.5 + 0.3
+        assert elapsed < 0.5 + 0.3 + lag.seconds
         assert (await sim.stats())["servers_total"] == 0
 
 
@@ -320,19 +322,20 @@ async def test_rate_limiter_holds_the_configured_rate_across_create_and_job_call
         created = await client.create_servers(server_body(), new_token(), PROJECT)
         assert created.job_id is not None
         job_id = created.job_id
-        started = time.monotonic()
-        await asyncio.gather(
-            *(
-                client.create_servers(server_body(), new_token(), PROJECT)
-                if i % 2
-                else client.get_job(job_id, PROJECT)
-                for i in range(calls - 1)
+        async with loop_lag() as lag:
+            started = time.monotonic()
+            await asyncio.gather(
+                *(
+                    client.create_servers(server_body(), new_token(), PROJECT)
+                    if i % 2
+                    else client.get_job(job_id, PROJECT)
+                    for i in range(calls - 1)
+                )
             )
-        )
-        elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - started
     # The first call used one burst token; the rest arrive no faster than `rate`.
     assert elapsed >= (calls - 1 - (burst - 1)) / rate * 0.97
-    assert elapsed < (calls / rate) * 2
+    assert elapsed < (calls / rate) * 2 + lag.seconds
     # Never ahead of schedule: by time t at most burst + rate * (t - start) calls started.
     for count, stamp in enumerate(sorted(s for s in observer.starts if s >= started), start=1):
         assert count <= burst + rate * (stamp - started) + 0.5

@@ -1,6 +1,7 @@
 """deploy/local/kafka.sh on a broker of its own: idempotent start, clean stop, clear errors.
 
-Uses ports of its own (and its own run dir), so the suite's broker is never touched.
+Uses ports of its own (reserved, see tests.support.ports) and its own run dir, so the suite's
+broker is never touched and a concurrent run of this test elsewhere on the box picks other ports.
 """
 
 from __future__ import annotations
@@ -11,15 +12,11 @@ import subprocess
 from pathlib import Path
 
 import psutil
+import pytest
+
+from tests.support.ports import reserved_ports
 
 SCRIPT = Path(__file__).parents[2] / "deploy" / "local" / "kafka.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def port_open(port: int) -> bool:
@@ -40,7 +37,11 @@ def kafka_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 def test_start_twice_is_harmless_and_stop_leaves_nothing(tmp_path: Path) -> None:
-    port, controller = free_port(), free_port()
+    with reserved_ports(2) as (port, controller):
+        start_twice_then_stop(port, controller, tmp_path)
+
+
+def start_twice_then_stop(port: int, controller: int, tmp_path: Path) -> None:
     env = {
         "KAFKA_PORT": str(port),
         "KAFKA_CONTROLLER_PORT": str(controller),
@@ -68,10 +69,12 @@ def test_start_twice_is_harmless_and_stop_leaves_nothing(tmp_path: Path) -> None
     assert kafka_sh("stop", env).returncode == 0  # stopping again is harmless
 
 
-def test_missing_java_is_one_clear_line_and_exit_3(tmp_path: Path) -> None:
+@pytest.mark.parametrize("port", [9092, 23999, 60000, 65535])
+def test_missing_java_is_one_clear_line_and_exit_3(port: int, tmp_path: Path) -> None:
+    """Whatever the client port (in use, or too high to derive the controller port by +10000)."""
     env = {
         "JAVA_HOME": str(tmp_path / "no-jdk"),
-        "KAFKA_PORT": str(free_port()),
+        "KAFKA_PORT": str(port),
         "KAFKA_RUN_DIR": str(tmp_path / "run"),
     }
     result = kafka_sh("start", env)
@@ -80,6 +83,13 @@ def test_missing_java_is_one_clear_line_and_exit_3(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert "java" in lines[0]
     assert "17" in lines[0]
+
+
+@pytest.mark.parametrize(("port", "controller"), [(9092, 19092), (55536, 45536), (65535, 55535)])
+def test_default_controller_port_is_a_valid_port(port: int, controller: int) -> None:
+    result = kafka_sh("status", {"KAFKA_PORT": str(port), "KAFKA_RUN_DIR": "/nonexistent"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"not running (127.0.0.1:{port}, controller {controller})" in result.stdout
 
 
 def test_unknown_command_prints_usage_and_exits_2() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -122,6 +122,18 @@ async def consume(
     finally:
         await consumer.stop()
     return records
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The current high-water mark of every partition of `topic`."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()  # subscribed, so its metadata includes the topic
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
 
 
 async def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> None:
