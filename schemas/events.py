@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+
 
 class EventType(StrEnum):
     """CloudEvents `type` of everything the worker publishes."""
@@ -52,6 +54,10 @@ class WorkerErrorCode(StrEnum):
     NOT_JSON = "ECSP.NotJson"
     NOT_OBJECT = "ECSP.NotObject"
     TOO_LARGE = "ECSP.TooLarge"
+    TOO_DEEP = "ECSP.TooDeep"
+    NUMBER_TOO_LARGE = "ECSP.NumberTooLarge"
+    KEY_TOO_LARGE = "ECSP.KeyTooLarge"
+    HEADER_TOO_LARGE = "ECSP.HeaderTooLarge"
     INVALID_REQUEST = "ECSP.InvalidRequest"
     MISSING_KEY = "ECSP.MissingKey"
     UNKNOWN_SECRET = "ECSP.UnknownSecret"  # noqa: S105 - an error code, not a secret
@@ -64,10 +70,23 @@ class WorkerErrorCode(StrEnum):
 
 
 WORKER_ERROR_CODE_DOCS: dict[WorkerErrorCode, str] = {
-    WorkerErrorCode.NOT_UTF8: "The message value is not valid UTF-8.",
+    WorkerErrorCode.NOT_UTF8: (
+        "The message value is not valid UTF-8, or a JSON string in it escapes a lone UTF-16 "
+        "surrogate (such as \\ud800), which has no UTF-8 form."
+    ),
     WorkerErrorCode.NOT_JSON: "The message value is not JSON.",
     WorkerErrorCode.NOT_OBJECT: "The message value is JSON but not an object.",
     WorkerErrorCode.TOO_LARGE: "The message value exceeds the worker's size limit.",
+    WorkerErrorCode.TOO_DEEP: (
+        f"The message value nests objects/arrays deeper than {MAX_JSON_DEPTH} levels."
+    ),
+    WorkerErrorCode.NUMBER_TOO_LARGE: (
+        f"The message value has an integer of more than {MAX_INT_DIGITS} digits."
+    ),
+    WorkerErrorCode.KEY_TOO_LARGE: f"The message key is longer than {MAX_KEY_BYTES} bytes.",
+    WorkerErrorCode.HEADER_TOO_LARGE: (
+        f"The ecs-project-id header is longer than {MAX_HEADER_BYTES} bytes."
+    ),
     WorkerErrorCode.INVALID_REQUEST: (
         "The body breaks the request schema; error.details lists {path, message} per problem."
     ),

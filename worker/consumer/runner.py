@@ -34,13 +34,21 @@ from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.publisher import EventPublisher
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.pipeline.decode import event_key
 from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import Pipeline, ProgressSink
+from worker.pipeline.process import (
+    Pipeline,
+    ProgressSink,
+    internal_failure_event,
+    log_unexpected,
+)
 
 log = structlog.get_logger("worker.consumer")
 
 #: How long a progress event may take to publish before it is dropped (logged).
 PROGRESS_PUBLISH_SECONDS = 30.0
+#: Log lines carry at most this much of a request key.
+MAX_LOGGED_KEY_BYTES = 256
 
 
 class Worker:
@@ -137,14 +145,27 @@ class Worker:
                 partition=message.partition,
                 offset=message.offset,
             ):
-                event = await self._pipeline.process(message, self._publish_progress_for(message))
-                await self._publisher.publish(self._topic_of[event.type], message.key, event)
+                event = await self._answer(message)
+                await self._publisher.publish(
+                    self._topic_of[event.type], event_key(message.key), event
+                )
         offsets.finished(message.offset)
+
+    async def _answer(self, message: InboundMessage) -> CloudEvent:
+        """The terminal event of `message`; a pipeline that raises still yields one."""
+        try:
+            return await self._pipeline.process(message, self._publish_progress_for(message))
+        except Exception as exc:  # the pipeline promises not to raise; this holds it to that
+            log_unexpected(exc)
+            return internal_failure_event(message, self._settings.event_source, exc, stage="decode")
 
     def _publish_progress_for(self, message: InboundMessage) -> ProgressSink:
         async def publish_progress(event: CloudEvent) -> None:
             await self._publisher.publish_best_effort(
-                self._topic_of[event.type], message.key, event, within=PROGRESS_PUBLISH_SECONDS
+                self._topic_of[event.type],
+                event_key(message.key),
+                event,
+                within=PROGRESS_PUBLISH_SECONDS,
             )
 
         return publish_progress
@@ -262,4 +283,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def _text(raw: bytes | None) -> str | None:
-    return None if raw is None else raw.decode("utf-8", errors="replace")
+    """The key for log lines: as text, cut to a bounded length."""
+    if raw is None:
+        return None
+    text = raw[:MAX_LOGGED_KEY_BYTES].decode("utf-8", errors="replace")
+    return text if len(raw) <= MAX_LOGGED_KEY_BYTES else f"{text}…({len(raw)} bytes)"

@@ -1,13 +1,16 @@
 """Decoding a request record: bytes → JSON object → validated model, key → X-Client-Token.
 
 Every way a record can be unusable ends in a StageFailure with a machine-readable code
-(`schemas.events.WorkerErrorCode`): stage `decode` when the value is not a JSON object of
-acceptable size, stage `validate` when the key, the project or the body is wrong.
+(`schemas.events.WorkerErrorCode`): stage `decode` when the record is out of bounds (key,
+header, value size, JSON depth, integer size) or its value is not a JSON object of text that
+UTF-8 can carry, stage `validate` when the key, the project or the body is wrong. The bounds
+keep every later step (events, logs, serialisation) far from Python's and pydantic's limits.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +19,7 @@ from pydantic import ValidationError
 
 from schemas.events import WorkerErrorCode
 from schemas.idempotency import client_token
+from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
 from schemas.problems import problems_from
 from schemas.request import CreateServersBody, to_wire
 from worker.pipeline.failure import StageFailure
@@ -23,6 +27,8 @@ from worker.pipeline.message import InboundMessage
 
 PROJECT_HEADER = "ecs-project-id"
 TRACEPARENT_HEADER = "traceparent"
+
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[ -~]{0,200})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +53,44 @@ class DecodedRequest:
 
 
 def identify(message: InboundMessage, *, namespace: uuid.UUID, default_project: str) -> Identity:
-    """Key, token and project of a record; never fails (problems surface in `decode`)."""
+    """Key, token and project of a record; never fails (problems surface in `decode`).
+
+    An oversized project header is not taken (the record fails in `check_bounds`); a
+    traceparent that is not W3C trace context is ignored, as the W3C recommendation says.
+    """
     key = _key_text(message.key)
-    project = message.header(PROJECT_HEADER) or default_project or None
+    project = message.header(PROJECT_HEADER)
+    if project is not None and len(project.encode()) > MAX_HEADER_BYTES:
+        project = None
+    traceparent = message.header(TRACEPARENT_HEADER)
+    if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
+        traceparent = None
     return Identity(
         key=key,
         token=client_token(key, namespace) if key is not None else None,
-        project_id=project,
-        traceparent=message.header(TRACEPARENT_HEADER),
+        project_id=project or default_project or None,
+        traceparent=traceparent,
     )
+
+
+def check_bounds(message: InboundMessage) -> None:
+    """A `decode` StageFailure when the key or the project header is longer than accepted."""
+    if message.key is not None and len(message.key) > MAX_KEY_BYTES:
+        raise _decode_failure(
+            WorkerErrorCode.KEY_TOO_LARGE,
+            f"message key is {len(message.key)} bytes, more than the limit of {MAX_KEY_BYTES}",
+        )
+    project = message.header(PROJECT_HEADER)
+    if project is not None and len(project.encode()) > MAX_HEADER_BYTES:
+        raise _decode_failure(
+            WorkerErrorCode.HEADER_TOO_LARGE,
+            f"header {PROJECT_HEADER} is longer than the limit of {MAX_HEADER_BYTES} bytes",
+        )
+
+
+def event_key(raw: bytes | None) -> bytes | None:
+    """The Kafka key of the events answering a record: its key, cut to MAX_KEY_BYTES."""
+    return None if raw is None else raw[:MAX_KEY_BYTES]
 
 
 def parse_json_object(message: InboundMessage, *, max_bytes: int) -> dict[str, Any]:
@@ -75,20 +110,68 @@ def parse_json_object(message: InboundMessage, *, max_bytes: int) -> dict[str, A
             WorkerErrorCode.NOT_UTF8, f"message value is not UTF-8 (byte {exc.start})"
         ) from None
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise _decode_failure(
             WorkerErrorCode.NOT_JSON,
             f"message value is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
         ) from None
     except RecursionError:
-        raise _decode_failure(WorkerErrorCode.NOT_JSON, "message value nests too deep") from None
+        raise _too_deep() from None
     if not isinstance(parsed, dict):
         raise _decode_failure(
             WorkerErrorCode.NOT_OBJECT,
             f"message value is a JSON {type(parsed).__name__}, not an object",
         )
+    _check_tree(parsed)
     return parsed
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise _decode_failure(
+            WorkerErrorCode.NUMBER_TOO_LARGE,
+            f"message value has an integer of more than {MAX_INT_DIGITS} digits",
+        )
+    return int(literal)
+
+
+def _check_tree(document: dict[str, Any]) -> None:
+    """Depth and text checks over the parsed value, without recursion (any depth is safe)."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            for key, item in node.items():
+                _check_text(key)
+                pending.append((item, depth + 1))
+        elif isinstance(node, list):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            pending.extend((item, depth + 1) for item in node)
+        elif isinstance(node, str):
+            _check_text(node)
+
+
+def _check_text(text: str) -> None:
+    """Lone surrogates (a `\\ud800` escape) are valid JSON but have no UTF-8 form."""
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _decode_failure(
+            WorkerErrorCode.NOT_UTF8,
+            "message value has a string with a lone UTF-16 surrogate escape (no UTF-8 form)",
+        ) from None
+
+
+def _too_deep() -> StageFailure:
+    return _decode_failure(
+        WorkerErrorCode.TOO_DEEP, f"message value nests deeper than {MAX_JSON_DEPTH} levels"
+    )
 
 
 def validate(

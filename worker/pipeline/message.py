@@ -26,10 +26,17 @@ class InboundMessage:
 
     @property
     def received_at(self) -> datetime:
-        """The broker's timestamp of the record (stable across redeliveries), else now."""
+        """The broker's timestamp of the record (stable across redeliveries), else now.
+
+        A producer may set any timestamp; one a datetime cannot hold (before 1970, after 9999)
+        counts as missing.
+        """
         if self.timestamp_ms is None or self.timestamp_ms < 0:
             return datetime.now(UTC)
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            return datetime.now(UTC)
 
     def header(self, name: str) -> str | None:
         """The last value of a header as text (case-insensitive name), or None."""

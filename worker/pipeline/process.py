@@ -9,8 +9,11 @@ publishes it and only then lets the offset be committed.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -21,6 +24,7 @@ from schemas.events import (
     ErrorInfo,
     EventType,
     FailedData,
+    FailureStage,
     SubmittedData,
     SucceededData,
     ValidatedData,
@@ -31,7 +35,14 @@ from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
-from worker.pipeline.decode import DecodedRequest, Identity, identify, parse_json_object, validate
+from worker.pipeline.decode import (
+    DecodedRequest,
+    Identity,
+    check_bounds,
+    identify,
+    parse_json_object,
+    validate,
+)
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.follow import JobReader, PollSchedule, follow_job, sub_job_infos
 from worker.pipeline.message import InboundMessage
@@ -41,6 +52,9 @@ log = structlog.get_logger("worker.pipeline")
 
 #: A request copy is put into events only up to this size, so events stay small.
 MAX_REQUEST_COPY_BYTES = 128 * 1024
+#: Log lines carry at most this much of a failure's text, and this many traceback frames.
+MAX_LOGGED_TEXT = 1000
+MAX_LOGGED_FRAMES = 6
 
 _STAGE_BY_API_CODE = {"Ecs.0122": "conflict", "Ecs.0124": "token_expired"}
 
@@ -69,11 +83,33 @@ class Pipeline:
         return PollSchedule(s.job_poll_initial_seconds, s.job_poll_factor, s.job_poll_max_seconds)
 
     async def process(self, message: InboundMessage, progress: ProgressSink) -> CloudEvent:
-        """The terminal event of `message`. Raises only CancelledError."""
-        s = self.settings
-        identity = identify(message, namespace=s.token_namespace, default_project=s.ecs_project_id)
-        structlog.contextvars.bind_contextvars(client_token=identity.token)
-        events = _EventMaker(self.settings, message, identity)
+        """The terminal event of `message`. Raises only CancelledError.
+
+        Whatever escapes a stage (a bug, a value no check foresaw) still ends the request
+        with one `failed` event, `ECSP.InternalError` at the stage it reached; if even that
+        event cannot be built, a minimal one that echoes nothing of the record.
+        """
+        events: _EventMaker | None = None
+        try:
+            s = self.settings
+            identity = identify(
+                message, namespace=s.token_namespace, default_project=s.ecs_project_id
+            )
+            structlog.contextvars.bind_contextvars(client_token=identity.token)
+            events = _EventMaker(s, message, identity)
+            return await self._process(message, identity, events, progress)
+        except Exception as exc:
+            log_unexpected(exc)
+            stage = "decode" if events is None else events.stage
+            return internal_failure_event(message, self.settings.event_source, exc, stage=stage)
+
+    async def _process(
+        self,
+        message: InboundMessage,
+        identity: Identity,
+        events: _EventMaker,
+        progress: ProgressSink,
+    ) -> CloudEvent:
         try:
             created, project_id = await self._submit(message, identity, events)
             if created.dry_run:
@@ -83,16 +119,8 @@ class Pipeline:
         except StageFailure as failure:
             return self._failed(events, failure)
         except Exception as exc:  # a bug must not stall the partition: fail this request
-            log.exception("unexpected error while processing a request")
-            return self._failed(
-                events,
-                StageFailure(
-                    stage="submit",
-                    code=WorkerErrorCode.INTERNAL_ERROR,
-                    message=f"unexpected {type(exc).__name__} in the worker; see its logs",
-                    retryable=True,
-                ),
-            )
+            log_unexpected(exc)
+            return self._failed(events, internal_failure(events.stage, exc))
 
     def _failed(self, events: _EventMaker, failure: StageFailure) -> CloudEvent:
         if self.metrics is not None:
@@ -100,8 +128,8 @@ class Pipeline:
         log.info(
             "request failed",
             stage=failure.stage,
-            code=failure.code,
-            reason=failure.message,
+            code=failure.code[:MAX_LOGGED_TEXT],
+            reason=failure.message[:MAX_LOGGED_TEXT],
             job_id=failure.job_id,
         )
         return events.failed(failure)
@@ -115,11 +143,14 @@ class Pipeline:
         lives only in this frame, so it is freed while the job is followed for minutes.
         """
         s = self.settings
+        check_bounds(message)
         document = parse_json_object(message, max_bytes=s.max_request_bytes)
         if s.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
             events.request_copy = redact(document, s.redact_fields)
+        events.stage = "validate"
         request = validate(identity, document, allowed_projects=s.allowed_projects())
         body = await body_for_api(request, self.secrets)
+        events.stage = "submit"
         return await self._create(request, body), request.project_id
 
     async def _follow(
@@ -134,6 +165,7 @@ class Pipeline:
                 server_ids=created.server_ids,
             )
         log.info("create accepted", job_id=created.job_id, servers=len(created.server_ids))
+        events.stage = "job"
         if self.settings.topic_progress:
             await progress(events.submitted(created))
         started = time.monotonic()
@@ -179,6 +211,47 @@ class Pipeline:
             self.metrics.job_duration.labels(outcome).observe(time.monotonic() - started)
 
 
+def internal_failure(stage: FailureStage, exc: BaseException) -> StageFailure:
+    """The failure of a request whose processing raised `exc` unexpectedly at `stage`; names
+    the exception's type only (its text may echo the input)."""
+    return StageFailure(
+        stage=stage,
+        code=WorkerErrorCode.INTERNAL_ERROR,
+        message=f"unexpected {type(exc).__name__} in the worker; see its logs",
+        retryable=True,
+    )
+
+
+def internal_failure_event(
+    message: InboundMessage, source: str, exc: BaseException, *, stage: FailureStage
+) -> CloudEvent:
+    """The last-resort `failed` event: built from the record's origin alone, echoing nothing
+    of its key, headers or value, so it cannot fail the way the full event did."""
+    failure = internal_failure(stage, exc)
+    data = FailedData(
+        request_key=None,
+        client_token=None,
+        project_id=None,
+        received_at=datetime.now(UTC),
+        origin=message.origin,
+        stage=failure.stage,
+        error=ErrorInfo(code=failure.code, message=failure.message),
+        retryable=failure.retryable,
+    )
+    return build_event(data, EventType.FAILED, source=source)
+
+
+def log_unexpected(exc: BaseException) -> None:
+    """Logs an unexpected exception by type and place only: its text may echo the input
+    (huge numbers, secrets), so it never reaches the log."""
+    frames = traceback.extract_tb(exc.__traceback__)[-MAX_LOGGED_FRAMES:]
+    log.error(
+        "unexpected error while processing a request",
+        error=type(exc).__name__,
+        where=[f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames],
+    )
+
+
 class _EventMaker:
     """Builds this request's events: the shared fields once, the deterministic id per type."""
 
@@ -194,6 +267,8 @@ class _EventMaker:
             "origin": message.origin,
         }
         self.request_copy: Any = None
+        self.stage: FailureStage = "decode"
+        """How far the request got: the stage of an unexpected error."""
         self.deadline = time.monotonic() + settings.request_deadline_seconds
 
     def _event(self, data: Any, event_type: EventType) -> CloudEvent:

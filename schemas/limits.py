@@ -1,0 +1,16 @@
+"""Bounds a request record must keep, checked by the worker before it trusts anything in it.
+
+They keep every later step (events, logs, serialisation) far from Python's and pydantic's own
+limits; each has its own `decode` failure code (`schemas.events.WorkerErrorCode`).
+"""
+
+from __future__ import annotations
+
+MAX_KEY_BYTES = 1024
+"""Longest request key accepted (`ECSP.KeyTooLarge`)."""
+MAX_HEADER_BYTES = 256
+"""Longest `ecs-project-id` header accepted (`ECSP.HeaderTooLarge`)."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of objects/arrays accepted; the create body needs 5 (`ECSP.TooDeep`)."""
+MAX_INT_DIGITS = 100
+"""Longest integer literal accepted; the API's integers are 64-bit (`ECSP.NumberTooLarge`)."""

@@ -1,0 +1,145 @@
+"""Hostile records: each shape that once crashed a request task or stalled a partition now ends in
+exactly one terminal event, at the right stage, not retryable when the input is at fault, with
+bounded log lines; and an exception escaping any stage still yields one `failed` event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.cloudevent import CloudEvent
+from schemas.limits import MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from tests.pipeline.test_process import ACCEPTED, ScriptedApi, body, example, job, settings
+from worker.pipeline.message import InboundMessage
+from worker.pipeline.process import Pipeline
+from worker.pipeline.secrets import SecretSource
+
+YEAR_10000_MS = 253_402_300_800_000 + 86_400_000
+
+
+def record(
+    value: bytes | None,
+    key: bytes | None = b"req-1",
+    headers: tuple[tuple[str, bytes], ...] = (),
+    timestamp_ms: int | None = 1_700_000_000_000,
+) -> InboundMessage:
+    return InboundMessage("requests", 0, 7, key, value, headers, timestamp_ms)
+
+
+async def _ignore(event: CloudEvent) -> None:
+    del event
+
+
+async def process(msg: InboundMessage, api: ScriptedApi | None = None, **overrides: Any) -> Any:
+    s = settings(**overrides)
+    pipeline = Pipeline(s, api or ScriptedApi(ACCEPTED, [job("SUCCESS")]), SecretSource("X_", None))
+    event = await pipeline.process(msg, _ignore)
+    event.to_bytes()  # every terminal event can be serialised
+    return event
+
+
+def nested(depth: int) -> bytes:
+    return b'{"server": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def with_description(text_json: str) -> bytes:
+    document = example("01-prepaid-keypair.json")
+    document["server"]["description"] = "PLACEHOLDER"
+    return json.dumps(document).replace('"PLACEHOLDER"', text_json).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (nested(MAX_JSON_DEPTH + 1), "ECSP.TooDeep"),
+        (nested(300), "ECSP.TooDeep"),
+        (nested(990), "ECSP.TooDeep"),
+        (nested(5000), "ECSP.TooDeep"),
+        (with_description('"\\ud800"'), "ECSP.NotUtf8"),
+        (b'{"server": {"\\udfff": 1}}', "ECSP.NotUtf8"),
+        (b'{"count": ' + b"7" * 5000 + b"}", "ECSP.NumberTooLarge"),
+        (b'{"count": -' + b"7" * 101 + b"}", "ECSP.NumberTooLarge"),
+    ],
+)
+async def test_values_out_of_bounds_fail_at_decode_not_retryable(value: bytes, code: str) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    event = await process(record(value), api)
+    data = event.data
+    assert (data["stage"], data["error"]["code"], data["retryable"]) == ("decode", code, False)
+    assert api.bodies == []
+
+
+async def test_a_valid_body_at_the_bounds_is_accepted() -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS", ("SUCCESS", "s1"))])
+    document = example("01-prepaid-keypair.json")
+    document["server"]["description"] = "ünïcödé ✓ 𝄞"
+    event = await process(record(json.dumps(document).encode()), api)
+    assert event.type == "ecs.provisioning.succeeded"
+
+
+async def test_a_key_longer_than_the_bound_fails_at_decode() -> None:
+    event = await process(record(body(), key=b"k" * (MAX_KEY_BYTES + 1)))
+    assert (event.data["stage"], event.data["error"]["code"]) == ("decode", "ECSP.KeyTooLarge")
+    ok = await process(record(body(), key=b"k" * MAX_KEY_BYTES))
+    assert ok.type == "ecs.provisioning.succeeded"
+
+
+async def test_an_oversized_project_header_fails_and_is_not_echoed() -> None:
+    huge = b"p" * (MAX_HEADER_BYTES + 1)
+    event = await process(record(body(), headers=(("ecs-project-id", huge),)))
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("decode", "ECSP.HeaderTooLarge")
+    assert "ppppp" not in event.to_bytes().decode()
+
+
+async def test_a_traceparent_that_is_not_trace_context_is_ignored() -> None:
+    good = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    event = await process(record(body(), headers=(("traceparent", good),)))
+    assert event.traceparent == good.decode()
+    event = await process(record(body(), headers=(("traceparent", b"x" * 100_000),)))
+    assert event.traceparent is None
+    assert event.type == "ecs.provisioning.succeeded"
+
+
+@pytest.mark.parametrize("timestamp_ms", [YEAR_10000_MS, 2**62, -5, None])
+async def test_any_record_timestamp_still_gives_an_event(timestamp_ms: int | None) -> None:
+    event = await process(record(body(), timestamp_ms=timestamp_ms))
+    assert event.type == "ecs.provisioning.succeeded"
+
+
+class RaisingSecrets(SecretSource):
+    async def lookup(self, name: str) -> str | None:
+        raise RuntimeError("secret store exploded: " + "9" * 50_000)
+
+
+async def test_a_raising_stage_ends_in_internal_error_at_that_stage(suite_log: Path) -> None:
+    document = example("01-prepaid-keypair.json")
+    document["server"]["adminPass"] = "$ADMIN_PASS"
+    document["server"].pop("key_name")
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    pipeline = Pipeline(settings(), api, RaisingSecrets("X_", None))
+
+    event = await pipeline.process(record(json.dumps(document).encode()), _ignore)
+
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("validate", "ECSP.InternalError")
+    assert "RuntimeError" in data["error"]["message"]
+    assert api.bodies == []
+    assert "9" * 1000 not in suite_log.read_text()  # the exception's text is not logged
+
+
+async def test_an_event_that_cannot_be_built_falls_back_to_a_minimal_failed_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("cannot build")
+
+    monkeypatch.setattr("worker.pipeline.process._EventMaker.failed", explode)
+    event = await process(record(b"{not json"))
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("decode", "ECSP.InternalError")
+    assert data["request_key"] is None
+    assert data["origin"] == {"topic": "requests", "partition": 0, "offset": 7}
