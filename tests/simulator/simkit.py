@@ -52,6 +52,11 @@ def new_token() -> str:
     return str(uuid.uuid4())
 
 
+def _pair(text: str) -> tuple[str, str]:
+    key, _, value = text.partition("=")
+    return key, value
+
+
 @dataclass
 class Reply:
     status: int
@@ -88,6 +93,8 @@ class Api:
         tamper_headers: Callable[[dict[str, str]], dict[str, str]] | None = None,
     ) -> Reply:
         all_headers = {"Content-Type": "application/json;charset=utf-8", **(headers or {})}
+        path, _, query_text = path.partition("?")
+        query = [_pair(text) for text in query_text.split("&") if text]
         if sign:
             moment = datetime.fromtimestamp(
                 self.clock() if signed_at is None else signed_at, tz=UTC
@@ -98,7 +105,7 @@ class Api:
                 method,
                 urlsplit(self.base_url).netloc,
                 path,
-                [],
+                query,
                 all_headers,
                 body,
                 now=moment,
@@ -107,7 +114,7 @@ class Api:
         if tamper_headers:
             all_headers = tamper_headers(all_headers)
         async with self.session.request(
-            method, self.base_url + path, data=sent, headers=all_headers
+            method, self.base_url + path, params=query, data=sent, headers=all_headers
         ) as response:
             raw = await response.read()
             return Reply(response.status, CIMultiDict(response.headers), raw)

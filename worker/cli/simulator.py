@@ -100,10 +100,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--job-failure-rate", type=_rate, default=0.0, help="fraction of jobs that FAIL"
     )
     parser.add_argument(
+        "--partial-failure-rate",
+        type=_rate,
+        default=0.0,
+        help="fraction of jobs with count > 1 that FAIL on one sub-job only",
+    )
+    parser.add_argument(
+        "--token-window-seconds",
         "--token-ttl-seconds",
+        dest="token_ttl_seconds",
         type=float,
         default=8 * 3600.0,
-        help="X-Client-Token validity (%(default)s)",
+        help="how long the API remembers an X-Client-Token; later it answers Ecs.0124 "
+        "(%(default)s)",
     )
     parser.set_defaults(handler=run)
 
@@ -122,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             drop_rate=args.drop_rate,
             latency_ms=args.latency_ms,
             job_failure_rate=args.job_failure_rate,
+            partial_failure_rate=args.partial_failure_rate,
         ),
     )
 

@@ -12,7 +12,7 @@ import json
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -32,9 +32,17 @@ from worker.ecs.errors import (
     parse_error,
     timeout_error,
 )
-from worker.ecs.models import CreateResult, JobStatus, parse_create, parse_job
+from worker.ecs.models import (
+    CreateResult,
+    JobStatus,
+    ServerPage,
+    parse_create,
+    parse_job,
+    parse_server_page,
+)
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy, call_with_retry
+from worker.ecs.servers import MAX_PAGE_SIZE, ServerQuery
 
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 log = structlog.get_logger(__name__)
@@ -106,7 +114,7 @@ def make_session(settings: EcsClientSettings) -> aiohttp.ClientSession:
 class _Request:
     """What every attempt of one call re-sends (re-signed each time)."""
 
-    endpoint: str  # metrics label: create, job
+    endpoint: str  # metrics label: create, job, list, delete
     method: str
     url: URL
     headers: Mapping[str, str]
@@ -148,8 +156,13 @@ class _Answer:
     document: Mapping[str, Any]
 
 
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """The exact bytes sent for a JSON body (compact, UTF-8): golden files pin them."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 class EcsClient:
-    """Create servers and read jobs. Raises ``EcsApiError`` once retries are exhausted."""
+    """Create, list and delete servers; read jobs. Raises ``EcsApiError`` after retries."""
 
     def __init__(
         self,
@@ -181,7 +194,7 @@ class EcsClient:
 
         200 gives the job (and order, server ids); 202 means a dry run whose check passed.
         """
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        data = encode_body(body)
         headers = {
             "Content-Type": JSON_CONTENT_TYPE,
             "X-Client-Token": client_token,
@@ -203,6 +216,46 @@ class EcsClient:
         headers = {"X-Project-Id": project_id}
         answer, _ = await self._call(_Request("job", "GET", url, headers, b"", project_id))
         return parse_job(answer.document, job_id=job_id, request_id=answer.request_id)
+
+    async def list_servers(
+        self, project_id: str, query: ServerQuery, *, limit: int, marker: str | None = None
+    ) -> ServerPage:
+        """GET /v1/{project_id}/cloudservers/detail: one page of servers matching ``query``.
+
+        ``limit`` is 1..1000; ``marker`` is the id of the last server of the previous page.
+        """
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        params = [*query.params(), ("limit", str(limit))]
+        if marker is not None:
+            params.append(("marker", marker))
+        url = self._url("v1", project_id, "cloudservers", "detail").with_query(params)
+        headers = {"X-Project-Id": project_id}
+        answer, _ = await self._call(_Request("list", "GET", url, headers, b"", project_id))
+        return parse_server_page(answer.document)
+
+    async def delete_servers(
+        self,
+        project_id: str,
+        server_ids: Sequence[str],
+        *,
+        delete_publicip: bool,
+        delete_volume: bool,
+    ) -> str:
+        """POST /v1/{project_id}/cloudservers/delete; the job id, to follow with ``get_job``."""
+        body = {
+            "servers": [{"id": server_id} for server_id in server_ids],
+            "delete_publicip": delete_publicip,
+            "delete_volume": delete_volume,
+        }
+        headers = {"Content-Type": JSON_CONTENT_TYPE, "X-Project-Id": project_id}
+        url = self._url("v1", project_id, "cloudservers", "delete")
+        request = _Request("delete", "POST", url, headers, encode_body(body), project_id)
+        answer, _ = await self._call(request)
+        job_id = answer.document.get("job_id")
+        if not isinstance(job_id, str) or not job_id:
+            raise bad_response(answer.status, answer.request_id, "delete answered no job_id")
+        return job_id
 
     async def _call(self, request: _Request) -> tuple[_Answer, int]:
         endpoint = request.endpoint

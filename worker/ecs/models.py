@@ -1,8 +1,9 @@
 """Results of the ECS calls the worker makes, parsed leniently from the API's JSON.
 
 Owns: ``CreateResult`` (POST /v1.1/{project_id}/cloudservers), ``JobStatus``/``SubJob``
-(GET /v1/{project_id}/jobs/{job_id}) and their parsers. Keys may be missing while a job runs
-and times are ``""`` until set: both become ``None``.
+(GET /v1/{project_id}/jobs/{job_id}; create and delete jobs alike), ``ServerPage``/
+``ServerSummary`` (GET /v1/{project_id}/cloudservers/detail) and their parsers. Keys may be
+missing while a job runs and times are ``""`` until set: both become ``None``.
 """
 
 from __future__ import annotations
@@ -117,3 +118,53 @@ def parse_job(document: Mapping[str, Any], *, job_id: str, request_id: str | Non
         request_id=request_id,
         entity_server_id=_str(entities, "server_id"),
     )
+
+
+@dataclass(frozen=True)
+class ServerSummary:
+    """One server of ``GET /v1/{project_id}/cloudservers/detail``: what the worker reads of it.
+
+    ``tags`` are the API's ``"key=value"`` strings; ``task_state`` is
+    ``OS-EXT-STS:task_state`` (e.g. ``deleting``), None when idle.
+    """
+
+    server_id: str
+    name: str | None
+    status: str
+    task_state: str | None
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServerPage:
+    """One page of the server list and the number of servers matching the filters."""
+
+    count: int
+    servers: tuple[ServerSummary, ...]
+
+
+def _parse_server(document: Mapping[str, Any]) -> ServerSummary | None:
+    server_id = _str(document, "id")
+    if server_id is None:
+        return None
+    tags = document.get("tags")
+    return ServerSummary(
+        server_id=server_id,
+        name=_str(document, "name"),
+        status=_str(document, "status") or "UNKNOWN",
+        task_state=_str(document, "OS-EXT-STS:task_state"),
+        tags=tuple(str(tag) for tag in tags) if isinstance(tags, list) else (),
+    )
+
+
+def parse_server_page(document: Mapping[str, Any]) -> ServerPage:
+    """Parse ``{"count", "servers": [...]}``; entries without an id are skipped."""
+    servers = document.get("servers")
+    parsed = (
+        _parse_server(entry)
+        for entry in (servers if isinstance(servers, list) else [])
+        if isinstance(entry, Mapping)
+    )
+    found = tuple(server for server in parsed if server is not None)
+    count = document.get("count")
+    return ServerPage(count=count if isinstance(count, int) else len(found), servers=found)

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 Range = tuple[float, float]
 
-_RATE_FIELDS = ("error_rate", "throttle_rate", "drop_rate", "job_failure_rate")
+_RATE_FIELDS = (
+    "error_rate",
+    "throttle_rate",
+    "drop_rate",
+    "job_failure_rate",
+    "partial_failure_rate",
+)
 _RANGE_FIELDS = ("latency_ms", "job_seconds")
 
 
@@ -24,8 +30,10 @@ class Faults:
 
     Rates are fractions in [0, 1] of API calls (``error_rate`` 5xx, ``throttle_rate`` 429
     APIG.0308, ``drop_rate`` connections closed without an answer) or of created jobs
-    (``job_failure_rate``). ``latency_ms`` and ``job_seconds`` are inclusive [min, max] ranges
-    drawn uniformly. ``job_seconds=None`` means "the config's ``job_seconds``".
+    (``job_failure_rate``; ``partial_failure_rate``: jobs with count > 1 that end FAIL with
+    exactly one sub-job failed and the other servers created). ``latency_ms`` and
+    ``job_seconds`` are inclusive [min, max] ranges drawn uniformly. ``job_seconds=None`` means
+    "the config's ``job_seconds``".
     """
 
     error_rate: float = 0.0
@@ -34,6 +42,7 @@ class Faults:
     latency_ms: Range = (0.0, 0.0)
     job_failure_rate: float = 0.0
     job_seconds: Range | None = None
+    partial_failure_rate: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,15 @@ import json
 from aiohttp import web
 
 from schemas.request import CreateServersBody
+from schemas.request import Server as CreateServer
 from worker.simulator.idempotency import TokenedCreate, Verdict, is_valid_token
 from worker.simulator.jobs import JobPlan, plan_job, render_job
+from worker.simulator.lifecycle import DELETED, is_deleting, server_status
 from worker.simulator.registry import Server
+from worker.simulator.server_api import render_delete_job, render_server
 from worker.simulator.state import REQUEST_ID, STATE, SimState
 from worker.simulator.validation import V1, V1_1, Rejection, check_create_body
-from worker.simulator.wire import api_time, ecs_error, json_response, raw_json_response
+from worker.simulator.wire import ecs_error, json_response, raw_json_response
 
 CLIENT_TOKEN_HEADER = "X-Client-Token"  # noqa: S105 - a header name
 
@@ -29,6 +32,13 @@ def _server_names(name: str, count: int) -> list[str]:
     if count == 1:
         return [name]
     return [f"{name}-{index:04d}" for index in range(1, count + 1)]
+
+
+def _tags(server: CreateServer) -> tuple[str, ...]:
+    """The server's tags as the list API shows them: ``key=value`` (legacy ``key.value`` too)."""
+    legacy = [tag.replace(".", "=", 1) for tag in server.tags or []]
+    current = [f"{tag.key}={tag.value or ''}" for tag in server.server_tags or []]
+    return tuple(dict.fromkeys([*legacy, *current]))
 
 
 def _accept(state: SimState, project_id: str, body: CreateServersBody, now: float) -> bytes:
@@ -43,11 +53,13 @@ def _accept(state: SimState, project_id: str, body: CreateServersBody, now: floa
         count=count,
         job_seconds=state.job_seconds,
         failure_rate=state.faults.job_failure_rate,
+        partial_failure_rate=state.faults.partial_failure_rate,
         awaiting_payment=awaiting_payment,
         order_id=state.ids.order_id(now) if prepaid else None,
     )
     job = plan_job(plan, state.job_rng, state.ids.job_id, state.ids.server_id, now)
     names = _server_names(server.name, count)
+    tags = _tags(server)
     servers = [
         Server(
             server_id=sub.server_id,
@@ -58,6 +70,7 @@ def _accept(state: SimState, project_id: str, body: CreateServersBody, now: floa
             availability_zone=server.availability_zone or "",
             job=job,
             index=index,
+            tags=tags,
         )
         for index, sub in enumerate(job.sub_jobs)
     ]
@@ -130,9 +143,12 @@ async def show_job(request: web.Request) -> web.Response:
         return denied
     now = state.now()
     job = state.registry.job(project_id, job_id, now)
-    if job is None:
-        return ecs_error(404, "Ecs.0000", f"Job [{job_id}] could not be found.")
-    return json_response(200, render_job(job, now))
+    if job is not None:
+        return json_response(200, render_job(job, now))
+    delete_job = state.deletes.job(project_id, job_id)
+    if delete_job is not None:
+        return json_response(200, render_delete_job(delete_job, now))
+    return ecs_error(404, "Ecs.0000", f"Job [{job_id}] could not be found.")
 
 
 async def show_server(request: web.Request) -> web.Response:
@@ -147,22 +163,8 @@ async def show_server(request: web.Request) -> web.Response:
     server = state.registry.server(project_id, server_id, now)
     if server is None:
         return ecs_error(404, "Ecs.0114", f"Instance[{server_id}] could not be found.")
-    ready_at = server.job.started_at or server.job.created_at
-    built = ready_at + server.job.sub_jobs[server.index].end_offset
-    return json_response(
-        200,
-        {
-            "server": {
-                "id": server.server_id,
-                "name": server.name,
-                "status": "ACTIVE",
-                "tenant_id": project_id,
-                "flavor": {"id": server.flavor_ref},
-                "image": {"id": server.image_ref},
-                "OS-EXT-AZ:availability_zone": server.availability_zone,
-                "OS-EXT-STS:vm_state": "active",
-                "created": api_time(server.job.created_at),
-                "updated": api_time(built),
-            }
-        },
-    )
+    status = server_status(server, state.deletes, now)
+    if status is None or status == DELETED:
+        return ecs_error(404, "Ecs.0114", f"Instance[{server_id}] could not be found.")
+    deleting = is_deleting(server, state.deletes, now)
+    return json_response(200, {"server": render_server(server, status, deleting)})

@@ -67,6 +67,10 @@ FAILURES: tuple[tuple[Failure, int], ...] = (
 )
 
 
+#: What a partial failure (``partial_failure_rate``) reports: one server could not be placed.
+PARTIAL_FAILURE = FAILURES[0][0]
+
+
 @dataclass(frozen=True, slots=True)
 class SubJob:
     """One ``createSingleServer`` sub-job: its server and when/how it ends."""
@@ -124,6 +128,7 @@ class JobPlan:
     failure_rate: float
     awaiting_payment: bool
     order_id: str | None
+    partial_failure_rate: float = 0.0
 
 
 def plan_job(
@@ -145,6 +150,9 @@ def plan_job(
             failing = set(range(plan.count))
         else:
             failing = set(rng.sample(range(plan.count), rng.randint(1, plan.count)))
+    elif plan.count > 1 and plan.partial_failure_rate and rng.random() < plan.partial_failure_rate:
+        failure = PARTIAL_FAILURE
+        failing = {rng.randrange(plan.count)}
     sub_jobs = tuple(
         SubJob(
             job_id=new_id(),

@@ -28,6 +28,7 @@ class Server:
     availability_zone: str
     job: Job
     index: int
+    tags: tuple[str, ...] = ()  # "key=value", as the list API shows them
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,19 @@ class Registry:
         if server is None or server.project_id != project_id:
             return None
         return server if server.job.server_ready(server.index, now) else None
+
+    def server_record(self, project_id: str, server_id: str) -> Server | None:
+        """The server's record whatever its state (building, failed, deleted)."""
+        server = self._servers.get(server_id)
+        return server if server is not None and server.project_id == project_id else None
+
+    def servers(self, project_id: str | None = None) -> list[Server]:
+        """Every server record of a project (or of all), newest first, as the list API sorts."""
+        return [
+            s
+            for s in reversed(self._servers.values())
+            if project_id is None or s.project_id == project_id
+        ]
 
     def pay(self, order_id: str, now: float) -> Job | None:
         """Pay an order: its job starts now if it was waiting. None if the order is unknown."""

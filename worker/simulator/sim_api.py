@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 
 from aiohttp import web
 
 from worker.simulator.config import Faults, FaultsError, update_faults
+from worker.simulator.lifecycle import server_status
 from worker.simulator.state import STATE
 from worker.simulator.wire import json_response
 
@@ -25,9 +27,13 @@ def _faults_json(faults: Faults) -> dict[str, object]:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    """Counters, including ``servers_by_token`` and ``requests_by_status``."""
+    """Counters, including ``servers_by_token``, ``servers_by_status`` and ``deletes``."""
     state = request.app[STATE]
-    return json_response(200, state.stats.as_json(state.registry.jobs_by_status(state.now())))
+    now = state.now()
+    statuses = (server_status(s, state.deletes, now) for s in state.registry.servers())
+    servers_by_status = dict(Counter(status for status in statuses if status is not None))
+    body = state.stats.as_json(state.registry.jobs_by_status(now), servers_by_status)
+    return json_response(200, body)
 
 
 async def get_faults(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from aiohttp import web
 from worker.simulator.auth import Authenticator, TokenRegistry
 from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.idempotency import IdempotencyStore
+from worker.simulator.lifecycle import DeleteStore
 from worker.simulator.registry import Registry, Retention
 from worker.simulator.stats import Stats
 from worker.simulator.wire import IdSource
@@ -39,6 +40,7 @@ class SimState:
     auth: Authenticator
     idempotency: IdempotencyStore
     registry: Registry
+    deletes: DeleteStore
     stats: Stats
 
     def now(self) -> float:
@@ -77,6 +79,7 @@ def build_state(config: SimulatorConfig) -> SimState:
                 pending_payment_seconds=config.pending_payment_retention_seconds,
             )
         ),
+        deletes=DeleteStore(),
         stats=Stats(),
     )
 

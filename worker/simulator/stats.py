@@ -1,7 +1,8 @@
 """Simulator-only counters behind ``GET /_sim/stats``: enough for a test to prove no duplicates.
 
 Owns the counts: servers created per client token, accepted creates, replays, dry runs,
-API requests by HTTP status, injected faults by kind.
+API requests by HTTP status, injected faults by kind, server deletions started (``deletes``)
+and delete requests that named a server already being deleted (``deletes_repeated``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class Stats:
     creates: int = 0
     replays: int = 0
     dry_runs: int = 0
+    deletes: int = 0
+    deletes_repeated: int = 0
     requests_by_status: Counter[str] = field(default_factory=Counter)
     faults_injected: Counter[str] = field(default_factory=Counter)
 
@@ -30,7 +33,9 @@ class Stats:
         else:
             self.servers_by_token[token] += servers
 
-    def as_json(self, jobs_by_status: dict[str, int]) -> dict[str, object]:
+    def as_json(
+        self, jobs_by_status: dict[str, int], servers_by_status: dict[str, int]
+    ) -> dict[str, object]:
         """The JSON body of ``GET /_sim/stats``."""
         return {
             "servers_by_token": dict(self.servers_by_token),
@@ -43,4 +48,7 @@ class Stats:
             "requests_total": sum(self.requests_by_status.values()),
             "faults_injected": dict(self.faults_injected),
             "jobs_by_status": jobs_by_status,
+            "servers_by_status": servers_by_status,
+            "deletes": self.deletes,
+            "deletes_repeated": self.deletes_repeated,
         }
