@@ -25,6 +25,8 @@ from worker.ecs.retry import RetryPolicy
 from worker.ops.config import Settings
 from worker.ops.health import Probes, make_ops_app, start_ops_server
 from worker.ops.metrics import Metrics
+from worker.pipeline.config import PipelineConfig
+from worker.pipeline.follow import PollSchedule
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
 
@@ -74,6 +76,24 @@ def client_settings(settings: Settings) -> EcsClientSettings:
     )
 
 
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    return PipelineConfig(
+        event_source=settings.event_source,
+        token_namespace=settings.token_namespace,
+        default_project=settings.ecs_project_id,
+        allowed_projects=settings.allowed_projects(),
+        max_request_bytes=settings.max_request_bytes,
+        include_request=settings.include_request,
+        redact_fields=tuple(settings.redact_fields),
+        request_deadline_seconds=settings.request_deadline_seconds,
+        schedule=PollSchedule(
+            settings.job_poll_initial_seconds,
+            settings.job_poll_factor,
+            settings.job_poll_max_seconds,
+        ),
+    )
+
+
 @contextlib.asynccontextmanager
 async def ecs_client(settings: Settings, metrics: Metrics) -> AsyncIterator[EcsClient]:
     """The process's ECS client and its one HTTP session, closed on exit."""
@@ -96,10 +116,10 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
     metrics = metrics or Metrics()
     async with ecs_client(settings, metrics) as client:
         pipeline = Pipeline(
-            settings=settings,
+            config=pipeline_config(settings),
             api=client,
             secrets=SecretSource(settings.secret_env_prefix, settings.secret_dir),
-            metrics=metrics,
+            observer=metrics,
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)

@@ -24,10 +24,10 @@ from worker.ecs.auth import AkSkAuth, TokenAuth, iam_tokens_url
 from worker.ecs.client import (
     EcsClient,
     EcsClientSettings,
-    default_endpoint,
     make_session,
     make_ssl_context,
 )
+from worker.ecs.endpoints import default_endpoint
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy

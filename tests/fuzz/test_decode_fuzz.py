@@ -33,6 +33,7 @@ from worker.pipeline.failure import StageFailure
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
+from worker.service import pipeline_config
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 SERVER = "11111111-1111-4111-8111-111111111111"
@@ -72,7 +73,7 @@ def pipeline(api: AcceptingApi) -> Pipeline:
         job_poll_max_seconds=0.002,
         request_deadline_seconds=5.0,
     )
-    return Pipeline(config, api, AnySecret("", None))
+    return Pipeline(pipeline_config(config), api, AnySecret("", None))
 
 
 def record(key: bytes | None, value: bytes | None, project: str | None) -> InboundMessage:

@@ -16,6 +16,7 @@ from tests.pipeline.test_process import ACCEPTED, ScriptedApi, body, example, jo
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
+from worker.service import pipeline_config
 
 YEAR_10000_MS = 253_402_300_800_000 + 86_400_000
 
@@ -35,7 +36,8 @@ async def _ignore(event: CloudEvent) -> None:
 
 async def process(msg: InboundMessage, api: ScriptedApi | None = None, **overrides: Any) -> Any:
     s = settings(**overrides)
-    pipeline = Pipeline(s, api or ScriptedApi(ACCEPTED, [job("SUCCESS")]), SecretSource("X_", None))
+    api = api or ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    pipeline = Pipeline(pipeline_config(s), api, SecretSource("X_", None))
     event = await pipeline.process(msg, _ignore)
     event.to_bytes()  # every terminal event can be serialised
     return event
@@ -120,7 +122,7 @@ async def test_a_raising_stage_ends_in_internal_error_at_that_stage(suite_log: P
     document["server"]["adminPass"] = "$ADMIN_PASS"
     document["server"].pop("key_name")
     api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
-    pipeline = Pipeline(settings(), api, RaisingSecrets("X_", None))
+    pipeline = Pipeline(pipeline_config(settings()), api, RaisingSecrets("X_", None))
 
     event = await pipeline.process(record(json.dumps(document).encode()), _ignore)
 

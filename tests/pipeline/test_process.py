@@ -9,19 +9,24 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from schemas.cloudevent import CloudEvent
+from schemas.events import FailureStage
 from schemas.idempotency import client_token
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus, SubJob
 from worker.ops.config import Settings
+from worker.ops.metrics import Metrics
 from worker.pipeline.message import InboundMessage
+from worker.pipeline.observer import PipelineObserver
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
+from worker.service import pipeline_config
 
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
@@ -129,7 +134,7 @@ Run = Callable[..., Any]
 @pytest.fixture
 def run() -> Run:
     async def _run(
-        msg: InboundMessage, api: ScriptedApi, **overrides: Any
+        msg: InboundMessage, api: ScriptedApi, *, progress_events: bool = True, **overrides: Any
     ) -> tuple[CloudEvent, list[CloudEvent]]:
         progress: list[CloudEvent] = []
 
@@ -137,8 +142,9 @@ def run() -> Run:
             progress.append(event)
 
         s = settings(**overrides)
-        pipeline = Pipeline(s, api, SecretSource(s.secret_env_prefix, s.secret_dir))
-        return await pipeline.process(msg, sink), progress
+        secrets = SecretSource(s.secret_env_prefix, s.secret_dir)
+        pipeline = Pipeline(pipeline_config(s), api, secrets)
+        return await pipeline.process(msg, sink if progress_events else None), progress
 
     return _run
 
@@ -308,9 +314,9 @@ async def test_unpaid_order_announces_awaiting_payment_once_then_fails_payment(r
     assert (event.data["stage"], event.data["order_id"]) == ("payment", "CS123")
 
 
-async def test_progress_off_when_topic_empty(run: Run) -> None:
+async def test_progress_off_without_a_sink(run: Run) -> None:
     api = ScriptedApi(ACCEPTED, [job("SUCCESS", ("SUCCESS", "s1"))])
-    event, progress = await run(message(body()), api, topic_progress="")
+    event, progress = await run(message(body()), api, progress_events=False)
     assert event.type == "ecs.provisioning.succeeded"
     assert progress == []
 
@@ -333,3 +339,39 @@ async def test_a_job_that_vanished_fails_with_job_not_found(run: Run) -> None:
     assert (data["stage"], data["error"]["code"]) == ("job", "ECSP.JobNotFound")
     assert data["job_id"] == ACCEPTED.job_id
     assert data["server_ids"] == list(ACCEPTED.server_ids)
+
+
+class RecordingObserver(PipelineObserver):
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+        self.jobs: list[str] = []
+
+    def request_failed(self, stage: FailureStage) -> None:
+        self.failed.append(stage)
+
+    def job_finished(self, outcome: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.jobs.append(outcome)
+
+
+async def test_outcomes_are_reported_to_the_observer() -> None:
+    observer = RecordingObserver()
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    pipeline = Pipeline(pipeline_config(settings()), api, SecretSource("", None), observer)
+    await pipeline.process(message(body()), None)
+    await pipeline.process(message(b"not json"), None)
+    gone = EcsApiError("Ecs.0000", "job not found", http_status=404, retryable=False)
+    await replace(pipeline, api=ScriptedApi(ACCEPTED, [gone])).process(message(body()), None)
+    assert observer.jobs == ["succeeded", "job"]
+    assert observer.failed == ["decode", "job"]
+
+
+def test_the_metrics_record_what_the_pipeline_reports() -> None:
+    metrics = Metrics()
+    metrics.request_failed("job")
+    metrics.job_finished("succeeded", 3.0)
+    assert metrics.registry.get_sample_value("ecsp_failures_total", {"stage": "job"}) == 1
+    count = metrics.registry.get_sample_value(
+        "ecsp_job_duration_seconds_count", {"outcome": "succeeded"}
+    )
+    assert count == 1

@@ -159,7 +159,10 @@ class Worker:
             log_unexpected(exc)
             return internal_failure_event(message, self._settings.event_source, exc, stage="decode")
 
-    def _publish_progress_for(self, message: InboundMessage) -> ProgressSink:
+    def _publish_progress_for(self, message: InboundMessage) -> ProgressSink | None:
+        if not self._settings.topic_progress:
+            return None  # progress events off: the pipeline does not even build them
+
         async def publish_progress(event: CloudEvent) -> None:
             await self._publisher.publish_best_effort(
                 self._topic_of[event.type],

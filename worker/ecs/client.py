@@ -48,16 +48,6 @@ JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 log = structlog.get_logger(__name__)
 
 
-def default_endpoint(region: str) -> str:
-    """The public ECS endpoint of a region."""
-    return f"https://ecs.{region}.myhuaweicloud.com"
-
-
-def default_iam_endpoint(region: str) -> str:
-    """The public IAM token URL of a region."""
-    return f"https://iam.{region}.myhuaweicloud.com/v3/auth/tokens"
-
-
 class ApiObserver(Protocol):
     """Where the client reports calls and retries (the metrics module implements it).
 

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
-from worker.ecs.client import default_endpoint, default_iam_endpoint
+from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]

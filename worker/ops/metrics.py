@@ -18,13 +18,15 @@ from prometheus_client import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
+from worker.pipeline.observer import PipelineObserver
+
 _API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 240, 480, 900, 1800, 3600)
 
 
 @dataclass
-class Metrics:
-    """All metrics of one worker; also the ECS client's `ApiObserver`."""
+class Metrics(PipelineObserver):
+    """All metrics of one worker; the ECS client's `ApiObserver` and the `PipelineObserver`."""
 
     registry: CollectorRegistry = field(
         default_factory=lambda: CollectorRegistry(auto_describe=True)
@@ -86,6 +88,13 @@ class Metrics:
     def api_retry(self, endpoint: str, reason: str) -> None:
         del reason  # free text is not a label: unbounded cardinality
         self.api_retries.labels(endpoint).inc()
+
+    # PipelineObserver protocol of worker.pipeline.observer
+    def request_failed(self, stage: str) -> None:
+        self.failures.labels(stage).inc()
+
+    def job_finished(self, outcome: str, seconds: float) -> None:
+        self.job_duration.labels(outcome).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,8 +2,10 @@
 
 decode → validate → resolve secrets → create (X-Client-Token from the key) → follow the job →
 `succeeded` / `validated` / `failed`. Progress events (`submitted`, `awaiting_payment`) go out
-through a callback as they happen; the terminal event is returned to the consumer, which
-publishes it and only then lets the offset be committed.
+through a sink the consumer wires, as they happen (without one, progress events are off and not
+even built); the terminal event is returned to the consumer, which publishes it and only then
+lets the offset be committed. The pipeline takes a small config of its own and an observer: it
+knows no Kafka, no process settings and no Prometheus.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,8 +35,7 @@ from schemas.events import (
 from schemas.redaction import redact
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
-from worker.ops.config import Settings
-from worker.ops.metrics import Metrics
+from worker.pipeline.config import PipelineConfig
 from worker.pipeline.decode import (
     DecodedRequest,
     Identity,
@@ -44,8 +45,9 @@ from worker.pipeline.decode import (
     validate,
 )
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import JobReader, PollSchedule, follow_job, sub_job_infos
+from worker.pipeline.follow import JobReader, follow_job, sub_job_infos
 from worker.pipeline.message import InboundMessage
+from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.secrets import SecretSource, body_for_api
 
 log = structlog.get_logger("worker.pipeline")
@@ -70,20 +72,16 @@ ProgressSink = Callable[[CloudEvent], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Pipeline:
-    """Everything a request needs from the process: settings, API client, secrets, metrics."""
+    """Everything a request needs from the process: its config, API client, secrets, observer."""
 
-    settings: Settings
+    config: PipelineConfig
     api: EcsApi
     secrets: SecretSource
-    metrics: Metrics | None = None
+    observer: PipelineObserver = field(default_factory=SilentObserver)
 
-    @property
-    def schedule(self) -> PollSchedule:
-        s = self.settings
-        return PollSchedule(s.job_poll_initial_seconds, s.job_poll_factor, s.job_poll_max_seconds)
-
-    async def process(self, message: InboundMessage, progress: ProgressSink) -> CloudEvent:
-        """The terminal event of `message`. Raises only CancelledError.
+    async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
+        """The terminal event of `message`; progress events go to `progress` (None: off).
+        Raises only CancelledError.
 
         Whatever escapes a stage (a bug, a value no check foresaw) still ends the request
         with one `failed` event, `ECSP.InternalError` at the stage it reached; if even that
@@ -91,24 +89,24 @@ class Pipeline:
         """
         events: _EventMaker | None = None
         try:
-            s = self.settings
+            c = self.config
             identity = identify(
-                message, namespace=s.token_namespace, default_project=s.ecs_project_id
+                message, namespace=c.token_namespace, default_project=c.default_project
             )
             structlog.contextvars.bind_contextvars(client_token=identity.token)
-            events = _EventMaker(s, message, identity)
+            events = _EventMaker(c, message, identity)
             return await self._process(message, identity, events, progress)
         except Exception as exc:
             log_unexpected(exc)
             stage = "decode" if events is None else events.stage
-            return internal_failure_event(message, self.settings.event_source, exc, stage=stage)
+            return internal_failure_event(message, self.config.event_source, exc, stage=stage)
 
     async def _process(
         self,
         message: InboundMessage,
         identity: Identity,
         events: _EventMaker,
-        progress: ProgressSink,
+        progress: ProgressSink | None,
     ) -> CloudEvent:
         try:
             created, project_id = await self._submit(message, identity, events)
@@ -123,8 +121,7 @@ class Pipeline:
             return self._failed(events, internal_failure(events.stage, exc))
 
     def _failed(self, events: _EventMaker, failure: StageFailure) -> CloudEvent:
-        if self.metrics is not None:
-            self.metrics.failures.labels(failure.stage).inc()
+        self.observer.request_failed(failure.stage)
         log.info(
             "request failed",
             stage=failure.stage,
@@ -142,19 +139,23 @@ class Pipeline:
         Everything the create needed (parsed document, model, body with the resolved password)
         lives only in this frame, so it is freed while the job is followed for minutes.
         """
-        s = self.settings
+        c = self.config
         check_bounds(message)
-        document = parse_json_object(message, max_bytes=s.max_request_bytes)
-        if s.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
-            events.request_copy = redact(document, s.redact_fields)
+        document = parse_json_object(message, max_bytes=c.max_request_bytes)
+        if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
+            events.request_copy = redact(document, c.redact_fields)
         events.stage = "validate"
-        request = validate(identity, document, allowed_projects=s.allowed_projects())
+        request = validate(identity, document, allowed_projects=c.allowed_projects)
         body = await body_for_api(request, self.secrets)
         events.stage = "submit"
         return await self._create(request, body), request.project_id
 
     async def _follow(
-        self, created: CreateResult, project_id: str, events: _EventMaker, progress: ProgressSink
+        self,
+        created: CreateResult,
+        project_id: str,
+        events: _EventMaker,
+        progress: ProgressSink | None,
     ) -> CloudEvent:
         if created.job_id is None:
             raise StageFailure(
@@ -166,12 +167,12 @@ class Pipeline:
             )
         log.info("create accepted", job_id=created.job_id, servers=len(created.server_ids))
         events.stage = "job"
-        if self.settings.topic_progress:
+        if progress is not None:
             await progress(events.submitted(created))
         started = time.monotonic()
 
         async def awaiting_payment(job: JobStatus) -> None:
-            if self.settings.topic_progress:
+            if progress is not None:
                 await progress(events.awaiting_payment(created, job))
 
         try:
@@ -181,7 +182,7 @@ class Pipeline:
                 order_id=created.order_id,
                 server_ids=created.server_ids,
                 project_id=project_id,
-                schedule=self.schedule,
+                schedule=self.config.schedule,
                 deadline=events.deadline,
                 on_awaiting_payment=awaiting_payment,
             )
@@ -207,8 +208,7 @@ class Pipeline:
             ) from None
 
     def _observe_job(self, started: float, outcome: str) -> None:
-        if self.metrics is not None:
-            self.metrics.job_duration.labels(outcome).observe(time.monotonic() - started)
+        self.observer.job_finished(outcome, time.monotonic() - started)
 
 
 def internal_failure(stage: FailureStage, exc: BaseException) -> StageFailure:
@@ -255,8 +255,8 @@ def log_unexpected(exc: BaseException) -> None:
 class _EventMaker:
     """Builds this request's events: the shared fields once, the deterministic id per type."""
 
-    def __init__(self, settings: Settings, message: InboundMessage, identity: Identity) -> None:
-        self._source = settings.event_source
+    def __init__(self, config: PipelineConfig, message: InboundMessage, identity: Identity) -> None:
+        self._source = config.event_source
         self._identity = identity
         self._traceparent = identity.traceparent
         self._base: dict[str, Any] = {
@@ -269,7 +269,7 @@ class _EventMaker:
         self.request_copy: Any = None
         self.stage: FailureStage = "decode"
         """How far the request got: the stage of an unexpected error."""
-        self.deadline = time.monotonic() + settings.request_deadline_seconds
+        self.deadline = time.monotonic() + config.request_deadline_seconds
 
     def _event(self, data: Any, event_type: EventType) -> CloudEvent:
         return build_event(data, event_type, source=self._source, traceparent=self._traceparent)

@@ -1,0 +1,58 @@
+"""The layering rules, checked on what a fresh interpreter really loads.
+
+Each check imports modules in a subprocess (this test process has loaded everything already) and
+inspects `sys.modules`, so an indirect import through a third module is caught too.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import worker.pipeline
+
+ROOT = Path(__file__).parents[2]
+
+
+def loaded_by(*modules: str) -> set[str]:
+    """Every module a fresh interpreter has loaded after importing `modules`."""
+    code = "import json, sys\n"
+    code += "".join(f"import {name}\n" for name in modules)
+    code += "print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return set(json.loads(out))
+
+
+def offending(loaded: set[str], *forbidden: str) -> list[str]:
+    return sorted(
+        name for name in loaded for f in forbidden if name == f or name.startswith(f + ".")
+    )
+
+
+def package_modules(package: object) -> list[str]:
+    path = package.__path__  # type: ignore[attr-defined]
+    prefix = package.__name__ + "."  # type: ignore[attr-defined]
+    return [info.name for info in pkgutil.iter_modules(path, prefix)]
+
+
+def test_the_pipeline_knows_no_kafka_no_process_settings_and_no_consumer() -> None:
+    modules = package_modules(worker.pipeline)
+    assert "worker.pipeline.process" in modules
+    loaded = loaded_by(*modules)
+    assert offending(loaded, "worker.ops", "worker.consumer", "aiokafka", "kafka") == []
+
+
+def test_loading_the_settings_does_not_load_the_http_client() -> None:
+    loaded = loaded_by("worker.ops.config")
+    assert "worker.ops.config" in loaded
+    assert offending(loaded, "aiohttp", "worker.ecs.client") == []
+
+
+def test_the_check_sees_indirect_imports() -> None:
+    """The process module loads the request schema only through the decoder: it is still seen."""
+    assert offending(loaded_by("worker.pipeline.process"), "schemas.request") != []

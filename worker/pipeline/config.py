@@ -1,0 +1,27 @@
+"""What one request's life needs from the configuration, and nothing else.
+
+The service fills it from the process settings (`worker.service.pipeline_config`); the pipeline
+never sees Kafka topics, credentials or the other settings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from worker.pipeline.follow import PollSchedule
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The settings a request is processed with (meanings: the README's configuration table)."""
+
+    event_source: str
+    token_namespace: uuid.UUID
+    default_project: str
+    allowed_projects: frozenset[str]
+    max_request_bytes: int
+    include_request: bool
+    redact_fields: tuple[str, ...]
+    request_deadline_seconds: float
+    schedule: PollSchedule
