@@ -91,8 +91,14 @@ WORKER_ERROR_CODE_DOCS: dict[WorkerErrorCode, str] = {
         "The body breaks the request schema; error.details lists {path, message} per problem."
     ),
     WorkerErrorCode.MISSING_KEY: "The message has no (or an empty) Kafka key.",
-    WorkerErrorCode.UNKNOWN_SECRET: "adminPass names a $NAME secret the worker cannot find.",
-    WorkerErrorCode.INVALID_SECRET: "The resolved adminPass secret breaks the password rules.",
+    WorkerErrorCode.UNKNOWN_SECRET: (
+        "adminPass names a $NAME secret the worker cannot find (names reaching the worker's own "
+        "settings are never found)."
+    ),
+    WorkerErrorCode.INVALID_SECRET: (
+        "The resolved adminPass secret is not an acceptable password; the event says nothing "
+        "more about the value (not its length, not the rule)."
+    ),
     WorkerErrorCode.PROJECT_NOT_ALLOWED: "The ecs-project-id header names a project not allowed.",
     WorkerErrorCode.DEADLINE_EXCEEDED: "The job did not finish before the worker's deadline.",
     WorkerErrorCode.JOB_FAILED: "The job ended FAIL without an error_code of its own.",

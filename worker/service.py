@@ -22,7 +22,7 @@ from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.client import EcsClient, EcsClientSettings, make_session
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
-from worker.ops.config import Settings
+from worker.ops.config import Settings, settings_env_names
 from worker.ops.health import Probes, make_ops_app, start_ops_server
 from worker.ops.metrics import Metrics
 from worker.pipeline.config import PipelineConfig
@@ -118,7 +118,9 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
         pipeline = Pipeline(
             config=pipeline_config(settings),
             api=client,
-            secrets=SecretSource(settings.secret_env_prefix, settings.secret_dir),
+            secrets=SecretSource(
+                settings.secret_env_prefix, settings.secret_dir, settings_env_names()
+            ),
             observer=metrics,
         )
         producer = make_producer(settings)

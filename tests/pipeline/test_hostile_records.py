@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from schemas.cloudevent import CloudEvent
 from schemas.limits import MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from schemas.redaction import MASK
 from tests.pipeline.test_process import ACCEPTED, ScriptedApi, body, example, job, settings
+from tests.support import secrets
+from worker.ecs.errors import EcsApiError
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
@@ -145,3 +149,40 @@ async def test_an_event_that_cannot_be_built_falls_back_to_a_minimal_failed_even
     assert (data["stage"], data["error"]["code"]) == ("decode", "ECSP.InternalError")
     assert data["request_key"] is None
     assert data["origin"] == {"topic": "requests", "partition": 0, "offset": 7}
+
+
+@pytest.mark.parametrize("key", ["admin_pass", "AdminPass", "adminpass", "password", "userData"])
+async def test_a_secret_under_an_alias_or_misspelling_never_reaches_the_event(
+    key: str, suite_log: Path
+) -> None:
+    document = example("01-prepaid-keypair.json")
+    document["server"][key] = secrets.PLANTED
+    document["server"]["metadata"] = {"note": "x", key.upper(): secrets.PLANTED}
+    event = await process(record(json.dumps(document).encode()))
+    text = event.to_bytes().decode()
+    assert secrets.PLANTED not in text
+    assert event.data["request"]["server"][key] == MASK
+    assert secrets.PLANTED not in suite_log.read_text()
+
+
+async def test_api_error_details_are_redacted() -> None:
+    rejected = EcsApiError(
+        "Ecs.0005",
+        "bad request",
+        http_status=400,
+        retryable=False,
+        details=[{"field": "server", "echo": {"adminPass": secrets.PLANTED}}],
+    )
+    event = await process(record(body()), ScriptedApi(rejected, []))
+    assert event.data["error"]["details"] == [{"field": "server", "echo": {"adminPass": MASK}}]
+
+
+def test_log_lines_mask_secret_keys_at_any_depth(suite_log: Path) -> None:
+    structlog.get_logger("test").info(
+        "probe-7c1",
+        Admin_Pass=secrets.PLANTED,
+        payload={"outer": [{"userData": secrets.PLANTED}], "name": "kept-9d2"},
+    )
+    [line] = [line for line in suite_log.read_text().splitlines() if "probe-7c1" in line]
+    assert secrets.PLANTED not in line
+    assert "kept-9d2" in line

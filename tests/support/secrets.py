@@ -11,6 +11,9 @@ ADMIN_PASS_LITERAL = "Lit3ral!Passw0rd"
 ADMIN_PASS_SECRET = "Resolv3d!Secret"
 USER_DATA_PLAIN = "#!/bin/bash\necho very-secret-user-data-7f3a\n"
 USER_DATA = base64.b64encode(USER_DATA_PLAIN.encode()).decode()
+PLANTED = "Pl4nted!Alias-Secret"
+"""Put under every alias and misspelling of a secret field (`admin_pass`, `AdminPass`,
+`password`, `userData`, …) by the hostile-record tests: it must be masked wherever it lands."""
 
 #: What must never appear in logs, events, exceptions or metrics.
 ALL = (
@@ -20,4 +23,5 @@ ALL = (
     ADMIN_PASS_SECRET,
     USER_DATA,
     "very-secret-user-data-7f3a",
+    PLANTED,
 )

@@ -154,7 +154,9 @@ class Settings(BaseSettings):
         DEFAULT_TOKEN_NAMESPACE, description="UUID namespace for X-Client-Token derivation."
     )
     secret_env_prefix: str = Field(
-        "ECSP_SECRET_", description="`$NAME` in adminPass resolves to env `<prefix>NAME` first."
+        "ECSP_SECRET_",
+        description="`$NAME` in adminPass resolves to env `<prefix>NAME` first; a prefix "
+        "reaching the worker's own settings is refused.",
     )
     secret_dir: Path | None = Field(
         None, description="…then to the file `<dir>/NAME` (a Kubernetes secret mount)."
@@ -247,9 +249,40 @@ def _file_backed_values(environ: dict[str, str]) -> dict[str, Any]:
     return values
 
 
+def settings_env_names() -> frozenset[str]:
+    """Every environment variable the worker reads its own settings from."""
+    names = {f"ECSP_{name.upper()}" for name in Settings.model_fields}
+    names |= {f"ECSP_{name.upper()}_FILE" for name in FILE_BACKED_SECRETS}
+    return frozenset({*names, "ECSP_CONFIG_FILE"})
+
+
+#: Settings a secret prefix may reach: the two that define the references (with the default
+#: prefix `ECSP_SECRET_` they are `$ENV_PREFIX` and `$DIR`; `SecretSource` never resolves them).
+_REFERENCE_SETTINGS = frozenset({"ECSP_SECRET_ENV_PREFIX", "ECSP_SECRET_DIR"})
+
+
+def _secret_prefix_problem(prefix: str) -> str | None:
+    """Why `$NAME` references under `prefix` could reach the worker's own settings, or None."""
+    if not prefix:
+        return "ECSP_SECRET_ENV_PREFIX: must not be empty (`$NAME` could name any variable)"
+    reachable = sorted(
+        name for name in settings_env_names() - _REFERENCE_SETTINGS if name.startswith(prefix)
+    )
+    if reachable:
+        return (
+            f"ECSP_SECRET_ENV_PREFIX: {prefix!r} lets `$NAME` references reach the worker's "
+            f"own settings ({', '.join(reachable[:3])}…); use a prefix of its own, such as "
+            "ECSP_SECRET_"
+        )
+    return None
+
+
 def _require_for_run(settings: Settings) -> list[str]:
     """Settings that `run` needs but the other commands do not."""
     problems: list[str] = []
+    prefix_problem = _secret_prefix_problem(settings.secret_env_prefix)
+    if prefix_problem:
+        problems.append(prefix_problem)
     if not settings.ecs_project_id:
         problems.append("ECSP_ECS_PROJECT_ID: required (the default project of requests)")
     if settings.auth_mode == "aksk" and not (settings.ecs_ak and settings.ecs_sk):

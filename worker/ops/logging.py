@@ -2,7 +2,9 @@
 
 JSON lines when stderr is not a terminal (containers, CI), readable console output on a terminal.
 aiokafka's and aiohttp's standard-library loggers go through the same processors, so every line
-has one format. As a last line of defence, values under keys that name a secret are masked.
+has one format. As a last line of defence, values under keys that mean a secret are masked, at
+any depth of a logged value, by the same rule as events' request copies
+(`schemas.redaction.is_secret_key`: case, separators and small misspellings do not count).
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ from typing import Any, Literal
 
 import structlog
 
-_SECRET_KEY_PARTS = ("adminpass", "user_data", "password", "secret", "authorization", "token_value")
-_MASK = "***"
+from schemas.redaction import MASK, is_secret_key, redact
+
+#: Keys that are secrets in log lines though not in requests (HTTP headers, IAM tokens).
+_LOG_SECRET_KEYS = frozenset({"authorization", "tokenvalue", "xauthtoken", "securitytoken"})
 
 
 def _mask_secret_keys(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event_dict):
-        lowered = key.lower()
-        if any(part in lowered for part in _SECRET_KEY_PARTS):
-            event_dict[key] = _MASK
+    for key, value in list(event_dict.items()):
+        if is_secret_key(key, _LOG_SECRET_KEYS):
+            event_dict[key] = MASK
+        elif isinstance(value, dict | list | tuple):
+            event_dict[key] = redact(value, _LOG_SECRET_KEYS)
     return event_dict
 
 

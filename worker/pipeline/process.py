@@ -257,6 +257,7 @@ class _EventMaker:
 
     def __init__(self, config: PipelineConfig, message: InboundMessage, identity: Identity) -> None:
         self._source = config.event_source
+        self._redact_fields = config.redact_fields
         self._identity = identity
         self._traceparent = identity.traceparent
         self._base: dict[str, Any] = {
@@ -321,7 +322,7 @@ class _EventMaker:
                 message=failure.message,
                 http_status=failure.http_status,
                 request_id=failure.request_id,
-                details=failure.details,
+                details=redact(failure.details, self._redact_fields),
             ),
             retryable=failure.retryable,
             job_id=failure.job_id,

@@ -1,9 +1,12 @@
 """Resolving `$NAME` references in adminPass from the worker's own secret source.
 
 A reference resolves to the environment variable `<prefix>NAME`, else to the file `<dir>/NAME`
-(a Kubernetes secret mount, read off the event loop). The resolved value is checked against the
-API's password rules here, so a bad secret fails as `validate` before any cloud call. Messages
-name the reference, never its value.
+(a Kubernetes secret mount, read off the event loop). Names that would reach one of the worker's
+own settings (`reserved`, e.g. `ECSP_SECRET_DIR` under the default prefix) are unknown; the
+settings refuse a prefix that reaches its credentials at start. The resolved value is checked
+against the API's password rules here, so a bad secret fails as `validate` before any cloud
+call. Failures name the reference and say nothing of the value: not its length, not which rule
+it breaks.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from schemas.events import WorkerErrorCode
 from schemas.request import admin_password_problems
 from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure
+
+log = structlog.get_logger("worker.secrets")
 
 
 @dataclass(frozen=True)
@@ -26,9 +33,14 @@ class SecretSource:
 
     env_prefix: str
     directory: Path | None
+    reserved: frozenset[str] = frozenset()
+    """Environment variables a reference never resolves to (the worker's own settings)."""
 
     async def lookup(self, name: str) -> str | None:
-        value = os.environ.get(f"{self.env_prefix}{name}")
+        env_name = f"{self.env_prefix}{name}"
+        if env_name in self.reserved:
+            return None
+        value = os.environ.get(env_name)
         if value is not None:
             return value
         if self.directory is None:
@@ -55,13 +67,13 @@ async def body_for_api(request: DecodedRequest, source: SecretSource) -> dict[st
             code=WorkerErrorCode.UNKNOWN_SECRET,
             message=f"server.adminPass: secret reference ${name} is not known to this worker",
         )
-    problems = admin_password_problems(value)
-    if problems:
+    if admin_password_problems(value):
+        log.warning("secret reference unusable: its value breaks the API's password rules")
         raise StageFailure(
             stage="validate",
             code=WorkerErrorCode.INVALID_SECRET,
-            message=f"server.adminPass: the secret ${name} breaks the password rules: "
-            + "; ".join(problems),
+            message=f"server.adminPass: the value of secret ${name} is not an acceptable "
+            "password for the API; ask the worker's operator to check the secret",
         )
     server = {**request.wire["server"], "adminPass": value}
     return {**request.wire, "server": server}
