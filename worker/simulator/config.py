@@ -26,7 +26,7 @@ _RANGE_FIELDS = ("latency_ms", "job_seconds")
 
 @dataclass(frozen=True)
 class Faults:
-    """Injected faults; names as in CONVENTIONS "Simulator interface".
+    """Injected faults; names as in docs/contract.md, "Simulator interface".
 
     Rates are fractions in [0, 1] of API calls (``error_rate`` 5xx, ``throttle_rate`` 429
     APIG.0308, ``drop_rate`` connections closed without an answer) or of created jobs

@@ -1,4 +1,4 @@
-"""Simulator-only paths under ``/_sim/`` (CONVENTIONS "Simulator interface").
+"""Simulator-only paths under ``/_sim/`` (docs/contract.md, "Simulator interface").
 
 Owns ``GET /_sim/stats``, ``GET``/``POST /_sim/faults`` (a JSON object with any subset of the
 fault fields; 400 on an unknown field or a bad value) and ``POST /_sim/orders/{order_id}/pay``,
