@@ -10,6 +10,7 @@ import pytest
 
 from worker.ops.config import ConfigError, load_settings
 from worker.ops.config_table import main as config_table_main
+from worker.ops.failure_table import main as failure_table_main
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +92,7 @@ def test_run_command_exits_2_naming_the_bad_setting() -> None:
 
 def test_readme_configuration_table_matches_the_settings_model() -> None:
     assert config_table_main(["--check"]) == 0, "run: python -m worker.ops.config_table"
+
+
+def test_readme_failure_tables_match_the_contract() -> None:
+    assert failure_table_main(["--check"]) == 0, "run: python -m worker.ops.failure_table"

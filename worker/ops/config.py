@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.channels import CHANNELS, Channel, channel_of
+from schemas.events import EventType
 from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
 from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
 
@@ -32,6 +34,14 @@ FILE_BACKED_SECRETS = (
     "ecs_security_token",
     "iam_password",
 )
+
+
+def _topic_of_events(channel: Channel, note: str = "") -> str:
+    names = [
+        f"`{event_type.removeprefix('ecs.provisioning.')}`"
+        for event_type in CHANNELS[channel].event_types
+    ]
+    return f"Topic of {' and '.join(names)} events{note}."
 
 
 class ConfigError(Exception):
@@ -61,16 +71,18 @@ class Settings(BaseSettings):
         None, description="CA bundle (PEM) for the brokers' TLS certificates."
     )
     group_id: str = Field("ecs-provisioner", description="Kafka consumer group.")
-    topic_requests: str = Field("ecs.provisioning.requests", description="Request topic (in).")
+    topic_requests: str = Field(
+        CHANNELS[Channel.REQUESTS].default_topic, description="Request topic (in)."
+    )
     topic_results: str = Field(
-        "ecs.provisioning.results", description="Topic of `succeeded` and `validated` events."
+        CHANNELS[Channel.RESULTS].default_topic, description=_topic_of_events(Channel.RESULTS)
     )
     topic_failures: str = Field(
-        "ecs.provisioning.failures", description="Topic of `failed` events."
+        CHANNELS[Channel.FAILURES].default_topic, description=_topic_of_events(Channel.FAILURES)
     )
     topic_progress: str = Field(
-        "ecs.provisioning.progress",
-        description="Topic of `submitted` / `awaiting_payment` events; empty turns them off.",
+        CHANNELS[Channel.PROGRESS].default_topic,
+        description=_topic_of_events(Channel.PROGRESS, "; empty turns them off"),
     )
     max_request_bytes: int = Field(
         1_048_576,
@@ -233,6 +245,15 @@ class Settings(BaseSettings):
 
     def allowed_projects(self) -> frozenset[str]:
         return frozenset([self.ecs_project_id, *self.ecs_project_allowlist]) - {""}
+
+    def topic(self, channel: Channel) -> str:
+        """The configured topic of a channel (`topic_<channel>`; empty = progress off)."""
+        topic: str = getattr(self, f"topic_{channel.value}")
+        return topic
+
+    def topic_of(self, event_type: EventType) -> str:
+        """Where an event of this type is published (`schemas.channels` routes it)."""
+        return self.topic(channel_of(event_type))
 
 
 def _file_backed_values(environ: dict[str, str]) -> dict[str, Any]:

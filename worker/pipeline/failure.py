@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import FailureStage, SubJobInfo
+from schemas.events import SubJobInfo
+from schemas.failures import FailureStage
 
 
 @dataclass

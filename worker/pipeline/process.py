@@ -26,12 +26,11 @@ from schemas.events import (
     ErrorInfo,
     EventType,
     FailedData,
-    FailureStage,
     SubmittedData,
     SucceededData,
     ValidatedData,
-    WorkerErrorCode,
 )
+from schemas.failures import STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
 from schemas.redaction import redact
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
@@ -57,8 +56,6 @@ MAX_REQUEST_COPY_BYTES = 128 * 1024
 #: Log lines carry at most this much of a failure's text, and this many traceback frames.
 MAX_LOGGED_TEXT = 1000
 MAX_LOGGED_FRAMES = 6
-
-_STAGE_BY_API_CODE = {"Ecs.0122": "conflict", "Ecs.0124": "token_expired"}
 
 
 class EcsApi(JobReader, Protocol):
@@ -98,7 +95,7 @@ class Pipeline:
             return await self._process(message, identity, events, progress)
         except Exception as exc:
             log_unexpected(exc)
-            stage = "decode" if events is None else events.stage
+            stage = FailureStage.DECODE if events is None else events.stage
             return internal_failure_event(message, self.config.event_source, exc, stage=stage)
 
     async def _process(
@@ -144,10 +141,10 @@ class Pipeline:
         document = parse_json_object(message, max_bytes=c.max_request_bytes)
         if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
             events.request_copy = redact(document, c.redact_fields)
-        events.stage = "validate"
+        events.stage = FailureStage.VALIDATE
         request = validate(identity, document, allowed_projects=c.allowed_projects)
         body = await body_for_api(request, self.secrets)
-        events.stage = "submit"
+        events.stage = FailureStage.SUBMIT
         return await self._create(request, body), request.project_id
 
     async def _follow(
@@ -159,14 +156,14 @@ class Pipeline:
     ) -> CloudEvent:
         if created.job_id is None:
             raise StageFailure(
-                stage="submit",
+                stage=FailureStage.SUBMIT,
                 code=WorkerErrorCode.JOB_VANISHED,
                 message="the create call returned no job_id",
                 order_id=created.order_id,
                 server_ids=created.server_ids,
             )
         log.info("create accepted", job_id=created.job_id, servers=len(created.server_ids))
-        events.stage = "job"
+        events.stage = FailureStage.JOB
         if progress is not None:
             await progress(events.submitted(created))
         started = time.monotonic()
@@ -198,10 +195,10 @@ class Pipeline:
             return await self.api.create_servers(body, request.token, request.project_id)
         except EcsApiError as exc:
             raise StageFailure(
-                stage=_STAGE_BY_API_CODE.get(exc.code, "submit"),  # type: ignore[arg-type]
+                stage=STAGE_OF_API_CODE.get(exc.code, FailureStage.SUBMIT),
                 code=exc.code,
                 message=exc.message,
-                retryable=exc.retryable and exc.code not in _STAGE_BY_API_CODE,
+                retryable=exc.retryable and exc.code not in STAGE_OF_API_CODE,
                 http_status=exc.http_status,
                 request_id=exc.request_id,
                 details=exc.details,
@@ -268,7 +265,7 @@ class _EventMaker:
             "origin": message.origin,
         }
         self.request_copy: Any = None
-        self.stage: FailureStage = "decode"
+        self.stage = FailureStage.DECODE
         """How far the request got: the stage of an unexpected error."""
         self.deadline = time.monotonic() + config.request_deadline_seconds
 
