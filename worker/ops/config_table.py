@@ -31,7 +31,10 @@ def _default(field: FieldInfo) -> str:
 
 def markdown_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
+    file_forms = {f"{name}_file" for name in FILE_BACKED_SECRETS}
     for name, field in Settings.model_fields.items():
+        if name in file_forms:
+            continue  # shown on its secret's row
         variable = f"`ECSP_{name.upper()}`"
         if name in FILE_BACKED_SECRETS:
             variable += f" / `ECSP_{name.upper()}_FILE`"
