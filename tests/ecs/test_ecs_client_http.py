@@ -27,8 +27,8 @@ from worker.ecs.client import (
     make_session,
     make_ssl_context,
 )
-from worker.ecs.endpoints import default_endpoint
 from worker.ecs.credentials import Credential
+from worker.ecs.endpoints import default_endpoint
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from worker.simulator import ecs_api, iam, server_api, sim_api
-from worker.simulator import ecs_api, iam, metadata, sim_api
+from worker.simulator import ecs_api, iam, metadata, server_api, sim_api
 from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.gateway import gateway
 from worker.simulator.state import STATE, build_state

@@ -17,8 +17,8 @@ from aiohttp import web
 from worker.simulator.auth import Authenticator, TokenRegistry
 from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.idempotency import IdempotencyStore
-from worker.simulator.lifecycle import DeleteStore
 from worker.simulator.keys import KeyStore, TemporaryKey
+from worker.simulator.lifecycle import DeleteStore
 from worker.simulator.registry import Registry, Retention
 from worker.simulator.stats import Stats
 from worker.simulator.wire import IdSource
