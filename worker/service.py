@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import structlog
@@ -21,12 +20,6 @@ from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.client import EcsClient, EcsClientSettings, make_session
-from worker.ecs.credentials import (
-    Credential,
-    CredentialSource,
-    FileCredentials,
-    MetadataCredentials,
-)
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ops.config import Settings, settings_env_names
@@ -36,6 +29,7 @@ from worker.pipeline.config import PipelineConfig
 from worker.pipeline.follow import PollSchedule
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
+from worker.pipeline.submit import SubmitPolicy
 
 log = structlog.get_logger("worker.service")
 
@@ -43,30 +37,6 @@ log = structlog.get_logger("worker.service")
 def _secret(value: object) -> str:
     get = getattr(value, "get_secret_value", None)
     return str(get()) if get is not None else ""
-
-
-def _secret_or_file(settings: Settings, name: str) -> str | Path | None:
-    """A secret as its file (re-read when it changes) if given that way, else its value."""
-    return settings.secret_file(name) or _secret(getattr(settings, name)) or None
-
-
-def credential_source(
-    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
-) -> CredentialSource:
-    """Where AK/SK come from: the instance metadata service, files, or fixed values."""
-    if settings.auth_mode == "metadata":
-        return MetadataCredentials(
-            session,
-            settings.ecs_metadata_endpoint,
-            refresh_before=settings.credential_refresh_seconds,
-            observer=metrics,
-        )
-    access_key = _secret_or_file(settings, "ecs_ak") or ""
-    secret_key = _secret_or_file(settings, "ecs_sk") or ""
-    token = _secret_or_file(settings, "ecs_security_token")
-    if any(isinstance(v, Path) for v in (access_key, secret_key, token)):
-        return FileCredentials(access_key, secret_key, token)
-    return Credential(str(access_key), str(secret_key), str(token) if token else None)
 
 
 def make_auth(
@@ -82,7 +52,12 @@ def make_auth(
             settings.ecs_project_id,
             observer=metrics,
         )
-    return AkSkAuth(credential_source(settings, session, metrics))
+    token = settings.ecs_security_token
+    return AkSkAuth(
+        access_key=_secret(settings.ecs_ak),
+        secret_key=_secret(settings.ecs_sk),
+        security_token=token.get_secret_value() if token else None,
+    )
 
 
 def client_settings(settings: Settings) -> EcsClientSettings:
@@ -117,6 +92,12 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
             settings.job_poll_factor,
             settings.job_poll_max_seconds,
         ),
+        submit=SubmitPolicy(
+            deployment_name=settings.deployment_name,
+            token_window_seconds=settings.token_window_seconds,
+            after_token_window=settings.after_token_window,
+        ),
+        on_partial_failure=settings.on_partial_failure,
     )
 
 

@@ -26,6 +26,7 @@ from tests.fuzz.malformed import (
     record_values,
     schema_accepts,
 )
+from tests.support.fake_servers import NoServersListed
 from worker.ecs.models import CreateResult, JobStatus, SubJob
 from worker.ops.config import Settings
 from worker.pipeline.decode import DecodedRequest, Identity, parse_json_object, validate
@@ -41,7 +42,7 @@ FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCh
 TERMINAL = {"ecs.provisioning.succeeded", "ecs.provisioning.validated", "ecs.provisioning.failed"}
 
 
-class AcceptingApi:
+class AcceptingApi(NoServersListed):
     """Accepts every create and reports every job done; counts the creates."""
 
     def __init__(self) -> None:

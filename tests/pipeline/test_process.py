@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from schemas.cloudevent import CloudEvent
-from schemas.failures import FailureStage
+from schemas.events import FailureStage
 from schemas.idempotency import client_token
+from tests.support.fake_servers import NoServersListed
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus, SubJob
 from worker.ops.config import Settings
@@ -62,7 +63,7 @@ def job(status: str, *subs: tuple[str, str | None], code: str | None = None) -> 
     )
 
 
-class ScriptedApi:
+class ScriptedApi(NoServersListed):
     """Answers create with `create` (a result or an error) and job reads from `jobs` in turn."""
 
     def __init__(self, create: CreateResult | EcsApiError, jobs: list[JobStatus | EcsApiError]):

@@ -9,15 +9,19 @@ Exit codes: 0 done (or interrupted with --follow); 2 usage/configuration error; 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
+import sys
 import time
 from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
-from worker.cli.kafka_command import add_kafka_options, cli_consumer, run_kafka_command
+from worker.cli.kafka_args import ConfigError, add_kafka_options, settings_for
+from worker.consumer.kafka import security_options
 from worker.ops.config import Settings
 
 COLUMNS = ("KEY", "TYPE", "SERVERS", "JOB", "REASON", "AGE")
@@ -78,7 +82,14 @@ async def _read(settings: Settings, args: argparse.Namespace) -> None:
     topics = [settings.topic_results, settings.topic_failures]
     if args.progress and settings.topic_progress:
         topics.append(settings.topic_progress)
-    consumer = cli_consumer(settings, *topics, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=15_000,
+        **security_options(settings),
+    )
     await consumer.start()
     try:
         partitions = sorted(consumer.assignment())  # no group: every partition, from the start
@@ -114,8 +125,16 @@ def _show(value: bytes | None, args: argparse.Namespace) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    async def read(settings: Settings) -> int:
-        await _read(settings, args)
+    try:
+        settings = settings_for(args)
+    except ConfigError as exc:
+        print(f"ecs-provisioner results: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_read(settings, args))
+    except KeyboardInterrupt:
         return 0
-
-    return run_kafka_command("results", args, read)
+    except KafkaError as exc:
+        print(f"ecs-provisioner results: Kafka error: {exc}", file=sys.stderr)
+        return 3
+    return 0

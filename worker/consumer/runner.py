@@ -29,7 +29,6 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.cloudevent import CloudEvent
 from schemas.events import EventType
-from schemas.failures import FailureStage
 from worker.consumer.keys import KeyLocks
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.publisher import EventPublisher
@@ -76,7 +75,13 @@ class Worker:
         self._paused: set[TopicPartition] = set()
         self._commit_lock = asyncio.Lock()
         self.last_poll: float | None = None
-        self._topic_of = {event_type: settings.topic_of(event_type) for event_type in EventType}
+        self._topic_of = {
+            EventType.SUCCEEDED: settings.topic_results,
+            EventType.VALIDATED: settings.topic_results,
+            EventType.FAILED: settings.topic_failures,
+            EventType.SUBMITTED: settings.topic_progress,
+            EventType.AWAITING_PAYMENT: settings.topic_progress,
+        }
 
     # ----- state for health and tests
     @property
@@ -152,9 +157,7 @@ class Worker:
             return await self._pipeline.process(message, self._publish_progress_for(message))
         except Exception as exc:  # the pipeline promises not to raise; this holds it to that
             log_unexpected(exc)
-            return internal_failure_event(
-                message, self._settings.event_source, exc, stage=FailureStage.DECODE
-            )
+            return internal_failure_event(message, self._settings.event_source, exc, stage="decode")
 
     def _publish_progress_for(self, message: InboundMessage) -> ProgressSink | None:
         if not self._settings.topic_progress:

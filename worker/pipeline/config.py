@@ -7,9 +7,11 @@ never sees Kafka topics, credentials or the other settings.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from worker.pipeline.compensate import OnPartialFailure
 from worker.pipeline.follow import PollSchedule
+from worker.pipeline.submit import SubmitPolicy
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,5 @@ class PipelineConfig:
     redact_fields: tuple[str, ...]
     request_deadline_seconds: float
     schedule: PollSchedule
+    submit: SubmitPolicy = field(default_factory=SubmitPolicy)
+    on_partial_failure: OnPartialFailure = "keep"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import SubJobInfo
-from schemas.failures import FailureStage
+from schemas.events import Compensation, FailureStage, ServerInfo, SubJobInfo
 
 
 @dataclass
@@ -24,6 +23,8 @@ class StageFailure(Exception):
     order_id: str | None = None
     server_ids: tuple[str, ...] = ()
     sub_jobs: tuple[SubJobInfo, ...] = field(default=())
+    servers: tuple[ServerInfo, ...] = ()
+    compensation: Compensation | None = None
 
     def __str__(self) -> str:
         return f"{self.stage}: {self.code}: {self.message}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,6 +38,12 @@ class InboundMessage:
             return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
         except (OverflowError, OSError, ValueError):
             return datetime.now(UTC)
+
+    def age_seconds(self) -> float | None:
+        """How long ago the broker stamped the record; None without a timestamp."""
+        if self.timestamp_ms is None or self.timestamp_ms < 0:
+            return None
+        return time.time() - self.timestamp_ms / 1000
 
     def header(self, name: str) -> str | None:
         """The last value of a header as text (case-insensitive name), or None."""

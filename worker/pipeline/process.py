@@ -23,20 +23,29 @@ import structlog
 from schemas.cloudevent import CloudEvent, build_event
 from schemas.events import (
     AwaitingPaymentData,
+    Compensation,
     ErrorInfo,
     EventType,
     FailedData,
+    FailureStage,
     SubmittedData,
     SucceededData,
+    Tagging,
     ValidatedData,
+    WorkerErrorCode,
 )
-from schemas.failures import STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
 from schemas.redaction import redact
-from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
+from worker.pipeline.compensate import (
+    PARTIAL_FAILURE_HEADER,
+    OnPartialFailure,
+    ServerDeleter,
+    compensate,
+    delete_flags,
+    partial_failure_policy,
+)
 from worker.pipeline.config import PipelineConfig
 from worker.pipeline.decode import (
-    DecodedRequest,
     Identity,
     check_bounds,
     identify,
@@ -44,10 +53,12 @@ from worker.pipeline.decode import (
     validate,
 )
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import JobReader, follow_job, sub_job_infos
+from worker.pipeline.follow import follow_job, sub_job_infos
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.observer import PipelineObserver, SilentObserver
+from worker.pipeline.reconcile import Reconciliation
 from worker.pipeline.secrets import SecretSource, body_for_api
+from worker.pipeline.submit import CreatingApi, Submitted, submit
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -58,10 +69,8 @@ MAX_LOGGED_TEXT = 1000
 MAX_LOGGED_FRAMES = 6
 
 
-class EcsApi(JobReader, Protocol):
-    async def create_servers(
-        self, body: dict[str, Any], client_token: str, project_id: str
-    ) -> CreateResult: ...
+class EcsApi(CreatingApi, ServerDeleter, Protocol):
+    """Create, list and delete servers; read jobs (`worker.ecs.client.EcsClient`)."""
 
 
 ProgressSink = Callable[[CloudEvent], Awaitable[None]]
@@ -95,7 +104,7 @@ class Pipeline:
             return await self._process(message, identity, events, progress)
         except Exception as exc:
             log_unexpected(exc)
-            stage = FailureStage.DECODE if events is None else events.stage
+            stage = "decode" if events is None else events.stage
             return internal_failure_event(message, self.config.event_source, exc, stage=stage)
 
     async def _process(
@@ -106,11 +115,17 @@ class Pipeline:
         progress: ProgressSink | None,
     ) -> CloudEvent:
         try:
-            created, project_id = await self._submit(message, identity, events)
+            accepted = await self._submit(message, identity, events)
+            found = accepted.submitted.reconciled
+            if found is not None:
+                log.info("servers found by their token tag", servers=len(found.servers))
+                return events.reconciled(found)
+            created = accepted.submitted.created
+            assert created is not None
             if created.dry_run:
                 log.info("dry run validated", attempts=created.attempts)
                 return events.validated(created)
-            return await self._follow(created, project_id, events, progress)
+            return await self._follow(created, accepted, events, progress)
         except StageFailure as failure:
             return self._failed(events, failure)
         except Exception as exc:  # a bug must not stall the partition: fail this request
@@ -130,8 +145,8 @@ class Pipeline:
 
     async def _submit(
         self, message: InboundMessage, identity: Identity, events: _EventMaker
-    ) -> tuple[CreateResult, str]:
-        """Decode, validate, resolve secrets, create: (the create's result, the project).
+    ) -> _Accepted:
+        """Decode, validate, resolve secrets, create (or find the servers by tag).
 
         Everything the create needed (parsed document, model, body with the resolved password)
         lives only in this frame, so it is freed while the job is followed for minutes.
@@ -141,29 +156,41 @@ class Pipeline:
         document = parse_json_object(message, max_bytes=c.max_request_bytes)
         if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
             events.request_copy = redact(document, c.redact_fields)
-        events.stage = FailureStage.VALIDATE
+        events.stage = "validate"
         request = validate(identity, document, allowed_projects=c.allowed_projects)
+        on_partial_failure = partial_failure_policy(
+            message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
+        )
         body = await body_for_api(request, self.secrets)
-        events.stage = FailureStage.SUBMIT
-        return await self._create(request, body), request.project_id
+        events.stage = "submit"
+        submitted = await submit(
+            self.api, request, body, c.submit, record_age_seconds=message.age_seconds()
+        )
+        events.tagging = submitted.tagging
+        return _Accepted(
+            submitted=submitted,
+            project_id=request.project_id,
+            on_partial_failure=on_partial_failure,
+            delete_flags=delete_flags(request.body.server),
+        )
 
     async def _follow(
         self,
         created: CreateResult,
-        project_id: str,
+        accepted: _Accepted,
         events: _EventMaker,
         progress: ProgressSink | None,
     ) -> CloudEvent:
         if created.job_id is None:
             raise StageFailure(
-                stage=FailureStage.SUBMIT,
+                stage="submit",
                 code=WorkerErrorCode.JOB_VANISHED,
                 message="the create call returned no job_id",
                 order_id=created.order_id,
                 server_ids=created.server_ids,
             )
         log.info("create accepted", job_id=created.job_id, servers=len(created.server_ids))
-        events.stage = FailureStage.JOB
+        events.stage = "job"
         if progress is not None:
             await progress(events.submitted(created))
         started = time.monotonic()
@@ -178,34 +205,45 @@ class Pipeline:
                 job_id=created.job_id,
                 order_id=created.order_id,
                 server_ids=created.server_ids,
-                project_id=project_id,
+                project_id=accepted.project_id,
                 schedule=self.config.schedule,
                 deadline=events.deadline,
                 on_awaiting_payment=awaiting_payment,
             )
         except StageFailure as failure:
             self._observe_job(started, failure.stage)
+            if failure.stage == "job" and accepted.on_partial_failure == "delete":
+                failure.compensation = await self._compensate(failure, accepted)
             raise
         self._observe_job(started, "succeeded")
         log.info("job succeeded", job_id=job.job_id)
         return events.succeeded(created, job)
 
-    async def _create(self, request: DecodedRequest, body: dict[str, Any]) -> CreateResult:
-        try:
-            return await self.api.create_servers(body, request.token, request.project_id)
-        except EcsApiError as exc:
-            raise StageFailure(
-                stage=STAGE_OF_API_CODE.get(exc.code, FailureStage.SUBMIT),
-                code=exc.code,
-                message=exc.message,
-                retryable=exc.retryable and exc.code not in STAGE_OF_API_CODE,
-                http_status=exc.http_status,
-                request_id=exc.request_id,
-                details=exc.details,
-            ) from None
+    async def _compensate(self, failure: StageFailure, accepted: _Accepted) -> Compensation | None:
+        """Delete what the failed job built; its own deadline, as long as a request's."""
+        submitted = accepted.submitted
+        return await compensate(
+            self.api,
+            failure.sub_jobs,
+            project_id=accepted.project_id,
+            tag_token=submitted.token if submitted.tagging == "tagged" else None,
+            flags=accepted.delete_flags,
+            schedule=self.config.schedule,
+            deadline=time.monotonic() + self.config.request_deadline_seconds,
+        )
 
     def _observe_job(self, started: float, outcome: str) -> None:
         self.observer.job_finished(outcome, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """What the rest of a request needs once its create was sent (or its servers found)."""
+
+    submitted: Submitted
+    project_id: str
+    on_partial_failure: OnPartialFailure
+    delete_flags: tuple[bool, bool]
 
 
 def internal_failure(stage: FailureStage, exc: BaseException) -> StageFailure:
@@ -265,7 +303,8 @@ class _EventMaker:
             "origin": message.origin,
         }
         self.request_copy: Any = None
-        self.stage = FailureStage.DECODE
+        self.tagging: Tagging | None = None
+        self.stage: FailureStage = "decode"
         """How far the request got: the stage of an unexpected error."""
         self.deadline = time.monotonic() + config.request_deadline_seconds
 
@@ -273,7 +312,7 @@ class _EventMaker:
         return build_event(data, event_type, source=self._source, traceparent=self._traceparent)
 
     def _common(self) -> dict[str, Any]:
-        return {**self._base, "request": self.request_copy}
+        return {**self._base, "request": self.request_copy, "tagging": self.tagging}
 
     def submitted(self, created: CreateResult) -> CloudEvent:
         data = SubmittedData(
@@ -310,6 +349,22 @@ class _EventMaker:
         )
         return self._event(data, EventType.SUCCEEDED)
 
+    def reconciled(self, found: Reconciliation) -> CloudEvent:
+        """`succeeded` without a create: every requested server was found by its token tag."""
+        data = SucceededData(
+            **self._common(),
+            reconciled=True,
+            servers=list(found.servers),
+            job_id=None,
+            order_id=None,
+            server_ids=list(found.server_ids),
+            sub_jobs=[],
+            begin_time=None,
+            end_time=None,
+            attempts=0,
+        )
+        return self._event(data, EventType.SUCCEEDED)
+
     def failed(self, failure: StageFailure) -> CloudEvent:
         data = FailedData(
             **self._common(),
@@ -326,5 +381,7 @@ class _EventMaker:
             order_id=failure.order_id,
             server_ids=list(failure.server_ids),
             sub_jobs=list(failure.sub_jobs),
+            servers=list(failure.servers),
+            compensation=failure.compensation,
         )
         return self._event(data, EventType.FAILED)

@@ -1,0 +1,281 @@
+"""Tags, reconciliation after the token window and compensation of half-failed batches: the
+pipeline with the real client against the simulator (no broker), the simulator's clock moved by
+hand past its token window."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from schemas.cloudevent import CloudEvent
+from schemas.idempotency import client_token
+from tests.simulator.simkit import FakeClock
+from tests.support.bodies import server_body
+from worker.ecs.auth import AkSkAuth
+from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.retry import RetryPolicy
+from worker.ecs.servers import ServerQuery
+from worker.ops.config import Settings
+from worker.pipeline.message import InboundMessage
+from worker.pipeline.process import Pipeline
+from worker.pipeline.secrets import SecretSource
+from worker.pipeline.tagging import TOKEN_TAG_KEY
+from worker.service import pipeline_config
+from worker.simulator.config import Faults, SimulatorConfig
+from worker.simulator.server import running_simulator
+
+AK, SK = "RECONCILEAK000000001", "reconcile-secret-1"
+PROJECT = "0123456789abcdef0123456789abcdef"
+WINDOW = 60.0
+
+
+@dataclass
+class World:
+    """A simulator with a hand-moved clock, a client for it, and a way to run a request."""
+
+    clock: FakeClock
+    client: EcsClient
+    base_url: str
+    session: aiohttp.ClientSession
+
+    async def run(
+        self,
+        document: dict[str, Any],
+        key: str = "req-1",
+        *,
+        headers: tuple[tuple[str, bytes], ...] = (),
+        age_seconds: float = 0.0,
+        **overrides: Any,
+    ) -> CloudEvent:
+        settings = Settings(
+            ecs_project_id=PROJECT,
+            job_poll_initial_seconds=0.005,
+            job_poll_max_seconds=0.02,
+            request_deadline_seconds=10.0,
+            token_window_seconds=WINDOW,
+            **overrides,
+        )
+        pipeline = Pipeline(pipeline_config(settings), self.client, SecretSource("X_", None))
+        stamp = int((time.time() - age_seconds) * 1000)
+        record = InboundMessage(
+            "requests", 0, 1, key.encode(), json.dumps(document).encode(), headers, stamp
+        )
+        return await pipeline.process(record, None)
+
+    async def stats(self) -> dict[str, Any]:
+        async with self.session.get(f"{self.base_url}/_sim/stats") as response:
+            result: dict[str, Any] = await response.json()
+            return result
+
+    async def faults(self, **faults: Any) -> None:
+        async with self.session.post(f"{self.base_url}/_sim/faults", json=faults) as response:
+            assert response.status == 200
+
+    async def delete(self, server_ids: list[str]) -> None:
+        await self.client.delete_servers(
+            PROJECT, server_ids, delete_publicip=False, delete_volume=False
+        )
+
+
+@asynccontextmanager
+async def world(**faults: Any) -> AsyncIterator[World]:
+    clock = FakeClock(time.time())
+    config = SimulatorConfig(
+        credentials={AK: SK},
+        job_seconds=(0.0, 0.0),
+        seed=5,
+        token_ttl_seconds=WINDOW,
+        skew_seconds=10**9,  # the client signs with the real time, the simulator jumps ahead
+        clock=clock,
+        faults=Faults(**faults),
+    )
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, deadline=5)
+    async with running_simulator(config) as base_url, aiohttp.ClientSession() as session:
+        client = EcsClient(
+            session,
+            EcsClientSettings(endpoint=base_url, retry=policy),
+            AkSkAuth(AK, SK),
+            TokenBucket(rate=0),
+        )
+        yield World(clock, client, base_url, session)
+
+
+def data(event: CloudEvent) -> dict[str, Any]:
+    result: dict[str, Any] = event.model_dump(mode="json")["data"]
+    return result
+
+
+async def test_after_the_window_the_same_key_is_reconciled_by_tag_without_a_create() -> None:
+    async with world() as w:
+        first = data(await w.run(server_body(count=2)))
+        assert first["tagging"] == "tagged"
+        assert first["reconciled"] is False
+        w.clock.advance(WINDOW + 1)
+
+        again = await w.run(server_body(count=2))
+        assert again.type == "ecs.provisioning.succeeded"
+        second = data(again)
+        assert second["reconciled"] is True
+        assert sorted(second["server_ids"]) == sorted(first["server_ids"])
+        assert {s["status"] for s in second["servers"]} == {"ACTIVE"}
+        assert second["job_id"] is None
+        stats = await w.stats()
+        assert stats["creates"] == 1
+        assert stats["servers_total"] == 2
+
+
+async def test_after_the_window_with_the_servers_deleted_it_fails_listing_none() -> None:
+    async with world() as w:
+        first = data(await w.run(server_body()))
+        await w.delete(first["server_ids"])
+        w.clock.advance(WINDOW + 1)
+
+        event = await w.run(server_body())
+        failed = data(event)
+        assert event.type == "ecs.provisioning.failed"
+        assert failed["stage"] == "token_expired"
+        assert failed["error"]["code"] == "Ecs.0124"
+        assert "found 0 of 1 servers" in failed["error"]["message"]
+        assert failed["servers"] == []
+        assert failed["server_ids"] == []
+        assert (await w.stats())["creates"] == 1
+
+
+async def test_recreate_uses_a_derived_token_once_and_is_then_reconciled_by_it() -> None:
+    async with world() as w:
+        first = data(await w.run(server_body()))
+        await w.delete(first["server_ids"])
+        w.clock.advance(WINDOW + 1)
+
+        redone = data(await w.run(server_body(), after_token_window="recreate"))
+        assert redone["reconciled"] is False
+        assert redone["server_ids"] != first["server_ids"]
+        again = data(await w.run(server_body(), after_token_window="recreate"))  # replay
+        assert again["server_ids"] == redone["server_ids"]
+        w.clock.advance(WINDOW + 1)
+        later = data(await w.run(server_body(), after_token_window="recreate"))
+        assert later["reconciled"] is True
+        assert later["server_ids"] == redone["server_ids"]
+        stats = await w.stats()
+        assert stats["creates"] == 2
+        assert len(stats["servers_by_token"]) == 2
+        assert client_token("req-1") in stats["servers_by_token"]
+
+
+async def test_some_servers_found_fails_even_with_recreate() -> None:
+    async with world() as w:
+        first = data(await w.run(server_body(count=2)))
+        await w.delete(first["server_ids"][:1])
+        w.clock.advance(WINDOW + 1)
+        failed = data(await w.run(server_body(count=2), after_token_window="recreate"))
+        assert failed["stage"] == "token_expired"
+        assert [s["server_id"] for s in failed["servers"]] == first["server_ids"][1:]
+        assert (await w.stats())["creates"] == 1
+
+
+async def test_a_record_older_than_the_window_is_looked_up_before_any_create() -> None:
+    async with world() as w:
+        first = data(await w.run(server_body()))
+        before = await w.stats()
+        old = data(await w.run(server_body(), age_seconds=WINDOW + 5))
+        assert old["reconciled"] is True
+        assert old["server_ids"] == first["server_ids"]
+        after = await w.stats()
+        assert after["creates"] == before["creates"]
+        assert after["replays"] == before["replays"]  # no create call at all
+
+        fresh = data(await w.run(server_body(), key="never-seen", age_seconds=WINDOW + 5))
+        assert fresh["reconciled"] is False  # nothing found: the API decided (a first create)
+        assert (await w.stats())["creates"] == 2
+
+
+async def test_a_request_first_submitted_untagged_is_answered_with_its_first_job() -> None:
+    async with world() as w:
+        token = client_token("req-1")
+        legacy = await w.client.create_servers(server_body(), token, PROJECT)  # an old release
+
+        event = data(await w.run(server_body()))
+        assert event["tagging"] == "first_submitted_untagged"
+        assert event["server_ids"] == list(legacy.server_ids)
+        assert event["job_id"] == legacy.job_id
+        assert (await w.stats())["creates"] == 1
+
+
+async def test_a_real_conflict_stays_a_conflict() -> None:
+    async with world() as w:
+        await w.run(server_body(name="one"))
+        failed = data(await w.run(server_body(name="two")))
+        assert failed["stage"] == "conflict"
+        assert failed["error"]["code"] == "Ecs.0122"
+
+
+async def test_no_room_for_tags_goes_out_untagged_and_cannot_be_reconciled() -> None:
+    async with world() as w:
+        tags = [{"key": f"k{i}", "value": "v"} for i in range(9)]
+        first = data(await w.run(server_body(server_tags=tags)))
+        assert first["tagging"] == "no_room"
+        w.clock.advance(WINDOW + 1)
+        failed = data(await w.run(server_body(server_tags=tags)))
+        assert failed["stage"] == "token_expired"
+        assert "no token tag" in failed["error"]["message"]
+
+
+async def test_partial_failure_with_delete_removes_the_built_servers_once() -> None:
+    async with world(partial_failure_rate=1.0) as w:
+        header = (("ecs-on-partial-failure", b"delete"),)
+        event = await w.run(server_body(count=3), headers=header)
+        failed = data(event)
+        assert failed["stage"] == "job"
+        built = sorted(s["server_id"] for s in failed["sub_jobs"] if s["status"] == "SUCCESS")
+        assert len(built) == 2
+        assert failed["compensation"] == {"action": "delete", "deleted": built, "not_deleted": []}
+        stats = await w.stats()
+        assert stats["deletes"] == 2
+        assert stats["servers_by_status"] == {"DELETED": 2}
+
+        redelivered = data(await w.run(server_body(count=3), headers=header))
+        assert redelivered["compensation"] == failed["compensation"]
+        stats = await w.stats()
+        assert (stats["deletes"], stats["deletes_repeated"], stats["creates"]) == (2, 0, 1)
+
+
+async def test_partial_failure_keeps_the_servers_by_default_and_the_setting_can_delete() -> None:
+    async with world(partial_failure_rate=1.0) as w:
+        kept = data(await w.run(server_body(count=2)))
+        assert kept["compensation"] is None
+        assert (await w.stats())["servers_by_status"] == {"ACTIVE": 1}
+        deleted = data(await w.run(server_body(count=2), key="req-2", on_partial_failure="delete"))
+        assert len(deleted["compensation"]["deleted"]) == 1
+        header = (("ecs-on-partial-failure", b"keep"),)
+        overridden = data(
+            await w.run(
+                server_body(count=2), key="req-3", headers=header, on_partial_failure="delete"
+            )
+        )
+        assert overridden["compensation"] is None
+
+
+async def test_a_bad_partial_failure_header_fails_validate_before_any_call() -> None:
+    async with world() as w:
+        header = (("ecs-on-partial-failure", b"remove"),)
+        failed = data(await w.run(server_body(), headers=header))
+        assert failed["stage"] == "validate"
+        assert (await w.stats())["requests_total"] == 0
+
+
+async def test_the_token_tag_names_the_request_token_and_the_deployment() -> None:
+    async with world() as w:
+        await w.run(server_body(), deployment_name="blue=prod")
+        page = await w.client.list_servers(PROJECT, ServerQuery(), limit=10)
+        (server,) = page.servers
+        assert server.tags == (
+            "ecsp-deployment=blue-prod",
+            f"{TOKEN_TAG_KEY}={client_token('req-1')}",
+        )

@@ -1,0 +1,197 @@
+"""Deleting the servers a failed job did create (``on-partial-failure: delete``).
+
+Owns `partial_failure_policy` (the setting, overridden per request by the Kafka header
+``ecs-on-partial-failure``), `delete_flags` (what the request itself created besides servers:
+a new EIP → ``delete_publicip``, data volumes → ``delete_volume``) and `compensate`.
+
+`compensate` is safe to run again after a crash or a redelivery: when the servers carry the
+token tag it first lists them, so a server already gone counts as deleted and one whose deletion
+is under way is waited for, not deleted a second time; only the rest is sent to DeleteServers,
+whose job is followed like a create job. Without the tag (no room) it deletes by id directly.
+Whatever it cannot delete is named, with the reason, in the `failed` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import structlog
+
+from schemas.events import Compensation, ServerNotDeleted, SubJobInfo
+from schemas.request import Server
+from worker.ecs.errors import EcsApiError
+from worker.ecs.models import JobStatus, ServerSummary
+from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
+from worker.pipeline.failure import StageFailure
+from worker.pipeline.follow import JobReader, PollSchedule, follow_job, sub_job_infos
+from worker.pipeline.tagging import token_tag
+
+log = structlog.get_logger("worker.pipeline")
+
+PARTIAL_FAILURE_HEADER = "ecs-on-partial-failure"
+OnPartialFailure = Literal["keep", "delete"]
+NOT_FOUND_CODE = "Ecs.0114"  # the server is gone already
+_JITTER = random.Random()
+
+
+class ServerDeleter(ServerLister, JobReader, Protocol):
+    async def delete_servers(
+        self,
+        project_id: str,
+        server_ids: list[str],
+        *,
+        delete_publicip: bool,
+        delete_volume: bool,
+    ) -> str: ...
+
+
+def partial_failure_policy(header: str | None, default: OnPartialFailure) -> OnPartialFailure:
+    """The header's choice (``keep``/``delete``, any case) or the setting; StageFailure if bad."""
+    if header is None:
+        return default
+    choice = header.strip().lower()
+    if choice == "keep":
+        return "keep"
+    if choice == "delete":
+        return "delete"
+    raise StageFailure(
+        stage="validate",
+        code="ECSP.InvalidRequest",
+        message=f"header {PARTIAL_FAILURE_HEADER} must be keep or delete",
+        details=[{"path": f"headers.{PARTIAL_FAILURE_HEADER}", "message": "keep or delete"}],
+    )
+
+
+def delete_flags(server: Server) -> tuple[bool, bool]:
+    """(delete_publicip, delete_volume): remove what the request created with the servers."""
+    new_eip = server.publicip is not None and server.publicip.eip is not None
+    return new_eip, bool(server.data_volumes)
+
+
+def built_servers(sub_jobs: tuple[SubJobInfo, ...]) -> list[str]:
+    """Servers whose create sub-job succeeded, sorted."""
+    return sorted({s.server_id for s in sub_jobs if s.status == "SUCCESS" and s.server_id})
+
+
+def _is_deleting(server: ServerSummary) -> bool:
+    return server.task_state == "deleting"
+
+
+async def _ignore_payment(job: JobStatus) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where and until when a compensation works."""
+
+    api: ServerDeleter
+    project_id: str
+    schedule: PollSchedule
+    deadline: float
+
+
+async def _run_delete_job(
+    scope: _Scope, server_ids: list[str], flags: tuple[bool, bool]
+) -> tuple[list[str], list[ServerNotDeleted]]:
+    api, project_id = scope.api, scope.project_id
+    job_id = await api.delete_servers(
+        project_id, server_ids, delete_publicip=flags[0], delete_volume=flags[1]
+    )
+    log.info("compensation: delete job started", job_id=job_id, servers=len(server_ids))
+    try:
+        job = await follow_job(
+            api,
+            job_id=job_id,
+            order_id=None,
+            server_ids=tuple(server_ids),
+            project_id=project_id,
+            schedule=scope.schedule,
+            deadline=scope.deadline,
+            on_awaiting_payment=_ignore_payment,
+        )
+        subs = sub_job_infos(job)
+    except StageFailure as failure:
+        subs = failure.sub_jobs
+    by_server = {s.server_id: s for s in subs if s.server_id}
+    deleted: list[str] = []
+    not_deleted: list[ServerNotDeleted] = []
+    for server_id in server_ids:
+        sub = by_server.get(server_id)
+        if sub is not None and (sub.status == "SUCCESS" or sub.error_code == NOT_FOUND_CODE):
+            deleted.append(server_id)
+        elif sub is not None and sub.status == "FAIL":
+            reason = f"delete job {job_id}: {sub.error_code}: {sub.fail_reason}"
+            not_deleted.append(ServerNotDeleted(server_id=server_id, reason=reason))
+        else:
+            reason = f"delete job {job_id} did not end before the deadline"
+            not_deleted.append(ServerNotDeleted(server_id=server_id, reason=reason))
+    return deleted, not_deleted
+
+
+async def _wait_until_gone(scope: _Scope, token: str, server_ids: list[str]) -> list[str]:
+    """Waits for deletions under way; the servers still listed at the deadline."""
+    remaining = set(server_ids)
+    for delay in scope.schedule.delays(_JITTER):
+        if not remaining or time.monotonic() >= scope.deadline:
+            break
+        await asyncio.sleep(min(delay, max(0.0, scope.deadline - time.monotonic())))
+        query = ServerQuery(tags=token_tag(token))
+        listed = await list_all_servers(scope.api, scope.project_id, query)
+        remaining &= {s.server_id for s in listed}
+    return sorted(remaining)
+
+
+async def compensate(
+    api: ServerDeleter,
+    sub_jobs: tuple[SubJobInfo, ...],
+    *,
+    project_id: str,
+    tag_token: str | None,
+    flags: tuple[bool, bool],
+    schedule: PollSchedule,
+    deadline: float,
+) -> Compensation | None:
+    """Delete the built servers of a failed job; None when it had built none."""
+    built = built_servers(sub_jobs)
+    if not built:
+        return None
+    scope = _Scope(api, project_id, schedule, deadline)
+    deleted: list[str] = []
+    not_deleted: list[ServerNotDeleted] = []
+    try:
+        deleting: list[str] = []
+        to_delete = built
+        if tag_token is not None:
+            listed = await list_all_servers(api, project_id, ServerQuery(tags=token_tag(tag_token)))
+            present = {s.server_id: s for s in listed}
+            deleted = [sid for sid in built if sid not in present]
+            deleting = [sid for sid in built if sid in present and _is_deleting(present[sid])]
+            to_delete = [sid for sid in built if sid in present and sid not in deleting]
+        if to_delete:
+            done, failed = await _run_delete_job(scope, to_delete, flags)
+            deleted += done
+            not_deleted += failed
+        if deleting and tag_token is not None:
+            still = await _wait_until_gone(scope, tag_token, deleting)
+            deleted += [sid for sid in deleting if sid not in still]
+            not_deleted += [
+                ServerNotDeleted(server_id=sid, reason="its deletion was still running")
+                for sid in still
+            ]
+    except EcsApiError as exc:
+        handled = set(deleted) | {n.server_id for n in not_deleted}
+        reason = f"the API refused: {exc.code}: {exc.message}"
+        not_deleted += [
+            ServerNotDeleted(server_id=sid, reason=reason) for sid in built if sid not in handled
+        ]
+    log.info("compensation done", deleted=len(deleted), not_deleted=len(not_deleted))
+    return Compensation(
+        action="delete",
+        deleted=sorted(deleted),
+        not_deleted=sorted(not_deleted, key=lambda n: n.server_id),
+    )
