@@ -213,6 +213,13 @@ class EventData(_EventModel):
         description="Whether the create carried the worker's tags (null before a body was "
         "built); without them the servers cannot be found again after the token window.",
     )
+    truncated: list[str] | None = Field(
+        default=None,
+        description="null unless parts of the event were cut to fit the events topic's size "
+        "budget (ECSP_MAX_EVENT_BYTES); then what was cut, in order: `request`, "
+        "`error.details: K of N kept`, `error.message`, `request_key`, `project_id`, "
+        "`traceparent`, `sub_jobs`.",
+    )
 
 
 class SubmittedData(EventData):

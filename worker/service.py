@@ -132,7 +132,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)
-        worker = Worker(settings, consumer, EventPublisher(producer, metrics), pipeline, metrics)
+        publisher = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
+        worker = Worker(settings, consumer, publisher, pipeline, metrics)
         probes = Probes(
             alive=lambda: _alive(worker),
             ready=lambda: (worker.is_ready(), f"{len(worker.assignment)} partitions assigned"),

@@ -18,6 +18,8 @@ from schemas.events import EventType, KafkaOrigin, SubmittedData
 from worker.consumer.publisher import EventPublisher
 from worker.ops.metrics import Metrics
 
+BUDGET = 1_048_576
+
 
 class FailingProducer:
     def __init__(self, failures: int) -> None:
@@ -47,7 +49,7 @@ def event() -> Any:
 async def test_terminal_events_are_retried_until_acknowledged() -> None:
     producer = FailingProducer(failures=3)
     metrics = Metrics()
-    publisher = EventPublisher(producer, metrics, max_backoff=0.01)
+    publisher = EventPublisher(producer, metrics, max_event_bytes=BUDGET, max_backoff=0.01)
     await publisher.publish("results", b"k", event())
     assert producer.calls == 4
     assert (
@@ -60,7 +62,7 @@ async def test_terminal_events_are_retried_until_acknowledged() -> None:
 
 async def test_terminal_publish_never_gives_up_on_its_own() -> None:
     producer = FailingProducer(failures=10**9)
-    publisher = EventPublisher(producer, Metrics(), max_backoff=0.01)
+    publisher = EventPublisher(producer, Metrics(), max_event_bytes=BUDGET, max_backoff=0.01)
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.5):
             await publisher.publish("results", b"k", event())
@@ -69,7 +71,7 @@ async def test_terminal_publish_never_gives_up_on_its_own() -> None:
 
 async def test_progress_events_are_dropped_after_the_bound() -> None:
     producer = FailingProducer(failures=10**9)
-    publisher = EventPublisher(producer, Metrics(), max_backoff=0.01)
+    publisher = EventPublisher(producer, Metrics(), max_event_bytes=BUDGET, max_backoff=0.01)
     async with asyncio.timeout(5):
         delivered = await publisher.publish_best_effort("progress", b"k", event(), within=0.3)
     assert delivered is False

@@ -48,6 +48,8 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
         # retry on each drain (tests/bench/results/PROFILE.md). 256 KiB stays well under the
         # broker's 1 MiB message.max.bytes.
         max_batch_size=PRODUCER_BATCH_BYTES,
+        # the events' size budget: `EventPublisher` fits every event within it
+        max_request_size=settings.max_event_bytes,
         request_timeout_ms=30_000,
         **security_options(settings),
     )

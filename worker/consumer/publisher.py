@@ -1,11 +1,18 @@
-"""Publishing events and waiting for the broker's acknowledgement.
+"""Publishing events and waiting for the broker's acknowledgement, within the size budget.
 
 An event counts as published only when the broker acknowledged it (acks=all, idempotent
-producer). A failed send of a terminal event is retried with capped backoff until it succeeds
-or the caller is cancelled (revocation, shutdown): the request's offset is not committed
-meanwhile, so nothing is lost, and a redelivery publishes an event with the same id. Progress
-events are best effort: after a bounded time they are dropped (logged), never blocking the
-request.
+producer). Every event is first fitted into the size budget (`max_event_bytes`, the producer's
+max request size): its large parts are cut, marked in `data.truncated` (`schemas.budget`).
+
+Errors about the event itself (too large for the broker, a record it refuses) are never retried
+as they are: the minimal form is tried once, and if that is refused too (or cannot be built),
+the event is logged and counted (`ecsp_events_unpublishable_total`) and the request moves on; a
+request never holds its partition forever. Errors about the destination (timeouts, leaders,
+authorisation, unknown topics) are retried with capped backoff until the send succeeds or the
+caller is cancelled (revocation, shutdown): they affect every event alike, the request's offset
+is not committed meanwhile, so nothing is lost, and a redelivery publishes an event with the
+same id. Progress events are best effort: after a bounded time they are dropped (logged),
+never blocking the request.
 """
 
 from __future__ import annotations
@@ -15,26 +22,54 @@ import time
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidMessageError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from schemas.budget import EventTooLarge, fit_event
 from schemas.cloudevent import CONTENT_TYPE, CloudEvent
 from worker.ops.metrics import Metrics
 
 log = structlog.get_logger("worker.publisher")
 
+#: Errors that are about the record, not the destination: sending it again cannot succeed.
+EVENT_REJECTED = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,
+    InvalidMessageError,
+)
+_HEADERS = [("content-type", CONTENT_TYPE.encode())]
+#: Room left for varint growth between the size estimate of an empty value and the real one.
+_SIZE_SLACK = 16
+
 
 class EventPublisher:
-    """Sends CloudEvents (structured mode) keyed by request key."""
+    """Sends CloudEvents (structured mode) keyed by request key, each within `max_event_bytes`."""
 
     def __init__(
-        self, producer: AIOKafkaProducer, metrics: Metrics, *, max_backoff: float = 5.0
+        self,
+        producer: AIOKafkaProducer,
+        metrics: Metrics,
+        *,
+        max_event_bytes: int,
+        max_backoff: float = 5.0,
     ) -> None:
         self._producer = producer
         self._metrics = metrics
+        self._max_event_bytes = max_event_bytes
         self._max_backoff = max_backoff
 
     async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
-        """Returns once the broker acknowledged the event; retries on Kafka errors forever."""
+        """Returns once the broker acknowledged the event, or it was found unpublishable
+        (logged, counted); retries destination errors forever."""
         await self._send(topic, key, event, give_up_at=None)
 
     async def publish_best_effort(
@@ -44,15 +79,33 @@ class EventPublisher:
         or broken progress topic must not hold up the request's terminal outcome)."""
         return await self._send(topic, key, event, give_up_at=time.monotonic() + within)
 
+    def value_budget(self, key: bytes | None) -> int:
+        """How many bytes an event's value may have next to `key` and the headers."""
+        overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", _HEADERS)
+        return self._max_event_bytes - overhead - _SIZE_SLACK
+
     async def _send(
         self, topic: str, key: bytes | None, event: CloudEvent, *, give_up_at: float | None
     ) -> bool:
-        value = event.to_bytes()
-        headers = [("content-type", CONTENT_TYPE.encode())]
+        minimal = False
         backoff = 0.1
         while True:
             try:
-                await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+                value = fit_event(event, self.value_budget(key), minimal=minimal)
+                await self._producer.send_and_wait(topic, value, key=key, headers=_HEADERS)
+            except EVENT_REJECTED as exc:
+                if minimal:
+                    return self._unpublishable(topic, event, type(exc).__name__)
+                log.warning(
+                    "event refused as it is; sending its minimal form",
+                    topic=topic,
+                    event_type=event.type,
+                    error=type(exc).__name__,
+                )
+                minimal = True
+                continue
+            except EventTooLarge:
+                return self._unpublishable(topic, event, "EventTooLarge")
             except KafkaError as exc:
                 if give_up_at is not None and time.monotonic() + backoff > give_up_at:
                     log.error(
@@ -74,3 +127,15 @@ class EventPublisher:
                 continue
             self._metrics.events_published.labels(event.type).inc()
             return True
+
+    def _unpublishable(self, topic: str, event: CloudEvent, reason: str) -> bool:
+        log.error(
+            "event cannot be published, even in its minimal form; moving on",
+            topic=topic,
+            event_type=event.type,
+            event_id=event.id,
+            origin=event.data.get("origin"),
+            error=reason,
+        )
+        self._metrics.events_unpublishable.labels(event.type).inc()
+        return False

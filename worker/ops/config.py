@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         "ecs.provisioning.progress",
         description="Topic of `submitted` / `awaiting_payment` events; empty turns them off.",
     )
+    max_event_bytes: int = Field(
+        1_048_576,
+        ge=16_384,
+        description="Largest event record published (also the producer's max request size; "
+        "keep it within the event topics' `max.message.bytes`). Larger events are cut.",
+    )
     max_request_bytes: int = Field(
         1_048_576,
         ge=1024,

@@ -41,6 +41,12 @@ class Metrics(PipelineObserver):
         self.events_published = Counter(
             "ecsp_events_published", "Events acknowledged by the broker.", ["type"], registry=r
         )
+        self.events_unpublishable = Counter(
+            "ecsp_events_unpublishable",
+            "Events dropped: even their minimal form exceeded the size budget or the broker's.",
+            ["type"],
+            registry=r,
+        )
         self.failures = Counter(
             "ecsp_failures", "Requests that ended in a failed event.", ["stage"], registry=r
         )
