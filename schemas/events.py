@@ -1,7 +1,8 @@
-"""The `data` of the five CloudEvents the worker publishes, and the codes/stages they carry.
+"""The `data` of the five CloudEvents the worker publishes.
 
-Owns `EventType`, `FailureStage`, `WorkerErrorCode` (with a one-line doc per code), the shared
-value objects `KafkaOrigin`, `ErrorInfo`, `SubJobInfo`, and one data model per event type.
+Owns `EventType` (with a one-line doc per type), the shared value objects `KafkaOrigin`,
+`ErrorInfo`, `SubJobInfo`, and one data model per event type. The stages and worker error codes
+a `failed` event carries live in `schemas.failures`, the topics they go to in `schemas.channels`.
 Every data model carries `request_key`, `client_token`, `project_id`, `received_at` (UTC) and the
 Kafka `origin` of the request, plus an optional redacted copy of the request (`request`).
 The envelope lives in `schemas.cloudevent`.
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from schemas.failures import FailureStage, error_code_description
 
 
 class EventType(StrEnum):
@@ -29,97 +30,13 @@ class EventType(StrEnum):
 
 
 EVENT_TYPE_DOCS: dict[EventType, str] = {
-    EventType.SUBMITTED: "The create call was accepted; the job is running (progress topic).",
-    EventType.AWAITING_PAYMENT: (
-        "A prePaid order was created and waits for payment (progress topic)."
-    ),
-    EventType.SUCCEEDED: "The job finished with SUCCESS; the servers exist (results topic).",
-    EventType.VALIDATED: "A dry_run request passed the API's check (results topic).",
-    EventType.FAILED: "The request failed at the given stage (failures topic).",
+    EventType.SUBMITTED: "The create call was accepted; the job is running.",
+    EventType.AWAITING_PAYMENT: "A prePaid order was created and waits for payment.",
+    EventType.SUCCEEDED: "The job finished with SUCCESS; the servers exist.",
+    EventType.VALIDATED: "A dry_run request passed the API's check.",
+    EventType.FAILED: "The request failed at the given stage.",
 }
-
-FailureStage = Literal[
-    "decode", "validate", "submit", "job", "timeout", "conflict", "token_expired", "payment"
-]
-"""Where a request failed: decode (not a JSON object / no key), validate (schema or secret),
-submit (create call rejected), job (job ended FAIL), timeout (deadline passed), conflict
-(Ecs.0122: key reused with another body), token_expired (Ecs.0124), payment (order not paid)."""
-
-
-class WorkerErrorCode(StrEnum):
-    """`error.code` of failures the worker detects itself; API codes (Ecs.xxxx, APIG.xxxx) pass
-    through unchanged."""
-
-    NOT_UTF8 = "ECSP.NotUtf8"
-    NOT_JSON = "ECSP.NotJson"
-    NOT_OBJECT = "ECSP.NotObject"
-    TOO_LARGE = "ECSP.TooLarge"
-    TOO_DEEP = "ECSP.TooDeep"
-    NUMBER_TOO_LARGE = "ECSP.NumberTooLarge"
-    KEY_TOO_LARGE = "ECSP.KeyTooLarge"
-    HEADER_TOO_LARGE = "ECSP.HeaderTooLarge"
-    INVALID_REQUEST = "ECSP.InvalidRequest"
-    MISSING_KEY = "ECSP.MissingKey"
-    UNKNOWN_SECRET = "ECSP.UnknownSecret"  # noqa: S105 - an error code, not a secret
-    INVALID_SECRET = "ECSP.InvalidSecret"  # noqa: S105 - an error code, not a secret
-    PROJECT_NOT_ALLOWED = "ECSP.ProjectNotAllowed"
-    DEADLINE_EXCEEDED = "ECSP.DeadlineExceeded"
-    JOB_FAILED = "ECSP.JobFailed"
-    JOB_VANISHED = "ECSP.JobNotFound"
-    INTERNAL_ERROR = "ECSP.InternalError"
-    TOKEN_WINDOW_PASSED = "ECSP.TokenWindowPassed"  # noqa: S105 - an error code, not a secret
-
-
-WORKER_ERROR_CODE_DOCS: dict[WorkerErrorCode, str] = {
-    WorkerErrorCode.TOKEN_WINDOW_PASSED: (
-        "The record is older than the API's token window and only some of its servers were "
-        "found by their token tag (listed in servers); nothing was created."
-    ),
-    WorkerErrorCode.NOT_UTF8: (
-        "The message value is not valid UTF-8, or a JSON string in it escapes a lone UTF-16 "
-        "surrogate (such as \\ud800), which has no UTF-8 form."
-    ),
-    WorkerErrorCode.NOT_JSON: "The message value is not JSON.",
-    WorkerErrorCode.NOT_OBJECT: "The message value is JSON but not an object.",
-    WorkerErrorCode.TOO_LARGE: "The message value exceeds the worker's size limit.",
-    WorkerErrorCode.TOO_DEEP: (
-        f"The message value nests objects/arrays deeper than {MAX_JSON_DEPTH} levels."
-    ),
-    WorkerErrorCode.NUMBER_TOO_LARGE: (
-        f"The message value has an integer of more than {MAX_INT_DIGITS} digits."
-    ),
-    WorkerErrorCode.KEY_TOO_LARGE: f"The message key is longer than {MAX_KEY_BYTES} bytes.",
-    WorkerErrorCode.HEADER_TOO_LARGE: (
-        f"The ecs-project-id header is longer than {MAX_HEADER_BYTES} bytes."
-    ),
-    WorkerErrorCode.INVALID_REQUEST: (
-        "The body breaks the request schema; error.details lists {path, message} per problem."
-    ),
-    WorkerErrorCode.MISSING_KEY: "The message has no (or an empty) Kafka key.",
-    WorkerErrorCode.UNKNOWN_SECRET: (
-        "adminPass names a $NAME secret the worker cannot find (names reaching the worker's own "
-        "settings are never found)."
-    ),
-    WorkerErrorCode.INVALID_SECRET: (
-        "The resolved adminPass secret is not an acceptable password; the event says nothing "
-        "more about the value (not its length, not the rule)."
-    ),
-    WorkerErrorCode.PROJECT_NOT_ALLOWED: "The ecs-project-id header names a project not allowed.",
-    WorkerErrorCode.DEADLINE_EXCEEDED: "The job did not finish before the worker's deadline.",
-    WorkerErrorCode.JOB_FAILED: "The job ended FAIL without an error_code of its own.",
-    WorkerErrorCode.JOB_VANISHED: "The job could not be found any more (purged or unknown).",
-    WorkerErrorCode.INTERNAL_ERROR: (
-        "An unexpected error in the worker; retryable (same key, same token, no duplicate)."
-    ),
-}
-
-
-def _error_code_description() -> str:
-    lines = [f"- {code.value}: {doc}" for code, doc in WORKER_ERROR_CODE_DOCS.items()]
-    return (
-        "Machine-readable code. API codes (Ecs.xxxx, APIG.xxxx) pass through unchanged; "
-        "codes the worker detects itself:\n" + "\n".join(lines)
-    )
+"""What each event type means (its topic is in `schemas.channels`)."""
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -146,7 +63,7 @@ class KafkaOrigin(_EventModel):
 class ErrorInfo(_EventModel):
     """What went wrong, as reported by the API or detected by the worker."""
 
-    code: str = Field(description=_error_code_description())
+    code: str = Field(description=error_code_description())
     message: str
     http_status: int | None = None
     request_id: str | None = None

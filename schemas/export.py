@@ -23,13 +23,10 @@ from typing import Any
 
 import yaml
 
+from schemas.channels import CHANNELS, channel_of
 from schemas.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VERSION, dataschema_uri
-from schemas.events import (
-    EVENT_DATA_MODELS,
-    EVENT_TYPE_DOCS,
-    WORKER_ERROR_CODE_DOCS,
-    EventType,
-)
+from schemas.events import EVENT_DATA_MODELS, EVENT_TYPE_DOCS, EventType
+from schemas.failures import WorkerErrorCode
 from schemas.request import CreateServersBody
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -40,30 +37,6 @@ REQUEST_NAME = "ecs.provisioning.request"
 ENVELOPE_NAME = "cloudevent"
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
-
-TOPICS: dict[str, tuple[str, str, list[str]]] = {
-    "requests": (
-        "ecs.provisioning.requests",
-        "Create requests: the JSON body of POST /v1.1/{project_id}/cloudservers.",
-        [REQUEST_NAME],
-    ),
-    "results": (
-        "ecs.provisioning.results",
-        "Successful outcomes: succeeded, or validated for a dry run.",
-        [EventType.SUCCEEDED.value, EventType.VALIDATED.value],
-    ),
-    "failures": (
-        "ecs.provisioning.failures",
-        "Failed requests, with the stage and the error.",
-        [EventType.FAILED.value],
-    ),
-    "progress": (
-        "ecs.provisioning.progress",
-        "Optional progress events (disabled when the progress topic is empty).",
-        [EventType.SUBMITTED.value, EventType.AWAITING_PAYMENT.value],
-    ),
-}
-"""Channel id -> (default topic name, description, message names), as in CONVENTIONS."""
 
 
 def schema_file_name(name: str) -> str:
@@ -81,8 +54,12 @@ def event_data_schema(event_type: EventType) -> dict[str, Any]:
     """JSON Schema of the `data` of `event_type` (serialization mode: what the worker sends)."""
     model = EVENT_DATA_MODELS[event_type]
     schema = model.model_json_schema(mode="serialization")
-    schema["description"] = EVENT_TYPE_DOCS[event_type]
+    schema["description"] = _event_summary(event_type)
     return _document(event_type.value, schema)
+
+
+def _event_summary(event_type: EventType) -> str:
+    return f"{EVENT_TYPE_DOCS[event_type]} Published on the {channel_of(event_type)} topic."
 
 
 def envelope_schema() -> dict[str, Any]:
@@ -128,13 +105,15 @@ def asyncapi_document() -> dict[str, Any]:
         messages[event_type.value] = _event_message(event_type)
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for channel_id, (address, description, names) in TOPICS.items():
+    for channel, spec in CHANNELS.items():
+        channel_id = channel.value
+        names = [REQUEST_NAME] if spec.inbound else [t.value for t in spec.event_types]
         channels[channel_id] = {
-            "address": address,
-            "description": description + " The topic name is configurable.",
+            "address": spec.default_topic,
+            "description": spec.description + " The topic name is configurable.",
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
         }
-        action = "receive" if channel_id == "requests" else "send"
+        action = "receive" if spec.inbound else "send"
         operations[f"{action}-{channel_id}"] = {
             "action": action,
             "channel": {"$ref": f"#/channels/{channel_id}"},
@@ -163,10 +142,8 @@ def asyncapi_document() -> dict[str, Any]:
                 "workerErrorCodes": {
                     "type": "string",
                     "description": "error.code values the worker detects itself.",
-                    "enum": [code.value for code in WORKER_ERROR_CODE_DOCS],
-                    "x-descriptions": {
-                        code.value: doc for code, doc in WORKER_ERROR_CODE_DOCS.items()
-                    },
+                    "enum": [code.value for code in WorkerErrorCode],
+                    "x-descriptions": {code.value: code.meaning for code in WorkerErrorCode},
                 },
             },
         },
@@ -291,16 +268,16 @@ def _request_message() -> dict[str, Any]:
 
 
 def _event_message(event_type: EventType) -> dict[str, Any]:
-    description = EVENT_TYPE_DOCS[event_type]
+    description = _event_summary(event_type)
     if event_type is EventType.FAILED:
         description += " Worker error codes: " + "; ".join(
-            f"{code.value}: {doc}" for code, doc in WORKER_ERROR_CODE_DOCS.items()
+            f"{code.value}: {code.meaning}" for code in WorkerErrorCode
         )
     data_ref = f"./{JSON_DIR_NAME}/{schema_file_name(event_type.value)}"
     return {
         "name": event_type.value,
         "title": event_type.value,
-        "summary": EVENT_TYPE_DOCS[event_type],
+        "summary": _event_summary(event_type),
         "description": description,
         "contentType": CONTENT_TYPE,
         "headers": {"$ref": "#/components/schemas/eventHeaders"},

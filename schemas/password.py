@@ -18,7 +18,7 @@ FORBIDDEN_PASSWORD_WORDS = ("root", "administrator")
 """The administrator user names (Linux, Windows); neither they nor their reverse may appear."""
 
 SECRET_REFERENCE_PATTERN = r"^\$[A-Za-z_][A-Za-z0-9_]*$"  # noqa: S105 - a pattern
-"""`$NAME`: a secret the worker resolves just before the API call (see CONVENTIONS, Secrets)."""
+"""`$NAME`: a secret the worker resolves just before the API call (docs/contract.md, Secrets)."""
 
 _REFERENCE = re.compile(SECRET_REFERENCE_PATTERN)
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import structlog
@@ -20,6 +21,12 @@ from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.client import EcsClient, EcsClientSettings, make_session
+from worker.ecs.credentials import (
+    Credential,
+    CredentialSource,
+    FileCredentials,
+    MetadataCredentials,
+)
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ops.config import Settings, settings_env_names
@@ -39,6 +46,30 @@ def _secret(value: object) -> str:
     return str(get()) if get is not None else ""
 
 
+def _secret_or_file(settings: Settings, name: str) -> str | Path | None:
+    """A secret as its file (re-read when it changes) if given that way, else its value."""
+    return settings.secret_file(name) or _secret(getattr(settings, name)) or None
+
+
+def credential_source(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> CredentialSource:
+    """Where AK/SK come from: the instance metadata service, files, or fixed values."""
+    if settings.auth_mode == "metadata":
+        return MetadataCredentials(
+            session,
+            settings.ecs_metadata_endpoint,
+            refresh_before=settings.credential_refresh_seconds,
+            observer=metrics,
+        )
+    access_key = _secret_or_file(settings, "ecs_ak") or ""
+    secret_key = _secret_or_file(settings, "ecs_sk") or ""
+    token = _secret_or_file(settings, "ecs_security_token")
+    if any(isinstance(v, Path) for v in (access_key, secret_key, token)):
+        return FileCredentials(access_key, secret_key, token)
+    return Credential(str(access_key), str(secret_key), str(token) if token else None)
+
+
 def make_auth(
     settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
 ) -> AkSkAuth | TokenAuth:
@@ -52,12 +83,7 @@ def make_auth(
             settings.ecs_project_id,
             observer=metrics,
         )
-    token = settings.ecs_security_token
-    return AkSkAuth(
-        access_key=_secret(settings.ecs_ak),
-        secret_key=_secret(settings.ecs_sk),
-        security_token=token.get_secret_value() if token else None,
-    )
+    return AkSkAuth(credential_source(settings, session, metrics))
 
 
 def client_settings(settings: Settings) -> EcsClientSettings:

@@ -37,6 +37,7 @@ from tests.bench.bench_client import AK, PROJECT, SERVER, SK, Throughput
 from tests.bench.common import Section, print_section, ratio, simulator
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.credentials import Credential
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 
@@ -50,7 +51,7 @@ async def ours(url: str, requests: int, concurrency: int) -> Throughput:
     settings = EcsClientSettings(endpoint=url, retry=RetryPolicy(max_attempts=1))
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        client = EcsClient(session, settings, AkSkAuth(AK, SK), TokenBucket(rate=0))
+        client = EcsClient(session, settings, AkSkAuth(Credential(AK, SK)), TokenBucket(rate=0))
         gate = asyncio.Semaphore(concurrency)
         errors = 0
 

@@ -27,6 +27,7 @@ from worker.ecs.client import (
     make_session,
     make_ssl_context,
 )
+from worker.ecs.credentials import Credential
 from worker.ecs.endpoints import default_endpoint
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.ratelimit import TokenBucket
@@ -144,7 +145,7 @@ def make_client(
     return EcsClient(
         session,
         settings,
-        auth or AkSkAuth(AK, SK),
+        auth or AkSkAuth(Credential(AK, SK)),
         TokenBucket(rate=0),
         observer,
         sleep=record_sleep if sleeps is not None else asyncio.sleep,
@@ -192,7 +193,7 @@ async def test_security_token_is_sent_and_signed(
     serve: Serve, session: aiohttp.ClientSession
 ) -> None:
     script = Script([json_reply(200, CREATED)])
-    auth = AkSkAuth(AK, SK, security_token="temp-security-token")
+    auth = AkSkAuth(Credential(AK, SK, security_token="temp-security-token"))
     client = make_client(session, await serve(script.app()), auth=auth)
     await client.create_servers(BODY, TOKEN, PROJECT)
     (seen,) = script.seen
@@ -579,14 +580,14 @@ async def test_tls_rejects_an_unknown_ca_and_trusts_a_configured_ca_file(
     try:
         untrusted = EcsClientSettings(endpoint=endpoint, retry=policy)
         async with make_session(untrusted) as tls_session:
-            client = EcsClient(tls_session, untrusted, AkSkAuth(AK, SK), TokenBucket(0))
+            client = EcsClient(tls_session, untrusted, AkSkAuth(Credential(AK, SK)), TokenBucket(0))
             with pytest.raises(EcsApiError) as caught:
                 await client.create_servers(BODY, TOKEN, PROJECT)
         assert (caught.value.code, caught.value.retryable) == ("ECSP.TlsCertificate", False)
         assert script.seen == []
         trusted = EcsClientSettings(endpoint=endpoint, ca_file=str(cert), retry=policy)
         async with make_session(trusted) as tls_session:
-            client = EcsClient(tls_session, trusted, AkSkAuth(AK, SK), TokenBucket(0))
+            client = EcsClient(tls_session, trusted, AkSkAuth(Credential(AK, SK)), TokenBucket(0))
             result = await client.create_servers(BODY, TOKEN, PROJECT)
         assert result.job_id == CREATED["job_id"]
         assert script.seen[0].signature_ok  # Host carries the port, as signed

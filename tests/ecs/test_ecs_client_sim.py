@@ -17,6 +17,7 @@ from tests.support.bodies import server_body
 from tests.support.timing import loop_lag
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.credentials import Credential
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
@@ -55,7 +56,7 @@ class Sim:
         return EcsClient(
             self.session,
             settings,
-            auth or AkSkAuth(AK, SK),
+            auth or AkSkAuth(Credential(AK, SK)),
             limiter or TokenBucket(rate=0),
             observer,
             sleep=asyncio.sleep if real_sleep else self._sleep,
@@ -247,7 +248,7 @@ async def test_every_error_class() -> None:
             "conflict": await _raises(once.create_servers(server_body(count=2), token, PROJECT)),
             "bad token": await _raises(once.create_servers(server_body(), "NOT-A-UUID", PROJECT)),
             "bad signature": await _raises(
-                sim.client(auth=AkSkAuth(AK, "wrong-sk")).create_servers(
+                sim.client(auth=AkSkAuth(Credential(AK, "wrong-sk"))).create_servers(
                     server_body(), new_token(), PROJECT
                 )
             ),
@@ -353,6 +354,6 @@ async def test_iam_token_auth_against_the_simulator() -> None:
 
 async def test_temporary_credentials_against_the_simulator() -> None:
     async with simulator() as sim:
-        client = sim.client(auth=AkSkAuth(AK, SK, security_token="sts-token"))
+        client = sim.client(auth=AkSkAuth(Credential(AK, SK, security_token="sts-token")))
         result = await client.create_servers(server_body(), new_token(), PROJECT)
         assert result.job_id is not None

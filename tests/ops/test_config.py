@@ -10,6 +10,7 @@ import pytest
 
 from worker.ops.config import ConfigError, load_settings
 from worker.ops.config_table import main as config_table_main
+from worker.ops.failure_table import main as failure_table_main
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +92,49 @@ def test_run_command_exits_2_naming_the_bad_setting() -> None:
 
 def test_readme_configuration_table_matches_the_settings_model() -> None:
     assert config_table_main(["--check"]) == 0, "run: python -m worker.ops.config_table"
+
+
+def test_readme_failure_tables_match_the_contract() -> None:
+    assert failure_table_main(["--check"]) == 0, "run: python -m worker.ops.failure_table"
+
+
+def test_file_secrets_named_in_the_config_file_are_read(tmp_path: Path) -> None:
+    (tmp_path / "ak").write_text("file-access-key\n")
+    (tmp_path / "sk").write_text("file-secret-key\n")
+    dotenv = tmp_path / "worker.env"
+    dotenv.write_text(
+        f"ECSP_ECS_PROJECT_ID=p0\nECSP_ECS_AK_FILE={tmp_path / 'ak'}\n"
+        f"ECSP_ECS_SK_FILE={tmp_path / 'sk'}\n"
+    )
+    settings = load_settings(str(dotenv), for_run=True)
+    assert settings.ecs_ak is not None
+    assert settings.ecs_sk is not None
+    assert settings.ecs_ak.get_secret_value() == "file-access-key"
+    assert settings.ecs_sk.get_secret_value() == "file-secret-key"
+    assert settings.ecs_sk_file == tmp_path / "sk"
+
+
+async def test_the_worker_signs_with_the_files_it_was_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import aiohttp
+
+    from worker.ecs.credentials import Credential, FileCredentials, MetadataCredentials
+    from worker.ops.metrics import Metrics
+    from worker.service import credential_source
+
+    (tmp_path / "sk").write_text("file-secret-key\n")
+    monkeypatch.setenv("ECSP_ECS_AK", "literal-ak")
+    monkeypatch.setenv("ECSP_ECS_SK_FILE", str(tmp_path / "sk"))
+    async with aiohttp.ClientSession() as session:
+        from_files = credential_source(load_settings(), session, Metrics())
+        assert isinstance(from_files, FileCredentials)
+        assert await from_files.current() == Credential("literal-ak", "file-secret-key")
+        monkeypatch.setenv("ECSP_ECS_SK", "literal-sk")  # a value given directly wins
+        assert credential_source(load_settings(), session, Metrics()) == Credential(
+            "literal-ak", "literal-sk"
+        )
+        monkeypatch.setenv("ECSP_AUTH_MODE", "metadata")
+        monkeypatch.setenv("ECSP_ECS_PROJECT_ID", "p0")
+        metadata = credential_source(load_settings(for_run=True), session, Metrics())
+        assert isinstance(metadata, MetadataCredentials)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from schemas.cloudevent import CloudEvent
-from schemas.events import FailureStage
+from schemas.failures import FailureStage
 from schemas.idempotency import client_token
 from tests.support.fake_servers import NoServersListed
 from worker.ecs.errors import EcsApiError

@@ -19,6 +19,7 @@ from tests.simulator.simkit import FakeClock
 from tests.support.bodies import server_body
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.credentials import Credential
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.servers import ServerQuery
@@ -101,7 +102,7 @@ async def world(**faults: Any) -> AsyncIterator[World]:
         client = EcsClient(
             session,
             EcsClientSettings(endpoint=base_url, retry=policy),
-            AkSkAuth(AK, SK),
+            AkSkAuth(Credential(AK, SK)),
             TokenBucket(rate=0),
         )
         yield World(clock, client, base_url, session)

@@ -25,8 +25,8 @@ from schemas.events import (
     SubmittedData,
     SucceededData,
     ValidatedData,
-    WorkerErrorCode,
 )
+from schemas.failures import WorkerErrorCode
 from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token
 from tests.schemas.conftest import schema_validator
 

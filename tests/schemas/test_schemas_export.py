@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from schemas.channels import CHANNELS
 from schemas.cloudevent import dataschema_uri
 from schemas.events import EventType
 from schemas.export import (
@@ -17,7 +18,6 @@ from schemas.export import (
     JSON_DIR_NAME,
     PACKAGE_DIR,
     REQUEST_NAME,
-    TOPICS,
     check,
     export,
     main,
@@ -85,7 +85,7 @@ def test_asyncapi_describes_topics_keys_headers_and_messages() -> None:
 
     assert document["asyncapi"] == "3.0.0"
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {address for address, _, _ in TOPICS.values()}
+    assert addresses == {spec.default_topic for spec in CHANNELS.values()}
     messages = document["components"]["messages"]
     assert set(messages) == {REQUEST_NAME, *(event_type.value for event_type in EventType)}
     for message in messages.values():

@@ -7,6 +7,8 @@ import base64
 
 TEST_AK = "TESTAKEXAMPLE0000001"
 TEST_SK = "TestSecretKey0000000000000000000000000001"
+ROTATED_AK = "TESTAKEXAMPLE0000002"  # the key TEST_AK is rotated to
+ROTATED_SK = "TestSecretKey0000000000000000000000000002"
 ADMIN_PASS_LITERAL = "Lit3ral!Passw0rd"
 ADMIN_PASS_SECRET = "Resolv3d!Secret"
 USER_DATA_PLAIN = "#!/bin/bash\necho very-secret-user-data-7f3a\n"
@@ -19,6 +21,8 @@ PLANTED = "Pl4nted!Alias-Secret"
 ALL = (
     TEST_AK,
     TEST_SK,
+    ROTATED_AK,
+    ROTATED_SK,
     ADMIN_PASS_LITERAL,
     ADMIN_PASS_SECRET,
     USER_DATA,

@@ -23,7 +23,7 @@ import aiohttp
 
 from tests.support import secrets
 from tests.support.kafka import Record, consume, create_topics, delete_topics, produce
-from worker.ops.config import Settings
+from worker.ops.config import Settings, with_file_secrets
 from worker.ops.metrics import Metrics
 from worker.service import serve
 from worker.simulator.config import Faults, SimulatorConfig
@@ -151,7 +151,9 @@ def worker_env(
 def settings_from(env: dict[str, str]) -> Settings:
     values = {k[len("ECSP_") :].lower(): v for k, v in env.items() if k.startswith("ECSP_")}
     names = set(Settings.model_fields)
-    return Settings.model_validate({k: v for k, v in values.items() if k in names})
+    return with_file_secrets(
+        Settings.model_validate({k: v for k, v in values.items() if k in names})
+    )
 
 
 @contextlib.asynccontextmanager

@@ -10,21 +10,17 @@ usage error; 3 Kafka error.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas.idempotency import client_token
 from schemas.problems import problems_from
 from schemas.request import CreateServersBody
-from worker.cli.kafka_args import ConfigError, add_kafka_options, settings_for
-from worker.consumer.kafka import security_options
+from worker.cli.kafka_command import add_kafka_options, cli_producer, run_kafka_command
 from worker.ops.config import Settings
 
 
@@ -89,12 +85,7 @@ def _problems(requests: list[tuple[str, Any]]) -> list[str]:
 async def _publish(
     settings: Settings, topic: str, requests: list[tuple[str, Any]], project: str | None
 ) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_idempotence=True,
-        request_timeout_ms=15_000,
-        **security_options(settings),
-    )
+    producer = cli_producer(settings)
     headers = [("ecs-project-id", project.encode())] if project else []
     await producer.start()
     try:
@@ -114,19 +105,18 @@ async def _publish(
 def handle(args: argparse.Namespace) -> int:
     try:
         requests = _read_requests(args)
-        settings = settings_for(args)
-    except (_InputError, ConfigError) as exc:
+    except _InputError as exc:
         print(f"ecs-provisioner publish: {exc}", file=sys.stderr)
         return 2
-    problems = _problems(requests)
-    if problems:
-        print("\n".join(problems))
-        print(f"not published: {len(problems)} problem(s)", file=sys.stderr)
-        return 1
-    topic = args.topic or settings.topic_requests
-    try:
-        asyncio.run(_publish(settings, topic, requests, args.project))
-    except KafkaError as exc:
-        print(f"ecs-provisioner publish: Kafka error: {exc}", file=sys.stderr)
-        return 3
-    return 0
+
+    async def validate_then_publish(settings: Settings) -> int:
+        problems = _problems(requests)
+        if problems:
+            print("\n".join(problems))
+            print(f"not published: {len(problems)} problem(s)", file=sys.stderr)
+            return 1
+        topic = args.topic or settings.topic_requests
+        await _publish(settings, topic, requests, args.project)
+        return 0
+
+    return run_kafka_command("publish", args, validate_then_publish)

@@ -9,19 +9,15 @@ Exit codes: 0 done (or interrupted with --follow); 2 usage/configuration error; 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
-import sys
 import time
 from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
-from worker.cli.kafka_args import ConfigError, add_kafka_options, settings_for
-from worker.consumer.kafka import security_options
+from worker.cli.kafka_command import add_kafka_options, cli_consumer, run_kafka_command
 from worker.ops.config import Settings
 
 COLUMNS = ("KEY", "TYPE", "SERVERS", "JOB", "REASON", "AGE")
@@ -82,14 +78,7 @@ async def _read(settings: Settings, args: argparse.Namespace) -> None:
     topics = [settings.topic_results, settings.topic_failures]
     if args.progress and settings.topic_progress:
         topics.append(settings.topic_progress)
-    consumer = AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        request_timeout_ms=15_000,
-        **security_options(settings),
-    )
+    consumer = cli_consumer(settings, *topics, auto_offset_reset="earliest")
     await consumer.start()
     try:
         partitions = sorted(consumer.assignment())  # no group: every partition, from the start
@@ -125,16 +114,8 @@ def _show(value: bytes | None, args: argparse.Namespace) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_for(args)
-    except ConfigError as exc:
-        print(f"ecs-provisioner results: {exc}", file=sys.stderr)
-        return 2
-    try:
-        asyncio.run(_read(settings, args))
-    except KeyboardInterrupt:
+    async def read(settings: Settings) -> int:
+        await _read(settings, args)
         return 0
-    except KafkaError as exc:
-        print(f"ecs-provisioner results: Kafka error: {exc}", file=sys.stderr)
-        return 3
-    return 0
+
+    return run_kafka_command("results", args, read)

@@ -27,11 +27,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
 import schemas
-from worker.cli.kafka_args import ConfigError, add_kafka_options, settings_for
-from worker.consumer.kafka import security_options
+from schemas.channels import CHANNELS
+from worker.cli.kafka_command import (
+    KafkaCommandError,
+    add_kafka_options,
+    cli_consumer,
+    cli_producer,
+    run_kafka_command,
+)
 from worker.ops.config import Settings
 
 TERMINAL = ("succeeded", "validated", "failed")
@@ -216,12 +221,9 @@ def hints(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-class _SetupError(Exception):
-    """The batch cannot start (missing topic); exit 3."""
-
-
 def _topics(settings: Settings) -> list[str]:
-    topics = [settings.topic_progress, settings.topic_results, settings.topic_failures]
+    """Every topic the worker publishes to (the progress topic only when it is on)."""
+    topics = [settings.topic(channel) for channel, spec in CHANNELS.items() if not spec.inbound]
     return [t for t in topics if t]
 
 
@@ -231,7 +233,9 @@ async def _assign_at_end(
     """Assigns every partition of `topics` to `consumer`, positioned at the current end."""
     missing = set(topics) - await consumer.topics()
     if missing:
-        raise _SetupError(f"no topic {', '.join(sorted(missing))} (deploy/local/run.sh creates it)")
+        raise KafkaCommandError(
+            f"no topic {', '.join(sorted(missing))} (deploy/local/run.sh creates it)"
+        )
     partitions: list[TopicPartition] = []
     for topic in topics:
         # the consumer's metadata cache only holds subscribed topics; the producer fetches any
@@ -300,20 +304,20 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO)
     """Publishes the batch, shows it to the end, prints the summary; see the module doc."""
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
     batch = build_batch(run_id)
-    options = security_options(settings)
-    bootstrap = settings.kafka_bootstrap_servers
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15_000, **options
-    )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, request_timeout_ms=15_000, **options
-    )
+    consumer = cli_consumer(settings)
+    producer = cli_producer(settings)
     try:
-        async with asyncio.timeout(SETUP_TIMEOUT):
-            await consumer.start()
-            await producer.start()
-            await _assign_at_end(consumer, producer, _topics(settings))
-            await _publish(producer, settings.topic_requests, batch, out)
+        try:
+            async with asyncio.timeout(SETUP_TIMEOUT):
+                await consumer.start()
+                await producer.start()
+                await _assign_at_end(consumer, producer, _topics(settings))
+                await _publish(producer, settings.topic_requests, batch, out)
+        except TimeoutError:
+            raise KafkaCommandError(
+                f"Kafka at {settings.kafka_bootstrap_servers} did not answer within "
+                f"{SETUP_TIMEOUT:g}s"
+            ) from None
         await producer.stop()
         board = Board(batch, out, live=out.isatty())
         try:
@@ -333,22 +337,4 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO)
 
 
 def handle(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_for(args)
-    except ConfigError as exc:
-        print(f"ecs-provisioner samples: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return asyncio.run(run_samples(settings, args, sys.stdout))
-    except KeyboardInterrupt:
-        return 0
-    except (KafkaError, _SetupError) as exc:
-        print(f"ecs-provisioner samples: Kafka error: {exc}", file=sys.stderr)
-        return 3
-    except TimeoutError:
-        print(
-            f"ecs-provisioner samples: Kafka at {settings.kafka_bootstrap_servers} did not "
-            f"answer within {SETUP_TIMEOUT:g}s",
-            file=sys.stderr,
-        )
-        return 3
+    return run_kafka_command("samples", args, lambda s: run_samples(s, args, sys.stdout))

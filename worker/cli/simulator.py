@@ -1,6 +1,6 @@
 """``ecs-provisioner simulator``: serve the ECS API simulator until SIGTERM/SIGINT (exit 0).
 
-Owns the command line of CONVENTIONS "Simulator interface": ``--host`` (127.0.0.1),
+Owns the command line of docs/contract.md, "Simulator interface": ``--host`` (127.0.0.1),
 ``--port`` (8700; 0 picks a free port), ``--credential AK:SK`` (repeatable), ``--iam-user
 NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
 ``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,

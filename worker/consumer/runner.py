@@ -29,6 +29,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.cloudevent import CloudEvent
 from schemas.events import EventType
+from schemas.failures import FailureStage
 from worker.consumer.keys import KeyLocks
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.publisher import EventPublisher
@@ -75,13 +76,7 @@ class Worker:
         self._paused: set[TopicPartition] = set()
         self._commit_lock = asyncio.Lock()
         self.last_poll: float | None = None
-        self._topic_of = {
-            EventType.SUCCEEDED: settings.topic_results,
-            EventType.VALIDATED: settings.topic_results,
-            EventType.FAILED: settings.topic_failures,
-            EventType.SUBMITTED: settings.topic_progress,
-            EventType.AWAITING_PAYMENT: settings.topic_progress,
-        }
+        self._topic_of = {event_type: settings.topic_of(event_type) for event_type in EventType}
 
     # ----- state for health and tests
     @property
@@ -157,7 +152,9 @@ class Worker:
             return await self._pipeline.process(message, self._publish_progress_for(message))
         except Exception as exc:  # the pipeline promises not to raise; this holds it to that
             log_unexpected(exc)
-            return internal_failure_event(message, self._settings.event_source, exc, stage="decode")
+            return internal_failure_event(
+                message, self._settings.event_source, exc, stage=FailureStage.DECODE
+            )
 
     def _publish_progress_for(self, message: InboundMessage) -> ProgressSink | None:
         if not self._settings.topic_progress:

@@ -1,8 +1,9 @@
 """Request authentication: AK/SK signing (optionally with a security token) or an IAM token.
 
 Owns: ``AkSkAuth``, ``TokenAuth`` and the ``Auth`` protocol the client calls before every
-attempt. Credentials arrive as strings from the worker's config (environment or mounted files);
-they never appear in ``repr``, logs or error text.
+attempt (``apply``) and once after a 401 (``renew``). AK/SK come from a credential source
+(`worker.ecs.credentials`: fixed, files re-read on change, or instance metadata); credentials
+never appear in ``repr``, logs or error text.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import aiohttp
 from yarl import URL
 
+from worker.ecs.credentials import CredentialSource
 from worker.ecs.errors import (
     bad_response,
     network_error,
@@ -25,7 +27,7 @@ from worker.ecs.errors import (
     parse_error,
     timeout_error,
 )
-from worker.ecs.signing import sign_request
+from worker.ecs.signing import parse_authorization, sign_request
 
 IAM_TOKENS_PATH = "/v3/auth/tokens"
 TOKEN_HEADER = "X-Auth-Token"  # noqa: S105 - a header name
@@ -46,25 +48,29 @@ class Auth(Protocol):
         self, method: str, url: URL, headers: Mapping[str, str], body: bytes, project_id: str
     ) -> dict[str, str]: ...
 
+    async def renew(self, sent: Mapping[str, str]) -> str | None:
+        """After a 401 to headers ``sent``: reload credentials; the retry reason, or None when
+        a retry cannot help (nothing changed)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AkSkAuth:
     """Permanent (AK/SK) or temporary (AK/SK + security token) credentials; signs requests."""
 
-    access_key: str
-    secret_key: str = field(repr=False)
-    security_token: str | None = field(default=None, repr=False)
+    credentials: CredentialSource
 
     async def apply(
         self, method: str, url: URL, headers: Mapping[str, str], body: bytes, project_id: str
     ) -> dict[str, str]:
         """Return ``headers`` plus Host, X-Sdk-Date, Authorization (and X-Security-Token)."""
+        credential = await self.credentials.current()
         to_sign = dict(headers)
-        if self.security_token:
-            to_sign[SECURITY_TOKEN_HEADER] = self.security_token
+        if credential.security_token:
+            to_sign[SECURITY_TOKEN_HEADER] = credential.security_token
         return sign_request(
-            self.access_key,
-            self.secret_key,
+            credential.access_key,
+            credential.secret_key,
             method,
             url.host_port_subcomponent or "",
             url.raw_path,
@@ -72,6 +78,13 @@ class AkSkAuth:
             to_sign,
             body,
         )
+
+    async def renew(self, sent: Mapping[str, str]) -> str | None:
+        parsed = parse_authorization(sent.get("Authorization", ""))
+        if parsed is None:
+            return None
+        changed = await self.credentials.renew(parsed.access_key, sent.get(SECURITY_TOKEN_HEADER))
+        return "credential_reload" if changed else None
 
 
 @dataclass
@@ -147,6 +160,10 @@ class TokenAuth:
     ) -> dict[str, str]:
         """Return ``headers`` plus ``X-Auth-Token`` for ``project_id``."""
         return {**headers, TOKEN_HEADER: await self.token(project_id or self.project_id)}
+
+    async def renew(self, sent: Mapping[str, str]) -> str | None:
+        self.invalidate(sent.get(TOKEN_HEADER))
+        return "token_refresh"
 
     def invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (only ``token``'s project, if given and still cached)."""

@@ -22,7 +22,7 @@ import structlog
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from worker.ecs.auth import TOKEN_HEADER, Auth, TokenAuth
+from worker.ecs.auth import Auth
 from worker.ecs.errors import (
     EcsApiError,
     bad_response,
@@ -51,9 +51,9 @@ log = structlog.get_logger(__name__)
 class ApiObserver(Protocol):
     """Where the client reports calls and retries (the metrics module implements it).
 
-    ``endpoint`` is create, job or iam; ``outcome`` is ok, throttled, server_error,
+    ``endpoint`` is create, job, iam or metadata; ``outcome`` is ok, throttled, server_error,
     client_error or network_error; ``reason`` of a retry is the outcome that caused it
-    (or ``token_refresh``).
+    (or ``token_refresh`` / ``credential_reload`` after a 401).
     """
 
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None: ...
@@ -256,10 +256,11 @@ class EcsClient:
         async def attempt(remaining: float) -> _Answer:
             deadline = time.monotonic() + remaining
             exchange = await self._exchange(request, deadline)
-            if exchange.status == 401 and isinstance(self._auth, TokenAuth):
-                self._auth.invalidate(exchange.sent.get(TOKEN_HEADER))
-                self._observer.api_retry(endpoint, "token_refresh")
-                exchange = await self._exchange(request, deadline)
+            if exchange.status == 401:
+                reason = await self._auth.renew(exchange.sent)
+                if reason is not None:  # rotated or expired credentials: once with the new ones
+                    self._observer.api_retry(endpoint, reason)
+                    exchange = await self._exchange(request, deadline)
             if exchange.error is not None:
                 raise exchange.error
             # A garbled 2xx is retried: a create re-sent with its token returns the same job.

@@ -2,8 +2,10 @@
 
 Owns: ``EcsApiError``, ``parse_error`` (every error body shape the API gateway, ECS and IAM
 use), ``network_error``/``timeout_error`` for calls that got no response, ``parse_retry_after``
-and the observer outcome label of an error. The text of an error is built only from the
-response (code, message, request id), never from what we sent, so it cannot contain secrets.
+and the observer outcome label of an error. Errors without an API code carry the contract's
+``schemas.failures.WorkerErrorCode`` (``ECSP.NetworkError``…). The text of an error is built
+only from the response (code, message, request id), never from what we sent, so it cannot
+contain secrets.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from schemas.failures import WorkerErrorCode
+
 THROTTLE_CODES = frozenset({"APIG.0308", "APIGW.0308"})
 RETRYABLE_CODES = frozenset({"Ecs.0002"}) | THROTTLE_CODES
-NETWORK_ERROR = "ECSP.NetworkError"
-TIMEOUT = "ECSP.Timeout"
-TLS_ERROR = "ECSP.TlsCertificate"
-BAD_RESPONSE = "ECSP.BadResponse"
 _MAX_MESSAGE = 500
 
 _CODE_KEYS = (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message"))
@@ -172,22 +172,30 @@ def network_error(exc: BaseException) -> EcsApiError:
     """A call that got no (complete) response: connection refused/reset, TLS, DNS, payload."""
     detail = str(exc)[:200]
     message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return EcsApiError(NETWORK_ERROR, message, retryable=True)
+    return EcsApiError(WorkerErrorCode.NETWORK_ERROR, message, retryable=True)
 
 
 def certificate_error(exc: BaseException) -> EcsApiError:
     """The server's TLS certificate failed verification: retrying will not help."""
-    return EcsApiError(TLS_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}", retryable=False)
+    return EcsApiError(
+        WorkerErrorCode.TLS_CERTIFICATE, f"{type(exc).__name__}: {str(exc)[:200]}", retryable=False
+    )
 
 
 def timeout_error(what: str) -> EcsApiError:
     """A call or a wait that ran out of time."""
-    return EcsApiError(TIMEOUT, f"timed out: {what}", retryable=True)
+    return EcsApiError(WorkerErrorCode.TIMEOUT, f"timed out: {what}", retryable=True)
 
 
 def bad_response(status: int, request_id: str | None, why: str) -> EcsApiError:
     """A 2xx whose body is not what the API documents (retrying is safe: same token, same job)."""
-    return EcsApiError(BAD_RESPONSE, why, http_status=status, request_id=request_id, retryable=True)
+    return EcsApiError(
+        WorkerErrorCode.BAD_RESPONSE,
+        why,
+        http_status=status,
+        request_id=request_id,
+        retryable=True,
+    )
 
 
 def is_not_found(err: EcsApiError) -> bool:

@@ -2,9 +2,10 @@
 
 Settings come from the environment (and optionally a dotenv-style file named by `--config` or
 `ECSP_CONFIG_FILE`). Secrets may be given directly or as `…_FILE` paths (Kubernetes secret
-mounts); the files are read once at start. Invalid configuration fails at start with a message
-naming the setting (see `load_settings`). The README's configuration table is generated from
-this model (`python -m worker.ops.config_table`) and a test keeps the two in step.
+mounts), in the environment or in that file; the files are read at start (the ECS credential
+files again whenever they change, see `worker.ecs.credentials`). Invalid configuration fails
+at start with a message naming the setting (see `load_settings`). The README's configuration
+table is generated from this model (`python -m worker.ops.config_table`); a test keeps it in step.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.channels import CHANNELS, Channel, channel_of
+from schemas.events import EventType
 from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
 from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
 
@@ -32,6 +42,14 @@ FILE_BACKED_SECRETS = (
     "ecs_security_token",
     "iam_password",
 )
+
+
+def _topic_of_events(channel: Channel, note: str = "") -> str:
+    names = [
+        f"`{event_type.removeprefix('ecs.provisioning.')}`"
+        for event_type in CHANNELS[channel].event_types
+    ]
+    return f"Topic of {' and '.join(names)} events{note}."
 
 
 class ConfigError(Exception):
@@ -61,16 +79,18 @@ class Settings(BaseSettings):
         None, description="CA bundle (PEM) for the brokers' TLS certificates."
     )
     group_id: str = Field("ecs-provisioner", description="Kafka consumer group.")
-    topic_requests: str = Field("ecs.provisioning.requests", description="Request topic (in).")
+    topic_requests: str = Field(
+        CHANNELS[Channel.REQUESTS].default_topic, description="Request topic (in)."
+    )
     topic_results: str = Field(
-        "ecs.provisioning.results", description="Topic of `succeeded` and `validated` events."
+        CHANNELS[Channel.RESULTS].default_topic, description=_topic_of_events(Channel.RESULTS)
     )
     topic_failures: str = Field(
-        "ecs.provisioning.failures", description="Topic of `failed` events."
+        CHANNELS[Channel.FAILURES].default_topic, description=_topic_of_events(Channel.FAILURES)
     )
     topic_progress: str = Field(
-        "ecs.provisioning.progress",
-        description="Topic of `submitted` / `awaiting_payment` events; empty turns them off.",
+        CHANNELS[Channel.PROGRESS].default_topic,
+        description=_topic_of_events(Channel.PROGRESS, "; empty turns them off"),
     )
     max_event_bytes: int = Field(
         1_048_576,
@@ -128,11 +148,28 @@ class Settings(BaseSettings):
     )
     ecs_ca_file: Path | None = Field(None, description="CA bundle for the ECS/IAM endpoints.")
     ecs_verify_tls: bool = Field(True, description="Verify TLS certificates of the API.")
-    auth_mode: Literal["aksk", "token"] = Field("aksk", description="`aksk` or `token` (IAM).")
-    ecs_ak: SecretStr | None = Field(None, description="Access key (or `ECSP_ECS_AK_FILE`).")
-    ecs_sk: SecretStr | None = Field(None, description="Secret key (or `ECSP_ECS_SK_FILE`).")
+    auth_mode: Literal["aksk", "token", "metadata"] = Field(
+        "aksk",
+        description="`aksk`, `token` (IAM) or `metadata` (the instance's agency credentials).",
+    )
+    ecs_ak: SecretStr | None = Field(
+        None, description="Access key (or `ECSP_ECS_AK_FILE`, re-read when it changes)."
+    )
+    ecs_sk: SecretStr | None = Field(
+        None, description="Secret key (or `ECSP_ECS_SK_FILE`, re-read when it changes)."
+    )
     ecs_security_token: SecretStr | None = Field(
-        None, description="Security token of temporary AK/SK (or `…_FILE`)."
+        None, description="Security token of temporary AK/SK (or `…_FILE`, re-read on change)."
+    )
+    ecs_metadata_endpoint: str = Field(
+        "http://169.254.169.254",
+        description="Instance metadata service (`metadata` mode: `/openstack/latest/securitykey`).",
+    )
+    credential_refresh_seconds: float = Field(
+        2400.0,
+        gt=0,
+        description="Temporary credentials are renewed this long before they expire "
+        "(at most half their lifetime).",
     )
     iam_endpoint: str | None = Field(
         None, description="IAM base URL; default `https://iam.{region}.myhuaweicloud.com`."
@@ -142,6 +179,13 @@ class Settings(BaseSettings):
     iam_password: SecretStr | None = Field(
         None, description="IAM password, token mode (or `ECSP_IAM_PASSWORD_FILE`)."
     )
+    # The `…_FILE` forms of the secrets above (listed with them in the README table).
+    _secrets_from_files: frozenset[str] = PrivateAttr(default=frozenset())
+    kafka_sasl_password_file: Path | None = None
+    ecs_ak_file: Path | None = None
+    ecs_sk_file: Path | None = None
+    ecs_security_token_file: Path | None = None
+    iam_password_file: Path | None = None
     api_rate_limit: float = Field(
         20.0, ge=0, description="API calls per second per process (create + job); 0 = unlimited."
     )
@@ -229,7 +273,7 @@ class Settings(BaseSettings):
                 "ECSP_API_RETRY_BASE_SECONDS must not exceed ECSP_API_RETRY_MAX_SECONDS"
             )
         if self.kafka_security_protocol.startswith("SASL") and not (
-            self.kafka_sasl_username and self.kafka_sasl_password
+            self.kafka_sasl_username and (self.kafka_sasl_password or self.kafka_sasl_password_file)
         ):
             problems.append(
                 "ECSP_KAFKA_SASL_USERNAME and ECSP_KAFKA_SASL_PASSWORD are required with SASL"
@@ -237,6 +281,11 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def secret_file(self, name: str) -> Path | None:
+        """The file secret `name` was read from (to read it again), or None."""
+        path: Path | None = getattr(self, f"{name}_file")
+        return path if name in self._secrets_from_files else None
 
     @property
     def ecs_base_url(self) -> str:
@@ -258,19 +307,42 @@ class Settings(BaseSettings):
     def allowed_projects(self) -> frozenset[str]:
         return frozenset([self.ecs_project_id, *self.ecs_project_allowlist]) - {""}
 
+    def topic(self, channel: Channel) -> str:
+        """The configured topic of a channel (`topic_<channel>`; empty = progress off)."""
+        topic: str = getattr(self, f"topic_{channel.value}")
+        return topic
 
-def _file_backed_values(environ: dict[str, str]) -> dict[str, Any]:
-    """Reads `ECSP_<SECRET>_FILE` paths for secrets not given directly."""
+    def topic_of(self, event_type: EventType) -> str:
+        """Where an event of this type is published (`schemas.channels` routes it)."""
+        return self.topic(channel_of(event_type))
+
+
+def _unread_secret_file(settings: Settings, name: str) -> Path | None:
+    """The `…_FILE` path of secret `name` when it is configured that way (and not directly)."""
+    path: Path | None = getattr(settings, f"{name}_file")
+    direct: SecretStr | None = getattr(settings, name)
+    given = direct is not None and direct.get_secret_value() != ""
+    return path if path is not None and not given else None
+
+
+def with_file_secrets(settings: Settings) -> Settings:
+    """`settings` with every secret given as a `…_FILE` path read from that file."""
     values: dict[str, Any] = {}
     for name in FILE_BACKED_SECRETS:
-        env_name = f"ECSP_{name.upper()}"
-        path = environ.get(f"{env_name}_FILE")
-        if path and not environ.get(env_name):
-            try:
-                values[name] = Path(path).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"{env_name}_FILE: cannot read {path}: {exc.strerror}") from None
-    return values
+        path = _unread_secret_file(settings, name)
+        if path is None:
+            continue
+        try:
+            values[name] = SecretStr(path.read_text(encoding="utf-8").strip())
+        except OSError as exc:
+            raise ConfigError(
+                f"ECSP_{name.upper()}_FILE: cannot read {path}: {exc.strerror}"
+            ) from None
+    if not values:
+        return settings
+    read = settings.model_copy(update=values)
+    read._secrets_from_files = frozenset(values)
+    return read
 
 
 def settings_env_names() -> frozenset[str]:
@@ -331,8 +403,7 @@ def load_settings(
     if config_file and not Path(config_file).is_file():
         raise ConfigError(f"ECSP_CONFIG_FILE: no such file {config_file}")
     try:
-        overrides = _file_backed_values(dict(os.environ))
-        settings = Settings(_env_file=config_file, **overrides)
+        settings = with_file_secrets(Settings(_env_file=config_file))
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
     problems = _require_for_run(settings) if for_run else []

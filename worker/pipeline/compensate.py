@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 import structlog
 
 from schemas.events import Compensation, ServerNotDeleted, SubJobInfo
+from schemas.failures import FailureStage, WorkerErrorCode
 from schemas.request import Server
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import JobStatus, ServerSummary
@@ -59,8 +60,8 @@ def partial_failure_policy(header: str | None, default: OnPartialFailure) -> OnP
     if choice == "delete":
         return "delete"
     raise StageFailure(
-        stage="validate",
-        code="ECSP.InvalidRequest",
+        stage=FailureStage.VALIDATE,
+        code=WorkerErrorCode.INVALID_REQUEST,
         message=f"header {PARTIAL_FAILURE_HEADER} must be keep or delete",
         details=[{"path": f"headers.{PARTIAL_FAILURE_HEADER}", "message": "keep or delete"}],
     )

@@ -1,7 +1,7 @@
 """Decoding a request record: bytes → JSON object → validated model, key → X-Client-Token.
 
 Every way a record can be unusable ends in a StageFailure with a machine-readable code
-(`schemas.events.WorkerErrorCode`): stage `decode` when the record is out of bounds (key,
+(`schemas.failures.WorkerErrorCode`): stage `decode` when the record is out of bounds (key,
 header, value size, JSON depth, integer size) or its value is not a JSON object of text that
 UTF-8 can carry, stage `validate` when the key, the project or the body is wrong. The bounds
 keep every later step (events, logs, serialisation) far from Python's and pydantic's limits.
@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import WorkerErrorCode
+from schemas.failures import FailureStage, WorkerErrorCode
 from schemas.idempotency import client_token
 from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
 from schemas.problems import problems_from
@@ -180,14 +180,14 @@ def validate(
     """Checks key, project and body; a `validate` StageFailure names what is wrong."""
     if identity.key is None or identity.token is None:
         raise StageFailure(
-            stage="validate",
+            stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.MISSING_KEY,
             message="message has no key: the key (a non-empty UTF-8 string) identifies the "
             "request and makes its create idempotent",
         )
     if identity.project_id is None or identity.project_id not in allowed_projects:
         raise StageFailure(
-            stage="validate",
+            stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.PROJECT_NOT_ALLOWED,
             message=f"project {identity.project_id!r} is not in the worker's allow-list",
         )
@@ -196,7 +196,7 @@ def validate(
     except ValidationError as exc:
         problems = problems_from(exc)
         raise StageFailure(
-            stage="validate",
+            stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.INVALID_REQUEST,
             message="; ".join(f"{p.path}: {p.message}" for p in problems[:5])
             + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
@@ -222,4 +222,4 @@ def _key_text(raw: bytes | None) -> str | None:
 
 
 def _decode_failure(code: WorkerErrorCode, message: str) -> StageFailure:
-    return StageFailure(stage="decode", code=code, message=message)
+    return StageFailure(stage=FailureStage.DECODE, code=code, message=message)

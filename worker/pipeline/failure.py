@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import Compensation, FailureStage, ServerInfo, SubJobInfo
+from schemas.events import Compensation, ServerInfo, SubJobInfo
+from schemas.failures import FailureStage
 
 
 @dataclass

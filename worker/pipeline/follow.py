@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from schemas.events import SubJobInfo, WorkerErrorCode
+from schemas.events import SubJobInfo
+from schemas.failures import FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.models import JobStatus
 from worker.pipeline.failure import StageFailure
@@ -88,7 +89,7 @@ async def follow_job(
                 continue
             vanished = is_not_found(exc)
             raise StageFailure(
-                stage="job",
+                stage=FailureStage.JOB,
                 code=WorkerErrorCode.JOB_VANISHED if vanished else exc.code,
                 message=f"reading job {job_id} failed: {exc.code}: {exc.message}",
                 details=[{"api_code": exc.code}] if vanished else None,
@@ -124,7 +125,7 @@ def _job_failure(job: JobStatus, order_id: str | None, server_ids: tuple[str, ..
     code = job.error_code or next((s.error_code for s in failed_subs if s.error_code), None)
     summary = f"{len(succeeded)} of {len(subs)} servers succeeded" if subs else "no sub-jobs"
     return StageFailure(
-        stage="job",
+        stage=FailureStage.JOB,
         code=code or WorkerErrorCode.JOB_FAILED,
         message=f"job {job.job_id} failed: {reason or 'no reason given'} ({summary})",
         request_id=job.request_id,
@@ -152,7 +153,7 @@ def _deadline_failure(
     waiting_payment = last is not None and last.status == PENDING_PAYMENT
     status = last.status if last is not None else "unknown"
     return StageFailure(
-        stage="payment" if waiting_payment else "timeout",
+        stage=FailureStage.PAYMENT if waiting_payment else FailureStage.TIMEOUT,
         code=WorkerErrorCode.DEADLINE_EXCEEDED,
         message=(
             f"order {order_id} was not paid before the request's deadline"

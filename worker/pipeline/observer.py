@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from schemas.events import FailureStage
+from schemas.failures import FailureStage
 
 
 class PipelineObserver(Protocol):

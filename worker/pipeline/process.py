@@ -27,13 +27,12 @@ from schemas.events import (
     ErrorInfo,
     EventType,
     FailedData,
-    FailureStage,
     SubmittedData,
     SucceededData,
     Tagging,
     ValidatedData,
-    WorkerErrorCode,
 )
+from schemas.failures import FailureStage, WorkerErrorCode
 from schemas.redaction import redact
 from worker.ecs.models import CreateResult, JobStatus
 from worker.pipeline.compensate import (
@@ -104,7 +103,7 @@ class Pipeline:
             return await self._process(message, identity, events, progress)
         except Exception as exc:
             log_unexpected(exc)
-            stage = "decode" if events is None else events.stage
+            stage = FailureStage.DECODE if events is None else events.stage
             return internal_failure_event(message, self.config.event_source, exc, stage=stage)
 
     async def _process(
@@ -156,13 +155,13 @@ class Pipeline:
         document = parse_json_object(message, max_bytes=c.max_request_bytes)
         if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
             events.request_copy = redact(document, c.redact_fields)
-        events.stage = "validate"
+        events.stage = FailureStage.VALIDATE
         request = validate(identity, document, allowed_projects=c.allowed_projects)
         on_partial_failure = partial_failure_policy(
             message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
         )
         body = await body_for_api(request, self.secrets)
-        events.stage = "submit"
+        events.stage = FailureStage.SUBMIT
         submitted = await submit(
             self.api, request, body, c.submit, record_age_seconds=message.age_seconds()
         )
@@ -183,14 +182,14 @@ class Pipeline:
     ) -> CloudEvent:
         if created.job_id is None:
             raise StageFailure(
-                stage="submit",
+                stage=FailureStage.SUBMIT,
                 code=WorkerErrorCode.JOB_VANISHED,
                 message="the create call returned no job_id",
                 order_id=created.order_id,
                 server_ids=created.server_ids,
             )
         log.info("create accepted", job_id=created.job_id, servers=len(created.server_ids))
-        events.stage = "job"
+        events.stage = FailureStage.JOB
         if progress is not None:
             await progress(events.submitted(created))
         started = time.monotonic()
@@ -212,7 +211,7 @@ class Pipeline:
             )
         except StageFailure as failure:
             self._observe_job(started, failure.stage)
-            if failure.stage == "job" and accepted.on_partial_failure == "delete":
+            if failure.stage == FailureStage.JOB and accepted.on_partial_failure == "delete":
                 failure.compensation = await self._compensate(failure, accepted)
             raise
         self._observe_job(started, "succeeded")
@@ -304,7 +303,7 @@ class _EventMaker:
         }
         self.request_copy: Any = None
         self.tagging: Tagging | None = None
-        self.stage: FailureStage = "decode"
+        self.stage = FailureStage.DECODE
         """How far the request got: the stage of an unexpected error."""
         self.deadline = time.monotonic() + config.request_deadline_seconds
 

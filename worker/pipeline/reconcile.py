@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from schemas.events import ServerInfo
+from schemas.failures import FailureStage
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.tagging import token_tag
@@ -67,7 +68,7 @@ def token_expired_failure(
 ) -> StageFailure:
     """A ``token_expired`` failure naming what the tag found (possibly nothing)."""
     return StageFailure(
-        stage="token_expired",
+        stage=FailureStage.TOKEN_EXPIRED,
         code=code,
         message=f"{why}; {found.summary()}; nothing was created",
         request_id=request_id,

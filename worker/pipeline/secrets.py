@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from schemas.events import WorkerErrorCode
+from schemas.failures import FailureStage, WorkerErrorCode
 from schemas.request import admin_password_problems
 from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure
@@ -63,14 +63,14 @@ async def body_for_api(request: DecodedRequest, source: SecretSource) -> dict[st
     value = await source.lookup(name)
     if value is None:
         raise StageFailure(
-            stage="validate",
+            stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.UNKNOWN_SECRET,
             message=f"server.adminPass: secret reference ${name} is not known to this worker",
         )
     if admin_password_problems(value):
         log.warning("secret reference unusable: its value breaks the API's password rules")
         raise StageFailure(
-            stage="validate",
+            stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.INVALID_SECRET,
             message=f"server.adminPass: the value of secret ${name} is not an acceptable "
             "password for the API; ask the worker's operator to check the secret",

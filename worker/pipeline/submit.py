@@ -21,7 +21,8 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
-from schemas.events import Tagging, WorkerErrorCode
+from schemas.events import Tagging
+from schemas.failures import STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult
 from worker.ecs.servers import ServerLister
@@ -38,10 +39,6 @@ from worker.pipeline.tagging import tag_body
 log = structlog.get_logger("worker.pipeline")
 
 CONFLICT, TOKEN_EXPIRED = "Ecs.0122", "Ecs.0124"
-_STAGE_BY_API_CODE: dict[str, Literal["conflict", "token_expired"]] = {
-    CONFLICT: "conflict",
-    TOKEN_EXPIRED: "token_expired",
-}
 
 AfterTokenWindow = Literal["fail", "recreate"]
 
@@ -74,10 +71,10 @@ class Submitted:
 def api_failure(exc: EcsApiError, *, note: str = "") -> StageFailure:
     """The failure of a create the API refused (Ecs.0122 → conflict, Ecs.0124 → token_expired)."""
     return StageFailure(
-        stage=_STAGE_BY_API_CODE.get(exc.code, "submit"),
+        stage=STAGE_OF_API_CODE.get(exc.code, FailureStage.SUBMIT),
         code=exc.code,
         message=exc.message + note,
-        retryable=exc.retryable and exc.code not in _STAGE_BY_API_CODE,
+        retryable=exc.retryable and exc.code not in STAGE_OF_API_CODE,
         http_status=exc.http_status,
         request_id=exc.request_id,
         details=exc.details,

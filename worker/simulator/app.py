@@ -1,14 +1,15 @@
 """The simulator application: `make_app(SimulatorConfig)` wires state, gateway and routes.
 
 Owns the route table, i.e. which API paths the simulator serves. Everything else is in the
-modules it wires together: `gateway` (faults, request ids), `ecs_api`, `iam`, `sim_api`.
+modules it wires together: `gateway` (faults, request ids), `ecs_api`, `iam`, `metadata`,
+`sim_api`.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from worker.simulator import ecs_api, iam, server_api, sim_api
+from worker.simulator import ecs_api, iam, metadata, server_api, sim_api
 from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.gateway import gateway
 from worker.simulator.state import STATE, build_state
@@ -33,4 +34,9 @@ def make_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/_sim/faults", sim_api.get_faults)
     app.router.add_post("/_sim/faults", sim_api.set_faults)
     app.router.add_post("/_sim/orders/{order_id}/pay", sim_api.pay_order)
+    app.router.add_put("/_sim/credentials", sim_api.replace_credentials)
+    app.router.add_post("/_sim/temporary-credentials", sim_api.issue_temporary)
+    app.router.add_delete("/_sim/temporary-credentials/{access_key}", sim_api.revoke_temporary)
+    app.router.add_put("/meta-data/latest/api/token", metadata.session_token)
+    app.router.add_get("/openstack/latest/securitykey", metadata.security_key)
     return app

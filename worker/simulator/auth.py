@@ -1,7 +1,8 @@
 """Authentication as the API gateway does it: AK/SK signatures and IAM tokens.
 
 Owns `Authenticator`, which accepts a request signed with ``SDK-HMAC-SHA256`` (verified with
-`worker.ecs.signing`, the one implementation of the algorithm) or carrying a valid
+`worker.ecs.signing`, the one implementation of the algorithm) by a key of the `KeyStore`
+(temporary keys together with their ``X-Security-Token``) or carrying a valid
 ``X-Auth-Token``, and `TokenRegistry`, the IAM tokens handed out by ``POST /v3/auth/tokens``.
 Denials never echo the AK, the signature, the token or any other credential.
 """
@@ -12,7 +13,7 @@ import calendar
 import functools
 import hmac
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from worker.ecs.signing import (
     compute_signature,
     parse_authorization,
 )
+from worker.simulator.keys import KeyStore
 from worker.simulator.wire import ecs_error, gateway_error
 
 _AKSK_PREFIX = "Incorrect IAM authentication information: "
@@ -68,7 +70,7 @@ def _sdk_date_epoch(value: str) -> float | None:
 class Authenticator:
     """Checks one ECS request's credentials; answers None (accepted) or the denial response."""
 
-    credentials: Mapping[str, str]
+    keys: KeyStore
     tokens: TokenRegistry
     clock: Callable[[], float]
     skew_seconds: float
@@ -94,9 +96,11 @@ class Authenticator:
         parsed = parse_authorization(authorization)
         if parsed is None:
             return self._deny(request_id, "malformed Authorization header")
-        secret_key = self.credentials.get(parsed.access_key)
+        secret_key, refused = self.keys.secret_for(
+            parsed.access_key, request.headers.get("X-Security-Token"), self.clock()
+        )
         if secret_key is None:
-            return self._deny(request_id, "the access key does not exist")
+            return self._deny(request_id, refused)
         if "x-sdk-date" not in parsed.signed_headers:
             return self._deny(request_id, "x-sdk-date is not signed")
         sdk_date = request.headers.get("X-Sdk-Date", "")

@@ -26,7 +26,7 @@ _RANGE_FIELDS = ("latency_ms", "job_seconds")
 
 @dataclass(frozen=True)
 class Faults:
-    """Injected faults; names as in CONVENTIONS "Simulator interface".
+    """Injected faults; names as in docs/contract.md, "Simulator interface".
 
     Rates are fractions in [0, 1] of API calls (``error_rate`` 5xx, ``throttle_rate`` 429
     APIG.0308, ``drop_rate`` connections closed without an answer) or of created jobs
@@ -50,6 +50,8 @@ class SimulatorConfig:
     """Everything a simulator app needs at start.
 
     ``credentials`` maps AK to SK; ``iam_users`` maps user name to password (any domain).
+    ``metadata_credential_ttl_seconds`` is the lifetime of the temporary credentials the
+    metadata service hands out.
     ``clock`` returns the current time in seconds since the epoch; tests pass a fake one to
     jump over token TTLs, signature skew and job retention.
     """
@@ -63,6 +65,7 @@ class SimulatorConfig:
     pending_payment_retention_seconds: float = 14 * 86400
     skew_seconds: float = 900
     iam_token_ttl_seconds: float = 86400
+    metadata_credential_ttl_seconds: float = 86400
     retry_after_seconds: int = 1
     faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from worker.simulator.auth import Authenticator, TokenRegistry
 from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.idempotency import IdempotencyStore
+from worker.simulator.keys import KeyStore, TemporaryKey
 from worker.simulator.lifecycle import DeleteStore
 from worker.simulator.registry import Registry, Retention
 from worker.simulator.stats import Stats
@@ -42,6 +43,8 @@ class SimState:
     registry: Registry
     deletes: DeleteStore
     stats: Stats
+    metadata_key: TemporaryKey | None = None
+    metadata_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry
 
     def now(self) -> float:
         """The current time from the configured clock."""
@@ -67,7 +70,7 @@ def build_state(config: SimulatorConfig) -> SimState:
         ids=IdSource(_rng(config.seed, "ids")),
         iam_tokens=iam_tokens,
         auth=Authenticator(
-            credentials=dict(config.credentials),
+            keys=KeyStore(dict(config.credentials)),
             tokens=iam_tokens,
             clock=config.clock,
             skew_seconds=config.skew_seconds,

@@ -24,6 +24,7 @@ class Stats:
     deletes_repeated: int = 0
     requests_by_status: Counter[str] = field(default_factory=Counter)
     faults_injected: Counter[str] = field(default_factory=Counter)
+    metadata_credentials_issued: int = 0
 
     def created(self, token: str | None, servers: int) -> None:
         """An accepted non-dry-run create made ``servers`` servers."""
@@ -47,6 +48,7 @@ class Stats:
             "requests_by_status": dict(self.requests_by_status),
             "requests_total": sum(self.requests_by_status.values()),
             "faults_injected": dict(self.faults_injected),
+            "metadata_credentials_issued": self.metadata_credentials_issued,
             "jobs_by_status": jobs_by_status,
             "servers_by_status": servers_by_status,
             "deletes": self.deletes,

@@ -1,0 +1,249 @@
+"""Why a request failed: every failure `stage` and every worker error code, with their meaning.
+
+This module is the one place to add a stage or an `ECSP.*` code: one member each, carrying its
+meaning (and, for a stage, what the publisher should do). The exported JSON Schema, the AsyncAPI
+document and the README's failure table (`python -m worker.ops.failure_table`) are generated
+from these members, and the pipeline can only raise the stages listed here (mypy checks it).
+
+- `FailureStage`: the `stage` of a `failed` event.
+- `WorkerErrorCode`: the `error.code` values the worker (or its API client) detects itself; the
+  API's own codes (`Ecs.xxxx`, `APIG.xxxx`) pass through unchanged.
+- `STAGE_OF_API_CODE`: the API codes that end a request at a stage other than `submit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+
+
+class FailureStage(StrEnum):
+    """Where a request failed. Each member: (value, meaning, what to do, typical API codes)."""
+
+    meaning: str
+    remedy: str
+    api_codes: str
+
+    def __new__(cls, value: str, meaning: str, remedy: str, api_codes: str = "") -> FailureStage:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        member.remedy = remedy
+        member.api_codes = api_codes
+        return member
+
+    DECODE = (
+        "decode",
+        "the record is out of bounds or its value is not a JSON object of UTF-8 text: value over "
+        f"`ECSP_MAX_REQUEST_BYTES`, key over {MAX_KEY_BYTES} bytes, `ecs-project-id` header over "
+        f"{MAX_HEADER_BYTES} bytes, nesting deeper than {MAX_JSON_DEPTH}, an integer of more "
+        f'than {MAX_INT_DIGITS} digits, a lone surrogate escape (`"\\ud800"`)',
+        "fix the publisher; publish again (any key)",
+    )
+    VALIDATE = (
+        "validate",
+        "no key, a schema violation (`details` lists `{path, message}`), an unknown or weak "
+        "`$NAME` secret, a project not allowed",
+        "fix the request or the worker's secrets/allow-list; re-publish (same key is fine: "
+        "nothing was created)",
+    )
+    SUBMIT = (
+        "submit",
+        "the create call was rejected or kept failing",
+        "`retryable: true` (throttling, 5xx or network errors exhausted): re-publish with the "
+        "same key, safe; otherwise fix the request",
+        "the API's `Ecs.xxxx` / `APIG.xxxx`",
+    )
+    JOB = (
+        "job",
+        "the job ended FAIL (`sub_jobs` says which servers did succeed), or could not be read",
+        "clean up `server_ids` that succeeded if needed; retry with a **new key** (the same key "
+        "returns the same failed job for 8 h)",
+        "the job's `error_code`, e.g. `Ecs.0319` sold out, `Ecs.0001` quota",
+    )
+    TIMEOUT = (
+        "timeout",
+        "the job did not end before `ECSP_REQUEST_DEADLINE_SECONDS`",
+        "`retryable: true`: re-publish with the same key to keep following the same job "
+        "(within 8 h)",
+    )
+    PAYMENT = (
+        "payment",
+        "a prePaid order was not paid before the deadline",
+        "pay `order_id`, then re-publish with the same key",
+    )
+    CONFLICT = (
+        "conflict",
+        "the key was used before with a different body",
+        "the publisher reused a key: use a new key for a new request",
+    )
+    TOKEN_EXPIRED = (
+        "token_expired",
+        "the key's token is older than the API's 8 h memory and not all requested servers were "
+        "found by their client-token tag (`servers` lists what was found; none when the create "
+        "went out untagged)",
+        "the worker created nothing: delete or keep the servers listed, then publish with a new "
+        "key (or run with `ECSP_AFTER_TOKEN_WINDOW=recreate`)",
+        "`Ecs.0124`",
+    )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The exported schema lists each stage with its meaning (`oneOf` of `const`s)."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["description"] = "Where the request failed."
+        schema["oneOf"] = [{"const": stage.value, "description": stage.meaning} for stage in cls]
+        return schema
+
+
+_S = FailureStage
+
+ANY_STAGE: tuple[FailureStage, ...] = ()
+"""The `stages` of a code that can end a request at whichever stage it had reached."""
+
+
+class WorkerErrorCode(StrEnum):
+    """`error.code` of failures the worker detects itself: (value, stages, meaning[, remedy]).
+
+    `remedy` is only needed for codes of `ANY_STAGE` (the stage's own remedy covers the rest).
+    """
+
+    stages: tuple[FailureStage, ...]
+    meaning: str
+    remedy: str
+
+    def __new__(
+        cls, value: str, stages: tuple[FailureStage, ...], meaning: str, remedy: str = ""
+    ) -> Any:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.stages = stages
+        member.meaning = meaning
+        member.remedy = remedy
+        return member
+
+    NOT_UTF8 = (
+        "ECSP.NotUtf8",
+        (_S.DECODE,),
+        "The message value is not valid UTF-8, or a JSON string in it escapes a lone UTF-16 "
+        "surrogate (such as \\ud800), which has no UTF-8 form.",
+    )
+    NOT_JSON = "ECSP.NotJson", (_S.DECODE,), "The message value is not JSON (or is empty)."
+    NOT_OBJECT = "ECSP.NotObject", (_S.DECODE,), "The message value is JSON but not an object."
+    TOO_LARGE = "ECSP.TooLarge", (_S.DECODE,), "The message value exceeds ECSP_MAX_REQUEST_BYTES."
+    TOO_DEEP = (
+        "ECSP.TooDeep",
+        (_S.DECODE,),
+        f"The message value nests objects/arrays deeper than {MAX_JSON_DEPTH} levels.",
+    )
+    NUMBER_TOO_LARGE = (
+        "ECSP.NumberTooLarge",
+        (_S.DECODE,),
+        f"The message value has an integer of more than {MAX_INT_DIGITS} digits.",
+    )
+    KEY_TOO_LARGE = (
+        "ECSP.KeyTooLarge",
+        (_S.DECODE,),
+        f"The message key is longer than {MAX_KEY_BYTES} bytes.",
+    )
+    HEADER_TOO_LARGE = (
+        "ECSP.HeaderTooLarge",
+        (_S.DECODE,),
+        f"The ecs-project-id header is longer than {MAX_HEADER_BYTES} bytes.",
+    )
+    MISSING_KEY = "ECSP.MissingKey", (_S.VALIDATE,), "The message has no (or an empty) Kafka key."
+    INVALID_REQUEST = (
+        "ECSP.InvalidRequest",
+        (_S.VALIDATE,),
+        "The body breaks the request schema; error.details lists {path, message} per problem.",
+    )
+    UNKNOWN_SECRET = (
+        "ECSP.UnknownSecret",
+        (_S.VALIDATE,),
+        "adminPass names a $NAME secret the worker cannot find (names reaching the worker's own "
+        "settings are never found).",
+    )
+    INVALID_SECRET = (
+        "ECSP.InvalidSecret",
+        (_S.VALIDATE,),
+        "The resolved adminPass secret is not an acceptable password; the event says nothing "
+        "more about the value (not its length, not the rule).",
+    )
+    PROJECT_NOT_ALLOWED = (
+        "ECSP.ProjectNotAllowed",
+        (_S.VALIDATE,),
+        "The ecs-project-id header names a project not in the worker's allow-list.",
+    )
+    NETWORK_ERROR = (
+        "ECSP.NetworkError",
+        (_S.SUBMIT,),
+        "The API could not be reached or the connection broke (retried until the deadline).",
+    )
+    TIMEOUT = (
+        "ECSP.Timeout",
+        (_S.SUBMIT,),
+        "An API call (or the wait for the rate limiter) ran out of time; retryable.",
+    )
+    TLS_CERTIFICATE = (
+        "ECSP.TlsCertificate",
+        (_S.SUBMIT, _S.JOB),
+        "The API's TLS certificate failed verification (ECSP_ECS_CA_FILE?); not retried.",
+    )
+    BAD_RESPONSE = (
+        "ECSP.BadResponse",
+        (_S.SUBMIT,),
+        "The API answered 2xx with a body it does not document; retryable.",
+    )
+    JOB_FAILED = "ECSP.JobFailed", (_S.JOB,), "The job ended FAIL without an error_code of its own."
+    JOB_VANISHED = (
+        "ECSP.JobNotFound",
+        (_S.SUBMIT, _S.JOB),
+        "The create returned no job_id, or the job could not be found any more (purged).",
+    )
+    DEADLINE_EXCEEDED = (
+        "ECSP.DeadlineExceeded",
+        (_S.TIMEOUT, _S.PAYMENT),
+        "The job did not finish (or the order was not paid) before the request's deadline.",
+    )
+    TOKEN_WINDOW_PASSED = (
+        "ECSP.TokenWindowPassed",
+        (_S.TOKEN_EXPIRED,),
+        "The record is older than the API's token window and only some of its servers were "
+        "found by their client-token tag (listed in `servers`); nothing was created.",
+    )
+    INTERNAL_ERROR = (
+        "ECSP.InternalError",
+        ANY_STAGE,
+        "An unexpected error in the worker at that stage (a bug); the log names the exception's "
+        "type and place, never its text.",
+        "`retryable: true`: re-publish with the same key once the worker is fixed (same token: "
+        "no duplicate)",
+    )
+
+
+STAGE_OF_API_CODE: Mapping[str, FailureStage] = MappingProxyType(
+    {
+        "Ecs.0122": FailureStage.CONFLICT,  # the token was used before with another body
+        "Ecs.0124": FailureStage.TOKEN_EXPIRED,  # the token is older than the API's 8 h memory
+    }
+)
+"""API error codes that end a request at their own stage (not `submit`), never retried."""
+
+
+def error_code_description() -> str:
+    """The `error.code` description of the exported schema: every worker code and its meaning."""
+    lines = [f"- {code.value}: {code.meaning}" for code in WorkerErrorCode]
+    return (
+        "Machine-readable code. API codes (Ecs.xxxx, APIG.xxxx) pass through unchanged; "
+        "codes the worker detects itself:\n" + "\n".join(lines)
+    )
