@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
+from worker.ops.version import package_version
+
 
 def _command_modules() -> list[ModuleType]:
     from worker.cli import (  # noqa: I001 - one line per sub-command, in help order
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ecs-provisioner",
         description="Event-driven provisioning worker for Huawei Cloud ECS.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _command_modules():
         module.add_parser(subparsers)

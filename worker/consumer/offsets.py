@@ -46,5 +46,10 @@ class PartitionOffsets:
         self._committed = offset
 
     @property
+    def committed(self) -> int | None:
+        """The offset this member last committed, None before its first commit."""
+        return self._committed
+
+    @property
     def unfinished(self) -> int:
         return len(self._heap) - len(self._done)

@@ -31,6 +31,7 @@ from schemas.cloudevent import CloudEvent
 from schemas.events import EventType
 from schemas.failures import FailureStage
 from worker.consumer.keys import KeyLocks
+from worker.consumer.lag import report_lag
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.publisher import EventPublisher
 from worker.ops.config import Settings
@@ -94,6 +95,15 @@ class Worker:
         """Consumes until `stop` is set, then drains and commits. The consumer must be started."""
         self._consumer.subscribe([self._settings.topic_requests], listener=_Listener(self))
         committer = asyncio.create_task(self._commit_periodically(), name="committer")
+        lag = asyncio.create_task(
+            report_lag(
+                self._consumer,
+                lambda: {tp: tracker.committed for tp, tracker in self._offsets.items()},
+                self._metrics,
+                self._settings.lag_interval_seconds,
+            ),
+            name="lag",
+        )
         try:
             while not stop.is_set():
                 room = self._settings.max_in_flight - self._held
@@ -104,9 +114,10 @@ class Worker:
                         self._dispatch(tp, record)
                 self._apply_backpressure()
         finally:
-            committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await committer
+            for task in (committer, lag):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._drain(self._settings.shutdown_grace_seconds, list(self._offsets))
 
     def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
@@ -233,11 +244,7 @@ class Worker:
                 self._report_position(tp, offset)
 
     def _report_position(self, tp: TopicPartition, offset: int) -> None:
-        labels = (tp.topic, str(tp.partition))
-        self._metrics.committed_offset.labels(*labels).set(offset)
-        highwater = self._consumer.highwater(tp)
-        if highwater is not None:
-            self._metrics.consumer_lag.labels(*labels).set(max(0, highwater - offset))
+        self._metrics.committed_offset.labels(tp.topic, str(tp.partition)).set(offset)
 
     # ----- rebalance and shutdown
     def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -269,6 +276,7 @@ class Worker:
             self._tasks.pop(tp, None)
             self._pending.pop(tp, None)
             self._paused.discard(tp)
+            self._metrics.forget(tp.topic, tp.partition)  # its next owner reports it
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     commit_interval_seconds: float = Field(
         1.0, gt=0, description="How often finished offsets are committed."
     )
+    lag_interval_seconds: float = Field(
+        10.0, gt=0, description="How often lag is measured from the brokers' high-water marks."
+    )
     job_poll_initial_seconds: float = Field(
         5.0, gt=0, description="First job status check after the create returns."
     )

@@ -7,6 +7,8 @@ partition, event type, stage, endpoint and outcome.
 
 from __future__ import annotations
 
+import contextlib
+import platform
 from dataclasses import dataclass, field
 
 from prometheus_client import (
@@ -18,7 +20,15 @@ from prometheus_client import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
+from schemas.events import EventType
+from schemas.failures import FailureStage
+from worker.ops.version import package_version
 from worker.pipeline.observer import PipelineObserver
+
+#: Label values created at start (value 0), so the first increment of a pod's life is a rate
+#: change Prometheus can see (a series born at 1 has no increase) and alerts can fire on it.
+PRECREATED_ENDPOINTS = ("create", "job")
+API_OUTCOMES = ("ok", "throttled", "server_error", "client_error", "network_error")
 
 _API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 240, 480, 900, 1800, 3600)
@@ -80,11 +90,26 @@ class Metrics(PipelineObserver):
         )
         self.consumer_lag = Gauge(
             "ecsp_consumer_lag",
-            "High-water mark minus committed offset.",
+            "Current high-water mark minus committed offset, of the partitions this member owns.",
             ["topic", "partition"],
             registry=r,
         )
         self.rebalances = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.build_info = Gauge(
+            "ecsp_build_info", "Always 1; the version running.", ["version", "python"], registry=r
+        )
+        self.build_info.labels(package_version(), platform.python_version()).set(1)
+        self._precreate()
+
+    def _precreate(self) -> None:
+        for stage in FailureStage:
+            self.failures.labels(stage.value)
+        for event_type in EventType:
+            self.events_published.labels(event_type.value)
+        for endpoint in PRECREATED_ENDPOINTS:
+            self.api_retries.labels(endpoint)
+            for outcome in API_OUTCOMES:
+                self.api_calls.labels(endpoint, outcome)
 
     # ApiObserver protocol of worker.ecs.client
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
@@ -94,6 +119,16 @@ class Metrics(PipelineObserver):
     def api_retry(self, endpoint: str, reason: str) -> None:
         del reason  # free text is not a label: unbounded cardinality
         self.api_retries.labels(endpoint).inc()
+
+    # LagGauges protocol of worker.consumer.lag
+    def set_lag(self, topic: str, partition: int, lag: int) -> None:
+        self.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def forget(self, topic: str, partition: int) -> None:
+        """Drop a partition's gauges once this member no longer owns it."""
+        for gauge in (self.consumer_lag, self.committed_offset):
+            with contextlib.suppress(KeyError):
+                gauge.remove(topic, str(partition))
 
     # PipelineObserver protocol of worker.pipeline.observer
     def request_failed(self, stage: str) -> None:
