@@ -2,15 +2,24 @@
 
 Owns `CloudEvent`, `build_event`, `event_id`, `dataschema_uri` and `CONTENT_TYPE`.
 
-Event ids are deterministic so subscribers can deduplicate redeliveries by id:
-- with a client token: `uuid5(UUID(client_token), event_type)`; since the token is itself
-  `uuid5(namespace, request_key)`, the same key reaching the same outcome gives the same id;
-- without one (the request had no usable key): `uuid5(NAMESPACE_URL,
-  "kafka://{topic}/{partition}/{offset}#{event_type}")`, unique per consumed message.
+Event ids identify an outcome, so subscribers can deduplicate redeliveries by id and never drop
+a different outcome: `uuid5(scope, "{event_type}#{fingerprint}")` where
+- `scope` is the client token (`uuid5(namespace, request_key)`) when the request has a usable
+  key, else `uuid5(NAMESPACE_URL, "kafka://{topic}/{partition}/{offset}")`, the consumed record;
+- `fingerprint` is the SHA-256 (hex) of the canonical JSON (sorted keys, no spaces) of the
+  outcome's stable fields: `project_id`, the digest of the request record's value
+  (`request_digest`, SHA-256 hex of its bytes, or null), and those the data has of `stage`,
+  `error.code`, `job_id`, `order_id` and the sorted `server_ids`. Volatile texts (messages,
+  attempts, times, request ids) are left out.
+A redelivered record reaching the same outcome gets the same id; a second, different outcome for
+the same key (another stage or code, another body, another project, other servers) gets another.
+The X-Client-Token itself is unchanged (`schemas.idempotency`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,7 +27,7 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
 
-from schemas.events import EVENT_DATA_MODELS, EventData, EventType, KafkaOrigin
+from schemas.events import EVENT_DATA_MODELS, EventData, EventType
 
 CONTENT_TYPE = "application/cloudevents+json"
 """Kafka `content-type` header of every published event (structured mode)."""
@@ -71,12 +80,31 @@ class CloudEvent(BaseModel):
         return pydantic_core.to_json(self.to_dict())
 
 
-def event_id(client_token: str | None, event_type: EventType, origin: KafkaOrigin) -> str:
-    """The deterministic event id (see the module doc)."""
-    if client_token is not None:
-        return str(uuid.uuid5(uuid.UUID(client_token), event_type.value))
-    name = f"kafka://{origin.topic}/{origin.partition}/{origin.offset}#{event_type.value}"
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+def event_id(data: EventData, event_type: EventType, request_digest: str | None = None) -> str:
+    """The event id of this outcome (see the module doc)."""
+    if data.client_token is not None:
+        scope = uuid.UUID(data.client_token)
+    else:
+        origin = data.origin
+        name = f"kafka://{origin.topic}/{origin.partition}/{origin.offset}"
+        scope = uuid.uuid5(uuid.NAMESPACE_URL, name)
+    return str(uuid.uuid5(scope, f"{event_type.value}#{outcome_fingerprint(data, request_digest)}"))
+
+
+def outcome_fingerprint(data: EventData, request_digest: str | None = None) -> str:
+    """SHA-256 (hex) of the outcome's stable fields (see the module doc)."""
+    fields: dict[str, Any] = {"project_id": data.project_id, "request_digest": request_digest}
+    for name in ("stage", "job_id", "order_id"):
+        if name in type(data).model_fields:
+            fields[name] = getattr(data, name)
+    error = getattr(data, "error", None)
+    if error is not None:
+        fields["error_code"] = error.code
+    server_ids = getattr(data, "server_ids", None)
+    if server_ids is not None:
+        fields["server_ids"] = sorted(server_ids)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def build_event(
@@ -86,8 +114,11 @@ def build_event(
     source: str,
     time: datetime | None = None,
     traceparent: str | None = None,
+    request_digest: str | None = None,
 ) -> CloudEvent:
     """Wrap `data` as the `event_type` CloudEvent; `subject` is the request key (omitted if none).
+
+    `request_digest` (SHA-256 hex of the request record's value) enters the id's fingerprint.
 
     Raises TypeError when `data` is not the data model of `event_type`. The already-validated
     data is not validated again (this is on the hot path).
@@ -96,7 +127,7 @@ def build_event(
     if not isinstance(data, expected):
         raise TypeError(f"{event_type.value} needs {expected.__name__}, not {type(data).__name__}")
     return CloudEvent.model_construct(
-        id=event_id(data.client_token, event_type, data.origin),
+        id=event_id(data, event_type, request_digest),
         source=source,
         type=event_type,
         subject=data.request_key or None,

@@ -67,9 +67,12 @@ def envelope_schema() -> dict[str, Any]:
     schema: dict[str, Any] = {
         "title": "CloudEvent",
         "description": (
-            f"CloudEvents 1.0, structured mode ({CONTENT_TYPE}). id is deterministic: "
-            "uuid5(client_token, type), or uuid5(NAMESPACE_URL, "
-            '"kafka://{topic}/{partition}/{offset}#{type}") when the request had no key.'
+            f"CloudEvents 1.0, structured mode ({CONTENT_TYPE}). id identifies the outcome: "
+            'uuid5(client_token, "{type}#{fingerprint}"), the fingerprint being the SHA-256 of '
+            "the outcome's stable fields (project, SHA-256 of the request value, stage, error "
+            "code, job/order id, sorted server ids); scoped by uuid5(NAMESPACE_URL, "
+            '"kafka://{topic}/{partition}/{offset}") instead of the token when the request had '
+            "no key. Same record, same outcome: same id; another outcome: another id."
         ),
         "type": "object",
         "properties": {

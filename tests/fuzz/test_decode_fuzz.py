@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.fuzz.malformed import (
     record_values,
     schema_accepts,
 )
+from tests.support.events import expected_event_id
 from tests.support.fake_servers import NoServersListed
 from worker.ecs.models import CreateResult, JobStatus, SubJob
 from worker.ops.config import Settings
@@ -132,7 +132,8 @@ def test_every_record_becomes_exactly_one_terminal_event(
     data = json.loads(event.to_bytes())["data"]
     key_text = _key_text(key)
     if key_text is not None:
-        assert event.id == str(uuid.uuid5(uuid.UUID(client_token(key_text)), event.type))
+        assert event.data["client_token"] == client_token(key_text)
+    assert event.id == expected_event_id(event, value)
     usable = key_text is not None and project in (None, PROJECT) and schema_accepts(value)
     if event.type == "ecs.provisioning.failed":
         assert data["stage"] in ("decode", "validate")

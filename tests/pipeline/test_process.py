@@ -18,6 +18,7 @@ import pytest
 from schemas.cloudevent import CloudEvent
 from schemas.failures import FailureStage
 from schemas.idempotency import client_token
+from tests.support.events import expected_event_id
 from tests.support.fake_servers import NoServersListed
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus, SubJob
@@ -161,7 +162,9 @@ async def test_success_publishes_submitted_then_succeeded_with_deterministic_ids
     assert api.tokens == [token]
     assert [e.type for e in progress] == ["ecs.provisioning.submitted"]
     assert event.type == "ecs.provisioning.succeeded"
-    assert event.id == str(uuid.uuid5(uuid.UUID(token), "ecs.provisioning.succeeded"))
+    assert event.id == expected_event_id(event, body())
+    assert progress[0].id == expected_event_id(progress[0], body())
+    assert uuid.UUID(event.id).version == 5
     assert event.subject == "req-1"
     data = event.data
     assert data["job_id"] == ACCEPTED.job_id

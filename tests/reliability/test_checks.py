@@ -143,6 +143,14 @@ def test_a_duplicate_with_another_id_fails() -> None:
     assert "duplicate events share their id" in failing(obs)
 
 
+def test_two_outcomes_under_one_id_fail() -> None:
+    obs = faithful()
+    first = obs.events[0]
+    other = next(e for e in obs.events if e.outcome != first.outcome)
+    obs.events.append(dataclasses.replace(other, id=first.id))
+    assert "duplicate events share their id" in failing(obs)
+
+
 @pytest.mark.parametrize(
     ("exits", "log"),
     [

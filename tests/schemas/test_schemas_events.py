@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,7 +14,14 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json
 from pydantic import ValidationError
 
-from schemas.cloudevent import CONTENT_TYPE, CloudEvent, build_event, dataschema_uri, event_id
+from schemas.cloudevent import (
+    CONTENT_TYPE,
+    CloudEvent,
+    build_event,
+    dataschema_uri,
+    event_id,
+    outcome_fingerprint,
+)
 from schemas.events import (
     AwaitingPaymentData,
     ErrorInfo,
@@ -122,16 +130,28 @@ def test_event_parses_with_cloudevents_sdk_and_matches_schemas(
     assert list(data_schema.iter_errors(document["data"])) == []
 
 
-def test_event_id_is_uuid5_of_token_and_type() -> None:
+def test_event_id_is_scoped_by_the_token_and_fingerprints_the_outcome() -> None:
+    data = sample_data()[EventType.FAILED]
     token = client_token("order-17")
-    expected = str(uuid.uuid5(uuid.UUID(token), "ecs.provisioning.failed"))
+    fields: dict[str, Any] = {
+        "error_code": "Ecs.0319",
+        "job_id": "ff808082739334d80173943ec9b42130",
+        "order_id": None,
+        "project_id": data.project_id,
+        "request_digest": "d1",
+        "server_ids": [],
+        "stage": "job",
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+    expected = str(uuid.uuid5(uuid.UUID(token), f"ecs.provisioning.failed#{fingerprint}"))
 
-    assert event_id(token, EventType.FAILED, ORIGIN) == expected
-    event = build_event(sample_data()[EventType.FAILED], EventType.FAILED, source="s")
+    assert event_id(data, EventType.FAILED, "d1") == expected
+    event = build_event(data, EventType.FAILED, source="s", request_digest="d1")
     assert event.id == expected
 
 
-def test_event_id_is_deterministic_per_key_and_type() -> None:
+def test_event_id_is_deterministic_per_key_and_outcome() -> None:
     first = sample_data("k1")
     again = sample_data("k1")
     other = sample_data("k2")
@@ -146,13 +166,48 @@ def test_event_id_is_deterministic_per_key_and_type() -> None:
         assert build_event(other[event_type], event_type, source="a").id != ids[event_type]
 
 
-def test_event_id_without_token_comes_from_the_kafka_origin() -> None:
-    name = "kafka://ecs.provisioning.requests/3/42#ecs.provisioning.failed"
-    expected = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+def test_a_different_outcome_for_the_same_key_gets_another_id() -> None:
+    failed = sample_data()[EventType.FAILED]
+    assert isinstance(failed, FailedData)
+    first = event_id(failed, EventType.FAILED, "digest-1")
+    variants = [
+        failed.model_copy(update={"stage": "timeout"}),
+        failed.model_copy(update={"error": failed.error.model_copy(update={"code": "Ecs.0001"})}),
+        failed.model_copy(update={"job_id": "another-job"}),
+        failed.model_copy(update={"server_ids": ["s-1"]}),
+        failed.model_copy(update={"project_id": "another-project"}),
+    ]
+    ids = {event_id(v, EventType.FAILED, "digest-1") for v in variants}
+    ids.add(event_id(failed, EventType.FAILED, "digest-2"))  # another body, same key
+    assert first not in ids
+    assert len(ids) == len(variants) + 1
 
-    assert event_id(None, EventType.FAILED, ORIGIN) == expected
-    moved = KafkaOrigin(topic=ORIGIN.topic, partition=3, offset=43)
-    assert event_id(None, EventType.FAILED, moved) != expected
+
+def test_volatile_texts_do_not_change_the_id() -> None:
+    failed = sample_data()[EventType.FAILED]
+    assert isinstance(failed, FailedData)
+    reworded = failed.model_copy(
+        update={
+            "error": failed.error.model_copy(
+                update={"message": "retried 7 times", "request_id": "r9"}
+            ),
+            "received_at": datetime(2030, 1, 1, tzinfo=UTC),
+        }
+    )
+    assert event_id(reworded, EventType.FAILED, "d") == event_id(failed, EventType.FAILED, "d")
+
+
+def test_event_id_without_token_is_scoped_by_the_kafka_origin() -> None:
+    data = sample_data(None)[EventType.FAILED]
+    scope = uuid.uuid5(uuid.NAMESPACE_URL, "kafka://ecs.provisioning.requests/3/42")
+    fingerprint = outcome_fingerprint(data)
+    assert event_id(data, EventType.FAILED) == str(
+        uuid.uuid5(scope, f"ecs.provisioning.failed#{fingerprint}")
+    )
+    moved = data.model_copy(
+        update={"origin": KafkaOrigin(topic=ORIGIN.topic, partition=3, offset=43)}
+    )
+    assert event_id(moved, EventType.FAILED) != event_id(data, EventType.FAILED)
 
 
 def test_optional_attributes_are_omitted_when_unknown() -> None:

@@ -10,6 +10,7 @@ knows no Kafka, no process settings and no Prometheus.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -287,13 +288,17 @@ def log_unexpected(exc: BaseException) -> None:
 
 
 class _EventMaker:
-    """Builds this request's events: the shared fields once, the deterministic id per type."""
+    """Builds this request's events: the shared fields once; each id identifies its outcome
+    (token or record, project, digest of the value, stable outcome fields: schemas.cloudevent)."""
 
     def __init__(self, config: PipelineConfig, message: InboundMessage, identity: Identity) -> None:
         self._source = config.event_source
         self._redact_fields = config.redact_fields
         self._identity = identity
         self._traceparent = identity.traceparent
+        self._request_digest = (
+            None if message.value is None else hashlib.sha256(message.value).hexdigest()
+        )
         self._base: dict[str, Any] = {
             "request_key": identity.key,
             "client_token": identity.token,
@@ -308,7 +313,13 @@ class _EventMaker:
         self.deadline = time.monotonic() + config.request_deadline_seconds
 
     def _event(self, data: Any, event_type: EventType) -> CloudEvent:
-        return build_event(data, event_type, source=self._source, traceparent=self._traceparent)
+        return build_event(
+            data,
+            event_type,
+            source=self._source,
+            traceparent=self._traceparent,
+            request_digest=self._request_digest,
+        )
 
     def _common(self) -> dict[str, Any]:
         return {**self._base, "request": self.request_copy, "tagging": self.tagging}
