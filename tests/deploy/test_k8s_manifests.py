@@ -101,6 +101,7 @@ def test_every_component_renders_on_the_base(
         "keda": {"ScaledObject", "TriggerAuthentication"},
         "hpa": {"HorizontalPodAutoscaler"},
         "monitoring": {"PrometheusRule", "ServiceMonitor", "ConfigMap"},
+        "scrape-annotations": {"Deployment"},
     }
     assert set(rendered_components) == set(expected)
     for name, objects in rendered_components.items():
@@ -254,9 +255,7 @@ def test_probes_and_ports_match_the_worker_settings(
     (metrics,) = service["spec"]["ports"]
     target = metrics["targetPort"]
     assert (ports[target] if isinstance(target, str) else target) == ops_port
-    annotations = the(objects, "Deployment", WORKER)["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/port"] == str(ops_port)
-    assert annotations["prometheus.io/path"] == "/metrics"
+    # scrape annotations (components/scrape-annotations): tests/deploy/test_alerts.py
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
