@@ -2,9 +2,10 @@
 
 JSON lines when stderr is not a terminal (containers, CI), readable console output on a terminal.
 aiokafka's and aiohttp's standard-library loggers go through the same processors, so every line
-has one format. As a last line of defence, values under keys that mean a secret are masked, at
-any depth of a logged value, by the same rule as events' request copies
-(`schemas.redaction.is_secret_key`: case, separators and small misspellings do not count).
+has one format; aiokafka's transient errors are summarised first (`worker.ops.kafka_log`). As a
+last line of defence, values under keys that mean a secret are masked, at any depth of a logged
+value, by the same rule as events' request copies (`schemas.redaction.is_secret_key`: case,
+separators and small misspellings do not count).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 import structlog
 
 from schemas.redaction import MASK, is_secret_key, redact
+from worker.ops import kafka_log
 
 #: Keys that are secrets in log lines though not in requests (HTTP headers, IAM tokens).
 _LOG_SECRET_KEYS = frozenset({"authorization", "tokenvalue", "xauthtoken", "securitytoken"})
@@ -63,8 +65,10 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka is chatty at INFO about routine group membership; keep its warnings.
+    # aiokafka is chatty at INFO about routine group membership; keep its warnings, with its
+    # transient, retried errors summarised as one WARNING per node and state (kafka_log).
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    kafka_log.install()
     logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
 
     structlog.configure(
