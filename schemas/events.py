@@ -32,7 +32,10 @@ class EventType(StrEnum):
 EVENT_TYPE_DOCS: dict[EventType, str] = {
     EventType.SUBMITTED: "The create call was accepted; the job is running.",
     EventType.AWAITING_PAYMENT: "A prePaid order was created and waits for payment.",
-    EventType.SUCCEEDED: "The job finished with SUCCESS; the servers exist.",
+    EventType.SUCCEEDED: (
+        "The job finished with SUCCESS, or (reconciled: true) the token window had passed and "
+        "every requested server was found by its client-token tag; the servers exist."
+    ),
     EventType.VALIDATED: "A dry_run request passed the API's check.",
     EventType.FAILED: "The request failed at the given stage.",
 }

@@ -65,8 +65,9 @@ class FailureStage(StrEnum):
     JOB = (
         "job",
         "the job ended FAIL (`sub_jobs` says which servers did succeed), or could not be read",
-        "clean up `server_ids` that succeeded if needed; retry with a **new key** (the same key "
-        "returns the same failed job for 8 h)",
+        "clean up `server_ids` that succeeded if needed (or publish with header "
+        "`ecs-on-partial-failure: delete`: `compensation` then says what was deleted); retry "
+        "with a **new key** (the same key returns the same failed job for 8 h)",
         "the job's `error_code`, e.g. `Ecs.0319` sold out, `Ecs.0001` quota",
     )
     TIMEOUT = (
@@ -92,7 +93,6 @@ class FailureStage(StrEnum):
         "went out untagged)",
         "the worker created nothing: delete or keep the servers listed, then publish with a new "
         "key (or run with `ECSP_AFTER_TOKEN_WINDOW=recreate`)",
-        "`Ecs.0124`",
     )
 
     @classmethod
