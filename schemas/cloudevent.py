@@ -9,8 +9,10 @@ a different outcome: `uuid5(scope, "{event_type}#{fingerprint}")` where
 - `fingerprint` is the SHA-256 (hex) of the canonical JSON (sorted keys, no spaces) of the
   outcome's stable fields: `project_id`, the digest of the request record's value
   (`request_digest`, SHA-256 hex of its bytes, or null), and those the data has of `stage`,
-  `error.code`, `job_id`, `order_id` and the sorted `server_ids`. Volatile texts (messages,
-  attempts, times, request ids) are left out.
+  `error.code`, `job_id`, `order_id` and the sorted `server_ids`, plus `reconciled` when true
+  and, when there is one, the compensation's sorted deleted and not-deleted server ids (a
+  failure whose servers were deleted is another outcome than the same failure keeping them).
+  Volatile texts (messages, reasons, attempts, times, request ids) are left out.
 A redelivered record reaching the same outcome gets the same id; a second, different outcome for
 the same key (another stage or code, another body, another project, other servers) gets another.
 The X-Client-Token itself is unchanged (`schemas.idempotency`).
@@ -103,6 +105,14 @@ def outcome_fingerprint(data: EventData, request_digest: str | None = None) -> s
     server_ids = getattr(data, "server_ids", None)
     if server_ids is not None:
         fields["server_ids"] = sorted(server_ids)
+    if getattr(data, "reconciled", False):
+        fields["reconciled"] = True
+    compensation = getattr(data, "compensation", None)
+    if compensation is not None:
+        fields["compensation"] = {
+            "deleted": sorted(compensation.deleted),
+            "not_deleted": sorted(n.server_id for n in compensation.not_deleted),
+        }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

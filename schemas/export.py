@@ -70,7 +70,8 @@ def envelope_schema() -> dict[str, Any]:
             f"CloudEvents 1.0, structured mode ({CONTENT_TYPE}). id identifies the outcome: "
             'uuid5(client_token, "{type}#{fingerprint}"), the fingerprint being the SHA-256 of '
             "the outcome's stable fields (project, SHA-256 of the request value, stage, error "
-            "code, job/order id, sorted server ids); scoped by uuid5(NAMESPACE_URL, "
+            "code, job/order id, sorted server ids, reconciled, compensation's server ids); "
+            "scoped by uuid5(NAMESPACE_URL, "
             '"kafka://{topic}/{partition}/{offset}") instead of the token when the request had '
             "no key. Same record, same outcome: same id; another outcome: another id."
         ),

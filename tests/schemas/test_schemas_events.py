@@ -24,11 +24,13 @@ from schemas.cloudevent import (
 )
 from schemas.events import (
     AwaitingPaymentData,
+    Compensation,
     ErrorInfo,
     EventData,
     EventType,
     FailedData,
     KafkaOrigin,
+    ServerNotDeleted,
     SubJobInfo,
     SubmittedData,
     SucceededData,
@@ -176,11 +178,32 @@ def test_a_different_outcome_for_the_same_key_gets_another_id() -> None:
         failed.model_copy(update={"job_id": "another-job"}),
         failed.model_copy(update={"server_ids": ["s-1"]}),
         failed.model_copy(update={"project_id": "another-project"}),
+        failed.model_copy(
+            update={"compensation": Compensation(action="delete", deleted=["s"], not_deleted=[])}
+        ),
+        failed.model_copy(
+            update={
+                "compensation": Compensation(
+                    action="delete",
+                    deleted=[],
+                    not_deleted=[ServerNotDeleted(server_id="s", reason="refused")],
+                )
+            }
+        ),
     ]
     ids = {event_id(v, EventType.FAILED, "digest-1") for v in variants}
     ids.add(event_id(failed, EventType.FAILED, "digest-2"))  # another body, same key
     assert first not in ids
     assert len(ids) == len(variants) + 1
+
+
+def test_a_reconciled_success_is_another_outcome_than_the_created_one() -> None:
+    succeeded = sample_data()[EventType.SUCCEEDED]
+    assert isinstance(succeeded, SucceededData)
+    reconciled = succeeded.model_copy(update={"reconciled": True})
+    assert event_id(reconciled, EventType.SUCCEEDED) != event_id(succeeded, EventType.SUCCEEDED)
+    same = succeeded.model_copy(update={"reconciled": True, "attempts": 0})
+    assert event_id(same, EventType.SUCCEEDED) == event_id(reconciled, EventType.SUCCEEDED)
 
 
 def test_volatile_texts_do_not_change_the_id() -> None:
