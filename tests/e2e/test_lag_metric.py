@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
-from tests.support.kafka import end_offsets, wait_for
+from tests.support.kafka import committed_offsets, end_offsets, wait_for
 from tests.support.stack import example, in_process, settings_from, stack
 from worker.ops.metrics import Metrics
 
@@ -26,17 +23,8 @@ def batch(name: str, size: int) -> list[tuple[str, dict[str, Any]]]:
 async def true_lag(bootstrap: str, topic: str, group: str) -> dict[int, int]:
     """End offset minus the group's committed offset (0 when none: a fresh topic starts at 0)."""
     ends = await end_offsets(bootstrap, topic)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    result = {}
-    for partition, end in ends.items():
-        meta = committed.get(TopicPartition(topic, partition))
-        result[partition] = end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
-    return result
+    committed = await committed_offsets(bootstrap, group, topic)
+    return {partition: end - committed.get(partition, 0) for partition, end in ends.items()}
 
 
 def exported_lag(metrics: Metrics) -> dict[int, float]:

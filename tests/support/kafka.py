@@ -136,6 +136,21 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     return {tp.partition: offset for tp, offset in ends.items()}
 
 
+async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset of every partition of `topic` it committed (admin API)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {
+        tp.partition: meta.offset
+        for tp, meta in committed.items()
+        if tp.topic == topic and meta is not None and meta.offset >= 0
+    }
+
+
 async def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.1) -> None:
     """Polls an (async or sync) predicate until true; fails with a clear message on timeout."""
     deadline = time.monotonic() + timeout
