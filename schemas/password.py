@@ -1,8 +1,9 @@
 """The API's rules for `adminPass` and the `$NAME` secret-reference syntax.
 
 Owns: `admin_password_problems` (used for literal passwords during validation, and by the worker
-after it resolves a reference) and `secret_reference_name` (recognises `$NAME`). Messages never
-contain the password itself.
+after it resolves a reference), `secret_reference_name` (recognises `$NAME`) and
+`literal_password` (the literal a value stands for: `$$NAME` is the escape for a literal `$NAME`).
+Messages never contain the password itself.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ FORBIDDEN_PASSWORD_WORDS = ("root", "administrator")
 
 SECRET_REFERENCE_PATTERN = r"^\$[A-Za-z_][A-Za-z0-9_]*$"  # noqa: S105 - a pattern
 """`$NAME`: a secret the worker resolves just before the API call (docs/contract.md, Secrets)."""
+ESCAPED_LITERAL_PATTERN = r"^\$\$[A-Za-z_][A-Za-z0-9_]*$"
+"""`$$NAME`: the literal password `$NAME` (the escape for a literal that looks like a reference)."""
+ESCAPE_HINT = "a literal password that starts with $ and looks like $NAME is written $$NAME"
 
 _REFERENCE = re.compile(SECRET_REFERENCE_PATTERN)
+_ESCAPED = re.compile(ESCAPED_LITERAL_PATTERN)
 
 
 def secret_reference_name(value: str) -> str | None:
@@ -28,6 +33,19 @@ def secret_reference_name(value: str) -> str | None:
     if _REFERENCE.fullmatch(value):
         return value[1:]
     return None
+
+
+def literal_password(value: str) -> str | None:
+    """The literal password `value` stands for (`$$NAME` -> `$NAME`), or None for a reference.
+
+    Only reference-shaped values need the escape; any other value is the literal as written,
+    so every literal that did not look like a reference means what it always meant.
+    """
+    if _REFERENCE.fullmatch(value):
+        return None
+    if _ESCAPED.fullmatch(value):
+        return value[1:]
+    return value
 
 
 def admin_password_problems(password: str) -> list[str]:

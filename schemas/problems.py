@@ -34,6 +34,8 @@ def format_path(loc: Sequence[int | str]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif part.startswith("["):  # a cross-field rule naming an item, e.g. "[1].key"
+            path += part
         else:
             path += f".{part}" if path else part
     return path or ROOT_PATH

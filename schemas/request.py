@@ -1,10 +1,19 @@
 """Pydantic v2 models of the body of `POST /v1.1/{project_id}/cloudservers` (the request contract).
 
 Owns `CreateServersBody` and its sub-models, `to_wire` and the password/secret-reference helpers
-re-exported from `schemas.password`. Wire names are kept exactly (aliases for camelCase and
-`os:scheduler_hints`, `hw:passthrough`, `hw:cpu_threads`); every model forbids unknown fields and
-takes JSON types strictly (no "1" for 1, no 1 for true). `to_wire(body)` returns exactly the JSON
-the publisher sent: only fields that were set, nothing defaulted.
+re-exported from `schemas.password`. The models accept every attribute the official SDK can send
+(`PrePaidServer` and everything under it) plus the few Terraform sends (`enable_jumbo_frame`,
+`os:scheduler_hints.fault_domain`), under their wire names only (aliases for camelCase and
+`os:scheduler_hints`, `hw:passthrough`, `hw:cpu_threads`: the Python attribute names are not
+accepted, the API does not know them); every model forbids unknown fields (see
+`schemas.extensions` for the operator's allow-list) and takes JSON types strictly (no "1" for 1,
+no 1 for true) except where the API documents a looser reading (`hw:passthrough`,
+`support_auto_recovery`). A rule is enforced only where the reference or the SDK documents the
+value as an error; where the sources disagree, the looser one wins.
+
+`to_wire(body)` returns the JSON the publisher sent: only fields that were set, nothing defaulted,
+in the models' field order. That order is part of the byte-stable API body
+(tests/schemas/golden): new fields go at the end of their model.
 
 Rules spanning several fields are checked in `model_validator`s that raise a `PydanticCustomError`
 with a `field` context entry; `schemas.problems.problems_from` appends it to the error location so
@@ -15,17 +24,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from schemas.constraints import (
     AddressPairIp,
     AdminPass,
     AutoTerminateTime,
+    CmkId,
     Description,
     EnterpriseProjectId,
-    Ipv4,
+    LooseBool,
     Metadata,
+    NicIp,
     NonEmptyStr,
     PositiveInt,
     ServerName,
@@ -35,6 +55,7 @@ from schemas.constraints import (
     Tag,
     UserData,
     Uuid,
+    UuidOrEmpty,
     VolumeType,
 )
 from schemas.password import admin_password_problems, secret_reference_name
@@ -48,12 +69,16 @@ __all__ = [
     "DiskMetadata",
     "Eip",
     "EipExtendParam",
+    "EnclaveOptions",
     "Ipv6Bandwidth",
+    "MetadataOptions",
     "Nic",
     "PublicIp",
     "RootVolume",
     "SchedulerHints",
     "SecurityGroup",
+    "SecurityOptions",
+    "SerialConsoleOptions",
     "Server",
     "ServerExtendParam",
     "ServerTag",
@@ -65,8 +90,12 @@ __all__ = [
 
 MAX_NICS = 12
 MAX_DATA_VOLUMES = 59
+"""The reference's 59 (the SDK says 23 for some flavors: the API decides)."""
 MAX_TAGS = 10
+MAX_COUNT = 100
 PERIOD_LIMITS = {"month": 9, "year": 3}
+PERFORMANCE_TYPES = {"iops": ("GPSSD2", "ESSD2"), "throughput": ("GPSSD2",)}
+"""Disk types that take (and need) `iops` / `throughput` (SDK: "其他类型不能设置")."""
 
 
 def _rule(field: str, message: str) -> PydanticCustomError:
@@ -75,7 +104,7 @@ def _rule(field: str, message: str) -> PydanticCustomError:
 
 
 class _WireModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class AllowedAddressPair(_WireModel):
@@ -95,19 +124,25 @@ class Nic(_WireModel):
     """`nics[]`: one NIC; an existing port (`port_id`, takes priority) or a new one in a subnet."""
 
     model_config = ConfigDict(
-        json_schema_extra={"anyOf": [{"required": ["subnet_id"]}, {"required": ["port_id"]}]}
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["subnet_id"], "properties": {"subnet_id": {"minLength": 1}}},
+                {"required": ["port_id"], "properties": {"port_id": {"minLength": 1}}},
+            ]
+        }
     )
 
-    subnet_id: Uuid | None = None
-    port_id: Uuid | None = None
-    ip_address: Ipv4 | None = None
+    subnet_id: UuidOrEmpty | None = None
+    port_id: UuidOrEmpty | None = None
+    ip_address: NicIp | None = None
     ipv6_enable: StrictBool | None = None
     ipv6_bandwidth: Ipv6Bandwidth | None = None
     allowed_address_pairs: list[AllowedAddressPair] | None = None
+    efi_enable: StrictBool | None = None
 
     @model_validator(mode="after")
     def _needs_subnet_or_port(self) -> Self:
-        if self.subnet_id is None and self.port_id is None:
+        if not self.subnet_id and not self.port_id:
             raise _rule("subnet_id", "required when port_id is not given")
         return self
 
@@ -120,20 +155,39 @@ class Bandwidth(_WireModel):
             "allOf": [
                 {
                     "if": {"properties": {"sharetype": {"const": "PER"}}},
-                    "then": {"required": ["size"]},
+                    "then": {"required": ["size"], "properties": {"size": {"type": "integer"}}},
                 },
                 {
                     "if": {"properties": {"sharetype": {"const": "WHOLE"}}},
-                    "then": {"required": ["id"]},
+                    "then": {
+                        "required": ["id"],
+                        "properties": {"id": {"type": "string", "minLength": 1}},
+                    },
+                },
+                {
+                    "if": {
+                        "required": ["sharetype", "id"],
+                        "properties": {"sharetype": {"const": "WHOLE"}, "id": {"minLength": 1}},
+                    },
+                    "else": {
+                        "properties": {
+                            "size": {"minimum": 1, "maximum": 2000},
+                            "chargemode": {"enum": ["", "traffic", None]},
+                        }
+                    },
                 },
             ]
         }
     )
 
-    size: Annotated[StrictInt, Field(ge=1, le=2000)] | None = None
+    size: StrictInt | None = Field(
+        default=None, description="1-2000 Mbit/s; ignored for WHOLE with an id."
+    )
     sharetype: Literal["PER", "WHOLE"]
-    chargemode: Literal["", "traffic"] | None = Field(
-        default=None, description='Absent or "" bills by bandwidth; "traffic" bills by traffic.'
+    chargemode: StrictStr | None = Field(
+        default=None,
+        description='Absent or "" bills by bandwidth; "traffic" bills by traffic; ignored for '
+        "WHOLE with an id.",
     )
     id: StrictStr | None = None
 
@@ -143,6 +197,12 @@ class Bandwidth(_WireModel):
             raise _rule("size", "required when sharetype is PER")
         if self.sharetype == "WHOLE" and not self.id:
             raise _rule("id", "required (the shared bandwidth ID) when sharetype is WHOLE")
+        if self.sharetype == "WHOLE":
+            return self  # size and chargemode are ignored for an existing shared bandwidth
+        if self.size is not None and not 1 <= self.size <= 2000:
+            raise _rule("size", "must be 1-2000 (Mbit/s)")
+        if self.chargemode not in (None, "", "traffic"):
+            raise _rule("chargemode", 'must be absent, "" (by bandwidth) or "traffic"')
         return self
 
 
@@ -192,20 +252,31 @@ class DiskMetadata(_WireModel):
     """`root_volume.metadata` / `data_volumes[].metadata`: disk encryption."""
 
     system_encrypted: Literal["0", "1"] | None = Field(default=None, alias="__system__encrypted")
-    system_cmkid: StrictStr | None = Field(default=None, alias="__system__cmkid")
+    system_cmkid: CmkId | None = Field(default=None, alias="__system__cmkid")
+
+
+def _performance_schema(field: str, types: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`field` is required for `types` and must be absent (or null) for every other type."""
+    return [
+        {
+            "if": {"properties": {"volumetype": {"enum": list(types)}}},
+            "then": {"required": [field], "properties": {field: {"type": "integer"}}},
+            "else": {"properties": {field: {"type": "null"}}},
+        }
+    ]
 
 
 _DISK_SCHEMA_RULES: dict[str, Any] = {
-    "dependentRequired": {"cluster_type": ["cluster_id"]},
     "allOf": [
         {
-            "if": {"properties": {"volumetype": {"enum": ["GPSSD2", "ESSD2"]}}},
-            "then": {"required": ["iops"]},
+            "if": {
+                "required": ["cluster_type"],
+                "properties": {"cluster_type": {"type": "string"}},
+            },
+            "then": {"required": ["cluster_id"], "properties": {"cluster_id": {"minLength": 1}}},
         },
-        {
-            "if": {"properties": {"volumetype": {"const": "GPSSD2"}}},
-            "then": {"required": ["throughput"]},
-        },
+        *_performance_schema("iops", PERFORMANCE_TYPES["iops"]),
+        *_performance_schema("throughput", PERFORMANCE_TYPES["throughput"]),
     ],
 }
 """The cross-field disk rules of `_check_disk`, for the exported JSON Schema."""
@@ -220,10 +291,12 @@ def _check_disk(
 ) -> None:
     if cluster_type is not None and not cluster_id:
         raise _rule("cluster_id", "required when cluster_type is set")
-    if volumetype in ("GPSSD2", "ESSD2") and iops is None:
-        raise _rule("iops", f"required for volumetype {volumetype}")
-    if volumetype == "GPSSD2" and throughput is None:
-        raise _rule("throughput", "required for volumetype GPSSD2")
+    for field, value in (("iops", iops), ("throughput", throughput)):
+        types = PERFORMANCE_TYPES[field]
+        if volumetype in types and value is None:
+            raise _rule(field, f"required for volumetype {volumetype}")
+        if volumetype not in types and value is not None:
+            raise _rule(field, f"only for volumetype {' or '.join(types)}")
 
 
 class RootVolume(_WireModel):
@@ -232,14 +305,16 @@ class RootVolume(_WireModel):
     model_config = ConfigDict(json_schema_extra=_DISK_SCHEMA_RULES)
 
     volumetype: VolumeType
-    size: Annotated[StrictInt, Field(ge=1, le=1024)] | None = None
+    size: Annotated[StrictInt, Field(ge=0, le=1024)] | None = Field(
+        default=None, description="1-1024 GiB; 0 or absent: the image's minimum (min_disk)."
+    )
     iops: PositiveInt | None = None
     throughput: PositiveInt | None = None
     extendparam: VolumeExtendParam | None = None
     metadata: DiskMetadata | None = None
     cluster_type: Literal["DSS"] | None = None
     cluster_id: StrictStr | None = None
-    passthrough: StrictBool | None = Field(default=None, alias="hw:passthrough")
+    passthrough: LooseBool | None = Field(default=None, alias="hw:passthrough")
 
     @model_validator(mode="after")
     def _disk_rules(self) -> Self:
@@ -250,7 +325,20 @@ class RootVolume(_WireModel):
 class DataVolume(_WireModel):
     """`data_volumes[]`: one data disk created with the server."""
 
-    model_config = ConfigDict(json_schema_extra=_DISK_SCHEMA_RULES)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                *_DISK_SCHEMA_RULES["allOf"],
+                {
+                    "if": {
+                        "required": ["data_image_id"],
+                        "properties": {"data_image_id": {"type": "string"}},
+                    },
+                    "then": {"properties": {"metadata": {"type": "null"}}},
+                },
+            ]
+        }
+    )
 
     volumetype: VolumeType
     size: Annotated[StrictInt, Field(ge=10, le=32768)]
@@ -258,7 +346,7 @@ class DataVolume(_WireModel):
     throughput: PositiveInt | None = None
     shareable: StrictBool | None = Field(default=None, description="Deprecated: use multiattach.")
     multiattach: StrictBool | None = None
-    passthrough: StrictBool | None = Field(default=None, alias="hw:passthrough")
+    passthrough: LooseBool | None = Field(default=None, alias="hw:passthrough")
     extendparam: VolumeExtendParam | None = None
     cluster_type: Literal["DSS"] | None = None
     cluster_id: StrictStr | None = None
@@ -275,13 +363,15 @@ class DataVolume(_WireModel):
             and self.shareable != self.multiattach
         ):
             raise _rule("multiattach", "must equal shareable when both are given")
+        if self.data_image_id is not None and self.metadata is not None:
+            raise _rule("metadata", "not allowed with data_image_id (a data image sets it)")
         return self
 
 
 class SecurityGroup(_WireModel):
-    """`security_groups[]`."""
+    """`security_groups[]`: an empty or absent id is taken as none by the API (SDK)."""
 
-    id: Uuid
+    id: UuidOrEmpty | None = None
 
 
 class ServerExtendParam(_WireModel):
@@ -317,7 +407,7 @@ class ServerExtendParam(_WireModel):
     is_auto_renew: StringFlag | None = Field(default=None, alias="isAutoRenew")
     is_auto_pay: StringFlag | None = Field(default=None, alias="isAutoPay")
     enterprise_project_id: EnterpriseProjectId | None = None
-    support_auto_recovery: StrictBool | None = None
+    support_auto_recovery: LooseBool | None = None
     market_type: Literal["spot"] | None = Field(default=None, alias="marketType")
     spot_price: StrictStr | None = Field(default=None, alias="spotPrice")
     disk_prior: StringFlag | None = Field(default=None, alias="diskPrior")
@@ -337,8 +427,6 @@ class ServerExtendParam(_WireModel):
             limit = PERIOD_LIMITS[self.period_type]
             if self.period_num > limit:
                 raise _rule("periodNum", f"must be 1-{limit} when periodType is {self.period_type}")
-        if self.market_type == "spot" and self.charging_mode == "prePaid":
-            raise _rule("marketType", "spot requires chargingMode postPaid")
         if (
             self.spot_duration_hours is not None
             and self.spot_duration_hours < 6
@@ -354,6 +442,7 @@ class SchedulerHints(_WireModel):
     group: Uuid | None = None
     tenancy: Literal["shared", "dedicated"] | None = None
     dedicated_host_id: StrictStr | None = None
+    fault_domain: StrictStr | None = Field(default=None, description="Sent by Terraform.")
 
 
 class ServerTag(_WireModel):
@@ -371,8 +460,97 @@ class CpuOptions(_WireModel):
     )
 
 
+class SecurityOptions(_WireModel):
+    """`security_options`: secure boot and vTPM (SDK SecurityOptions)."""
+
+    secure_boot_enabled: StrictBool | None = None
+    tpm_enabled: StrictBool | None = None
+
+
+class SerialConsoleOptions(_WireModel):
+    """`serial_console_options` (SDK SerialConsoleOptions)."""
+
+    enabled: StrictBool | None = None
+
+
+class MetadataOptions(_WireModel):
+    """`metadata_options`: the metadata service (SDK UpdateServerMetadataOptionsRequestBody)."""
+
+    http_endpoint: StrictStr | None = None
+    http_tokens: StrictStr | None = None
+
+
+class EnclaveOptions(_WireModel):
+    """`enclave_options` (SDK EnclaveOptions; Terraform sends it too)."""
+
+    enabled: StrictBool | None = None
+
+
+def _unique_tag_keys(tags: list[ServerTag]) -> list[ServerTag]:
+    seen: set[str] = set()
+    for index, tag in enumerate(tags):
+        if tag.key in seen:
+            raise PydanticCustomError(
+                "cross_field", "duplicate key (keys must be unique)", {"field": f"[{index}].key"}
+            )
+        seen.add(tag.key)
+    return tags
+
+
+def _prepaid_schema() -> dict[str, Any]:
+    """The prePaid rules of `Server._prepaid_rules`, for the exported JSON Schema."""
+    no_performance = {"properties": {"iops": {"type": "null"}, "throughput": {"type": "null"}}}
+    prepaid = {
+        "required": ["extendparam"],
+        "properties": {
+            "extendparam": {
+                "required": ["chargingMode"],
+                "properties": {"chargingMode": {"const": "prePaid"}},
+            }
+        },
+    }
+    return {
+        "allOf": [
+            {
+                "if": prepaid,
+                "then": {
+                    "properties": {
+                        "root_volume": no_performance,
+                        "data_volumes": {
+                            "items": {
+                                **no_performance,
+                                "not": {
+                                    "required": ["delete_on_termination"],
+                                    "properties": {"delete_on_termination": {"const": True}},
+                                },
+                            }
+                        },
+                    }
+                },
+            },
+            {
+                "if": {
+                    "allOf": [
+                        prepaid,
+                        {
+                            "required": ["key_name"],
+                            "properties": {"key_name": {"type": "string", "minLength": 1}},
+                        },
+                    ]
+                },
+                "then": {
+                    "required": ["metadata"],
+                    "properties": {"metadata": {"type": "object", "required": ["op_svc_userid"]}},
+                },
+            },
+        ]
+    }
+
+
 class Server(_WireModel):
     """`server`: everything about the servers to create."""
+
+    model_config = ConfigDict(json_schema_extra=_prepaid_schema())
 
     image_ref: Uuid = Field(alias="imageRef")
     flavor_ref: NonEmptyStr = Field(alias="flavorRef")
@@ -383,7 +561,7 @@ class Server(_WireModel):
     vpcid: Uuid
     nics: Annotated[list[Nic], Field(min_length=1, max_length=MAX_NICS)]
     publicip: PublicIp | None = None
-    count: PositiveInt | None = None
+    count: Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)] | None = None
     is_auto_rename: StrictBool | None = Field(default=None, alias="isAutoRename")
     root_volume: RootVolume
     data_volumes: Annotated[list[DataVolume], Field(max_length=MAX_DATA_VOLUMES)] | None = None
@@ -394,10 +572,38 @@ class Server(_WireModel):
     metadata: Metadata | None = None
     scheduler_hints: SchedulerHints | None = Field(default=None, alias="os:scheduler_hints")
     tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] | None = None
-    server_tags: Annotated[list[ServerTag], Field(max_length=MAX_TAGS)] | None = None
+    server_tags: (
+        Annotated[list[ServerTag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tag_keys)]
+        | None
+    ) = None
     description: Description | None = None
     auto_terminate_time: AutoTerminateTime | None = None
     cpu_options: CpuOptions | None = None
+    security_options: SecurityOptions | None = None
+    serial_console_options: SerialConsoleOptions | None = None
+    metadata_options: MetadataOptions | None = None
+    enclave_options: EnclaveOptions | None = None
+    enable_jumbo_frame: StrictBool | None = Field(default=None, description="Sent by Terraform.")
+
+    @model_validator(mode="after")
+    def _prepaid_rules(self) -> Self:
+        if self.extendparam is None or self.extendparam.charging_mode != "prePaid":
+            return self
+        if self.key_name and "op_svc_userid" not in (self.metadata or {}):
+            raise _rule(
+                "metadata.op_svc_userid", "required for prePaid servers that log in with key_name"
+            )
+        disks: list[tuple[str, RootVolume | DataVolume]] = [("root_volume", self.root_volume)]
+        disks += [(f"data_volumes[{i}]", disk) for i, disk in enumerate(self.data_volumes or [])]
+        for path, disk in disks:
+            for field in ("iops", "throughput"):
+                if getattr(disk, field) is not None:
+                    raise _rule(f"{path}.{field}", "only for pay-per-use (postPaid) disks")
+            if isinstance(disk, DataVolume) and disk.delete_on_termination is True:
+                raise _rule(
+                    f"{path}.delete_on_termination", "only for pay-per-use (postPaid) servers"
+                )
+        return self
 
     @property
     def admin_pass_reference(self) -> str | None:

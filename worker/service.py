@@ -124,6 +124,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
             after_token_window=settings.after_token_window,
         ),
         on_partial_failure=settings.on_partial_failure,
+        extra_fields=settings.extra_fields(),
     )
 
 

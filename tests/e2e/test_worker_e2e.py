@@ -62,7 +62,7 @@ async def test_bad_input_each_yields_one_failed_event_and_the_worker_moves_on(
 ) -> None:
     valid = example("01-prepaid-keypair.json")
     schema_broken = example("01-prepaid-keypair.json")
-    schema_broken["server"]["root_volume"]["volumetype"] = "FLOPPY"
+    schema_broken["server"]["root_volume"]["size"] = 2048
     unknown_secret = example("02-prepaid-password.json")
     unknown_secret["server"]["adminPass"] = "$NO_SUCH_SECRET"
     bad: list[tuple[str | None, Any]] = [
@@ -96,7 +96,7 @@ async def test_bad_input_each_yields_one_failed_event_and_the_worker_moves_on(
         assert event["type"] == "ecs.provisioning.failed"
         assert (event["data"]["stage"], event["data"]["error"]["code"]) == (stage, code), key
     assert events["schema"][0]["data"]["error"]["details"][0]["path"].startswith(
-        "server.root_volume.volumetype"
+        "server.root_volume.size"
     )
     assert events["valid-after"][0]["type"] == "ecs.provisioning.succeeded"
     assert stats["creates"] == 1  # nothing invalid reached the cloud
@@ -230,17 +230,44 @@ async def test_worker_commits_past_every_outcome(kafka_bootstrap: str) -> None:
 
 
 async def test_api_rejection_fails_at_submit_with_the_apis_code(kafka_bootstrap: str) -> None:
-    too_many = example("01-prepaid-keypair.json")
-    too_many["server"]["count"] = 101  # valid JSON, refused by the API (at most 100 per call)
-    async with stack(kafka_bootstrap) as s:
-        await s.publish([("too-many", too_many)])
+    # The operator let a field through that this API (the simulator) does not know.
+    unknown_to_api = example("01-prepaid-keypair.json")
+    unknown_to_api["server"]["hostname"] = "web-1"
+    async with stack(kafka_bootstrap, ECSP_ALLOWED_EXTRA_FIELDS="server.hostname") as s:
+        await s.publish([("unknown-to-api", unknown_to_api)])
         (record,) = await s.outcomes(1)
 
     data = record.json()["data"]
     assert (data["stage"], data["retryable"]) == ("submit", False)
     assert data["error"]["code"] == "Ecs.0005"
+    assert data["error"]["details"] == [{"code": "Ecs.0005"}]
+    assert "server.hostname" in data["error"]["message"]
     assert data["error"]["http_status"] == 400
     assert data["error"]["request_id"]
+
+
+async def test_a_field_newer_than_the_release_goes_through_when_allowed(
+    kafka_bootstrap: str,
+) -> None:
+    """Forward compatibility: an allowed new field reaches the API unchanged; a typo does not."""
+    newer = example("05-dry-run.json")
+    newer.pop("dry_run")
+    newer["server"]["hostname"] = "web-1"
+    newer["server"]["nics"][0]["new_flag"] = True
+    misspelt = example("05-dry-run.json")
+    misspelt["server"]["hostnme"] = "web-1"
+    allowed = "server.hostname,server.nics[].new_flag"
+    api_knows = ("server.hostname", "server.nics[].new_flag")
+    async with stack(
+        kafka_bootstrap, api_extra_fields=api_knows, ECSP_ALLOWED_EXTRA_FIELDS=allowed
+    ) as s:
+        await s.publish([("newer", newer), ("misspelt", misspelt)])
+        events = by_key(await s.outcomes(2))
+
+    assert events["newer"][0]["type"] == "ecs.provisioning.succeeded"
+    failed = events["misspelt"][0]["data"]
+    assert (failed["stage"], failed["error"]["code"]) == ("validate", "ECSP.InvalidRequest")
+    assert failed["error"]["details"][0]["path"] == "server.hostnme"
 
 
 async def test_a_key_reused_after_the_token_window_is_token_expired(kafka_bootstrap: str) -> None:

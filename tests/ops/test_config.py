@@ -59,6 +59,8 @@ def test_secrets_come_from_files_and_are_never_printed(
         ({"ECSP_TOKEN_NAMESPACE": "not-a-uuid"}, "ECSP_TOKEN_NAMESPACE"),
         ({"ECSP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "ECSP_KAFKA_SASL_USERNAME"),
         ({"ECSP_ECS_SK_FILE": "/nonexistent/sk"}, "ECSP_ECS_SK_FILE"),
+        ({"ECSP_ALLOWED_EXTRA_FIELDS": "server.name"}, "ECSP_ALLOWED_EXTRA_FIELDS"),
+        ({"ECSP_ALLOWED_EXTRA_FIELDS": "server.colour.x"}, "ECSP_ALLOWED_EXTRA_FIELDS"),
     ],
 )
 def test_invalid_settings_name_the_variable(

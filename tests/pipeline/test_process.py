@@ -257,7 +257,23 @@ async def test_unknown_secret_reference_fails_validate(run: Run) -> None:
     api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
     event, _ = await run(message(json.dumps(example("02-prepaid-password.json")).encode()), api)
     assert (event.data["stage"], event.data["error"]["code"]) == ("validate", "ECSP.UnknownSecret")
+    assert "written $$NAME" in event.data["error"]["message"]  # the escape for a literal
     assert api.bodies == []
+
+
+@pytest.mark.parametrize(
+    ("published", "sent"),
+    [
+        ("$$Welcome2024", "$Welcome2024"),  # the escape: a literal that looks like a reference
+        ("$Welcome!2024", "$Welcome!2024"),  # not reference-shaped: literal as written
+        ("$$Welcome!2024", "$$Welcome!2024"),  # not an escape either: literal as written
+    ],
+)
+async def test_literal_passwords_starting_with_dollar(run: Run, published: str, sent: str) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS", ("SUCCESS", "s1"))])
+    event, _ = await run(message(body("02-prepaid-password.json", adminPass=published)), api)
+    assert event.type == "ecs.provisioning.succeeded"
+    assert api.bodies[0]["server"]["adminPass"] == sent
 
 
 @pytest.mark.parametrize(

@@ -96,8 +96,8 @@ def _prepaid(name: str, rng: random.Random) -> dict[str, Any]:
     return body
 
 
-def _break_volumetype(server: dict[str, Any]) -> None:
-    server["root_volume"]["volumetype"] = "FLOPPY"
+def _oversized_root_disk(server: dict[str, Any]) -> None:
+    server["root_volume"]["size"] = 2048  # 1-1024 GiB (a disk type is the region's question)
 
 
 def _drop_image(server: dict[str, Any]) -> None:
@@ -122,7 +122,7 @@ def _prepaid_without_period(server: dict[str, Any]) -> None:
 
 #: Ways to make a body the schema rejects (stage `validate`).
 BREAKERS: tuple[Callable[[dict[str, Any]], None], ...] = (
-    _break_volumetype,
+    _oversized_root_disk,
     _drop_image,
     _zero_count,
     _no_nics,

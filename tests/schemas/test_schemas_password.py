@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from schemas.password import literal_password
 from schemas.problems import problems_from
 from schemas.request import CreateServersBody, admin_password_problems, secret_reference_name
 
@@ -80,3 +81,33 @@ def test_problems_never_echo_secret_values(
     assert str(secret) not in text
     assert "secret" not in text
     assert "hunter2" not in text
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("$ADMIN_PASS", None),  # a reference: the worker resolves it
+        ("$$Welcome2024", "$Welcome2024"),  # the documented escape
+        ("$$$Welcome2024", "$$$Welcome2024"),  # not reference-shaped after one $: as written
+        ("$Welcome!2024", "$Welcome!2024"),  # not reference-shaped: as written
+        ("Str0ng!Pass", "Str0ng!Pass"),
+    ],
+)
+def test_literal_password_unescapes_only_reference_shaped_values(
+    value: str, literal: str | None
+) -> None:
+    assert literal_password(value) == literal
+
+
+def test_an_escaped_literal_is_checked_as_the_literal(
+    example: Callable[[str], dict[str, Any]],
+) -> None:
+    raw = example("02-prepaid-password.json")
+    raw["server"]["adminPass"] = "$$Welcome2024"
+    assert CreateServersBody.model_validate(raw).server.admin_pass_reference is None
+    raw["server"]["adminPass"] = "$$Welcome"  # the literal $Welcome is 8 characters, 3 classes
+    CreateServersBody.model_validate(raw)
+    raw["server"]["adminPass"] = "$$welcome"  # $welcome: only 2 classes
+    with pytest.raises(ValidationError) as caught:
+        CreateServersBody.model_validate(raw)
+    assert [problem.path for problem in problems_from(caught.value)] == ["server.adminPass"]

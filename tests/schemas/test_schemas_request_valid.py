@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from schemas.request import CreateServersBody, Server, to_wire
+from schemas.problems import problems_from
+from schemas.request import CreateServersBody, to_wire
 from tests.schemas.conftest import load_examples, schema_validator
 
 EXAMPLE_NAMES = sorted(load_examples())
@@ -75,23 +77,36 @@ def test_literal_password_is_not_a_reference(example: Callable[[str], dict[str, 
     assert server.admin_pass_reference is None
 
 
-def test_models_accept_python_names_and_dump_wire_names() -> None:
-    server = Server(
-        image_ref="67f433d8-ed0e-4321-a8a2-a71838539e09",
-        flavor_ref="s2.small.1",
-        name="n1",
-        vpcid="2a6f4aa6-d93e-45f5-a8cb-b030dbf8cd68",
-        nics=[{"subnet_id": "ef039b60-6a14-42d1-963b-687b627fea08"}],  # type: ignore[list-item]
-        root_volume={"volumetype": "SSD", "hw:passthrough": True},  # type: ignore[arg-type]
-        scheduler_hints={"group": "cdbbfffe-ef18-47b4-a5c8-f61a984c0ecc"},  # type: ignore[arg-type]
-    )
+@pytest.mark.parametrize(
+    ("wire", "python"),
+    [
+        (("server", "imageRef"), "image_ref"),
+        (("server", "adminPass"), "admin_pass"),
+        (("server", "os:scheduler_hints"), "scheduler_hints"),
+        (("server", "root_volume", "hw:passthrough"), "passthrough"),
+        (("server", "extendparam", "chargingMode"), "charging_mode"),
+    ],
+)
+def test_python_attribute_names_are_unknown_fields(
+    example: Callable[[str], dict[str, Any]], wire: tuple[str, ...], python: str
+) -> None:
+    """Only wire names are valid: the API does not know the models' attribute names."""
+    raw = example("01-prepaid-keypair.json")
+    raw["server"]["adminPass"] = "$ADMIN_PASS"
+    raw["server"]["root_volume"]["hw:passthrough"] = True
+    parent = raw
+    for part in wire[:-1]:
+        parent = parent[part]
+    parent[python] = parent.pop(wire[-1])
 
-    wire = to_wire(CreateServersBody(server=server))
+    with pytest.raises(ValidationError) as caught:
+        CreateServersBody.model_validate(raw)
 
-    assert wire["server"]["imageRef"] == "67f433d8-ed0e-4321-a8a2-a71838539e09"
-    assert wire["server"]["os:scheduler_hints"] == {"group": "cdbbfffe-ef18-47b4-a5c8-f61a984c0ecc"}
-    assert wire["server"]["root_volume"] == {"volumetype": "SSD", "hw:passthrough": True}
-    assert "dry_run" not in wire
+    path = ".".join((*wire[:-1], python))
+    assert f"{path}: unknown field (not part of the v1.1 create-servers body)" in [
+        str(problem) for problem in problems_from(caught.value)
+    ]
+    assert list(schema_validator("ecs.provisioning.request").iter_errors(raw)) != []
 
 
 # --- generated valid bodies -------------------------------------------------------------------
@@ -126,7 +141,7 @@ def volume(draw: st.DrawFn, *, data: bool) -> dict[str, Any]:
                 disk["shareable"] = shared
         if draw(st.booleans()):
             disk["delete_on_termination"] = draw(st.booleans())
-        if draw(st.booleans()):
+        if "metadata" not in disk and draw(st.booleans()):
             disk["data_image_id"] = draw(uuids)
     return disk
 
@@ -264,13 +279,38 @@ servers = st.fixed_dictionaries(
                 optional={"value": st.from_regex(r"[a-z0-9]{0,43}", fullmatch=True)},
             ),
             max_size=10,
+            unique_by=lambda tag: tag["key"],
         ),
         "description": st.text(st.characters(codec="utf-8", exclude_characters="<>"), max_size=85),
         "auto_terminate_time": times.map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
         "cpu_options": st.fixed_dictionaries({"hw:cpu_threads": st.sampled_from([1, 2])}),
     },
 )
-bodies = st.fixed_dictionaries({"server": servers}, optional={"dry_run": st.booleans()})
+
+
+def _prepaid_rules(server: dict[str, Any]) -> dict[str, Any]:
+    """The documented prePaid rules: no iops/throughput (pay-per-use only, so no GPSSD2/ESSD2),
+    no data disk released with the server, and op_svc_userid when logging in with a key pair."""
+    if server.get("extendparam", {}).get("chargingMode") != "prePaid":
+        return server
+    for disk in [server["root_volume"], *server.get("data_volumes", [])]:
+        for field in ("iops", "throughput"):
+            disk.pop(field, None)
+        if disk["volumetype"] in ("GPSSD2", "ESSD2"):
+            disk["volumetype"] = "SSD"
+        if disk.get("delete_on_termination") is True:
+            disk["delete_on_termination"] = False
+    if server.get("key_name"):
+        metadata = server.setdefault("metadata", {})
+        while len(metadata) >= 10 and "op_svc_userid" not in metadata:
+            metadata.pop(next(iter(metadata)))
+        metadata["op_svc_userid"] = "f79791beca3c48159ac2553fff22e166"
+    return server
+
+
+bodies = st.fixed_dictionaries(
+    {"server": servers.map(_prepaid_rules)}, optional={"dry_run": st.booleans()}
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

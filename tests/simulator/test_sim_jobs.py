@@ -224,7 +224,7 @@ async def test_invalid_body_is_ecs_0005_naming_the_field() -> None:
     async with simulator(config(FakeClock())) as api:
         body = server_body()
         del body["server"]["nics"]
-        body["server"]["root_volume"] = {"volumetype": "FLOPPY"}
+        body["server"]["root_volume"] = {"volumetype": ""}  # FLOPPY is a region question now
         reply = await api.create(body)
         assert reply.status == 400
         error = reply.json["error"]

@@ -166,9 +166,13 @@ async def stack(
     faults: Faults | None = None,
     in_process_worker: bool = True,
     token_ttl_seconds: float = 8 * 3600,
+    api_extra_fields: tuple[str, ...] = (),
     **settings_env: str,
 ) -> AsyncIterator[Stack]:
-    """Fresh topics + simulator (+ an in-process worker); everything removed afterwards."""
+    """Fresh topics + simulator (+ an in-process worker); everything removed afterwards.
+
+    `api_extra_fields` are create-body fields the simulated API knows beyond this release's.
+    """
     suffix = uuid.uuid4().hex[:10]
     topics = {
         name: f"test.e2e.{name}.{suffix}"
@@ -182,6 +186,7 @@ async def stack(
         seed=7,
         faults=faults or Faults(),
         token_ttl_seconds=token_ttl_seconds,
+        extra_fields=api_extra_fields,
     )
     old_env = {k: os.environ.get(k) for k in ("ECSP_TEST_SECRET_ADMIN_PASS",)}
     try:

@@ -15,11 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from schemas.extensions import ExtraField
 from schemas.idempotency import client_token
-from schemas.problems import problems_from
-from schemas.request import CreateServersBody
+from schemas.verdict import InvalidBody, check_body
 from worker.cli.kafka_command import add_kafka_options, cli_producer, run_kafka_command
 from worker.ops.config import Settings
 
@@ -72,13 +70,13 @@ def _read_requests(args: argparse.Namespace) -> list[tuple[str, Any]]:
     return requests
 
 
-def _problems(requests: list[tuple[str, Any]]) -> list[str]:
+def _problems(requests: list[tuple[str, Any]], extra_fields: tuple[ExtraField, ...]) -> list[str]:
     lines: list[str] = []
     for key, request in requests:
         try:
-            CreateServersBody.model_validate(request)
-        except ValidationError as exc:
-            lines.extend(f"{key}: {p.path}: {p.message}" for p in problems_from(exc))
+            check_body(request, extra_fields)
+        except InvalidBody as exc:
+            lines.extend(f"{key}: {p.path}: {p.message}" for p in exc.problems)
     return lines
 
 
@@ -110,7 +108,7 @@ def handle(args: argparse.Namespace) -> int:
         return 2
 
     async def validate_then_publish(settings: Settings) -> int:
-        problems = _problems(requests)
+        problems = _problems(requests, settings.extra_fields())
         if problems:
             print("\n".join(problems))
             print(f"not published: {len(problems)} problem(s)", file=sys.stderr)

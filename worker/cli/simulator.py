@@ -4,8 +4,9 @@ Owns the command line of docs/contract.md, "Simulator interface": ``--host`` (12
 ``--port`` (8700; 0 picks a free port), ``--credential AK:SK`` (repeatable), ``--iam-user
 NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
 ``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,
-``--job-failure-rate``, and ``--token-ttl-seconds`` (28800). Logs one line with the URL once
-listening. Credentials given here are never logged.
+``--job-failure-rate``, ``--token-ttl-seconds`` (28800) and ``--allow-field PATH`` (a create-body
+field of a newer API to accept, repeatable). Logs one line with the URL once listening.
+Credentials given here are never logged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 
 import structlog
 
+from schemas.extensions import ExtraFieldError, parse_extra_fields
 from worker.simulator.app import make_app
 from worker.simulator.config import Faults, FaultsError, Range, SimulatorConfig, parse_range
 from worker.simulator.server import serving
@@ -114,7 +116,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="how long the API remembers an X-Client-Token; later it answers Ecs.0124 "
         "(%(default)s)",
     )
+    parser.add_argument(
+        "--allow-field",
+        type=_extra_field,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="accept this create-body field of a newer API, e.g. server.new_field (repeatable)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _extra_field(text: str) -> str:
+    try:
+        parse_extra_fields((text,))
+    except ExtraFieldError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -125,6 +143,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         job_seconds=args.job_seconds,
         seed=args.seed,
         token_ttl_seconds=args.token_ttl_seconds,
+        extra_fields=tuple(args.allow_field),
         faults=Faults(
             error_rate=args.error_rate,
             throttle_rate=args.throttle_rate,

@@ -1,21 +1,25 @@
 """`ecs-provisioner validate [FILE|-]`: check one create-servers request body offline.
 
 Exit codes: 0 valid (one-line summary on stdout), 1 invalid (one `path: message` line per problem
-on stdout), 2 unreadable input or not JSON (message on stderr). A `$NAME` adminPass is reported as
-a reference that the worker resolves; its value is never checked or printed here.
+on stdout), 2 unreadable input, not JSON or a bad `ECSP_ALLOWED_EXTRA_FIELDS` (message on
+stderr). The verdict is the worker's (`schemas.verdict.check_body`, with the same
+`ECSP_ALLOWED_EXTRA_FIELDS`). A `$NAME` adminPass is reported as a reference that the worker
+resolves; its value is never checked or printed here.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from schemas.problems import problems_from
+from schemas.extensions import ExtraFieldError, parse_extra_fields
 from schemas.request import CreateServersBody
+from schemas.verdict import InvalidBody, check_body
+
+EXTRA_FIELDS_VARIABLE = "ECSP_ALLOWED_EXTRA_FIELDS"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,13 +47,19 @@ def handle(args: argparse.Namespace) -> int:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         print(f"ecs-provisioner validate: not JSON: {_reason(exc)}", file=sys.stderr)
         return 2
+    setting = os.environ.get(EXTRA_FIELDS_VARIABLE, "")
     try:
-        body = CreateServersBody.model_validate(document)
-    except ValidationError as exc:
-        for problem in problems_from(exc):
+        extra_fields = parse_extra_fields(tuple(setting.split(",")))
+    except ExtraFieldError as exc:
+        print(f"ecs-provisioner validate: {EXTRA_FIELDS_VARIABLE}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        checked = check_body(document, extra_fields)
+    except InvalidBody as exc:
+        for problem in exc.problems:
             print(problem)
         return 1
-    print(summary(body))
+    print(summary(checked.body))
     return 0
 
 

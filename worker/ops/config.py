@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.channels import CHANNELS, Channel, channel_of
 from schemas.events import EventType
+from schemas.extensions import ExtraField, ExtraFieldError, parse_extra_fields
 from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
 from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
 
@@ -220,6 +221,11 @@ class Settings(BaseSettings):
     include_request: bool = Field(
         True, description="Put the redacted request copy into events (`data.request`)."
     )
+    allowed_extra_fields: CommaList = Field(
+        default_factory=list,
+        description="Create-body fields newer than this release to let through, e.g. "
+        "`server.new_field,server.nics[].new_flag`; other unknown fields stay refused.",
+    )
     deployment_name: str = Field(
         "ecs-provisioner",
         description="Events' `source` is `ecs-provisioner/<this>`; also the value of the "
@@ -252,11 +258,22 @@ class Settings(BaseSettings):
         "auto", description="`json`, `console`, or `auto` (console on a terminal)."
     )
 
-    @field_validator("ecs_project_allowlist", "redact_fields", mode="before")
+    @field_validator(
+        "ecs_project_allowlist", "redact_fields", "allowed_extra_fields", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_extra_fields")
+    @classmethod
+    def _known_parents(cls, value: list[str]) -> list[str]:
+        try:
+            parse_extra_fields(tuple(value))
+        except ExtraFieldError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("log_level", "kafka_security_protocol", mode="before")
@@ -306,6 +323,10 @@ class Settings(BaseSettings):
     @property
     def partition_limit(self) -> int:
         return self.partition_max_pending or self.max_in_flight
+
+    def extra_fields(self) -> tuple[ExtraField, ...]:
+        """The allowed extra fields, parsed (once per distinct setting)."""
+        return parse_extra_fields(tuple(self.allowed_extra_fields))
 
     def allowed_projects(self) -> frozenset[str]:
         return frozenset([self.ecs_project_id, *self.ecs_project_allowlist]) - {""}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from schemas.extensions import ExtraField
 from worker.pipeline.compensate import OnPartialFailure
 from worker.pipeline.follow import PollSchedule
 from worker.pipeline.submit import SubmitPolicy
@@ -29,3 +30,4 @@ class PipelineConfig:
     schedule: PollSchedule
     submit: SubmitPolicy = field(default_factory=SubmitPolicy)
     on_partial_failure: OnPartialFailure = "keep"
+    extra_fields: tuple[ExtraField, ...] = ()

@@ -15,13 +15,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
+from schemas.extensions import ExtraField
 from schemas.failures import FailureStage, WorkerErrorCode
 from schemas.idempotency import client_token
 from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
-from schemas.problems import problems_from
-from schemas.request import CreateServersBody, to_wire
+from schemas.request import CreateServersBody
+from schemas.verdict import InvalidBody, check_body
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.message import InboundMessage
 
@@ -175,7 +174,11 @@ def _too_deep() -> StageFailure:
 
 
 def validate(
-    identity: Identity, document: dict[str, Any], *, allowed_projects: frozenset[str]
+    identity: Identity,
+    document: dict[str, Any],
+    *,
+    allowed_projects: frozenset[str],
+    extra_fields: tuple[ExtraField, ...] = (),
 ) -> DecodedRequest:
     """Checks key, project and body; a `validate` StageFailure names what is wrong."""
     if identity.key is None or identity.token is None:
@@ -192,9 +195,9 @@ def validate(
             message=f"project {identity.project_id!r} is not in the worker's allow-list",
         )
     try:
-        body = CreateServersBody.model_validate(document)
-    except ValidationError as exc:
-        problems = problems_from(exc)
+        checked = check_body(document, extra_fields)
+    except InvalidBody as exc:
+        problems = exc.problems
         raise StageFailure(
             stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.INVALID_REQUEST,
@@ -206,8 +209,8 @@ def validate(
         key=identity.key,
         token=identity.token,
         project_id=identity.project_id,
-        body=body,
-        wire=to_wire(body),
+        body=checked.body,
+        wire=checked.wire,
     )
 
 

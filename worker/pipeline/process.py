@@ -157,7 +157,9 @@ class Pipeline:
         if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
             events.request_copy = redact(document, c.redact_fields)
         events.stage = FailureStage.VALIDATE
-        request = validate(identity, document, allowed_projects=c.allowed_projects)
+        request = validate(
+            identity, document, allowed_projects=c.allowed_projects, extra_fields=c.extra_fields
+        )
         on_partial_failure = partial_failure_policy(
             message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
         )

@@ -7,6 +7,7 @@ settings refuse a prefix that reaches its credentials at start. The resolved val
 against the API's password rules here, so a bad secret fails as `validate` before any cloud
 call. Failures name the reference and say nothing of the value: not its length, not which rule
 it breaks.
+An escaped literal `$$NAME` is sent as the literal `$NAME`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import structlog
 
 from schemas.failures import FailureStage, WorkerErrorCode
+from schemas.password import ESCAPE_HINT, literal_password
 from schemas.request import admin_password_problems
 from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure
@@ -56,16 +58,21 @@ def _read_secret_file(path: Path) -> str | None:
 
 
 async def body_for_api(request: DecodedRequest, source: SecretSource) -> dict[str, Any]:
-    """The body to send: the wire form with a referenced adminPass replaced by its value."""
-    name = request.body.server.admin_pass_reference
-    if name is None:
+    """The body to send: the wire form with adminPass replaced by the password it stands for."""
+    admin_pass = request.body.server.admin_pass
+    if admin_pass is None:
         return request.wire
+    literal = literal_password(admin_pass)
+    if literal is not None:
+        return _with_admin_pass(request.wire, literal)
+    name = admin_pass[1:]
     value = await source.lookup(name)
     if value is None:
         raise StageFailure(
             stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.UNKNOWN_SECRET,
-            message=f"server.adminPass: secret reference ${name} is not known to this worker",
+            message=f"server.adminPass: secret reference ${name} is not known to this worker "
+            f"({ESCAPE_HINT})",
         )
     if admin_password_problems(value):
         log.warning("secret reference unusable: its value breaks the API's password rules")
@@ -75,5 +82,10 @@ async def body_for_api(request: DecodedRequest, source: SecretSource) -> dict[st
             message=f"server.adminPass: the value of secret ${name} is not an acceptable "
             "password for the API; ask the worker's operator to check the secret",
         )
-    server = {**request.wire["server"], "adminPass": value}
-    return {**request.wire, "server": server}
+    return _with_admin_pass(request.wire, value)
+
+
+def _with_admin_pass(wire: dict[str, Any], password: str) -> dict[str, Any]:
+    if wire["server"]["adminPass"] == password:
+        return wire
+    return {**wire, "server": {**wire["server"], "adminPass": password}}

@@ -53,7 +53,8 @@ class SimulatorConfig:
     ``metadata_credential_ttl_seconds`` is the lifetime of the temporary credentials the
     metadata service hands out.
     ``clock`` returns the current time in seconds since the epoch; tests pass a fake one to
-    jump over token TTLs, signature skew and job retention.
+    jump over token TTLs, signature skew and job retention. ``extra_fields`` are create-body
+    fields of a newer API (``server.new_field``; see `schemas.extensions`) it accepts too.
     """
 
     credentials: Mapping[str, str] = field(default_factory=dict)
@@ -69,6 +70,7 @@ class SimulatorConfig:
     retry_after_seconds: int = 1
     faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time
+    extra_fields: tuple[str, ...] = ()
 
 
 class FaultsError(ValueError):

@@ -13,6 +13,7 @@ import json
 
 from aiohttp import web
 
+from schemas.extensions import parse_extra_fields
 from schemas.request import CreateServersBody
 from schemas.request import Server as CreateServer
 from worker.simulator.idempotency import TokenedCreate, Verdict, is_valid_token
@@ -110,7 +111,8 @@ async def _create(request: web.Request, version: str) -> web.Response:
             )
         if verdict is Verdict.EXPIRED:
             return ecs_error(400, "Ecs.0124", "The X-Client-Token has expired.")
-    body = check_create_body(version, raw, parsed)
+    extra_fields = parse_extra_fields(state.config.extra_fields)
+    body = check_create_body(version, parsed, extra_fields)
     if isinstance(body, Rejection):
         return ecs_error(400, body.code, body.message, body.details)
     if body.dry_run:

@@ -1,10 +1,12 @@
 """Body checks of the create APIs, answered the way the real service does.
 
-Owns the mapping from the contract models (`schemas.request.CreateServersBody`, problems from
-`schemas.problems.problems_from`) to API errors: ``Ecs.0005`` with every problem named (field
-path and reason) in ``message`` and ``details``; ``Ecs.0011`` when the only problem is the
-password, or when ``adminPass`` still holds an unresolved ``$NAME`` reference (the API would take
-it as a literal, too weak, password: the worker must resolve it before calling).
+Owns the mapping from the contract's verdict (`schemas.verdict.check_body`: exactly what the
+worker accepts, plus the fields a simulated newer API knows, ``extra_fields``) to API errors in
+the reference's shape ``{"error": {"code", "message", "details": [{"code"}]}}``: ``Ecs.0005``
+with every problem named (field path and reason) in ``message`` and one sub-code per problem in
+``details`` (``Ecs.0011`` for the password, ``Ecs.0005`` otherwise); ``Ecs.0011`` when the only
+problem is the password, or when ``adminPass`` still holds an unresolved ``$NAME`` reference or
+an unescaped ``$$NAME`` (the worker must resolve or unescape it before calling).
 
 The v1 (pay-per-use) API takes the same body except that ``extendparam.chargingMode`` is the
 integer ``0`` (or ``"postPaid"``); prePaid is a v1.1-only feature.
@@ -13,17 +15,16 @@ integer ``0`` (or ``"postPaid"``); prePaid is a v1.1-only feature.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from schemas.problems import Problem, problems_from
+from schemas.extensions import ExtraField
+from schemas.password import literal_password
+from schemas.problems import Problem
 from schemas.request import CreateServersBody
+from schemas.verdict import InvalidBody, check_body
 
 V1 = "v1"
 V1_1 = "v1.1"
-MAX_COUNT = 100  # servers per create request, as documented
 _ILLEGAL = "request body is illegal."
 _PASSWORD_PATH = "server.adminPass"  # noqa: S105 - a JSON path
 _PASSWORD_MESSAGE = "The password does not meet the complexity requirements."  # noqa: S105 - an error message
@@ -38,13 +39,17 @@ class Rejection:
     details: list[dict[str, str]]
 
 
+def _sub_code(problem: Problem) -> str:
+    return "Ecs.0011" if problem.path == _PASSWORD_PATH else "Ecs.0005"
+
+
 def _rejection(problems: list[Problem]) -> Rejection:
     if all(problem.path == _PASSWORD_PATH for problem in problems):
         code, message = "Ecs.0011", _PASSWORD_MESSAGE
     else:
         code, message = "Ecs.0005", _ILLEGAL
     listed = "; ".join(str(problem) for problem in problems)
-    details = [{"code": code, "message": str(problem)} for problem in problems]
+    details = [{"code": _sub_code(problem)} for problem in problems]
     return Rejection(code=code, message=f"{message} {listed}", details=details)
 
 
@@ -67,20 +72,19 @@ def _v1_as_v11(parsed: object) -> tuple[object, Problem | None]:
     return parsed, problem
 
 
-def check_create_body(version: str, raw: bytes, parsed: object) -> CreateServersBody | Rejection:
+def check_create_body(
+    version: str, parsed: object, extra_fields: tuple[ExtraField, ...] = ()
+) -> CreateServersBody | Rejection:
     """The validated body, or the API's rejection of it."""
     if version == V1:
-        as_v11, problem = _v1_as_v11(parsed)
+        parsed, problem = _v1_as_v11(parsed)
         if problem is not None:
             return _rejection([problem])
-        if as_v11 is not parsed:
-            raw = json.dumps(as_v11).encode()
     try:
-        body = CreateServersBody.model_validate_json(raw)
-    except ValidationError as exc:
-        return _rejection(problems_from(exc))
-    if (body.server.count or 1) > MAX_COUNT:
-        return _rejection([Problem("server.count", f"must be at most {MAX_COUNT}")])
-    if body.server.admin_pass_reference is not None:
-        return _rejection([Problem(_PASSWORD_PATH, "unresolved secret reference")])
+        body = check_body(parsed, extra_fields).body
+    except InvalidBody as exc:
+        return _rejection(exc.problems)
+    admin_pass = body.server.admin_pass
+    if admin_pass is not None and literal_password(admin_pass) != admin_pass:
+        return _rejection([Problem(_PASSWORD_PATH, "unresolved secret reference or escape")])
     return body
