@@ -3,10 +3,11 @@
 Owns `fit_event`, `EventTooLarge` and the order parts are cut in. An event whose JSON is larger
 than the budget (or cannot be serialised at all) loses, in this order, until it fits: the
 request copy (`request`), the tail of `error.details`, the tail of `error.message`, the echoed
-`request_key`/`subject`/`project_id` beyond 256 characters, the `traceparent`, `sub_jobs`. Each
-cut is named in `data.truncated`, so a subscriber knows the event is not whole. Ids, type,
-stage, codes, job/order/server ids are never cut: they are what a subscriber acts on. When even
-that minimal event does not fit, `EventTooLarge` says so (the caller logs, counts and moves on).
+`request_key`/`subject`/`project_id` beyond 256 characters, the `traceparent`, `sub_jobs`; last,
+text that UTF-8 cannot carry becomes `?`. Each cut is named in `data.truncated`, so a subscriber
+knows the event is not whole. Ids, type, stage, codes, job/order/server ids are never cut: they
+are what a subscriber acts on. When even that minimal event does not fit, `EventTooLarge` says
+so (the caller logs, counts and moves on).
 """
 
 from __future__ import annotations
@@ -147,6 +148,22 @@ def _cut_sub_jobs(document: dict[str, Any], data: dict[str, Any]) -> str | None:
     return "sub_jobs"
 
 
+def _scrub_text(document: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """Text UTF-8 cannot carry (lone surrogates, say in an API's message) becomes `?`."""
+    if _fitting(document, max_bytes=2**62) is not None:  # serialisable: nothing to replace
+        return None
+    pending: list[Any] = [document]
+    while pending:
+        node = pending.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in list(items):
+            if isinstance(value, str):
+                node[key] = value.encode("utf-8", "replace").decode("utf-8")
+            elif isinstance(value, dict | list):
+                pending.append(value)
+    return "unencodable text"
+
+
 _CUTS: tuple[Callable[[dict[str, Any], dict[str, Any]], str | None], ...] = (
     _cut_request,
     _cut_details,
@@ -154,6 +171,7 @@ _CUTS: tuple[Callable[[dict[str, Any], dict[str, Any]], str | None], ...] = (
     _cut_echoes,
     _cut_traceparent,
     _cut_sub_jobs,
+    _scrub_text,
 )
 
 

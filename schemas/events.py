@@ -138,7 +138,7 @@ class EventData(_EventModel):
         description="null unless parts of the event were cut to fit the events topic's size "
         "budget (ECSP_MAX_EVENT_BYTES); then what was cut, in order: `request`, "
         "`error.details: K of N kept`, `error.message`, `request_key`, `project_id`, "
-        "`traceparent`, `sub_jobs`.",
+        "`traceparent`, `sub_jobs`, `unencodable text` (replaced by `?`).",
     )
 
 

@@ -111,3 +111,9 @@ def test_minimal_cuts_everything_at_once() -> None:
 def test_an_impossible_budget_raises() -> None:
     with pytest.raises(EventTooLarge):
         fit_event(failed(), 100)
+
+
+def test_text_utf8_cannot_carry_is_replaced_rather_than_dropping_the_event() -> None:
+    document = decoded(fit_event(failed(message="api said \ud800"), MIB))
+    assert document["data"]["error"]["message"] == "api said ?"
+    assert document["data"]["truncated"] == ["unencodable text"]
