@@ -23,10 +23,11 @@ def _command_modules() -> list[ModuleType]:
         samples,
         simulator,
         validate,
+        policy_cmd,
         schemas_cmd,
     )
 
-    return [run, publish, results, samples, simulator, validate, schemas_cmd]
+    return [run, publish, results, samples, simulator, validate, policy_cmd, schemas_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

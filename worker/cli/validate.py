@@ -1,10 +1,12 @@
-"""`ecs-provisioner validate [FILE|-]`: check one create-servers request body offline.
+"""`ecs-provisioner validate [--policy FILE [--project ID]] [FILE|-]`: check one create-servers
+request body offline, optionally against a guardrails policy (so publishers can test in CI).
 
-Exit codes: 0 valid (one-line summary on stdout), 1 invalid (one `path: message` line per problem
-on stdout), 2 unreadable input, not JSON or a bad `ECSP_ALLOWED_EXTRA_FIELDS` (message on
-stderr). The verdict is the worker's (`schemas.verdict.check_body`, with the same
-`ECSP_ALLOWED_EXTRA_FIELDS`). A `$NAME` adminPass is reported as a reference that the worker
-resolves; its value is never checked or printed here.
+Exit codes: 0 valid (one-line summary on stdout), 1 invalid or against the policy (one
+`path: message` line per problem on stdout), 2 unreadable input, not JSON, a bad
+`ECSP_ALLOWED_EXTRA_FIELDS` or an invalid policy file (message on stderr). The verdict is the
+worker's (`schemas.verdict.check_body`, with the same `ECSP_ALLOWED_EXTRA_FIELDS`). A `$NAME`
+adminPass is reported as a reference that the worker resolves; its value is never checked or
+printed here. The hourly budget is not checked offline (beyond a `count` that could never fit).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 from schemas.extensions import ExtraFieldError, parse_extra_fields
 from schemas.request import CreateServersBody
 from schemas.verdict import InvalidBody, check_body
+from worker.policy.check import violations
+from worker.policy.load import PolicyFileError, read_policy
 
 EXTRA_FIELDS_VARIABLE = "ECSP_ALLOWED_EXTRA_FIELDS"
 
@@ -27,8 +31,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "validate",
         help="check a create-servers request body",
         description="Validate one request body (the JSON published on the requests topic). "
-        "Exit codes: 0 valid, 1 invalid (one 'path: message' line per problem), "
-        "2 unreadable or not JSON.",
+        "Exit codes: 0 valid, 1 invalid or against the policy (one 'path: message' line per "
+        "problem), 2 unreadable, not JSON, or an invalid policy file.",
+    )
+    parser.add_argument(
+        "--policy", metavar="FILE", help="also check the body against this guardrails policy"
+    )
+    parser.add_argument(
+        "--project",
+        metavar="ID",
+        help="project the request is for (selects the policy's project overrides)",
     )
     parser.add_argument(
         "file", nargs="?", default="-", metavar="FILE", help="JSON file, or - for stdin (default)"
@@ -47,6 +59,13 @@ def handle(args: argparse.Namespace) -> int:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         print(f"ecs-provisioner validate: not JSON: {_reason(exc)}", file=sys.stderr)
         return 2
+    policy = None
+    if args.policy is not None:
+        try:
+            _, policy = read_policy(Path(args.policy))
+        except PolicyFileError as exc:
+            print(f"ecs-provisioner validate: {exc}", file=sys.stderr)
+            return 2
     setting = os.environ.get(EXTRA_FIELDS_VARIABLE, "")
     try:
         extra_fields = parse_extra_fields(tuple(setting.split(",")))
@@ -59,7 +78,13 @@ def handle(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem)
         return 1
-    print(summary(checked.body))
+    if policy is not None:
+        broken = violations(policy.rules_for(args.project), checked.wire)
+        for violation in broken:
+            print(violation)
+        if broken:
+            return 1
+    print(summary(checked.body) + (", allowed by the policy" if policy is not None else ""))
     return 0
 
 

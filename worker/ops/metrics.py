@@ -95,6 +95,25 @@ class Metrics(PipelineObserver):
             registry=r,
         )
         self.rebalances = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.policy_reloads = Counter(
+            "ecsp_policy_reloads",
+            "Policy file reads by outcome: loaded, or invalid (the last good policy stays).",
+            ["outcome"],
+            registry=r,
+        )
+        self.policy_file_valid = Gauge(
+            "ecsp_policy_file_valid",
+            "1 when the policy in force is the file's content; 0 after an invalid change.",
+            registry=r,
+        )
+        self.policy_violations = Counter(
+            "ecsp_policy_violations", "Broken policy rules, by rule.", ["rule"], registry=r
+        )
+        self.budget_waiters = Gauge(
+            "ecsp_policy_budget_waiting",
+            "Requests waiting for their project's hourly server budget.",
+            registry=r,
+        )
         self.build_info = Gauge(
             "ecsp_build_info", "Always 1; the version running.", ["version", "python"], registry=r
         )
@@ -110,6 +129,8 @@ class Metrics(PipelineObserver):
             self.api_retries.labels(endpoint)
             for outcome in API_OUTCOMES:
                 self.api_calls.labels(endpoint, outcome)
+        for outcome in ("loaded", "invalid"):
+            self.policy_reloads.labels(outcome)
 
     # ApiObserver protocol of worker.ecs.client
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
@@ -136,6 +157,17 @@ class Metrics(PipelineObserver):
 
     def job_finished(self, outcome: str, seconds: float) -> None:
         self.job_duration.labels(outcome).observe(seconds)
+
+    # PolicyObserver (worker.policy.source) and GuardrailsObserver (worker.pipeline.guardrails)
+    def policy_loaded(self, valid: bool) -> None:
+        self.policy_reloads.labels("loaded" if valid else "invalid").inc()
+        self.policy_file_valid.set(1 if valid else 0)
+
+    def policy_violation(self, rule: str) -> None:
+        self.policy_violations.labels(rule).inc()
+
+    def budget_waiting(self, delta: int) -> None:
+        self.budget_waiters.inc(delta)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
