@@ -55,6 +55,13 @@ class FailureStage(StrEnum):
         "fix the request or the worker's secrets/allow-list; re-publish (same key is fine: "
         "nothing was created)",
     )
+    POLICY = (
+        "policy",
+        "the request breaks the platform team's policy file (`details` lists "
+        "`{rule, path, message}` per broken rule); nothing was sent to the API",
+        "`retryable: false`: change the request (check it with `ecs-provisioner validate "
+        "--policy FILE`) or ask the platform team for a policy change",
+    )
     SUBMIT = (
         "submit",
         "the create call was rejected or kept failing",
@@ -72,7 +79,8 @@ class FailureStage(StrEnum):
     )
     TIMEOUT = (
         "timeout",
-        "the job did not end before `ECSP_REQUEST_DEADLINE_SECONDS`",
+        "the job did not end before `ECSP_REQUEST_DEADLINE_SECONDS` (or the request still "
+        "waited for its project's hourly budget)",
         "`retryable: true`: re-publish with the same key to keep following the same job "
         "(within 8 h)",
     )
@@ -184,6 +192,12 @@ class WorkerErrorCode(StrEnum):
         (_S.VALIDATE,),
         "The ecs-project-id header names a project not in the worker's allow-list.",
     )
+    POLICY_VIOLATION = (
+        "ECSP.PolicyViolation",
+        (_S.POLICY,),
+        "The request breaks the platform's policy; error.details lists {rule, path, message} "
+        "per broken rule. Not retryable.",
+    )
     NETWORK_ERROR = (
         "ECSP.NetworkError",
         (_S.SUBMIT,),
@@ -213,7 +227,8 @@ class WorkerErrorCode(StrEnum):
     DEADLINE_EXCEEDED = (
         "ECSP.DeadlineExceeded",
         (_S.TIMEOUT, _S.PAYMENT),
-        "The job did not finish (or the order was not paid) before the request's deadline.",
+        "The job did not finish (or the order was not paid, or the request still waited for its "
+        "project's hourly budget) before the request's deadline.",
     )
     TOKEN_WINDOW_PASSED = (
         "ECSP.TokenWindowPassed",

@@ -34,9 +34,13 @@ from worker.ops.health import Probes, make_ops_app, start_ops_server
 from worker.ops.metrics import Metrics
 from worker.pipeline.config import PipelineConfig
 from worker.pipeline.follow import PollSchedule
+from worker.pipeline.guardrails import Guardrails
+from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
 from worker.pipeline.submit import SubmitPolicy
+from worker.policy.budget import HourlyBudget
+from worker.policy.source import PolicySource
 
 log = structlog.get_logger("worker.service")
 
@@ -148,6 +152,8 @@ async def ecs_client(settings: Settings, metrics: Metrics) -> AsyncIterator[EcsC
 async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | None = None) -> None:
     """Runs the worker until `stop` is set; returns after a clean drain and close."""
     metrics = metrics or Metrics()
+    policy = PolicySource.open(settings.policy_file, observer=metrics)
+    holds = IntakeHolds()
     async with ecs_client(settings, metrics) as client:
         pipeline = Pipeline(
             config=pipeline_config(settings),
@@ -156,11 +162,12 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
                 settings.secret_env_prefix, settings.secret_dir, settings_env_names()
             ),
             observer=metrics,
+            guardrails=make_guardrails(settings, policy, holds, metrics),
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)
         publisher = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
-        worker = Worker(settings, consumer, publisher, pipeline, metrics)
+        worker = Worker(settings, consumer, publisher, pipeline, metrics, holds=holds)
         probes = Probes(
             alive=lambda: _alive(worker),
             ready=lambda: (worker.is_ready(), f"{len(worker.assignment)} partitions assigned"),
@@ -182,8 +189,30 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
                 endpoint=settings.ecs_base_url,
                 max_in_flight=settings.max_in_flight,
             )
+            watcher = asyncio.create_task(policy.watch(settings.policy_reload_seconds))
+            resources.push_async_callback(_cancelled, watcher)
             await worker.run(stop)
     log.info("worker stopped")
+
+
+def make_guardrails(
+    settings: Settings, policy: PolicySource, holds: IntakeHolds, metrics: Metrics
+) -> Guardrails | None:
+    """The pipeline's guardrails, or None when no policy file is configured."""
+    if settings.policy_file is None:
+        return None
+    return Guardrails(
+        policy=policy.current,
+        budget=HourlyBudget(settings.policy_budget_window_seconds),
+        holds=holds,
+        observer=metrics,
+    )
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _alive(worker: Worker) -> tuple[bool, str]:

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from worker.ops.config import FILE_BACKED_SECRETS, Settings
+from worker.policy.load import parse_policy
 
 Manifest = dict[str, Any]
 
@@ -100,6 +101,7 @@ def test_every_component_renders_on_the_base(
     expected = {
         "keda": {"ScaledObject", "TriggerAuthentication"},
         "hpa": {"HorizontalPodAutoscaler"},
+        "guardrails": {"ConfigMap", "Deployment"},
         "monitoring": {"PrometheusRule", "ServiceMonitor", "ConfigMap"},
         "scrape-annotations": {"Deployment"},
     }
@@ -482,3 +484,18 @@ def test_secret_files_are_readable_by_the_worker_group_only(
     modes = {vol["secret"]["defaultMode"] for vol in pod["volumes"] if "secret" in vol}
     assert modes == {0o440}
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+
+
+def test_the_policy_configmap_is_a_valid_policy_mounted_where_the_worker_reads_it(
+    rendered_overlays: dict[str, list[Manifest]],
+) -> None:
+    objects = rendered_overlays["prod"]
+    config_map = the(objects, "ConfigMap", "ecs-provisioner-policy")  # no hash: updated in place
+    parse_policy(config_map["data"]["policy.yaml"].encode())
+    container = worker_container(objects)
+    pod = the(objects, "Deployment", WORKER)["spec"]["template"]["spec"]
+    volume = next(v["name"] for v in pod["volumes"] if "configMap" in v)
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume]
+    assert "subPath" not in mount  # a subPath mount is never updated by kubelet
+    policy_file = {e["name"]: e.get("value") for e in container["env"]}["ECSP_POLICY_FILE"]
+    assert policy_file == posixpath.join(mount["mountPath"], "policy.yaml")

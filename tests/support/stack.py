@@ -56,6 +56,7 @@ class Stack:
     settings: Settings
     env: dict[str, str]
     seen: list[Record] = field(default_factory=list)
+    metrics: Metrics | None = None  # the in-process worker's metrics
 
     async def publish(
         self,
@@ -197,7 +198,8 @@ async def stack(
             if not in_process_worker:
                 yield the_stack
                 return
-            async with in_process(the_stack.settings):
+            async with in_process(the_stack.settings) as metrics:
+                the_stack.metrics = metrics
                 yield the_stack
     finally:
         for key, value in old_env.items():

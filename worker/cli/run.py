@@ -8,6 +8,7 @@ import sys
 
 from worker.ops.config import ConfigError, load_settings
 from worker.ops.logging import configure_logging
+from worker.policy.load import PolicyFileError
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Consume provisioning requests from Kafka, create ECS servers idempotently "
         "and publish CloudEvents. All settings come from ECSP_* environment variables (see the "
         "README's configuration table). Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), "
-        "1 failed at run time, 2 invalid configuration.",
+        "1 failed at run time, 2 invalid configuration (or policy file).",
     )
     parser.add_argument(
         "--config",
@@ -44,6 +45,9 @@ def handle(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
+    except PolicyFileError as exc:
+        print(f"ecs-provisioner: invalid configuration: ECSP_POLICY_FILE: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # e.g. the ops port is taken
         print(f"ecs-provisioner: {exc}", file=sys.stderr)
         return 1

@@ -4,8 +4,9 @@ Data flows one way: a fetched record becomes an InboundMessage handed to the pip
 task; the pipeline returns the terminal event; the task publishes it (waiting for the broker's
 ack) and only then marks the offset finished. A periodic commit moves each partition's committed
 offset up to its lowest unfinished offset. Backpressure pauses partitions (all of them at the
-process limit, one at its own limit) and resumes them below a low-water mark, while the loop
-keeps polling so the consumer stays in the group however long jobs take.
+process limit, one at its own limit, and any partition whose intake a waiting request holds —
+see `worker.pipeline.holds`) and resumes them below a low-water mark, while the loop keeps
+polling so the consumer stays in the group however long jobs take.
 
 On revocation, work of the revoked partitions gets a bounded grace, then is cancelled; what
 finished is committed, the rest is redone by the next owner (same key, same token: safe).
@@ -37,6 +38,7 @@ from worker.consumer.publisher import EventPublisher
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.decode import event_key
+from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.process import (
     Pipeline,
@@ -63,6 +65,8 @@ class Worker:
         publisher: EventPublisher,
         pipeline: Pipeline,
         metrics: Metrics,
+        *,
+        holds: IntakeHolds | None = None,
     ) -> None:
         self._settings = settings
         self._consumer = consumer
@@ -76,6 +80,8 @@ class Worker:
         self._held = 0
         self._paused: set[TopicPartition] = set()
         self._commit_lock = asyncio.Lock()
+        self._holds = holds or IntakeHolds()
+        self._holds.on_change(self._apply_backpressure)
         self.last_poll: float | None = None
         self._topic_of = {event_type: settings.topic_of(event_type) for event_type in EventType}
 
@@ -203,6 +209,7 @@ class Worker:
                 tp
                 for tp in assigned
                 if self._pending[tp] >= s.partition_limit
+                or self._holds.is_held(tp.topic, tp.partition)
                 or (tp in self._paused and not self._below_low_water(tp, process_low))
             }
         to_pause, to_resume = want_paused - self._paused, self._paused - want_paused

@@ -248,6 +248,17 @@ class Settings(BaseSettings):
         "`ecs-on-partial-failure` overrides per request.",
     )
 
+    # Guardrails
+    policy_file: Path | None = Field(
+        None, description="YAML policy file (guardrails); re-read when it changes."
+    )
+    policy_reload_seconds: float = Field(
+        5.0, gt=0, description="How often the policy file is checked for changes."
+    )
+    policy_budget_window_seconds: float = Field(
+        3600.0, gt=0, description="Window of `max_servers_per_hour` (shorten only for tests)."
+    )
+
     # Operations
     ops_host: str = Field("0.0.0.0", description="Bind address of the health/metrics server.")
     ops_port: int = Field(8080, ge=0, le=65535, description="Port of /healthz, /readyz, /metrics.")

@@ -1,6 +1,7 @@
 """One request, start to end: returns its terminal CloudEvent and never raises for a bad message.
 
-decode → validate → resolve secrets → create (X-Client-Token from the key) → follow the job →
+decode → validate → resolve secrets → policy → hourly budget → create (X-Client-Token from the
+key) → follow the job →
 `succeeded` / `validated` / `failed`. Progress events (`submitted`, `awaiting_payment`) go out
 through a sink the consumer wires, as they happen (without one, progress events are off and not
 even built); the terminal event is returned to the consumer, which publishes it and only then
@@ -54,6 +55,7 @@ from worker.pipeline.decode import (
 )
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.follow import follow_job, sub_job_infos
+from worker.pipeline.guardrails import Guardrails
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.reconcile import Reconciliation
@@ -78,12 +80,14 @@ ProgressSink = Callable[[CloudEvent], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Pipeline:
-    """Everything a request needs from the process: its config, API client, secrets, observer."""
+    """Everything a request needs from the process: its config, API client, secrets, observer,
+    and the guardrails (None: no policy file)."""
 
     config: PipelineConfig
     api: EcsApi
     secrets: SecretSource
     observer: PipelineObserver = field(default_factory=SilentObserver)
+    guardrails: Guardrails | None = None
 
     async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
         """The terminal event of `message`; progress events go to `progress` (None: off).
@@ -164,10 +168,24 @@ class Pipeline:
             message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
         )
         body = await body_for_api(request, self.secrets)
+        spent = None
+        if self.guardrails is not None:
+            events.stage = FailureStage.POLICY
+            self.guardrails.check(request)
+            spent = await self.guardrails.admit(
+                request, (message.topic, message.partition), events.deadline
+            )
         events.stage = FailureStage.SUBMIT
-        submitted = await submit(
-            self.api, request, body, c.submit, record_age_seconds=message.age_seconds()
-        )
+        try:
+            submitted = await submit(
+                self.api, request, body, c.submit, record_age_seconds=message.age_seconds()
+            )
+        except StageFailure as failure:
+            if spent is not None and not failure.retryable:
+                spent.refund()  # the API refused the create: no server was made
+            raise
+        if spent is not None and submitted.created is None:
+            spent.refund()  # found by tag instead of created
         events.tagging = submitted.tagging
         return _Accepted(
             submitted=submitted,

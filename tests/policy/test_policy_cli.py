@@ -1,0 +1,108 @@
+"""The command line: `policy check`, `validate --policy`, and `run` with an invalid policy file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.bodies import server_body
+from worker.cli.main import main
+
+POLICY = "default: {flavors: {allow: [s6.*]}, max_count: 3}\nprojects: {big: {max_count: 10}}\n"
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    return path
+
+
+def body_file(tmp_path: Path, **server: object) -> str:
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps(server_body(**server)))  # type: ignore[arg-type]
+    return str(path)
+
+
+def test_policy_check_accepts_a_valid_file(
+    policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", "check", str(policy)]) == 0
+    assert capsys.readouterr().out == (
+        "valid: default rules: flavors, max_count; 1 project override(s)\n"
+    )
+
+
+def test_policy_check_lists_every_problem_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("default: {max_count: 0, flavor: {}}\n")
+    assert main(["policy", "check", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split(":")[0] for line in lines) == ["default.flavor", "default.max_count"]
+
+
+def test_policy_check_of_an_unreadable_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", "check", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_validate_with_a_policy_lists_the_broken_rules(
+    tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = body_file(tmp_path, flavorRef="c7.large.2", count=5)
+    assert main(["validate", "--policy", str(policy), body]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "server.flavorRef: c7.large.2 is not allowed (allowed: s6.*) (rule flavors)",
+        "server.count: count 5 is more than the 3 servers allowed per request (rule max_count)",
+    ]
+
+
+def test_validate_with_a_policy_uses_the_project_overrides(
+    tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = body_file(tmp_path, count=5)
+    assert main(["validate", "--policy", str(policy), "--project", "big", body]) == 0
+    assert capsys.readouterr().out.endswith(", allowed by the policy\n")
+
+
+def test_validate_with_an_invalid_policy_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("default: [\n")
+    assert main(["validate", "--policy", str(bad), body_file(tmp_path)]) == 2
+    assert "not YAML" in capsys.readouterr().err
+
+
+def test_the_worker_refuses_to_start_with_an_invalid_policy_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("default: {max_count: 0}\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ECSP_")},
+        "ECSP_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "ECSP_ECS_PROJECT_ID": "p",
+        "ECSP_ECS_AK": "ak",
+        "ECSP_ECS_SK": "sk",
+        "ECSP_OPS_PORT": "0",
+        "ECSP_POLICY_FILE": str(bad),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "ECSP_POLICY_FILE" in result.stderr
+    assert "default.max_count" in result.stderr
