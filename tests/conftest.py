@@ -8,7 +8,8 @@ Every log line of the suite (JSON, DEBUG level) is also written to
 `.pytest-logs/<pid>-suite.log`, and every event the end-to-end tests consume to
 `.pytest-logs/<pid>-events.jsonl`. When the session ends,
 both are searched for the secret values the tests use (`tests.support.secrets.ALL`); a hit
-fails the run, naming the file and line.
+fails the run, naming the file and line. Likewise every API operation the end-to-end simulators
+served must be covered by the worker's IAM policy (`tests.support.iam`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support import secrets
+from tests.support import iam, secrets
 from tests.support.kafka import (
     TopicFactory,
     bootstrap_servers,
@@ -79,6 +80,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     else:
         size = sum(p.stat().st_size for p in (SUITE_LOG, EVENT_LOG) if p.exists())
         print(f"\nsecret leak check: {size} bytes of logs and events searched, no secret found")
+    check_iam_coverage(session)
+
+
+def check_iam_coverage(session: pytest.Session) -> None:
+    """Every API operation the end-to-end simulators served is covered by the IAM policy."""
+    if not iam.SERVED:
+        return
+    problems = iam.uncovered(iam.SERVED)
+    if problems:
+        print("\nIAM POLICY CHECK FAILED:\n" + "\n".join(problems))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        print(
+            f"IAM policy check: {len(iam.SERVED)} API operations served "
+            f"({sum(iam.SERVED.values())} requests), all covered by {iam.POLICY_FILE.name}"
+        )
 
 
 @pytest.fixture

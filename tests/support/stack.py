@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.support import secrets
+from tests.support import iam, secrets
 from tests.support.kafka import Record, consume, create_topics, delete_topics, produce
 from worker.ops.config import Settings, with_file_secrets
 from worker.ops.metrics import Metrics
@@ -195,12 +195,15 @@ async def stack(
             env = worker_env(bootstrap, base_url, topics, f"test-group-{suffix}", **settings_env)
             os.environ["ECSP_TEST_SECRET_ADMIN_PASS"] = secrets.ADMIN_PASS_SECRET
             the_stack = Stack(bootstrap, base_url, settings_from(env), env)
-            if not in_process_worker:
-                yield the_stack
-                return
-            async with in_process(the_stack.settings) as metrics:
-                the_stack.metrics = metrics
-                yield the_stack
+            try:
+                if not in_process_worker:
+                    yield the_stack
+                    return
+                async with in_process(the_stack.settings) as metrics:
+                    the_stack.metrics = metrics
+                    yield the_stack
+            finally:
+                iam.record_served(await the_stack.sim("GET", "/_sim/stats"))
     finally:
         for key, value in old_env.items():
             if value is None:

@@ -88,6 +88,13 @@ async def _faulty(
     return response
 
 
+def _count_operation(request: web.Request, state: SimState) -> None:
+    """Counts the API operation asked for (method + route template), whatever its answer."""
+    resource = request.match_info.route.resource
+    if resource is not None:
+        state.stats.requests_by_operation[f"{request.method} {resource.canonical}"] += 1
+
+
 @web.middleware
 async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Tag with a request id; inject faults and count for API paths."""
@@ -97,6 +104,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(SIM_PREFIX):
         response = await _route(request, handler, request_id)
     else:
+        _count_operation(request, state)
         response = await _faulty(request, handler, state, request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response

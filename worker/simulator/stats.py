@@ -23,6 +23,7 @@ class Stats:
     deletes: int = 0
     deletes_repeated: int = 0
     requests_by_status: Counter[str] = field(default_factory=Counter)
+    requests_by_operation: Counter[str] = field(default_factory=Counter)
     faults_injected: Counter[str] = field(default_factory=Counter)
     metadata_credentials_issued: int = 0
 
@@ -47,6 +48,7 @@ class Stats:
             "dry_runs": self.dry_runs,
             "requests_by_status": dict(self.requests_by_status),
             "requests_total": sum(self.requests_by_status.values()),
+            "requests_by_operation": dict(self.requests_by_operation),
             "faults_injected": dict(self.faults_injected),
             "metadata_credentials_issued": self.metadata_credentials_issued,
             "jobs_by_status": jobs_by_status,
