@@ -103,9 +103,10 @@ class Metrics(PipelineObserver):
         )
         self.policy_file_valid = Gauge(
             "ecsp_policy_file_valid",
-            "1 when the policy in force is the file's content; 0 after an invalid change.",
+            "0 while the policy file holds an invalid change (the last good policy stays), else 1.",
             registry=r,
         )
+        self.policy_file_valid.set(1)
         self.policy_violations = Counter(
             "ecsp_policy_violations", "Broken policy rules, by rule.", ["rule"], registry=r
         )
