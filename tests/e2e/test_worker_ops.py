@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import secrets
 from tests.support.kafka import wait_for
+from tests.support.ports import reserved_ports
 from tests.support.stack import example, in_process, settings_from, stack
 from worker.ops.metrics import Metrics
 
@@ -19,10 +20,15 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float:
 
 
 async def test_health_readiness_and_metrics_endpoints(kafka_bootstrap: str) -> None:
+    with reserved_ports(1) as (port,):
+        await check_endpoints(kafka_bootstrap, port)
+
+
+async def check_endpoints(kafka_bootstrap: str, port: int) -> None:
     async with stack(kafka_bootstrap, in_process_worker=False) as s:
-        settings = settings_from({**s.env, "ECSP_OPS_PORT": "18931"})
+        settings = settings_from({**s.env, "ECSP_OPS_PORT": str(port)})
         async with in_process(settings) as metrics:
-            base = "http://127.0.0.1:18931"
+            base = f"http://127.0.0.1:{port}"
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
 
                 async def ready() -> bool:

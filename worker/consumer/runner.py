@@ -83,6 +83,7 @@ class Worker:
         self._holds = holds or IntakeHolds()
         self._holds.on_change(self._apply_backpressure)
         self.last_poll: float | None = None
+        self._joined = False
         self._topic_of = {event_type: settings.topic_of(event_type) for event_type in EventType}
 
     # ----- state for health and tests
@@ -91,7 +92,12 @@ class Worker:
         return frozenset(self._offsets)
 
     def is_ready(self, max_poll_age: float = 30.0) -> bool:
-        return bool(self._offsets) and self.poll_age() <= max_poll_age
+        """In the group (even with no partition: a spare member at full scale) and polling.
+
+        Not "has partitions": with as many members as partitions, a rollout's surge pod gets
+        none and would never become Ready, so a rollout with maxUnavailable 0 could never end.
+        """
+        return self._joined and self.poll_age() <= max_poll_age
 
     def poll_age(self) -> float:
         return float("inf") if self.last_poll is None else time.monotonic() - self.last_poll
@@ -255,6 +261,7 @@ class Worker:
 
     # ----- rebalance and shutdown
     def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._joined = True  # called after every join, with an empty set for a spare member
         for tp in assigned:
             self._offsets.setdefault(tp, PartitionOffsets())
         self._paused &= set(self._offsets)

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
         None, description="CA bundle (PEM) for the brokers' TLS certificates."
     )
     group_id: str = Field("ecs-provisioner", description="Kafka consumer group.")
+    group_instance_id: str = Field(
+        "",
+        description="Static group membership id (the pod name): a restarted member gets its "
+        "partitions back without a rebalance; empty = dynamic membership.",
+    )
+    kafka_session_timeout_seconds: float = Field(
+        10.0,
+        ge=6,
+        le=1800,
+        description="Consumer session timeout; with static membership, how long a restarting "
+        "member's partitions wait for it.",
+    )
     topic_requests: str = Field(
         CHANNELS[Channel.REQUESTS].default_topic, description="Request topic (in)."
     )
