@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import structlog
 
-from worker.consumer.kafka import make_consumer, make_producer
+from worker.consumer.kafka import KafkaRequestConsumer, make_consumer, make_producer
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
 from worker.ecs.auth import AkSkAuth, TokenAuth
@@ -167,7 +167,9 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
         producer = make_producer(settings)
         consumer = make_consumer(settings)
         publisher = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
-        worker = Worker(settings, consumer, publisher, pipeline, metrics, holds=holds)
+        worker = Worker(
+            settings, KafkaRequestConsumer(consumer), publisher, pipeline, metrics, holds=holds
+        )
         probes = Probes(
             alive=lambda: _alive(worker),
             ready=lambda: (worker.is_ready(), f"{len(worker.assignment)} partitions assigned"),

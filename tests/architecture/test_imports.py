@@ -53,6 +53,14 @@ def test_loading_the_settings_does_not_load_the_http_client() -> None:
     assert offending(loaded, "aiohttp", "worker.ecs.client") == []
 
 
+def test_the_consumer_core_does_not_load_aiokafka() -> None:
+    """The loop is written against `worker.consumer.ports`; only the adapter knows aiokafka."""
+    core = ("worker.consumer.runner", "worker.consumer.offsets", "worker.consumer.keys")
+    loaded = loaded_by(*core)
+    assert set(core) <= loaded
+    assert offending(loaded, "aiokafka", "worker.consumer.kafka", "worker.consumer.publisher") == []
+
+
 def test_the_check_sees_indirect_imports() -> None:
     """The process module loads the request schema only through the decoder: it is still seen."""
     assert offending(loaded_by("worker.pipeline.process"), "schemas.request") != []

@@ -1,18 +1,30 @@
-"""Building aiokafka clients from the settings: security (TLS, SASL) and the delivery guarantees.
+"""aiokafka at the edge: clients built from the settings, and the consumer adapted to the loop.
 
 The producer is idempotent with acks=all, so an acknowledged event is durable and a producer
 retry never duplicates it. The consumer never auto-commits: offsets move only when the worker
-commits the finished prefix of a partition.
+commits the finished prefix of a partition. `KafkaRequestConsumer` gives the consume loop the
+`RequestConsumer` it is written against; it only translates partitions, listener and errors.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
+from worker.consumer.ports import (
+    BrokerError,
+    CommitFailed,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
 from worker.ops.config import Settings
 
 PRODUCER_BATCH_BYTES = 256 * 1024
@@ -70,3 +82,67 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=max(1_048_576, settings.max_request_bytes),
         **security_options(settings),
     )
+
+
+class KafkaRequestConsumer:
+    """The `RequestConsumer` of the consume loop over a started `AIOKafkaConsumer`."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+
+    def subscribe(self, topic: str, listener: RebalanceListener) -> None:
+        self._consumer.subscribe([topic], listener=_Listener(listener))
+
+    async def getmany(
+        self, *, timeout_ms: int, max_records: int
+    ) -> Mapping[TopicPartition, Sequence[Record]]:
+        batch = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return {TopicPartition(tp.topic, tp.partition): records for tp, records in batch.items()}
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self._consumer.pause(*(KafkaTopicPartition(*tp) for tp in partitions))
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self._consumer.resume(*(KafkaTopicPartition(*tp) for tp in partitions))
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        try:
+            await self._consumer.commit({KafkaTopicPartition(*tp): o for tp, o in offsets.items()})
+        except KafkaError as exc:  # CommitFailedError (rebalance) is one
+            raise CommitFailed(type(exc).__name__) from exc
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        try:
+            ends = await self._consumer.end_offsets([KafkaTopicPartition(*tp) for tp in partitions])
+        except KafkaError as exc:
+            raise BrokerError(type(exc).__name__) from exc
+        return {TopicPartition(*tp): offset for tp, offset in ends.items()}
+
+    async def beginning_offsets(
+        self, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        try:
+            firsts = await self._consumer.beginning_offsets(
+                [KafkaTopicPartition(*tp) for tp in partitions]
+            )
+        except KafkaError as exc:
+            raise BrokerError(type(exc).__name__) from exc
+        return {TopicPartition(*tp): offset for tp, offset in firsts.items()}
+
+    async def committed(self, partition: TopicPartition) -> int | None:
+        try:
+            offset: int | None = await self._consumer.committed(KafkaTopicPartition(*partition))
+        except KafkaError as exc:
+            raise BrokerError(type(exc).__name__) from exc
+        return offset
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, listener: RebalanceListener) -> None:
+        self._listener = listener
+
+    async def on_partitions_revoked(self, revoked: set[KafkaTopicPartition]) -> None:
+        await self._listener.partitions_revoked([TopicPartition(*tp) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: set[KafkaTopicPartition]) -> None:
+        self._listener.partitions_assigned([TopicPartition(*tp) for tp in assigned])

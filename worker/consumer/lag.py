@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import structlog
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
+
+from worker.consumer.ports import BrokerError, TopicPartition
 
 log = structlog.get_logger("worker.consumer.lag")
 
 
 class OffsetsClient(Protocol):
-    """What lag needs of the Kafka consumer (aiokafka's `AIOKafkaConsumer` has it)."""
+    """What lag needs of the Kafka consumer (the loop's `RequestConsumer` has it)."""
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
 
@@ -89,6 +89,6 @@ async def report_lag(
         try:
             async with asyncio.timeout(max(interval, 10.0)):
                 await measure_once(client, owned, gauges)
-        except (KafkaError, TimeoutError) as exc:
+        except (BrokerError, TimeoutError) as exc:
             log.warning("lag measurement skipped", error=type(exc).__name__)
         await asyncio.sleep(interval)

@@ -21,12 +21,8 @@ import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaError
 
 from schemas.cloudevent import CloudEvent
 from schemas.events import EventType
@@ -34,18 +30,20 @@ from schemas.failures import FailureStage
 from worker.consumer.keys import KeyLocks
 from worker.consumer.lag import report_lag
 from worker.consumer.offsets import PartitionOffsets
-from worker.consumer.publisher import EventPublisher
+from worker.consumer.ports import (
+    CommitFailed,
+    EventSink,
+    Record,
+    RequestConsumer,
+    RequestProcessor,
+    TopicPartition,
+)
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.decode import event_key
 from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import (
-    Pipeline,
-    ProgressSink,
-    internal_failure_event,
-    log_unexpected,
-)
+from worker.pipeline.process import ProgressSink, internal_failure_event, log_unexpected
 
 log = structlog.get_logger("worker.consumer")
 
@@ -61,9 +59,9 @@ class Worker:
     def __init__(
         self,
         settings: Settings,
-        consumer: AIOKafkaConsumer,
-        publisher: EventPublisher,
-        pipeline: Pipeline,
+        consumer: RequestConsumer,
+        publisher: EventSink,
+        pipeline: RequestProcessor,
         metrics: Metrics,
         *,
         holds: IntakeHolds | None = None,
@@ -105,7 +103,7 @@ class Worker:
     # ----- the loop
     async def run(self, stop: asyncio.Event) -> None:
         """Consumes until `stop` is set, then drains and commits. The consumer must be started."""
-        self._consumer.subscribe([self._settings.topic_requests], listener=_Listener(self))
+        self._consumer.subscribe(self._settings.topic_requests, listener=self)
         committer = asyncio.create_task(self._commit_periodically(), name="committer")
         lag = asyncio.create_task(
             report_lag(
@@ -132,7 +130,7 @@ class Worker:
                     await task
             await self._drain(self._settings.shutdown_grace_seconds, list(self._offsets))
 
-    def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
+    def _dispatch(self, tp: TopicPartition, record: Record) -> None:
         offsets = self._offsets.get(tp)
         if offsets is None:  # fetched just before a revocation: the next owner reads it
             return
@@ -249,8 +247,8 @@ class Worker:
                 return
             try:
                 await self._consumer.commit(wanted)
-            except (CommitFailedError, KafkaError) as exc:
-                log.warning("commit failed; will retry", error=type(exc).__name__)
+            except CommitFailed as exc:
+                log.warning("commit failed; will retry", error=str(exc))
                 return
             for tp, offset in wanted.items():
                 self._offsets[tp].mark_committed(offset)
@@ -291,17 +289,6 @@ class Worker:
             self._pending.pop(tp, None)
             self._paused.discard(tp)
             self._metrics.forget(tp.topic, tp.partition)  # its next owner reports it
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, worker: Worker) -> None:
-        self._worker = worker
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._worker.partitions_revoked(revoked)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._worker.partitions_assigned(assigned)
 
 
 def _text(raw: bytes | None) -> str | None:

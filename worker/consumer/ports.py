@@ -1,0 +1,98 @@
+"""What the consume loop (`runner.Worker`) needs from the outside, as small protocols.
+
+The loop is written against these, not against aiokafka: `worker.consumer.kafka` adapts the
+aiokafka consumer to `RequestConsumer` (translation only), `EventPublisher` satisfies
+`EventSink`, and the tests' in-memory broker implements both, so the no-loss logic (ordered
+commits, pause/resume, revoke drain) is exercised without a broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple, Protocol
+
+from schemas.cloudevent import CloudEvent
+from worker.pipeline.message import InboundMessage
+from worker.pipeline.process import ProgressSink
+
+
+class TopicPartition(NamedTuple):
+    """One partition of a topic (the loop's key for offsets, tasks and pauses)."""
+
+    topic: str
+    partition: int
+
+
+class Record(Protocol):
+    """A fetched request record (aiokafka's `ConsumerRecord` has these attributes)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+    @property
+    def timestamp(self) -> int: ...
+
+
+class BrokerError(Exception):
+    """A call to the broker failed; the message names the client's error type."""
+
+
+class CommitFailed(BrokerError):
+    """A commit did not happen (rebalance under way, broker unreachable); a later one retries."""
+
+
+class RebalanceListener(Protocol):
+    """Told by the consumer when partitions are taken away or handed over (the Worker is one)."""
+
+    async def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None: ...
+
+    def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None: ...
+
+
+class RequestConsumer(Protocol):
+    """A started group member on the request topic, as the loop uses it."""
+
+    def subscribe(self, topic: str, listener: RebalanceListener) -> None: ...
+
+    async def getmany(
+        self, *, timeout_ms: int, max_records: int
+    ) -> Mapping[TopicPartition, Sequence[Record]]: ...
+
+    def pause(self, *partitions: TopicPartition) -> None: ...
+
+    def resume(self, *partitions: TopicPartition) -> None: ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commits `offsets` (next offset to read per partition); raises `CommitFailed`."""
+
+    # for the lag gauges (`worker.consumer.lag`); raise `BrokerError`
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def beginning_offsets(
+        self, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]: ...
+
+    async def committed(self, partition: TopicPartition) -> int | None: ...
+
+
+class EventSink(Protocol):
+    """Where events go: `publish` returns once the broker acknowledged the event."""
+
+    async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None: ...
+
+    async def publish_best_effort(
+        self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
+    ) -> bool: ...
+
+
+class RequestProcessor(Protocol):
+    """One request's life (`worker.pipeline.process.Pipeline`): returns its terminal event."""
+
+    async def process(
+        self, message: InboundMessage, progress: ProgressSink | None
+    ) -> CloudEvent: ...
