@@ -1,10 +1,11 @@
-"""The planted defect: `ecs-provisioner run` with a consumer that commits before it publishes.
+"""The planted defect: `ecs-provisioner run` with a publisher that does not wait for the broker.
 
-`Worker._handle` is replaced by a variant that marks the offset finished as soon as the pipeline
-returns, waits `ECSP_TEST_DEFECT_DELAY_SECONDS` (the periodic commit runs meanwhile) and only
-then publishes the terminal event. A SIGKILL during that window loses the request: its offset is
-committed, its event never published. The reliability checks must catch this; nothing outside
-the test suite imports this module.
+`EventSink.publish` promises to return only once the broker acknowledged the event. This one
+returns at once and sends the event `ECSP_TEST_DEFECT_DELAY_SECONDS` later in the background, so
+the worker marks the offset finished and the periodic commit commits it while the event is not
+out yet. A SIGKILL during that window loses the request: its offset is committed, its event never
+published. The reliability checks must catch this; nothing outside the test suite imports this
+module. The defect sits behind the publisher interface, so it follows the worker's real loop.
 
 Run as `python -m tests.reliability.broken_worker` with the worker's usual ECSP_* environment.
 """
@@ -15,31 +16,30 @@ import asyncio
 import os
 import sys
 
-import structlog
-from aiokafka import TopicPartition
-
+from schemas.cloudevent import CloudEvent
+from worker import service
 from worker.cli.main import main
-from worker.consumer.offsets import PartitionOffsets
-from worker.consumer.runner import Worker
-from worker.pipeline.message import InboundMessage
+from worker.consumer.publisher import EventPublisher
+
+#: The sends under way (a task nobody references may be collected before it runs).
+_LATE: set[asyncio.Task[None]] = set()
 
 
-async def _handle_committing_first(
-    self: Worker, tp: TopicPartition, offsets: PartitionOffsets, message: InboundMessage
-) -> None:
-    delay = float(os.environ.get("ECSP_TEST_DEFECT_DELAY_SECONDS", "3"))
-    async with self._keys.hold(message.key):
-        with structlog.contextvars.bound_contextvars(
-            request_key=(message.key or b"").decode(errors="replace"), offset=message.offset
-        ):
-            event = await self._pipeline.process(message, self._publish_progress_for(message))
-            offsets.finished(message.offset)  # the defect: committable before the event is out
-            await asyncio.sleep(delay)
-            await self._publisher.publish(self._topic_of[event.type], message.key, event)
+class PublishesLate(EventPublisher):
+    """An `EventPublisher` whose `publish` returns before the event is even sent."""
+
+    async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
+        task = asyncio.create_task(self._publish_later(topic, key, event))
+        _LATE.add(task)
+        task.add_done_callback(_LATE.discard)
+
+    async def _publish_later(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
+        await asyncio.sleep(float(os.environ.get("ECSP_TEST_DEFECT_DELAY_SECONDS", "3")))
+        await super().publish(topic, key, event)
 
 
 def run() -> int:
-    Worker._handle = _handle_committing_first  # type: ignore[method-assign]
+    service.EventPublisher = PublishesLate  # type: ignore[attr-defined]
     return main(["run"])
 
 
