@@ -253,9 +253,11 @@ class NoLossMachine(RuleBasedStateMachine):
             if not self.broker.violations:
                 self._run_to_the_end()
         finally:
-            for member in self.members:
-                member.task.cancel()
-            self._wait_for(self.members)
+            leftovers = asyncio.all_tasks(self.loop)  # members, their requests, stray sends
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                self._run(asyncio.wait(leftovers))
             self.loop.close()
 
     def _run_to_the_end(self) -> None:
