@@ -17,21 +17,9 @@ from typing import Protocol
 
 import structlog
 
-from worker.consumer.ports import BrokerError, TopicPartition
+from worker.consumer.ports import BrokerError, OffsetsClient, TopicPartition
 
 log = structlog.get_logger("worker.consumer.lag")
-
-
-class OffsetsClient(Protocol):
-    """What lag needs of the Kafka consumer (the loop's `RequestConsumer` has it)."""
-
-    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
-
-    async def beginning_offsets(
-        self, partitions: list[TopicPartition]
-    ) -> dict[TopicPartition, int]: ...
-
-    async def committed(self, partition: TopicPartition) -> int | None: ...
 
 
 class LagGauges(Protocol):

@@ -54,7 +54,22 @@ class RebalanceListener(Protocol):
     def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None: ...
 
 
-class RequestConsumer(Protocol):
+class OffsetsClient(Protocol):
+    """The broker's offsets of partitions, for the lag gauges (`worker.consumer.lag`).
+
+    Each call raises `BrokerError` when the broker cannot answer.
+    """
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    async def beginning_offsets(
+        self, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]: ...
+
+    async def committed(self, partition: TopicPartition) -> int | None: ...
+
+
+class RequestConsumer(OffsetsClient, Protocol):
     """A started group member on the request topic, as the loop uses it."""
 
     def subscribe(self, topic: str, listener: RebalanceListener) -> None: ...
@@ -69,15 +84,6 @@ class RequestConsumer(Protocol):
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commits `offsets` (next offset to read per partition); raises `CommitFailed`."""
-
-    # for the lag gauges (`worker.consumer.lag`); raise `BrokerError`
-    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
-
-    async def beginning_offsets(
-        self, partitions: list[TopicPartition]
-    ) -> dict[TopicPartition, int]: ...
-
-    async def committed(self, partition: TopicPartition) -> int | None: ...
 
 
 class EventSink(Protocol):
