@@ -16,6 +16,7 @@ from tests.support.bodies import server_body
 from worker.simulator.config import Faults
 
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 REALISTIC_FAILURES = {"Ecs.0319", "Ecs.0001", "Ecs.0012", "Ecs.0021"}
@@ -52,7 +53,7 @@ async def test_job_goes_init_running_success_with_keys_absent_while_running() ->
         (sub,) = running["entities"]["sub_jobs"]
         assert sub["status"] == "RUNNING"
         assert sub["job_type"] == "createSingleServer"
-        assert sub["entities"]["server_id"] == created.json["serverIds"][0]
+        assert sub["entities"] == {"server_id": created.json["serverIds"][0]}
         assert running["entities"]["sub_jobs_total"] == 1
         assert (await api.server(sub["entities"]["server_id"])).status == 404
 
@@ -63,6 +64,9 @@ async def test_job_goes_init_running_success_with_keys_absent_while_running() ->
         assert done["error_code"] is None
         assert done["fail_reason"] is None
         assert done["entities"]["sub_jobs"][0]["status"] == "SUCCESS"
+        built = done["entities"]["sub_jobs"][0]["entities"]  # SDK SubJobEntities
+        assert set(built) == {"server_id", "nic_id"}
+        assert UUID_TEXT.fullmatch(built["nic_id"])
         server = await api.server(sub["entities"]["server_id"])
         assert server.status == 200
         assert server.json["server"]["status"] == "ACTIVE"
@@ -121,6 +125,9 @@ async def test_failing_jobs_use_realistic_codes_and_can_fail_partially() -> None
             failed = [sub for sub in subs if sub["status"] == "FAIL"]
             assert failed
             assert all(sub["error_code"] == job["error_code"] for sub in failed)
+            for sub in failed:
+                assert sub["entities"]["errorcode_message"] == sub["fail_reason"]
+                assert "nic_id" not in sub["entities"]
             for sub in subs:
                 built = (await api.server(sub["entities"]["server_id"])).status
                 assert built == (200 if sub["status"] == "SUCCESS" else 404)

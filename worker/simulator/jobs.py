@@ -9,12 +9,15 @@ time for an unpaid prePaid order; until then the job is ``PENDING_PAYMENT``):
 ``INIT`` for the first tenth of the shortest sub-job, then ``RUNNING``; each sub-job turns
 ``SUCCESS``/``FAIL`` at its own end; the job ends with the last one, ``FAIL`` if any failed.
 While running, ``end_time`` is ``""`` and ``error_code``/``fail_reason`` are absent, as in the
-real API; a finished job carries both (null on success).
+real API; a finished job carries both (null on success). A running sub-job's ``entities`` hold
+only ``server_id`` (as in a real RUNNING answer); a finished one has what the SDK's
+``SubJobEntities`` has: ``nic_id`` once the server is built, ``errorcode_message`` on failure.
 """
 
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -190,7 +193,16 @@ def _render_sub_job(job: Job, sub: SubJob, started_at: float, now: float) -> dic
         view["status"] = "FAIL" if sub.failure else "SUCCESS"
         view["error_code"] = sub.failure.code if sub.failure else None
         view["fail_reason"] = sub.failure.reason if sub.failure else None
+        view["entities"] = _finished_entities(sub)
     return view
+
+
+def _finished_entities(sub: SubJob) -> dict[str, str]:
+    """SDK ``SubJobEntities``: the server, its primary NIC once built, the reason on failure."""
+    if sub.failure is not None:
+        return {"server_id": sub.server_id, "errorcode_message": sub.failure.reason}
+    nic_id = str(uuid.uuid5(uuid.UUID(sub.server_id), "primary-nic"))
+    return {"server_id": sub.server_id, "nic_id": nic_id}
 
 
 def render_job(job: Job, now: float) -> dict[str, object]:
