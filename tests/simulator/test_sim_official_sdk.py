@@ -32,6 +32,7 @@ from huaweicloudsdkecs.v2 import (
 
 from tests.simulator.simkit import AK, PROJECT, SK
 from tests.support.bodies import server_body
+from tests.support.sdk_bodies import every_attribute_requests, unset_attributes
 from worker.simulator.config import SimulatorConfig
 from worker.simulator.server import running_simulator
 
@@ -132,3 +133,20 @@ async def test_sdk_dry_run_post_paid_create_and_errors(sim_url: str) -> None:
         await asyncio.to_thread(_client(sim_url, sk="wrong").show_job, ShowJobRequest(job_id="0"))
     assert unsigned.value.status_code == 401
     assert unsigned.value.error_code == "APIG.0301"
+
+
+async def test_sdk_creates_servers_with_every_attribute_it_can_send(sim_url: str) -> None:
+    """Every attribute of PrePaidServer and below (two bodies: new EIP, existing EIP), sent by
+    the SDK's own create_servers, is accepted, and the job ends SUCCESS."""
+    bodies = every_attribute_requests()
+    assert unset_attributes(bodies) == []
+    client = _client(sim_url)
+    for body in bodies:
+        request = CreateServersRequest(x_client_token=str(uuid.uuid4()), body=body)
+        created = await asyncio.to_thread(client.create_servers, request)
+        assert created.status_code == 200
+        assert len(created.server_ids) == 2
+        job = await asyncio.to_thread(client.show_job, ShowJobRequest(job_id=created.job_id))
+        assert job.status == "SUCCESS"
+        assert [sub.entities.server_id for sub in job.entities.sub_jobs] == created.server_ids
+        assert all(sub.entities.nic_id for sub in job.entities.sub_jobs)
