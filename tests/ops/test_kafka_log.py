@@ -41,7 +41,7 @@ def clock() -> Clock:
 def captured(clock: Clock) -> Iterator[Capture]:
     capture = Capture()
     root = logging.getLogger("aiokafka")
-    root.addHandler(capture)
+    root.addHandler(capture)  # sees the package logger's records and its children's
     install(KafkaClientLogs(repeat_seconds=60, quiet_seconds=30, clock=clock))
     try:
         yield capture
@@ -52,7 +52,7 @@ def captured(clock: Clock) -> Iterator[Capture]:
 
 def restart_broker(node: int, clock: Clock, seconds: int) -> None:
     """What aiokafka logs, roughly every 100 ms, while broker `node` is down."""
-    client = logging.getLogger("aiokafka.client")
+    client = logging.getLogger("aiokafka")  # as aiokafka/client.py names it
     fetcher = logging.getLogger("aiokafka.consumer.fetcher")
     coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
     for _ in range(seconds * 10):

@@ -6,6 +6,9 @@ import argparse
 import asyncio
 import sys
 
+from aiokafka.errors import KafkaConnectionError
+
+from worker.ops import kafka_log
 from worker.ops.config import ConfigError, load_settings
 from worker.ops.logging import configure_logging
 from worker.policy.load import PolicyFileError
@@ -50,6 +53,13 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:  # e.g. the ops port is taken
         print(f"ecs-provisioner: {exc}", file=sys.stderr)
+        return 1
+    except KafkaConnectionError as exc:  # bootstrap failed: refused credentials, untrusted CA, …
+        why = kafka_log.last_connection_problem() or str(exc)
+        print(
+            f"ecs-provisioner: cannot connect to Kafka {settings.kafka_bootstrap_servers}: {why}",
+            file=sys.stderr,
+        )
         return 1
     except Exception as exc:
         print(f"ecs-provisioner: worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -8,7 +8,10 @@ template and turns them into one WARNING when a Kafka node enters a state ("node
 unreachable", "node 2: fetch failed"), repeated at most once per `repeat_seconds` with the number
 of lines it held back. A node and state quiet for `quiet_seconds` count as recovered, so the next
 failure is reported again. Everything else aiokafka logs (authorisation refused, fatal group errors,
-unexpected exceptions) keeps its level: ERROR stays for what needs a human.
+unexpected exceptions) keeps its level: ERROR stays for what needs a human, and so do refused
+SASL credentials and untrusted TLS certificates (summarised the same way). The last such
+connection problem is kept (`last_connection_problem`) so that a worker that cannot start says
+why in one line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 #: The aiokafka loggers whose transient lines are summarised (a filter on a logger does not see
 #: its children's records, so each module's logger gets it).
 AIOKAFKA_LOGGERS = (
+    "aiokafka",  # aiokafka/client.py logs under the package's name
     "aiokafka.client",
     "aiokafka.conn",
     "aiokafka.cluster",
@@ -50,6 +54,27 @@ TRANSIENT: dict[str, tuple[str, int | None]] = {
     "Cannot send %r to %s: %r": ("send failed", 1),
     "Got error produce response: %s": ("produce retried", None),
 }
+
+
+#: Causes of a failed connection that retrying cannot fix: (text in the error, state, advice).
+NEEDS_A_HUMAN = (
+    ("SaslAuthenticationFailed", "SASL authentication failed",
+     "check ECSP_KAFKA_SASL_USERNAME / ECSP_KAFKA_SASL_PASSWORD and ECSP_KAFKA_SASL_MECHANISM"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted",
+     "ECSP_KAFKA_CA_FILE must hold the CA that signed the broker's certificate"),
+    ("WRONG_VERSION_NUMBER", "TLS handshake failed",
+     "the listener does not speak TLS: check ECSP_KAFKA_SECURITY_PROTOCOL and the port"),
+    ("UnsupportedSaslMechanism", "SASL mechanism refused",
+     "the listener does not offer ECSP_KAFKA_SASL_MECHANISM"),
+)  # fmt: skip
+
+_last_problem: list[str] = []
+
+
+def last_connection_problem() -> str | None:
+    """'<node>: <problem> (<advice>)' of the last connection refused for a reason retrying
+    cannot fix, or None."""
+    return _last_problem[-1] if _last_problem else None
 
 
 @dataclass
@@ -82,6 +107,11 @@ class KafkaClientLogs(logging.Filter):
         state, node_index = known
         args = record.args if isinstance(record.args, tuple) else ()
         node = _node_of(args, node_index, record.msg)
+        cause = record.getMessage()
+        human = next((h for h in NEEDS_A_HUMAN if h[0] in cause), None)
+        if human is not None:
+            state = human[1]
+            _last_problem[:] = [f"{node}: {human[1]} ({human[2]})"]
         now = self._clock()
         seen = self._seen.get((node, state))
         if seen is not None and now - seen.last_seen >= self._quiet:
@@ -96,10 +126,9 @@ class KafkaClientLogs(logging.Filter):
                 return False
             summary = f"still {state} ({seen.held_back} similar lines held back)"
             seen.reported_at, seen.held_back = now, 0
-        cause = record.getMessage()
         record.msg = "kafka %s: %s [%s]"
         record.args = (node, summary, cause)
-        if record.levelno > logging.WARNING:
+        if record.levelno > logging.WARNING and human is None:
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
