@@ -270,9 +270,15 @@ async def test_a_field_newer_than_the_release_goes_through_when_allowed(
     assert failed["error"]["details"][0]["path"] == "server.hostnme"
 
 
-async def test_a_key_reused_after_the_token_window_is_token_expired(kafka_bootstrap: str) -> None:
+async def test_a_key_reused_after_the_token_window_without_room_for_tags_is_token_expired(
+    kafka_bootstrap: str,
+) -> None:
+    """Without the worker's tags (the publisher's fill the 10 per server) nothing can be found
+    after the window: the pre-tagging behaviour, token_expired, never a second server. (With
+    tags the same key is reconciled: tests/e2e/test_token_window_e2e.py.)"""
     body = example("05-dry-run.json")
     body.pop("dry_run")
+    body["server"]["server_tags"] = [{"key": f"team{i}", "value": "x"} for i in range(9)]
     async with stack(kafka_bootstrap, token_ttl_seconds=1.0) as s:
         await s.publish([("old-key", body)])
         await s.outcomes(1)
@@ -283,5 +289,6 @@ async def test_a_key_reused_after_the_token_window_is_token_expired(kafka_bootst
 
     second = records[1].json()["data"]
     assert records[0].json()["type"] == "ecs.provisioning.succeeded"
+    assert records[0].json()["data"]["tagging"] == "no_room"
     assert (second["stage"], second["error"]["code"]) == ("token_expired", "Ecs.0124")
     assert stats["servers_by_token"] == {client_token("old-key"): 1}  # never re-created
