@@ -125,6 +125,24 @@ async def test_deadline_stops_before_a_wait_that_would_cross_it() -> None:
     assert fake.now < 10.0
 
 
+@pytest.mark.parametrize(("wait", "sleeps"), [(5.0, [5.0]), (4.999, [4.999, 4.999])])
+async def test_a_wait_ending_exactly_at_the_deadline_is_not_started(
+    wait: float, sleeps: list[float]
+) -> None:
+    """Deadline 10 s: 5 + 5 ends at 10 s, leaving the third attempt nothing; 4.999 twice fits."""
+    fake = FakeTime()
+    errors = [_retryable(retry_after=wait) for _ in range(3)]
+    with pytest.raises(EcsApiError) as caught:
+        await call_with_retry(
+            _failing(errors, []),
+            RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=10.0),
+            sleep=fake.sleep,
+            clock=fake.clock,
+        )
+    assert fake.sleeps == sleeps
+    assert caught.value.attempts == len(sleeps) + 1
+
+
 @pytest.mark.parametrize(
     "make",
     [

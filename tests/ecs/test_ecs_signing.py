@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import string
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -116,6 +118,32 @@ def test_sign_request_converts_aware_now_to_utc() -> None:
     plus_two = datetime(2024, 1, 2, 7, 4, 5, tzinfo=timezone(timedelta(hours=2)))
     out = sign_request("ak", "sk", "GET", "h", "/", [], {}, b"", now=plus_two)
     assert out["X-Sdk-Date"] == "20240102T050405Z"
+
+
+@pytest.fixture
+def local_time_not_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is UTC+05:30 (no DST) for the test, then restored."""
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    assert time.localtime().tm_gmtoff == 5 * 3600 + 1800
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("local_time_not_utc")
+def test_the_date_signed_is_utc_whatever_the_hosts_local_time() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    out = sign_request("ak", "sk", "GET", "h", "/", [], {}, b"")
+    after = datetime.now(UTC)
+    signed = datetime.strptime(out["X-Sdk-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert before <= signed <= after
+
+
+@pytest.mark.usefixtures("local_time_not_utc")
+def test_a_naive_now_is_taken_as_utc_not_as_local_time() -> None:
+    out = sign_request("ak", "sk", "GET", "h", "/", [], {}, b"", now=datetime(2024, 1, 2, 3, 4, 5))
+    assert out["X-Sdk-Date"] == "20240102T030405Z"
 
 
 def test_signature_changes_with_every_signed_input_only() -> None:

@@ -65,13 +65,18 @@ def job(status: str, *subs: tuple[str, str | None], code: str | None = None) -> 
 
 
 class ScriptedApi(NoServersListed):
-    """Answers create with `create` (a result or an error) and job reads from `jobs` in turn."""
+    """Answers create with `create` (a result or an error) and job reads from `jobs` in turn.
+
+    Honest about its arguments: a job may only be read after a create returned it, by that
+    job id, in the project the create was made in.
+    """
 
     def __init__(self, create: CreateResult | EcsApiError, jobs: list[JobStatus | EcsApiError]):
         self.create = create
         self.jobs = jobs
         self.bodies: list[dict[str, Any]] = []
         self.tokens: list[str] = []
+        self.projects: list[str] = []
         self.job_reads = 0
 
     async def create_servers(
@@ -79,11 +84,15 @@ class ScriptedApi(NoServersListed):
     ) -> CreateResult:
         self.bodies.append(body)
         self.tokens.append(client_token)
+        self.projects.append(project_id)
         if isinstance(self.create, EcsApiError):
             raise self.create
         return self.create
 
     async def get_job(self, job_id: str, project_id: str) -> JobStatus:
+        assert isinstance(self.create, CreateResult), "no job to read: the create failed"
+        assert job_id == self.create.job_id, f"read job {job_id}, created {self.create.job_id}"
+        assert project_id == self.projects[-1], "the job is read in the project it was created in"
         answer = self.jobs[min(self.job_reads, len(self.jobs) - 1)]
         self.job_reads += 1
         if isinstance(answer, EcsApiError):
@@ -395,3 +404,80 @@ def test_the_metrics_record_what_the_pipeline_reports() -> None:
         "ecsp_job_duration_seconds_count", {"outcome": "succeeded"}
     )
     assert count == 1
+
+
+async def test_a_failed_event_carries_every_field_a_subscriber_cleans_up_with(run: Run) -> None:
+    created = CreateResult(
+        "ff8080828e1234560000000000000001", "CS77", ("s1", "s2"), False, "req-create", 2
+    )
+    failed = job("FAIL", ("SUCCESS", "s1"), ("FAIL", "s2"), code="Ecs.0319")
+    event, _ = await run(message(body(count=2)), ScriptedApi(created, [failed]))
+
+    assert (event.type, event.subject, event.source) == (
+        "ecs.provisioning.failed",
+        "req-1",
+        "ecs-provisioner/ecs-provisioner",
+    )
+    token = client_token("req-1")
+    data = event.data
+    request_copy = data.pop("request")
+    assert request_copy["server"]["count"] == 2
+    assert data == {
+        "request_key": "req-1",
+        "client_token": token,
+        "project_id": PROJECT,
+        "received_at": "2023-11-14T22:13:20Z",
+        "origin": {"topic": "requests", "partition": 0, "offset": 7},
+        "stage": "job",
+        "error": {
+            "code": "Ecs.0319",
+            "message": "job ff8080828e1234560000000000000001 failed: flavor sold out "
+            "(1 of 2 servers succeeded)",
+            "http_status": None,
+            "request_id": "req-job",
+            "details": [
+                {
+                    "sub_job_id": "sub0",
+                    "server_id": "s1",
+                    "status": "SUCCESS",
+                    "error_code": None,
+                    "fail_reason": None,
+                },
+                {
+                    "sub_job_id": "sub1",
+                    "server_id": "s2",
+                    "status": "FAIL",
+                    "error_code": "Ecs.0319",
+                    "fail_reason": "sold out",
+                },
+            ],
+        },
+        "retryable": False,
+        "tagging": "tagged",
+        "truncated": None,
+        "compensation": None,
+        "servers": [],
+        "job_id": "ff8080828e1234560000000000000001",
+        "order_id": "CS77",
+        "server_ids": ["s1", "s2"],
+        "sub_jobs": [
+            {
+                "job_id": "sub0",
+                "status": "SUCCESS",
+                "server_id": "s1",
+                "error_code": None,
+                "fail_reason": None,
+                "begin_time": "2026-11-26T10:00:00.000Z",
+                "end_time": "",
+            },
+            {
+                "job_id": "sub1",
+                "status": "FAIL",
+                "server_id": "s2",
+                "error_code": "Ecs.0319",
+                "fail_reason": "sold out",
+                "begin_time": "2026-11-26T10:00:00.000Z",
+                "end_time": "",
+            },
+        ],
+    }

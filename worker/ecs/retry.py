@@ -25,8 +25,9 @@ class RetryPolicy:
     """At most ``max_attempts`` calls within ``deadline`` seconds of the first one.
 
     The wait before attempt n+1 is ``uniform(0, min(max_delay, base_delay * 2**(n-1)))``
-    ("full jitter"), but never less than the server's ``Retry-After``. A wait that would end
-    past the deadline is not started: the last error is raised instead.
+    ("full jitter"), but never less than the server's ``Retry-After``. A wait that would end at
+    or past the deadline is not started (it would leave the next attempt no time at all): the
+    last error is raised instead.
     """
 
     max_attempts: int = 5

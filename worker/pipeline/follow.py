@@ -73,15 +73,22 @@ async def follow_job(
     deadline: float,
     on_awaiting_payment: Callable[[JobStatus], Awaitable[None]],
     rng: random.Random | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> JobStatus:
-    """Polls until SUCCESS (returned) or FAIL / deadline (StageFailure). `deadline` is monotonic."""
+    """Polls until SUCCESS (returned) or FAIL / deadline (StageFailure).
+
+    `deadline` is a `clock()` reading (monotonic). Each check waits its scheduled delay first,
+    cut short so that no check starts after the deadline (the last one comes at it); once the
+    deadline is reached the request fails. `rng`, `sleep` and `clock` are injectable for tests.
+    """
     last: JobStatus | None = None
     payment_announced = False
     for delay in schedule.delays(rng or _JITTER):
-        remaining = deadline - time.monotonic()
+        remaining = deadline - clock()
         if remaining <= 0:
             raise _deadline_failure(last, job_id, order_id, server_ids)
-        await asyncio.sleep(min(delay, remaining))
+        await sleep(min(delay, remaining))
         try:
             job = await reader.get_job(job_id, project_id)
         except EcsApiError as exc:
