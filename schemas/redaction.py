@@ -76,10 +76,6 @@ def _redact(value: Any, extra: frozenset[str]) -> Any:
     return value
 
 
-def _is_secret(key: Any, extra: frozenset[str]) -> bool:
-    return isinstance(key, str) and is_secret_key(key, extra)
-
-
 def _normalise(key: str) -> str:
     return "".join(char for char in key.lower() if char.isalnum())
 

@@ -13,8 +13,8 @@ from worker.ecs.retry import RetryPolicy, call_with_retry
 class FakeTime:
     """A clock that only moves when the code under test sleeps."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
         self.sleeps: list[float] = []
 
     def clock(self) -> float:
@@ -143,15 +143,35 @@ async def test_a_wait_ending_exactly_at_the_deadline_is_not_started(
     assert caught.value.attempts == len(sleeps) + 1
 
 
+async def test_the_deadline_counts_from_the_first_call_whatever_the_clock_reads() -> None:
+    """A monotonic clock starts anywhere: the budget is measured from the first call."""
+    fake, seen = FakeTime(now=5000.0), list[float]()
+    errors = [_retryable(retry_after=4.0) for _ in range(10)]
+    with pytest.raises(EcsApiError):
+        await call_with_retry(
+            _failing(errors, seen),
+            RetryPolicy(max_attempts=10, base_delay=0.0, max_delay=0.0, deadline=10.0),
+            sleep=fake.sleep,
+            clock=fake.clock,
+        )
+    assert fake.sleeps == [4.0, 4.0]
+    assert seen == [10.0, 6.0, 2.0]
+
+
 @pytest.mark.parametrize(
-    "make",
+    ("make", "message"),
     [
-        lambda: RetryPolicy(max_attempts=0),
-        lambda: RetryPolicy(base_delay=-1.0),
-        lambda: RetryPolicy(max_delay=-1.0),
-        lambda: RetryPolicy(deadline=0.0),
+        (lambda: RetryPolicy(max_attempts=0), "max_attempts must be >= 1"),
+        (lambda: RetryPolicy(base_delay=-1.0), "delays must be >= 0 and the deadline > 0"),
+        (lambda: RetryPolicy(max_delay=-1.0), "delays must be >= 0 and the deadline > 0"),
+        (lambda: RetryPolicy(deadline=0.0), "delays must be >= 0 and the deadline > 0"),
     ],
 )
-def test_policy_rejects_nonsense(make: Callable[[], RetryPolicy]) -> None:
-    with pytest.raises(ValueError):
+def test_policy_rejects_nonsense(make: Callable[[], RetryPolicy], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
         make()
+
+
+def test_the_smallest_sensible_policy_is_accepted() -> None:
+    """One attempt, no waits, a deadline under a second: valid (no retries at all)."""
+    RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, deadline=0.5)  # must not raise

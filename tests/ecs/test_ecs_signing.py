@@ -179,6 +179,8 @@ def test_signature_changes_with_every_signed_input_only() -> None:
         "SDK-HMAC-SHA256 Access=a, Access=b, SignedHeaders=h, Signature=s",
         "SDK-HMAC-SHA256 Access=a, SignedHeaders=h, Signature=s, Extra=x",
         "SDK-HMAC-SHA256 Access=a SignedHeaders=h Signature=s",
+        "SDK-HMAC-SHA256 Access=a, SignedHeaders=, Signature=s",
+        "SDK-HMAC-SHA256 Access=a, SignedHeaders=h, Signature=",
     ],
 )
 def test_parse_authorization_rejects_malformed(value: str) -> None:
@@ -188,6 +190,24 @@ def test_parse_authorization_rejects_malformed(value: str) -> None:
 def test_parse_authorization_round_trip() -> None:
     parsed = parse_authorization(f"{ALGORITHM} Access=AK, SignedHeaders=a;b;c, Signature=ff00")
     assert parsed == ParsedAuthorization("AK", ("a", "b", "c"), "ff00")
+
+
+def test_parse_authorization_splits_each_part_at_its_first_equals_sign() -> None:
+    parsed = parse_authorization(f"{ALGORITHM} Access=AK==, SignedHeaders=host, Signature=ff")
+    assert parsed == ParsedAuthorization("AK==", ("host",), "ff")
+
+
+def test_a_signed_header_missing_from_the_request_is_canonicalised_empty() -> None:
+    """The verifier (simulator) rebuilds the canonical request from the names the client says
+    it signed; a name the request lacks contributes `name:` with an empty value."""
+    canonical = canonical_request("GET", "/", [], {"host": "h"}, ["host", "x-missing"], b"")
+    assert canonical.splitlines()[3:5] == ["host:h", "x-missing:"]
+
+
+def test_a_date_header_already_present_in_any_case_is_signed_and_not_added_again() -> None:
+    out = sign_request("ak", "sk", "GET", "h", "/", [], {"x-sdk-date": "20240102T030405Z"}, b"")
+    assert out["x-sdk-date"] == "20240102T030405Z"
+    assert "X-Sdk-Date" not in out
 
 
 # --- randomized equality with the official signer ---
