@@ -10,7 +10,7 @@ export KAFKA_CHECK_PYTHON := $(abspath $(BIN)/python)
 export ECSP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck pytest run kafka-start kafka-stop schemas bench reliability clean
+.PHONY: venv test lint typecheck pytest run kafka-start kafka-stop schemas bench reliability mutation clean
 
 venv: $(VENV)/.installed
 
@@ -53,5 +53,11 @@ reliability: venv
 bench: venv
 	deploy/local/with-kafka.sh $(BIN)/python -m tests.bench.run
 
+# Mutation testing of the core modules with their broker-free unit tests (docs/mutation.md);
+# MODULES="worker.ecs.retry ..." limits it to some modules. A few minutes on 2 cores.
+mutation: venv
+	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/python -m tests.mutation.run $(MODULES)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants
