@@ -28,7 +28,7 @@ from worker.ecs.errors import EcsApiError
 from worker.ecs.models import JobStatus, ServerSummary
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import JobReader, PollSchedule, follow_job, sub_job_infos
+from worker.pipeline.follow import JobReader, JobSchedule, follow_job, sub_job_infos
 from worker.pipeline.tagging import token_tag
 
 log = structlog.get_logger("worker.pipeline")
@@ -92,7 +92,7 @@ class _Scope:
 
     api: ServerDeleter
     project_id: str
-    schedule: PollSchedule
+    schedule: JobSchedule
     deadline: float
 
 
@@ -154,7 +154,7 @@ async def compensate(
     project_id: str,
     tag_token: str | None,
     flags: tuple[bool, bool],
-    schedule: PollSchedule,
+    schedule: JobSchedule,
     deadline: float,
 ) -> Compensation | None:
     """Delete the built servers of a failed job; None when it had built none."""

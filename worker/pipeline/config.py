@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from schemas.extensions import ExtraField
 from worker.pipeline.compensate import OnPartialFailure
-from worker.pipeline.follow import PollSchedule
+from worker.pipeline.follow import JobSchedule
 from worker.pipeline.submit import SubmitPolicy
 
 
@@ -27,7 +27,7 @@ class PipelineConfig:
     include_request: bool
     redact_fields: tuple[str, ...]
     request_deadline_seconds: float
-    schedule: PollSchedule
+    schedule: JobSchedule
     submit: SubmitPolicy = field(default_factory=SubmitPolicy)
     on_partial_failure: OnPartialFailure = "keep"
     extra_fields: tuple[ExtraField, ...] = ()

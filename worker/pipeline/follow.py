@@ -32,6 +32,15 @@ class JobReader(Protocol):
     async def get_job(self, job_id: str, project_id: str) -> JobStatus: ...
 
 
+class JobSchedule(Protocol):
+    """When to check a job: an endless series of delays in seconds (`rng` for any jitter).
+
+    `follow_job` waits each delay before a check and cuts the last one at the deadline.
+    """
+
+    def delays(self, rng: random.Random) -> Iterator[float]: ...
+
+
 @dataclass(frozen=True)
 class PollSchedule:
     """Delays between job checks: initial, growing by factor, capped; ±10% jitter."""
@@ -69,7 +78,7 @@ async def follow_job(
     order_id: str | None,
     server_ids: tuple[str, ...],
     project_id: str,
-    schedule: PollSchedule,
+    schedule: JobSchedule,
     deadline: float,
     on_awaiting_payment: Callable[[JobStatus], Awaitable[None]],
     rng: random.Random | None = None,
