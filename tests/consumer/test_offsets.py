@@ -56,3 +56,12 @@ def test_random_completion_order_never_skips_unfinished(count: int, rnd: random.
         assert committable == 100 + count or committable not in done
     assert offsets.committable() == 100 + count
     assert offsets.unfinished == 0
+
+
+def test_committed_is_none_until_the_first_commit_then_the_offset_committed() -> None:
+    offsets = PartitionOffsets()
+    assert offsets.committed is None  # the lag report then asks the broker instead
+    offsets.started(5)
+    offsets.finished(5)
+    offsets.mark_committed(6)
+    assert offsets.committed == 6
