@@ -99,7 +99,7 @@ async def test_policy_refuses_before_the_api_and_a_changed_file_applies_without_
     }
 
 
-BUDGET_WINDOW = 20.0
+BUDGET_WINDOW = 30.0
 
 
 async def test_over_the_hourly_budget_requests_wait_with_the_partition_paused_not_fail(

@@ -1,13 +1,16 @@
-"""Starting the worker against an unreachable broker fails fast, clearly, and cleanly."""
+"""Starting the worker against an unreachable broker or with an invalid policy file fails fast,
+clearly, and cleanly."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
-def test_unreachable_broker_exits_1_with_a_clear_message_and_nothing_unclosed() -> None:
+def run_worker_against_no_broker(**extra: str) -> subprocess.CompletedProcess[str]:
+    """`ecs-provisioner run` with a complete configuration whose broker does not exist."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ECSP_")},
         "ECSP_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
@@ -16,8 +19,9 @@ def test_unreachable_broker_exits_1_with_a_clear_message_and_nothing_unclosed() 
         "ECSP_ECS_SK": "sk-value-never-printed",
         "ECSP_OPS_PORT": "0",
         "ECSP_LOG_FORMAT": "json",
+        **extra,
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "worker", "run"],
         env=env,
         capture_output=True,
@@ -25,7 +29,20 @@ def test_unreachable_broker_exits_1_with_a_clear_message_and_nothing_unclosed() 
         timeout=120,
         check=False,
     )
+
+
+def test_unreachable_broker_exits_1_with_a_clear_message_and_nothing_unclosed() -> None:
+    result = run_worker_against_no_broker()
     assert result.returncode == 1
     assert "Unable to bootstrap" in result.stderr
     assert "Unclosed" not in result.stderr  # every client was closed on the way out
     assert "sk-value-never-printed" not in result.stderr + result.stdout
+
+
+def test_the_worker_refuses_to_start_with_an_invalid_policy_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("default: {max_count: 0}\n")
+    result = run_worker_against_no_broker(ECSP_POLICY_FILE=str(bad))
+    assert result.returncode == 2
+    assert "ECSP_POLICY_FILE" in result.stderr
+    assert "default.max_count" in result.stderr
