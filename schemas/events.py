@@ -70,7 +70,13 @@ class ErrorInfo(_EventModel):
     message: str
     http_status: int | None = None
     request_id: str | None = None
-    details: list[dict[str, Any]] | None = None
+    details: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="One entry per problem: {path, message} for ECSP.InvalidRequest; "
+        "{rule, path, message} for ECSP.PolicyViolation (rule: the policy file's rule name, "
+        "path: the JSON path in the request, e.g. server.flavorRef); the API's own details "
+        "pass through.",
+    )
 
 
 class SubJobInfo(_EventModel):
