@@ -218,6 +218,13 @@ class WorkerErrorCode(StrEnum):
         (_S.SUBMIT,),
         "The API answered 2xx with a body it does not document; retryable.",
     )
+    API_UNAVAILABLE = (
+        "ECSP.ApiUnavailable",
+        (_S.SUBMIT,),
+        "No call was made: the ECS API is considered down (circuit breaker open after 5xx, "
+        "refused connections or timeouts). Requests wait for it rather than fail; this code "
+        "shows only where nothing waits, e.g. in the reason of a compensating delete.",
+    )
     JOB_FAILED = "ECSP.JobFailed", (_S.JOB,), "The job ended FAIL without an error_code of its own."
     JOB_VANISHED = (
         "ECSP.JobNotFound",

@@ -156,3 +156,28 @@ async def test_injected_5xx_take_the_shape_of_the_service() -> None:
                 iam_bodies += 1
         assert ecs_codes == {"Ecs.0002", "APIG.0202", "APIG.0203"}
         assert iam_bodies > 0
+
+
+async def test_quota_per_second_serves_that_many_calls_per_clock_second_and_429s_the_rest() -> None:
+    clock = FakeClock()
+    async with simulator(config(clock, faults=Faults(quota_per_second=3))) as api:
+        first = [(await api.job("0" * 32)).status for _ in range(5)]
+        clock.advance(1.0)
+        second = [(await api.job("0" * 32)).status for _ in range(4)]
+        throttled = await api.job("0" * 32)
+        stats = await api.stats()
+        await api.sim("POST", "/_sim/faults", {"quota_per_second": 0})
+        unlimited = {(await api.job("0" * 32)).status for _ in range(10)}
+    assert first == [404, 404, 404, 429, 429]
+    assert second == [404, 404, 404, 429]
+    assert throttled.json["error_code"] == "APIG.0308"
+    assert "Retry-After" in throttled.headers
+    assert stats["faults_injected"]["quota"] == 4
+    assert unlimited == {404}
+
+
+async def test_quota_per_second_rejects_negative_or_non_numbers() -> None:
+    async with simulator(config(FakeClock())) as api:
+        for bad in ({"quota_per_second": -1}, {"quota_per_second": "10"}):
+            reply = await api.sim("POST", "/_sim/faults", bad)
+            assert reply.status == 400

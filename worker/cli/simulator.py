@@ -4,9 +4,9 @@ Owns the command line of docs/contract.md, "Simulator interface": ``--host`` (12
 ``--port`` (8700; 0 picks a free port), ``--credential AK:SK`` (repeatable), ``--iam-user
 NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
 ``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,
-``--job-failure-rate``, ``--token-ttl-seconds`` (28800) and ``--allow-field PATH`` (a create-body
-field of a newer API to accept, repeatable). Logs one line with the URL once listening.
-Credentials given here are never logged.
+``--job-failure-rate``, ``--quota-per-second``, ``--token-ttl-seconds`` (28800) and
+``--allow-field PATH`` (a create-body field of a newer API to accept, repeatable). Logs one line
+with the URL once listening. Credentials given here are never logged.
 """
 
 from __future__ import annotations
@@ -108,6 +108,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="fraction of jobs with count > 1 that FAIL on one sub-job only",
     )
     parser.add_argument(
+        "--quota-per-second",
+        type=float,
+        default=0.0,
+        help="hard quota of ECS API calls per clock second, 429 above it (0 = none)",
+    )
+    parser.add_argument(
         "--token-window-seconds",
         "--token-ttl-seconds",
         dest="token_ttl_seconds",
@@ -151,6 +157,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             latency_ms=args.latency_ms,
             job_failure_rate=args.job_failure_rate,
             partial_failure_rate=args.partial_failure_rate,
+            quota_per_second=args.quota_per_second,
         ),
     )
 

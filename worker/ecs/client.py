@@ -1,8 +1,11 @@
 """The ECS API client: create servers and read jobs, with auth, rate limit, retries and metrics.
 
 Owns: ``EcsClientSettings``, ``EcsClient``, the ``ApiObserver`` protocol and the TLS-configured
-session/connector helpers. One ``aiohttp.ClientSession`` per process; one ``TokenBucket`` per
-process shared by every call. Bodies, credentials and tokens are never logged.
+session/connector helpers. One ``aiohttp.ClientSession`` per process; one limiter and one
+circuit breaker per process shared by every call. Every answer is reported to both: outage
+signals to the breaker, throttling to the limiter. While the breaker is open a call fails at
+once with ``ECSP.ApiUnavailable`` (no attempt spent); the caller may ``wait_available``.
+Bodies, credentials and tokens are never logged.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from worker.ecs.auth import Auth
+from worker.ecs.breaker import CircuitBreaker
 from worker.ecs.errors import (
     EcsApiError,
     bad_response,
     certificate_error,
+    is_outage,
     network_error,
     outcome,
     parse_error,
     timeout_error,
+    unavailable_error,
 )
 from worker.ecs.models import (
     CreateResult,
@@ -40,7 +46,7 @@ from worker.ecs.models import (
     parse_job,
     parse_server_page,
 )
-from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.ratelimit import CallLimiter
 from worker.ecs.retry import RetryPolicy, call_with_retry
 from worker.ecs.servers import MAX_PAGE_SIZE, ServerQuery
 
@@ -159,9 +165,10 @@ class EcsClient:
         session: aiohttp.ClientSession,
         settings: EcsClientSettings,
         auth: Auth,
-        limiter: TokenBucket,
+        limiter: CallLimiter,
         observer: ApiObserver | None = None,
         *,
+        breaker: CircuitBreaker | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -169,6 +176,7 @@ class EcsClient:
         self._settings = settings
         self._auth = auth
         self._limiter = limiter
+        self._breaker = breaker
         self._observer: ApiObserver = observer or _NoObserver()
         self._sleep = sleep
         self._rand = rand
@@ -247,6 +255,11 @@ class EcsClient:
             raise bad_response(answer.status, answer.request_id, "delete answered no job_id")
         return job_id
 
+    async def wait_available(self, within: float) -> bool:
+        """Wait until calls may go out again (breaker closed or a probe due), at most ``within``
+        seconds; False if the API is still considered down then."""
+        return self._breaker is None or await self._breaker.wait_available(within)
+
     async def _call(self, request: _Request) -> tuple[_Answer, int]:
         endpoint = request.endpoint
         request = replace(
@@ -279,17 +292,60 @@ class EcsClient:
                 delay=round(delay, 3),
             )
 
-        return await call_with_retry(
-            attempt, self._settings.retry, on_retry=on_retry, sleep=self._sleep, rand=self._rand
-        )
+        try:
+            return await call_with_retry(
+                attempt, self._settings.retry, on_retry=on_retry, sleep=self._sleep, rand=self._rand
+            )
+        except EcsApiError as err:
+            # Attempts used up on outage signals while the API is down: the caller waits for it.
+            if is_outage(err) and self._breaker is not None and self._breaker.state != "closed":
+                raise unavailable_error(self._breaker.reason, last=err) from None
+            raise
 
     async def _exchange(self, request: _Request, deadline: float) -> _Exchange:
-        """One HTTP request: wait for the limiter, authenticate, send, read; report the outcome."""
+        """One HTTP request, paced by the limiter and admitted by the breaker; tells both how it
+        went."""
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 await self._limiter.acquire()
         except TimeoutError:
             raise timeout_error("deadline reached waiting for the rate limiter") from None
+        breaker = self._breaker
+        if breaker is not None and not breaker.admit():
+            raise unavailable_error(breaker.reason)
+        judged = False
+        try:
+            exchange = await self._send(request, deadline)
+            judged = True
+            self._judge(exchange.error)
+            return exchange
+        except EcsApiError as err:
+            judged = True
+            self._judge(err)
+            raise
+        finally:
+            if not judged and breaker is not None:
+                breaker.abandoned()
+
+    def _judge(self, error: EcsApiError | None) -> None:
+        """Tell the breaker and the limiter how an attempt went."""
+        breaker = self._breaker
+        if error is not None and is_outage(error):
+            if breaker is not None:
+                breaker.outage()
+        elif error is not None and outcome(error) == "throttled":
+            self._limiter.throttled()
+            if breaker is not None:
+                breaker.throttled()
+        elif error is None or error.http_status is not None:
+            self._limiter.answered()
+            if breaker is not None:
+                breaker.succeeded()
+        elif breaker is not None:  # a TLS certificate failure says nothing about an outage
+            breaker.abandoned()
+
+    async def _send(self, request: _Request, deadline: float) -> _Exchange:
+        """Authenticate, send, read; report the outcome to the observer."""
         endpoint = request.endpoint
         sent = await self._auth.apply(
             request.method, request.url, request.headers, request.body, request.project_id

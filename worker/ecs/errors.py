@@ -198,6 +198,25 @@ def bad_response(status: int, request_id: str | None, why: str) -> EcsApiError:
     )
 
 
+def unavailable_error(why: str, last: EcsApiError | None = None) -> EcsApiError:
+    """The breaker holds calls: wait for the API (``wait_available``) rather than retry now."""
+    cause = f"; last error {last}" if last is not None else ""
+    return EcsApiError(WorkerErrorCode.API_UNAVAILABLE, f"{why}{cause}", retryable=True)
+
+
+def is_unavailable(err: EcsApiError) -> bool:
+    """True when the call was held (or given up) because the API is considered down."""
+    return err.code == WorkerErrorCode.API_UNAVAILABLE
+
+
+def is_outage(err: EcsApiError) -> bool:
+    """5xx, no response or a timeout: a sign the API is down (throttling is not)."""
+    return err.code != WorkerErrorCode.TLS_CERTIFICATE and outcome(err) in {
+        "network_error",
+        "server_error",
+    }
+
+
 def is_not_found(err: EcsApiError) -> bool:
     """True for a 404, e.g. a job GET after the job was purged (about a day after it ended)."""
     return err.http_status == 404

@@ -1,8 +1,11 @@
-"""Process-wide token-bucket rate limiter for API calls.
+"""Process-wide rate limiting of API calls: a token bucket, and an adaptive rate on top of it.
 
-Owns: ``TokenBucket``. One instance per process is shared by create and job calls so a fleet
-of N workers stays under N * rate requests/second. Waiters are served in arrival order: each
-``acquire`` reserves the next token (the balance may go negative) and sleeps until it is due.
+Owns: ``CallLimiter`` (what the client needs), ``TokenBucket`` (a fixed rate) and
+``AdaptiveRate`` (AIMD: a throttled answer cuts the rate, calls that go through raise it slowly,
+never above the configured ceiling). One instance per process is shared by create and job calls
+so a fleet of N workers stays under N * rate requests/second. Waiters are served in arrival
+order: each ``acquire`` reserves the next token (the balance may go negative) and sleeps until
+it is due.
 """
 
 from __future__ import annotations
@@ -10,10 +13,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class CallLimiter(Protocol):
+    """Paces API calls; told how each answered call went."""
+
+    async def acquire(self) -> None: ...
+
+    def throttled(self) -> None: ...
+
+    def answered(self) -> None: ...
 
 
 class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved up; ``rate <= 0`` disables limiting."""
+    """``rate`` tokens per second, at most ``burst`` saved up; ``rate <= 0`` disables limiting.
+
+    A fixed rate: the API's answers do not change it (``throttled``/``answered`` do nothing).
+    """
 
     def __init__(
         self,
@@ -34,6 +52,19 @@ class TokenBucket:
     def enabled(self) -> bool:
         return self.rate > 0
 
+    def throttled(self) -> None:
+        return None
+
+    def answered(self) -> None:
+        return None
+
+    def set_rate(self, rate: float, burst: int) -> None:
+        """Change the pace from now on (tokens saved so far are kept, up to the new burst)."""
+        self._refill()
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._tokens = min(self._tokens, float(self.burst))
+
     def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
@@ -52,3 +83,80 @@ class TokenBucket:
         except BaseException:
             self._tokens += 1.0
             raise
+
+
+@dataclass(frozen=True)
+class AimdPolicy:
+    """Additive increase, multiplicative decrease of the call rate between ``floor`` and
+    ``ceiling`` (calls/s). A throttled answer multiplies the rate by ``decrease`` (at most once
+    per ``cooldown`` seconds: the calls already in flight answer 429 too); every second in which
+    calls went through adds ``increase``."""
+
+    ceiling: float
+    floor: float = 0.5
+    decrease: float = 0.7
+    increase: float = 1.0
+    cooldown: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.ceiling <= 0 or not 0 < self.floor <= self.ceiling:
+            raise ValueError("need 0 < floor <= ceiling")
+        if not 0 < self.decrease < 1 or self.increase <= 0 or self.cooldown < 0:
+            raise ValueError("need 0 < decrease < 1, increase > 0, cooldown >= 0")
+
+
+class AdaptiveRate:
+    """A token bucket whose rate finds the account's quota: starts at the ceiling, backs off on
+    429/APIG.0308, climbs back slowly. The burst follows the rate (about one second's worth)."""
+
+    def __init__(
+        self,
+        policy: AimdPolicy,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_change: Callable[[float], None] | None = None,
+    ) -> None:
+        self.policy = policy
+        self._max_burst = max(1, burst)
+        self._clock = clock
+        self._on_change = on_change
+        self._bucket = TokenBucket(
+            policy.ceiling, self._burst_for(policy.ceiling), clock=clock, sleep=sleep
+        )
+        self._last_decrease = float("-inf")
+        self._last_increase = clock()
+        if on_change is not None:
+            on_change(policy.ceiling)
+
+    @property
+    def rate(self) -> float:
+        return self._bucket.rate
+
+    async def acquire(self) -> None:
+        await self._bucket.acquire()
+
+    def throttled(self) -> None:
+        now = self._clock()
+        if now - self._last_decrease < self.policy.cooldown:
+            return
+        self._last_decrease = self._last_increase = now
+        self._set(max(self.policy.floor, self.rate * self.policy.decrease))
+
+    def answered(self) -> None:
+        now = self._clock()
+        if self.rate >= self.policy.ceiling or now - self._last_increase < 1.0:
+            return
+        self._last_increase = now
+        self._set(min(self.policy.ceiling, self.rate + self.policy.increase))
+
+    def _burst_for(self, rate: float) -> int:
+        return max(1, min(self._max_burst, int(rate)))
+
+    def _set(self, rate: float) -> None:
+        if rate == self.rate:
+            return
+        self._bucket.set_rate(rate, self._burst_for(rate))
+        if self._on_change is not None:
+            self._on_change(rate)

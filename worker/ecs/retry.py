@@ -1,8 +1,10 @@
 """Retry loop for API calls: full-jitter exponential backoff, Retry-After, attempts and deadline.
 
 Owns: ``RetryPolicy`` and ``call_with_retry``. It retries only ``EcsApiError``s marked
-retryable; the caller decides what a retry re-sends (a create re-sends the same body and
-X-Client-Token, so the API answers with the job of the first attempt). ``sleep``, ``rand`` and
+retryable, and never an ``ECSP.ApiUnavailable`` (the breaker is open: waiting for the API is
+the caller's business, not a spent attempt); the caller decides what a retry re-sends (a create
+re-sends the same body and X-Client-Token, so the API answers with the job of the first
+attempt). ``sleep``, ``rand`` and
 ``clock`` are injectable so tests run without waiting.
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from worker.ecs.errors import EcsApiError
+from worker.ecs.errors import EcsApiError, is_unavailable
 
 T = TypeVar("T")
 
@@ -73,7 +75,7 @@ async def call_with_retry(
             return await call(remaining), attempt
         except EcsApiError as err:
             err.attempts = attempt
-            if not err.retryable or attempt >= policy.max_attempts:
+            if not err.retryable or is_unavailable(err) or attempt >= policy.max_attempts:
                 raise
             wait = policy.delay(attempt, err.retry_after, rand)
             if clock() - start + wait >= policy.deadline:

@@ -22,6 +22,7 @@ _RATE_FIELDS = (
     "partial_failure_rate",
 )
 _RANGE_FIELDS = ("latency_ms", "job_seconds")
+_QUOTA_FIELDS = ("quota_per_second",)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Faults:
     exactly one sub-job failed and the other servers created). ``latency_ms`` and
     ``job_seconds`` are inclusive [min, max] ranges drawn uniformly. ``job_seconds=None`` means
     "the config's ``job_seconds``".
+    ``quota_per_second`` is a hard account quota on ECS API calls (0 = none): within each
+    clock second, calls past that many answer 429 APIG.0308, as a real flow-control policy does.
     """
 
     error_rate: float = 0.0
@@ -43,6 +46,7 @@ class Faults:
     job_failure_rate: float = 0.0
     job_seconds: Range | None = None
     partial_failure_rate: float = 0.0
+    quota_per_second: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -100,15 +104,28 @@ def _range(name: str, value: object) -> Range:
     return (float(low), float(high))
 
 
+def _quota(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FaultsError(f"{name} must be a number")
+    if not (math.isfinite(value) and value >= 0):
+        raise FaultsError(f"{name} must be a finite number >= 0")
+    return float(value)
+
+
 def update_faults(current: Faults, update: Mapping[str, object]) -> Faults:
     """A copy of ``current`` with the fields in ``update`` replaced; `FaultsError` if invalid."""
-    known = set(_RATE_FIELDS) | set(_RANGE_FIELDS)
+    known = set(_RATE_FIELDS) | set(_RANGE_FIELDS) | set(_QUOTA_FIELDS)
     unknown = sorted(set(update) - known)
     if unknown:
         raise FaultsError(f"unknown fault field(s): {', '.join(unknown)}")
     changes: dict[str, object] = {}
     for name, value in update.items():
-        changes[name] = _rate(name, value) if name in _RATE_FIELDS else _range(name, value)
+        if name in _RATE_FIELDS:
+            changes[name] = _rate(name, value)
+        elif name in _QUOTA_FIELDS:
+            changes[name] = _quota(name, value)
+        else:
+            changes[name] = _range(name, value)
     return dataclasses.replace(current, **changes)  # type: ignore[arg-type]
 
 

@@ -1,12 +1,13 @@
 """The API gateway in front of every path: request ids, injected faults, request counting.
 
 Owns the one middleware of the app. Every response carries ``X-Request-Id``. For API paths
-(everything outside ``/_sim/``) it injects, in this order, with the seeded fault generator:
-a dropped connection (half of the drops before the request is handled, half after it was
-handled, i.e. the side effect happened but the answer is lost), latency, a 429 APIG.0308 with
-``Retry-After``, or a 5xx (500 Ecs.0002 or IAM's 500, 502 APIG.0202 or 504 APIG.0203; before the
-request is handled, so without side effect). Unknown paths answer 404 APIG.0101 like the
-gateway; answered API requests are counted by status.
+(everything outside ``/_sim/``) it first applies the account quota (``quota_per_second``: ECS
+calls past it within a clock second answer 429 APIG.0308, before anything else), then injects,
+in this order, with the seeded fault generator: a dropped connection (half of the drops before
+the request is handled, half after it was handled, i.e. the side effect happened but the answer
+is lost), latency, a 429 APIG.0308 with ``Retry-After``, or a 5xx (500 Ecs.0002 or IAM's 500,
+502 APIG.0202 or 504 APIG.0203; before the request is handled, so without side effect). Unknown
+paths answer 404 APIG.0101 like the gateway; answered API requests are counted by status.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ async def _faulty(
     request: web.Request, handler: Handler, state: SimState, request_id: str
 ) -> web.StreamResponse:
     faults, rng = state.faults, state.fault_rng
+    if not request.path.startswith(IAM_PREFIX) and state.over_quota():
+        state.stats.faults_injected["quota"] += 1
+        state.stats.requests_by_status["429"] += 1
+        return throttled(request_id, state.config.retry_after_seconds)
     drop_after = False
     if faults.drop_rate and rng.random() < faults.drop_rate:
         if rng.random() < 0.5:

@@ -9,6 +9,7 @@ handler awaits between reading and updating the stores.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -45,6 +46,19 @@ class SimState:
     stats: Stats
     metadata_key: TemporaryKey | None = None
     metadata_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry
+    quota_second: int = -1  # the clock second `quota_calls` counts
+    quota_calls: int = field(default=0)
+
+    def over_quota(self) -> bool:
+        """Count one ECS API call against ``quota_per_second``; True if it is past the quota."""
+        quota = self.faults.quota_per_second
+        if not quota:
+            return False
+        second = math.floor(self.now())
+        if second != self.quota_second:
+            self.quota_second, self.quota_calls = second, 0
+        self.quota_calls += 1
+        return self.quota_calls > quota
 
     def now(self) -> float:
         """The current time from the configured clock."""
