@@ -20,6 +20,7 @@ from worker.consumer.kafka import KafkaRequestConsumer, make_consumer, make_prod
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
 from worker.ecs.auth import AkSkAuth, TokenAuth
+from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
 from worker.ecs.client import EcsClient, EcsClientSettings, make_session
 from worker.ecs.credentials import (
     Credential,
@@ -27,7 +28,7 @@ from worker.ecs.credentials import (
     FileCredentials,
     MetadataCredentials,
 )
-from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter, TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ops.config import Settings, settings_env_names
 from worker.ops.health import Probes, make_ops_app, start_ops_server
@@ -132,8 +133,32 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     )
 
 
+def make_limiter(settings: Settings, metrics: Metrics) -> CallLimiter:
+    """The process's call pace: adaptive below the configured ceiling, or none at all."""
+    if settings.api_rate_limit <= 0:
+        metrics.api_rate.set(0)
+        return TokenBucket(0)
+    policy = AimdPolicy(
+        ceiling=settings.api_rate_limit,
+        floor=min(0.5, settings.api_rate_limit),
+        increase=settings.api_rate_increase,
+    )
+    return AdaptiveRate(policy, settings.api_burst, on_change=metrics.api_rate.set)
+
+
+def make_breaker(settings: Settings, metrics: Metrics) -> CircuitBreaker:
+    policy = BreakerPolicy(
+        failure_threshold=settings.breaker_failure_threshold,
+        probe_initial=settings.breaker_probe_initial_seconds,
+        probe_max=settings.breaker_probe_max_seconds,
+    )
+    return CircuitBreaker(policy, on_change=metrics.circuit_changed)
+
+
 @contextlib.asynccontextmanager
-async def ecs_client(settings: Settings, metrics: Metrics) -> AsyncIterator[EcsClient]:
+async def ecs_client(
+    settings: Settings, metrics: Metrics, breaker: CircuitBreaker
+) -> AsyncIterator[EcsClient]:
     """The process's ECS client and its one HTTP session, closed on exit."""
     config = client_settings(settings)
     session = make_session(config)
@@ -142,8 +167,9 @@ async def ecs_client(settings: Settings, metrics: Metrics) -> AsyncIterator[EcsC
             session,
             config,
             auth=make_auth(settings, session, metrics),
-            limiter=TokenBucket(settings.api_rate_limit, settings.api_burst),
+            limiter=make_limiter(settings, metrics),
             observer=metrics,
+            breaker=breaker,
         )
     finally:
         await session.close()
@@ -154,7 +180,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
     metrics = metrics or Metrics()
     policy = PolicySource.open(settings.policy_file, observer=metrics)
     holds = IntakeHolds()
-    async with ecs_client(settings, metrics) as client:
+    breaker = make_breaker(settings, metrics)
+    async with ecs_client(settings, metrics, breaker) as client:
         pipeline = Pipeline(
             config=pipeline_config(settings),
             api=client,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,9 @@ class AcceptingApi(NoServersListed):
         dry = body.get("dry_run") is True
         return CreateResult(None if dry else "job-1", None, () if dry else (SERVER,), dry, "r", 1)
 
+    async def wait_available(self, within: float) -> bool:
+        raise AssertionError("the API is never unavailable here")
+
     async def get_job(self, job_id: str, project_id: str) -> JobStatus:
         sub = SubJob("sub-1", "SUCCESS", SERVER, None, None, None, None)
         return JobStatus(job_id, "SUCCESS", (sub,), None, None, None, None, "r")
@@ -79,7 +83,7 @@ def pipeline(api: AcceptingApi) -> Pipeline:
 
 def record(key: bytes | None, value: bytes | None, project: str | None) -> InboundMessage:
     headers = () if project is None else (("ecs-project-id", project.encode()),)
-    return InboundMessage("requests", 0, 42, key, value, headers, 1_700_000_000_000)
+    return InboundMessage("requests", 0, 42, key, value, headers, int(time.time() * 1000))
 
 
 async def _ignore(event: CloudEvent) -> None:

@@ -5,8 +5,9 @@ bounded log lines; and an exception escaping any stage still yields one `failed`
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import structlog
@@ -29,9 +30,10 @@ def record(
     value: bytes | None,
     key: bytes | None = b"req-1",
     headers: tuple[tuple[str, bytes], ...] = (),
-    timestamp_ms: int | None = 1_700_000_000_000,
+    timestamp_ms: int | Literal["now"] | None = "now",
 ) -> InboundMessage:
-    return InboundMessage("requests", 0, 7, key, value, headers, timestamp_ms)
+    stamp = int(time.time() * 1000) if timestamp_ms == "now" else timestamp_ms
+    return InboundMessage("requests", 0, 7, key, value, headers, stamp)
 
 
 async def _ignore(event: CloudEvent) -> None:

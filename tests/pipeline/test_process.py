@@ -6,10 +6,13 @@ outcome is pinned precisely: stage, code, ids, what reaches the API and what rea
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +23,11 @@ from schemas.failures import FailureStage
 from schemas.idempotency import client_token
 from tests.support.events import expected_event_id
 from tests.support.fake_servers import NoServersListed
-from worker.ecs.errors import EcsApiError
+from worker.ecs.errors import EcsApiError, unavailable_error
 from worker.ecs.models import CreateResult, JobStatus, SubJob
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.pipeline.deadline import RequestDeadline
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.observer import PipelineObserver
 from worker.pipeline.process import Pipeline
@@ -71,13 +75,21 @@ class ScriptedApi(NoServersListed):
     job id, in the project the create was made in.
     """
 
-    def __init__(self, create: CreateResult | EcsApiError, jobs: list[JobStatus | EcsApiError]):
+    def __init__(
+        self,
+        create: CreateResult | EcsApiError,
+        jobs: list[JobStatus | EcsApiError],
+        *,
+        unavailable_creates: int = 0,
+    ):
         self.create = create
         self.jobs = jobs
         self.bodies: list[dict[str, Any]] = []
         self.tokens: list[str] = []
         self.projects: list[str] = []
         self.job_reads = 0
+        self.unavailable_creates = unavailable_creates  # the first ones find the breaker open
+        self.waits: list[float] = []
 
     async def create_servers(
         self, body: dict[str, Any], client_token: str, project_id: str
@@ -85,9 +97,17 @@ class ScriptedApi(NoServersListed):
         self.bodies.append(body)
         self.tokens.append(client_token)
         self.projects.append(project_id)
+        if len(self.bodies) <= self.unavailable_creates:
+            raise unavailable_error("ECS API circuit open")
         if isinstance(self.create, EcsApiError):
             raise self.create
         return self.create
+
+    async def wait_available(self, within: float) -> bool:
+        """The API comes back once `unavailable_creates` creates were refused."""
+        self.waits.append(within)
+        await asyncio.sleep(min(within, 0.005))
+        return len(self.bodies) >= self.unavailable_creates
 
     async def get_job(self, job_id: str, project_id: str) -> JobStatus:
         assert isinstance(self.create, CreateResult), "no job to read: the create failed"
@@ -128,7 +148,7 @@ def message(value: bytes | None, key: bytes | None = b"req-1", **kw: Any) -> Inb
         offset=7,
         key=key,
         value=value,
-        timestamp_ms=1_700_000_000_000,
+        timestamp_ms=int(time.time() * 1000),  # published just now: the deadline counts from it
         **kw,
     )
 
@@ -411,7 +431,8 @@ async def test_a_failed_event_carries_every_field_a_subscriber_cleans_up_with(ru
         "ff8080828e1234560000000000000001", "CS77", ("s1", "s2"), False, "req-create", 2
     )
     failed = job("FAIL", ("SUCCESS", "s1"), ("FAIL", "s2"), code="Ecs.0319")
-    event, _ = await run(message(body(count=2)), ScriptedApi(created, [failed]))
+    published = message(body(count=2))
+    event, _ = await run(published, ScriptedApi(created, [failed]))
 
     assert (event.type, event.subject, event.source) == (
         "ecs.provisioning.failed",
@@ -426,7 +447,7 @@ async def test_a_failed_event_carries_every_field_a_subscriber_cleans_up_with(ru
         "request_key": "req-1",
         "client_token": token,
         "project_id": PROJECT,
-        "received_at": "2023-11-14T22:13:20Z",
+        "received_at": published.received_at.isoformat().replace("+00:00", "Z"),
         "origin": {"topic": "requests", "partition": 0, "offset": 7},
         "stage": "job",
         "error": {
@@ -481,3 +502,70 @@ async def test_a_failed_event_carries_every_field_a_subscriber_cleans_up_with(ru
             },
         ],
     }
+
+
+def published(seconds_ago: float, **kw: Any) -> InboundMessage:
+    stamp = int((time.time() - seconds_ago) * 1000)
+    return InboundMessage("requests", 0, 7, b"req-1", body(), timestamp_ms=stamp, **kw)
+
+
+async def test_while_the_api_is_down_the_request_waits_then_is_sent_again_with_its_token(
+    run: Run,
+) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS", ("SUCCESS", "s1"))], unavailable_creates=3)
+    event, _ = await run(message(body()), api)
+    assert event.type == "ecs.provisioning.succeeded"
+    assert len(api.tokens) == 4
+    assert len(set(api.tokens)) == 1  # the same X-Client-Token each time
+    assert len(api.waits) == 3  # waited for the API, no attempt spent
+    assert all(0 < within <= 5.0 for within in api.waits)  # never past the deadline
+
+
+async def test_a_deadline_that_passes_during_an_outage_fails_with_timeout_and_says_why(
+    run: Run,
+) -> None:
+    api = ScriptedApi(ACCEPTED, [], unavailable_creates=10**9)
+    event, _ = await run(message(body()), api, request_deadline_seconds=0.2)
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("timeout", "ECSP.DeadlineExceeded")
+    assert data["retryable"] is True
+    assert "ECS API was unavailable" in data["error"]["message"]
+    assert "circuit breaker open" in data["error"]["message"]
+    assert "0.2 s after publishing" in data["error"]["message"]
+    assert api.job_reads == 0
+
+
+async def test_the_deadline_counts_from_publishing_not_from_when_the_worker_got_it(
+    run: Run,
+) -> None:
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    event, _ = await run(published(3600), api, request_deadline_seconds=1800)
+    data = event.data
+    assert (data["stage"], data["error"]["code"]) == ("timeout", "ECSP.DeadlineExceeded")
+    assert "passed before it could be submitted" in data["error"]["message"]
+    assert api.bodies == []  # nothing was sent
+
+    fresh = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    event, _ = await run(published(600), fresh, request_deadline_seconds=1800)
+    assert event.type == "ecs.provisioning.succeeded"
+
+
+def test_once_a_create_may_reach_the_api_the_token_window_caps_the_deadline() -> None:
+    now = [1000.0]
+    wall = 1_800_000_000.0
+    published_at = datetime.fromtimestamp(wall - 3600, UTC)  # waited an hour in Kafka
+    deadline = RequestDeadline.starting(
+        published_at, 24 * 3600, clock=lambda: now[0], wall=lambda: wall
+    )
+    assert deadline.remaining() == 23 * 3600
+    now[0] += 600  # ten more minutes waiting for the API, then the first create
+    deadline.create_may_reach_api(8 * 3600)
+    assert deadline.remaining() == 8 * 3600 - 300
+    assert "X-Client-Token" in deadline.describe()
+    now[0] += 3600
+    deadline.create_may_reach_api(8 * 3600)  # later creates do not extend it
+    assert deadline.remaining() == 7 * 3600 - 300
+    future = RequestDeadline.starting(  # a publisher's clock ahead of ours counts as now
+        datetime.fromtimestamp(wall + 999, UTC), 60, clock=lambda: 0.0, wall=lambda: wall
+    )
+    assert future.remaining() == 60

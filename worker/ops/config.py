@@ -141,7 +141,14 @@ class Settings(BaseSettings):
         15.0, gt=0, description="Longest interval between two job checks (how late an end is seen)."
     )
     request_deadline_seconds: float = Field(
-        1800.0, gt=0, description="Per-request deadline; past it the request fails (`timeout`)."
+        14400.0,
+        gt=0,
+        le=7 * 86400,
+        description=(
+            "How long a request may wait for the API (outage, throttling) and be followed, counted"
+            " from its publish time (record timestamp); past it it fails (`timeout`). Never more"
+            " than 8 h after its first create attempt (the token window)."
+        ),
     )
     shutdown_grace_seconds: float = Field(
         25.0, ge=0, description="On SIGTERM, how long in-flight requests may finish."
@@ -203,7 +210,15 @@ class Settings(BaseSettings):
     ecs_security_token_file: Path | None = None
     iam_password_file: Path | None = None
     api_rate_limit: float = Field(
-        20.0, ge=0, description="API calls per second per process (create + job); 0 = unlimited."
+        20.0,
+        ge=0,
+        description=(
+            "Ceiling of API calls per second per process (create + job); throttling (429) lowers"
+            " the rate below it, it climbs back slowly. 0 = unlimited, not adaptive."
+        ),
+    )
+    api_rate_increase: float = Field(
+        1.0, gt=0, description="Calls/s the adaptive rate climbs back per second without 429s."
     )
     api_burst: int = Field(40, ge=1, description="Token-bucket burst of the rate limit.")
     api_max_attempts: int = Field(8, ge=1, description="Attempts per API call (retryable errors).")
@@ -214,6 +229,17 @@ class Settings(BaseSettings):
     )
     api_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one HTTP attempt.")
     api_connect_timeout_seconds: float = Field(5.0, gt=0, description="TCP/TLS connect timeout.")
+    breaker_failure_threshold: int = Field(
+        5,
+        ge=1,
+        description="Outage signals in a row (5xx, no response, timeout) that open the breaker.",
+    )
+    breaker_probe_initial_seconds: float = Field(
+        2.0, gt=0, description="Open breaker: first probe call after this long."
+    )
+    breaker_probe_max_seconds: float = Field(
+        60.0, gt=0, description="Longest wait between probes (the wait doubles per failed probe)."
+    )
 
     # Idempotency, secrets, events
     token_namespace: uuid.UUID = Field(
@@ -314,6 +340,10 @@ class Settings(BaseSettings):
         if self.api_retry_base_seconds > self.api_retry_max_seconds:
             problems.append(
                 "ECSP_API_RETRY_BASE_SECONDS must not exceed ECSP_API_RETRY_MAX_SECONDS"
+            )
+        if self.breaker_probe_initial_seconds > self.breaker_probe_max_seconds:
+            problems.append(
+                "ECSP_BREAKER_PROBE_INITIAL_SECONDS must not exceed ECSP_BREAKER_PROBE_MAX_SECONDS"
             )
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_username and (self.kafka_sasl_password or self.kafka_sasl_password_file)

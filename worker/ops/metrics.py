@@ -2,7 +2,7 @@
 
 The names are part of the operator contract: the alerts and dashboard under deploy/monitoring
 use them (table in docs/architecture.md). Labels carry only bounded, non-secret values: topic,
-partition, event type, stage, endpoint and outcome.
+partition, event type, stage, endpoint, outcome and circuit state.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from schemas.events import EventType
 from schemas.failures import FailureStage
+from worker.ecs.breaker import STATE_VALUE, CircuitState
 from worker.ops.version import package_version
 from worker.pipeline.observer import PipelineObserver
 
@@ -119,6 +120,22 @@ class Metrics(PipelineObserver):
             "ecsp_build_info", "Always 1; the version running.", ["version", "python"], registry=r
         )
         self.build_info.labels(package_version(), platform.python_version()).set(1)
+        self.api_circuit_state = Gauge(
+            "ecsp_api_circuit_state",
+            "ECS API circuit breaker: 0 closed, 1 half-open (probing), 2 open (API down).",
+            registry=r,
+        )
+        self.api_circuit_transitions = Counter(
+            "ecsp_api_circuit_transitions",
+            "Circuit breaker state changes, by the state entered.",
+            ["to"],
+            registry=r,
+        )
+        self.api_rate = Gauge(
+            "ecsp_api_rate_limit",
+            "Current API call rate limit (calls/s) after throttling adapted it; 0 = unlimited.",
+            registry=r,
+        )
         self._precreate()
 
     def _precreate(self) -> None:
@@ -132,6 +149,8 @@ class Metrics(PipelineObserver):
                 self.api_calls.labels(endpoint, outcome)
         for outcome in ("loaded", "invalid"):
             self.policy_reloads.labels(outcome)
+        for state in STATE_VALUE:
+            self.api_circuit_transitions.labels(state)
 
     # ApiObserver protocol of worker.ecs.client
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
@@ -169,6 +188,10 @@ class Metrics(PipelineObserver):
 
     def budget_waiting(self, delta: int) -> None:
         self.budget_waiters.inc(delta)
+
+    def circuit_changed(self, state: CircuitState) -> None:
+        self.api_circuit_state.set(STATE_VALUE[state])
+        self.api_circuit_transitions.labels(state).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

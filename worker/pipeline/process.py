@@ -36,6 +36,7 @@ from schemas.events import (
 )
 from schemas.failures import FailureStage, WorkerErrorCode
 from schemas.redaction import redact
+from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
 from worker.pipeline.compensate import (
     PARTIAL_FAILURE_HEADER,
@@ -46,7 +47,9 @@ from worker.pipeline.compensate import (
     partial_failure_policy,
 )
 from worker.pipeline.config import PipelineConfig
+from worker.pipeline.deadline import RequestDeadline
 from worker.pipeline.decode import (
+    DecodedRequest,
     Identity,
     check_bounds,
     identify,
@@ -73,6 +76,10 @@ MAX_LOGGED_FRAMES = 6
 
 class EcsApi(CreatingApi, ServerDeleter, Protocol):
     """Create, list and delete servers; read jobs (`worker.ecs.client.EcsClient`)."""
+
+    async def wait_available(self, within: float) -> bool:
+        """Wait (at most `within` s) until the API takes calls again after an outage."""
+        ...
 
 
 ProgressSink = Callable[[CloudEvent], Awaitable[None]]
@@ -173,13 +180,11 @@ class Pipeline:
             events.stage = FailureStage.POLICY
             self.guardrails.check(request)
             spent = await self.guardrails.admit(
-                request, (message.topic, message.partition), events.deadline
+                request, (message.topic, message.partition), events.deadline.at
             )
         events.stage = FailureStage.SUBMIT
         try:
-            submitted = await submit(
-                self.api, request, body, c.submit, record_age_seconds=message.age_seconds()
-            )
+            submitted = await self._submit_when_available(request, body, message, events.deadline)
         except StageFailure as failure:
             if spent is not None and not failure.retryable:
                 spent.refund()  # the API refused the create: no server was made
@@ -227,7 +232,7 @@ class Pipeline:
                 server_ids=created.server_ids,
                 project_id=accepted.project_id,
                 schedule=self.config.schedule,
-                deadline=events.deadline,
+                deadline=events.deadline.at,
                 on_awaiting_payment=awaiting_payment,
             )
         except StageFailure as failure:
@@ -252,6 +257,33 @@ class Pipeline:
             deadline=time.monotonic() + self.config.request_deadline_seconds,
         )
 
+    async def _submit_when_available(
+        self,
+        request: DecodedRequest,
+        body: dict[str, Any],
+        message: InboundMessage,
+        deadline: RequestDeadline,
+    ) -> Submitted:
+        """`submit`, but while the API is down (breaker open) the request waits for it, up to
+        its deadline, without spending attempts; then it is sent again with the same token."""
+        waited_since: float | None = None
+        while True:
+            if deadline.passed():
+                raise _not_submitted_in_time(deadline, waited_since)
+            deadline.create_may_reach_api(self.config.submit.token_window_seconds)
+            try:
+                return await submit(
+                    self.api, request, body, self.config.submit,
+                    record_age_seconds=message.age_seconds(),
+                )  # fmt: skip
+            except (StageFailure, EcsApiError) as exc:
+                if exc.code != WorkerErrorCode.API_UNAVAILABLE:
+                    raise
+                if waited_since is None:
+                    waited_since = time.monotonic()
+                    log.info("waiting for the ECS API", reason=str(exc)[:MAX_LOGGED_TEXT])
+            await self.api.wait_available(max(0.0, deadline.remaining()))
+
     def _observe_job(self, started: float, outcome: str) -> None:
         self.observer.job_finished(outcome, time.monotonic() - started)
 
@@ -264,6 +296,23 @@ class _Accepted:
     project_id: str
     on_partial_failure: OnPartialFailure
     delete_flags: tuple[bool, bool]
+
+
+def _not_submitted_in_time(deadline: RequestDeadline, waited_since: float | None) -> StageFailure:
+    if waited_since is None:
+        why = "the request's deadline passed before it could be submitted"
+    else:
+        minutes = (time.monotonic() - waited_since) / 60
+        why = (
+            f"the ECS API was unavailable (circuit breaker open: 5xx, refused connections or "
+            f"timeouts) for the last {minutes:.1f} min, until the request's deadline"
+        )
+    return StageFailure(
+        stage=FailureStage.TIMEOUT,
+        code=WorkerErrorCode.DEADLINE_EXCEEDED,
+        message=f"{why} ({deadline.describe()}); re-publishing with the same key is safe",
+        retryable=True,
+    )
 
 
 def internal_failure(stage: FailureStage, exc: BaseException) -> StageFailure:
@@ -330,7 +379,9 @@ class _EventMaker:
         self.tagging: Tagging | None = None
         self.stage = FailureStage.DECODE
         """How far the request got: the stage of an unexpected error."""
-        self.deadline = time.monotonic() + config.request_deadline_seconds
+        self.deadline = RequestDeadline.starting(
+            message.received_at, config.request_deadline_seconds
+        )
 
     def _event(self, data: Any, event_type: EventType) -> CloudEvent:
         return build_event(
