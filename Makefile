@@ -10,7 +10,8 @@ export KAFKA_CHECK_PYTHON := $(abspath $(BIN)/python)
 export ECSP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck pytest run kafka-start kafka-stop schemas bench reliability mutation clean
+.PHONY: venv test lint typecheck pytest run kafka-start kafka-stop schemas bench reliability \
+	reliability-outage mutation clean
 
 venv: $(VENV)/.installed
 
@@ -46,9 +47,14 @@ kafka-stop:
 schemas: venv
 	$(BIN)/ecs-provisioner schemas export
 
-# The full reliability run (own broker on port 9392; SEED=N to vary) and the benchmarks.
+# The full reliability run (own broker on port 9392; SEED=N to vary), then the ECS API outage
+# and throttling runs (reliability-outage alone: about 15 minutes), and the benchmarks.
 reliability: venv
 	$(BIN)/python -m tests.reliability.run --seed $(or $(SEED),1)
+	deploy/local/with-kafka.sh $(BIN)/python -m tests.reliability.outage
+
+reliability-outage: venv
+	deploy/local/with-kafka.sh $(BIN)/python -m tests.reliability.outage
 
 bench: venv
 	deploy/local/with-kafka.sh $(BIN)/python -m tests.bench.run

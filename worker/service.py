@@ -190,6 +190,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
             ),
             observer=metrics,
             guardrails=make_guardrails(settings, policy, holds, metrics),
+            holds=holds,
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)

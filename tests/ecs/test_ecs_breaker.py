@@ -45,7 +45,6 @@ def test_opens_after_threshold_outages_in_a_row_and_answers_reset_the_streak() -
     assert b.admit()
     b.outage()
     assert state(b) == "open"
-    assert b.blocked
     assert changes == ["open"]
     assert not b.admit()  # no call goes out while open
 
@@ -72,7 +71,6 @@ def test_one_probe_after_backoff_closes_on_success() -> None:
     clock.now += 0.01
     assert b.admit()  # the probe
     assert state(b) == "half_open"
-    assert not b.blocked
     assert not b.admit()  # everyone else waits for the probe's answer
     b.succeeded()
     assert state(b) == "closed"

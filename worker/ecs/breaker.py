@@ -5,8 +5,8 @@ response, timeouts) in a row open the breaker; while it is open no call goes out
 refused at once (``admit`` is False) and can ``wait_available``. After a backoff one call is let
 through as a probe (half-open); any answer from the API (2xx, 4xx, even 429: the API is there)
 closes the breaker, another outage signal re-opens it with a doubled backoff. Throttling is not
-an outage: the adaptive rate (``ratelimit.py``) handles it. ``blocked`` is what a consumer reads
-to hold its intake while the API is down. The breaker knows nothing of Kafka or requests.
+an outage: the adaptive rate (``ratelimit.py``) handles it. The breaker knows nothing of Kafka or
+requests.
 """
 
 from __future__ import annotations
@@ -67,11 +67,6 @@ class CircuitBreaker:
     @property
     def state(self) -> CircuitState:
         return self._state
-
-    @property
-    def blocked(self) -> bool:
-        """True while the API is considered down and no probe is due: hold new work."""
-        return self._state == "open"
 
     @property
     def reason(self) -> str:

@@ -11,6 +11,7 @@ knows no Kafka, no process settings and no Prometheus.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import traceback
@@ -59,6 +60,7 @@ from worker.pipeline.decode import (
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.follow import follow_job, sub_job_infos
 from worker.pipeline.guardrails import Guardrails
+from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.reconcile import Reconciliation
@@ -88,13 +90,15 @@ ProgressSink = Callable[[CloudEvent], Awaitable[None]]
 @dataclass(frozen=True)
 class Pipeline:
     """Everything a request needs from the process: its config, API client, secrets, observer,
-    and the guardrails (None: no policy file)."""
+    the guardrails (None: no policy file) and the intake holds a request takes while it waits
+    for the API (None: nobody to tell)."""
 
     config: PipelineConfig
     api: EcsApi
     secrets: SecretSource
     observer: PipelineObserver = field(default_factory=SilentObserver)
     guardrails: Guardrails | None = None
+    holds: IntakeHolds | None = None
 
     async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
         """The terminal event of `message`; progress events go to `progress` (None: off).
@@ -265,7 +269,8 @@ class Pipeline:
         deadline: RequestDeadline,
     ) -> Submitted:
         """`submit`, but while the API is down (breaker open) the request waits for it, up to
-        its deadline, without spending attempts; then it is sent again with the same token."""
+        its deadline, without spending attempts, holding every partition's intake (new records
+        wait in Kafka); then it is sent again with the same token."""
         waited_since: float | None = None
         while True:
             if deadline.passed():
@@ -282,7 +287,8 @@ class Pipeline:
                 if waited_since is None:
                     waited_since = time.monotonic()
                     log.info("waiting for the ECS API", reason=str(exc)[:MAX_LOGGED_TEXT])
-            await self.api.wait_available(max(0.0, deadline.remaining()))
+            with self.holds.holding() if self.holds is not None else contextlib.nullcontext():
+                await self.api.wait_available(max(0.0, deadline.remaining()))
 
     def _observe_job(self, started: float, outcome: str) -> None:
         self.observer.job_finished(outcome, time.monotonic() - started)
@@ -302,10 +308,11 @@ def _not_submitted_in_time(deadline: RequestDeadline, waited_since: float | None
     if waited_since is None:
         why = "the request's deadline passed before it could be submitted"
     else:
-        minutes = (time.monotonic() - waited_since) / 60
+        waited = time.monotonic() - waited_since
+        span = f"{waited:.1f} s" if waited < 120 else f"{waited / 60:.1f} min"
         why = (
             f"the ECS API was unavailable (circuit breaker open: 5xx, refused connections or "
-            f"timeouts) for the last {minutes:.1f} min, until the request's deadline"
+            f"timeouts); the request waited {span} for it, until its deadline"
         )
     return StageFailure(
         stage=FailureStage.TIMEOUT,
