@@ -53,13 +53,14 @@ class World:
         *,
         headers: tuple[tuple[str, bytes], ...] = (),
         age_seconds: float = 0.0,
+        deadline: float = 10.0,
         **overrides: Any,
     ) -> CloudEvent:
         settings = Settings(
             ecs_project_id=PROJECT,
             job_poll_initial_seconds=0.005,
             job_poll_max_seconds=0.02,
-            request_deadline_seconds=10.0,
+            request_deadline_seconds=deadline,
             token_window_seconds=WINDOW,
             **overrides,
         )
@@ -185,14 +186,22 @@ async def test_a_record_older_than_the_window_is_looked_up_before_any_create() -
     async with world() as w:
         first = data(await w.run(server_body()))
         before = await w.stats()
-        old = data(await w.run(server_body(), age_seconds=WINDOW + 5))
+        # a deadline (counted from publishing) longer than the window, else the old record
+        # would fail at `timeout` before anything is looked up
+        # the deadline counts from publishing: it must outlast the record's age, else the old
+        # record fails at `timeout` before anything is looked up
+        old = data(await w.run(server_body(), age_seconds=WINDOW + 5, deadline=WINDOW * 3))
         assert old["reconciled"] is True
         assert old["server_ids"] == first["server_ids"]
         after = await w.stats()
         assert after["creates"] == before["creates"]
         assert after["replays"] == before["replays"]  # no create call at all
 
-        fresh = data(await w.run(server_body(), key="never-seen", age_seconds=WINDOW + 5))
+        fresh = data(
+            await w.run(
+                server_body(), key="never-seen", age_seconds=WINDOW + 5, deadline=WINDOW * 3
+            )
+        )
         assert fresh["reconciled"] is False  # nothing found: the API decided (a first create)
         assert (await w.stats())["creates"] == 2
 
