@@ -172,6 +172,7 @@ def test_alerts_cover_what_an_operator_needs() -> None:
         "lag growing": "EcspConsumerLagGrowing",
         "failure rate": "EcspFailureRateHigh",
         "API throttling": "EcspApiThrottled",
+        "API down (breaker open)": "EcspApiCircuitOpen",
         "no partitions assigned": "EcspNoPartitionsAssigned",
         "job deadline hits": "EcspJobDeadlineHit",
         "worker down": "EcspWorkerDown",
