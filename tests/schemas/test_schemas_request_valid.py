@@ -113,7 +113,7 @@ def test_python_attribute_names_are_unknown_fields(
 
 uuids = st.uuids().map(str)
 safe_text = st.text(st.characters(codec="utf-8", exclude_characters="<>"), max_size=20)
-PLAIN_VOLUME_TYPES = ["SATA", "SAS", "GPSSD", "SSD", "ESSD"]
+PLAIN_VOLUME_TYPES = ["SATA", "SAS", "GPSSD", "SSD", "ESSD", "co-p1", "uh-l1", "SSD_REGION_X"]
 
 
 @st.composite
@@ -121,13 +121,13 @@ def volume(draw: st.DrawFn, *, data: bool) -> dict[str, Any]:
     volume_type = draw(st.sampled_from([*PLAIN_VOLUME_TYPES, "GPSSD2", "ESSD2"]))
     disk: dict[str, Any] = {"volumetype": volume_type}
     if data or draw(st.booleans()):
-        disk["size"] = draw(st.integers(10, 32768) if data else st.integers(1, 1024))
+        disk["size"] = draw(st.integers(10, 32768) if data else st.integers(0, 1024))
     if volume_type in ("GPSSD2", "ESSD2"):
         disk["iops"] = draw(st.integers(3000, 128000))
     if volume_type == "GPSSD2":
         disk["throughput"] = draw(st.integers(125, 1000))
     if draw(st.booleans()):
-        disk["hw:passthrough"] = draw(st.booleans())
+        disk["hw:passthrough"] = draw(st.one_of(st.booleans(), st.text(max_size=5), st.integers()))
     if draw(st.booleans()):
         disk["cluster_type"] = "DSS"
         disk["cluster_id"] = draw(st.text(min_size=1, max_size=10))
@@ -150,12 +150,17 @@ nics = st.fixed_dictionaries(
     {"subnet_id": uuids},
     optional={
         "port_id": uuids,
-        "ip_address": st.ip_addresses(v=4).map(str),
+        "ip_address": st.one_of(st.just(""), st.ip_addresses(v=4).map(str)),
         "ipv6_enable": st.booleans(),
         "ipv6_bandwidth": st.fixed_dictionaries({"id": uuids}),
+        "efi_enable": st.booleans(),
         "allowed_address_pairs": st.lists(
             st.fixed_dictionaries(
-                {"ip_address": st.sampled_from(["10.0.0.5", "192.168.1.0/24"])},
+                {
+                    "ip_address": st.sampled_from(
+                        ["10.0.0.5", "192.168.1.0/24", "1.1.1.1/0", "2001:db8::/64"]
+                    )
+                },
                 optional={"mac_address": st.just("fa:16:3e:00:00:01")},
             ),
             max_size=2,
@@ -221,7 +226,7 @@ def extendparams(draw: st.DrawFn) -> dict[str, Any]:
                 "isAutoRenew": flags,
                 "isAutoPay": flags,
                 "diskPrior": flags,
-                "support_auto_recovery": st.booleans(),
+                "support_auto_recovery": st.one_of(st.booleans(), st.sampled_from(["true", "x"])),
                 "enterprise_project_id": st.one_of(st.just("0"), uuids),
                 "regionID": st.just("ap-southeast-1"),
                 "CB_CSBS_BACKUP": st.just("backup"),
@@ -284,6 +289,16 @@ servers = st.fixed_dictionaries(
         "description": st.text(st.characters(codec="utf-8", exclude_characters="<>"), max_size=85),
         "auto_terminate_time": times.map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ")),
         "cpu_options": st.fixed_dictionaries({"hw:cpu_threads": st.sampled_from([1, 2])}),
+        "security_options": st.fixed_dictionaries(
+            {}, optional={"secure_boot_enabled": st.booleans(), "tpm_enabled": st.booleans()}
+        ),
+        "serial_console_options": st.fixed_dictionaries({"enabled": st.booleans()}),
+        "metadata_options": st.fixed_dictionaries(
+            {},
+            optional={"http_endpoint": st.text(max_size=10), "http_tokens": st.text(max_size=10)},
+        ),
+        "enclave_options": st.fixed_dictionaries({"enabled": st.booleans()}),
+        "enable_jumbo_frame": st.booleans(),
     },
 )
 
