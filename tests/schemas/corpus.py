@@ -23,23 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from schemas.export import PACKAGE_DIR
+from tests.support.bodies import server_body
 
 DELETE = object()
 Loc = tuple[str | int, ...]
 UUID = "6242ef48-4d35-49c8-8711-a6e54902e44a"
 UUID2 = "0d6ba24b-0d22-4a27-9a0e-5d3a8a4c4d1a"
 CMK = "83cdb52d-9ebf-4469-9cfa-e7b5b80da846"
-POSTPAID: dict[str, Any] = {
-    "server": {
-        "imageRef": "67f433d8-ed0e-4321-a8a2-a71838539e09",
-        "flavorRef": "s6.small.1",
-        "name": "corpus",
-        "vpcid": "2a6f4aa6-d93e-45f5-a8cb-b030dbf8cd68",
-        "nics": [{"subnet_id": "ef039b60-6a14-42d1-963b-687b627fea08"}],
-        "root_volume": {"volumetype": "SSD"},
-        "data_volumes": [{"volumetype": "SSD", "size": 100}],
-    }
-}
+POSTPAID = server_body(data_volumes=[{"volumetype": "SSD", "size": 100}])
 EXAMPLES = {
     path.stem: json.loads(path.read_text("utf-8"))
     for path in sorted((PACKAGE_DIR / "examples").glob("*.json"))
@@ -66,14 +57,19 @@ class Case:
     def body(self) -> dict[str, Any]:
         document = copy.deepcopy(self.base)
         for loc, value in self.changes:
-            parent: Any = document
-            for part in loc[:-1]:
-                parent = parent[part]
-            if value is DELETE:
-                del parent[loc[-1]]
-            else:
-                parent[loc[-1]] = copy.deepcopy(value)
+            apply_change(document, loc, value)
         return document
+
+
+def apply_change(document: dict[str, Any], loc: Loc, value: Any) -> None:
+    """Set the value at `loc` (a copy of it), or remove the key when `value` is DELETE."""
+    parent: Any = document
+    for part in loc[:-1]:
+        parent = parent[part]
+    if value is DELETE:
+        del parent[loc[-1]]
+    else:
+        parent[loc[-1]] = copy.deepcopy(value)
 
 
 def _accept(name: str, changes: Sequence[tuple[Loc, Any]], source: str, **kw: Any) -> Case:

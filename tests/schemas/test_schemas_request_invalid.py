@@ -13,10 +13,9 @@ from pydantic import ValidationError
 from schemas.problems import problems_from
 from schemas.request import CreateServersBody
 from tests.schemas.conftest import schema_validator
+from tests.schemas.corpus import DELETE, Loc, apply_change
 
-DELETE = object()
 UUID = "6242ef48-4d35-49c8-8711-a6e54902e44a"
-Loc = tuple[str | int, ...]
 
 
 #  whether the exported JSON Schema can express the rule too)
@@ -345,16 +344,6 @@ CASES: list[tuple[str, list[tuple[Loc, Any]], str, bool]] = [
 ]
 
 
-def _apply(body: dict[str, Any], loc: Loc, value: Any) -> None:
-    parent: Any = body
-    for part in loc[:-1]:
-        parent = parent[part]
-    if value is DELETE:
-        del parent[loc[-1]]
-    else:
-        parent[loc[-1]] = value
-
-
 def test_there_are_at_least_40_rules() -> None:
     assert len(CASES) >= 40
     assert len({case[0] for case in CASES}) == len(CASES)
@@ -372,7 +361,7 @@ def test_broken_rule_is_named_by_path(
 ) -> None:
     body = example("01-prepaid-keypair.json")
     for loc, value in changes:
-        _apply(body, loc, value)
+        apply_change(body, loc, value)
 
     with pytest.raises(ValidationError) as caught:
         CreateServersBody.model_validate(body)
