@@ -33,7 +33,7 @@ TAG_PATTERN = rf"^[A-Za-z0-9_{CHINESE}-]{{1,36}}\.[A-Za-z0-9_.{CHINESE}-]{{0,43}
 AUTO_TERMINATE_PATTERN = (
     r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 )
-USER_DATA_PATTERN = r"^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$"
+USER_DATA_PATTERN = r"^[A-Za-z0-9+/\r\n]*(=[\r\n]*){0,2}$"
 """Base64 with optional line breaks (looser than the check: padding and length are not tested)."""
 METADATA_KEY_PATTERN = r"^[A-Za-z0-9_:.-]{1,255}$"
 SERVER_TAG_KEY_PATTERN = r"^[^\x00-\x1f=*<>\\,|/]{1,36}$"

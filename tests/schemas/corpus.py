@@ -217,6 +217,11 @@ CASES: list[Case] = [
         "TF ToServerCreateMap sends base64 with line breaks as given (Go decoder ignores CR/LF)",
     ),
     _accept(
+        "user-data-line-break-in-padding",
+        [((S, "user_data"), "YWJj\r\nZA=\r\n=")],
+        "TF ToServerCreateMap (Go's base64 decoder ignores CR/LF anywhere)",
+    ),
+    _accept(
         "whole-bandwidth-ignores-size-and-chargemode",
         [
             ((S, "publicip"), {"eip": {"iptype": "5_bgp", "bandwidth": {"sharetype": "WHOLE"}}}),
