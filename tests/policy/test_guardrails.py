@@ -1,0 +1,113 @@
+"""The pipeline's guardrails step without a broker: the `policy` failure, budget waits that hold
+the partition's intake, dry runs, and the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from schemas.failures import FailureStage, WorkerErrorCode
+from schemas.request import CreateServersBody, to_wire
+from tests.support.bodies import server_body
+from worker.pipeline.decode import DecodedRequest
+from worker.pipeline.failure import StageFailure
+from worker.pipeline.guardrails import Guardrails
+from worker.pipeline.holds import IntakeHolds
+from worker.policy.budget import HourlyBudget
+from worker.policy.load import parse_policy
+
+PARTITION = ("requests", 3)
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+        self.waiting = 0
+
+    def policy_violation(self, rule: str) -> None:
+        self.violations.append(rule)
+
+    def budget_waiting(self, delta: int) -> None:
+        self.waiting += delta
+
+
+def request(body: dict[str, Any], project: str = "p1") -> DecodedRequest:
+    model = CreateServersBody.model_validate(body)
+    return DecodedRequest(key="k", token="t", project_id=project, body=model, wire=to_wire(model))
+
+
+def guardrails(policy: str, window: float = 3600.0) -> tuple[Guardrails, IntakeHolds, Observer]:
+    document = parse_policy(policy.encode())
+    holds, observer = IntakeHolds(), Observer()
+    return Guardrails(lambda: document, HourlyBudget(window), holds, observer), holds, observer
+
+
+def test_a_broken_rule_is_a_policy_failure_listing_each_rule_and_path() -> None:
+    rails, _, observer = guardrails("default: {flavors: {allow: [s6.*]}, max_count: 1}")
+    with pytest.raises(StageFailure) as caught:
+        rails.check(request(server_body(count=2, flavorRef="c7.large.2")))
+    failure = caught.value
+    assert (failure.stage, failure.code, failure.retryable) == (
+        FailureStage.POLICY,
+        WorkerErrorCode.POLICY_VIOLATION,
+        False,
+    )
+    assert [(d["rule"], d["path"]) for d in failure.details or []] == [
+        ("flavors", "server.flavorRef"),
+        ("max_count", "server.count"),
+    ]
+    assert observer.violations == ["flavors", "max_count"]
+    rails.check(request(server_body()))  # an allowed request passes
+
+
+async def test_no_budget_and_dry_runs_spend_nothing() -> None:
+    rails, _, _ = guardrails("default: {max_count: 5}")
+    assert await rails.admit(request(server_body(count=5)), PARTITION, time.monotonic()) is None
+    rails, _, _ = guardrails("default: {max_servers_per_hour: 1}")
+    dry = {**server_body(), "dry_run": True}
+    for _ in range(3):
+        assert await rails.admit(request(dry), PARTITION, time.monotonic()) is None
+
+
+async def test_over_budget_a_request_holds_its_partition_until_room_comes() -> None:
+    rails, holds, observer = guardrails("default: {max_servers_per_hour: 3}", window=0.5)
+    first = await rails.admit(request(server_body(count=2)), PARTITION, time.monotonic() + 10)
+    assert first is not None
+    waiter = asyncio.create_task(
+        rails.admit(request(server_body(count=2)), PARTITION, time.monotonic() + 10)
+    )
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    assert holds.is_held(*PARTITION)
+    assert not holds.is_held("requests", 4)
+    assert observer.waiting == 1
+    assert await asyncio.wait_for(waiter, 5) is not None
+    assert not holds.is_held(*PARTITION)
+    assert observer.waiting == 0
+
+
+async def test_a_request_still_waiting_at_its_deadline_fails_timeout_retryable() -> None:
+    rails, holds, _ = guardrails("default: {max_servers_per_hour: 2}")
+    assert await rails.admit(request(server_body(count=2)), PARTITION, time.monotonic() + 10)
+    with pytest.raises(StageFailure) as caught:
+        await rails.admit(request(server_body()), PARTITION, time.monotonic() + 0.2)
+    assert (caught.value.stage, caught.value.code, caught.value.retryable) == (
+        FailureStage.TIMEOUT,
+        WorkerErrorCode.DEADLINE_EXCEEDED,
+        True,
+    )
+    assert "hourly budget" in caught.value.message
+    assert not holds.is_held(*PARTITION)
+
+
+async def test_other_projects_have_budgets_of_their_own() -> None:
+    rails, _, _ = guardrails(
+        "default: {max_servers_per_hour: 1}\nprojects: {big: {max_servers_per_hour: 10}}"
+    )
+    deadline = time.monotonic() + 10
+    assert await rails.admit(request(server_body(), project="p1"), PARTITION, deadline)
+    assert await rails.admit(request(server_body(count=5), project="big"), PARTITION, deadline)
+    assert await rails.admit(request(server_body(count=5), project="big"), PARTITION, deadline)
