@@ -79,8 +79,9 @@ class FailureStage(StrEnum):
     )
     TIMEOUT = (
         "timeout",
-        "the job did not end before `ECSP_REQUEST_DEADLINE_SECONDS` (or the request still "
-        "waited for its project's hourly budget)",
+        "the request's deadline (`ECSP_REQUEST_DEADLINE_SECONDS` from publishing) passed: its "
+        "job did not end, or it still waited for the ECS API (outage) or for its project's "
+        "hourly budget",
         "`retryable: true`: re-publish with the same key to keep following the same job "
         "(within 8 h)",
     )
@@ -234,8 +235,9 @@ class WorkerErrorCode(StrEnum):
     DEADLINE_EXCEEDED = (
         "ECSP.DeadlineExceeded",
         (_S.TIMEOUT, _S.PAYMENT),
-        "The job did not finish (or the order was not paid, or the request still waited for its "
-        "project's hourly budget) before the request's deadline.",
+        "The job did not finish (or the order was not paid, or the request still waited for the "
+        "ECS API during an outage or for its project's hourly budget) before the request's "
+        "deadline; the message says which.",
     )
     TOKEN_WINDOW_PASSED = (
         "ECSP.TokenWindowPassed",

@@ -159,12 +159,21 @@ def _check_scaled_object(obj: Manifest, objects: list[Manifest]) -> None:
     assert 0 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
     assert spec["triggers"], "a ScaledObject needs at least one trigger"
     for trigger in spec["triggers"]:
-        assert trigger["type"] == "kafka"
         # KEDA's metadata is map[string]string: a YAML number or bool here is rejected
         assert all(isinstance(v, str) for v in trigger["metadata"].values()), trigger
-        assert {"bootstrapServers", "consumerGroup", "topic"} <= set(trigger["metadata"])
+        required = {
+            "kafka": {"bootstrapServers", "consumerGroup", "topic"},
+            "prometheus": {"serverAddress", "query", "threshold"},
+        }[trigger["type"]]
+        assert required <= set(trigger["metadata"]), trigger
         if "authenticationRef" in trigger:
             the(objects, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    modifiers = spec.get("advanced", {}).get("scalingModifiers")
+    if modifiers is not None:  # the formula may name only triggers that exist
+        names = {trigger.get("name") for trigger in spec["triggers"]}
+        used = set(re.findall(r"[a-z_]+", modifiers["formula"]))
+        assert used <= names, f"formula names unknown triggers: {used - names}"
+        assert all(isinstance(v, str) for v in modifiers.values() if not isinstance(v, dict))
 
 
 def _check_trigger_authentication(obj: Manifest) -> None:
@@ -425,7 +434,7 @@ def test_keda_scales_the_prod_group_within_the_partitions(
     scaled = the(objects, "ScaledObject", WORKER)
     partitions = int(scaled["metadata"]["annotations"]["ecs-provisioner/request-topic-partitions"])
     assert scaled["spec"]["maxReplicaCount"] == partitions
-    (trigger,) = scaled["spec"]["triggers"]
+    (trigger,) = [t for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
     meta = trigger["metadata"]
     assert meta["bootstrapServers"] == setting(objects, "kafka_bootstrap_servers")
     assert meta["consumerGroup"] == setting(objects, "group_id")
@@ -443,6 +452,31 @@ def test_keda_scales_the_prod_group_within_the_partitions(
     expected_sasl = mechanism if protocol.startswith("SASL") else "none"
     assert meta.get("sasl", "none") == expected_sasl
     assert "replicas" not in the(objects, "Deployment", WORKER)["spec"], "KEDA owns replicas"
+
+
+def test_keda_neither_scales_out_nor_in_on_lag_while_the_api_breaker_is_open(
+    rendered_overlays: dict[str, list[Manifest]],
+) -> None:
+    scaled = the(rendered_overlays["prod"], "ScaledObject", WORKER)
+    modifiers = scaled["spec"]["advanced"]["scalingModifiers"]
+    target = float(modifiers["target"])
+    (kafka,) = [t for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
+    assert target == float(kafka["metadata"]["lagThreshold"])
+    queries = {t["name"]: t["metadata"].get("query", "") for t in scaled["spec"]["triggers"]}
+    assert "ecsp_api_circuit_state" in queries["breaker"]
+    assert "up{" in queries["pods"]
+
+    def desired(breaker: float, pods: float, lag: float) -> float:
+        """KEDA's AverageValue: replicas = formula / target (formula in expr-lang)."""
+        condition, branches = modifiers["formula"].split("?")
+        when_open, when_closed = branches.split(":")
+        env = {"breaker": breaker, "pods": pods, "lag": lag}
+        chosen = when_open if eval(condition, {}, env) else when_closed  # our own YAML
+        return float(eval(chosen, {}, env)) / target
+
+    assert desired(breaker=2, pods=4, lag=50_000) == 4  # API down: the pods that run, no more
+    assert desired(breaker=1, pods=4, lag=50_000) == 4  # probing: still hold
+    assert desired(breaker=0, pods=4, lag=2_000) == 10  # API up: lag decides, as before
 
 
 def test_hpa_alternative_uses_the_same_sizing(

@@ -134,6 +134,7 @@ class Run:
     sim: SimProcess
     topics: dict[str, str]
     env: dict[str, str]
+    ops_url: str
 
     async def publish(self, keys: Sequence[str]) -> None:
         messages = [
@@ -164,13 +165,14 @@ async def scenario(
         n: f"test.outage.{n}.{suffix}" for n in ("requests", "results", "failures", "progress")
     }
     await create_topics(bootstrap, topics.values())
-    with reserved_ports(1) as (port,):
+    with reserved_ports(2) as (port, ops_port):
         sim = SimProcess(port, LOG_DIR / f"{name}-{suffix}.simulator.log", job_seconds, quota)
         await sim.start()
         try:
+            env = {"ECSP_OPS_PORT": str(ops_port), **env}
             settings_env = worker_env(bootstrap, sim.url, topics, f"outage-{suffix}", **env)
             os.environ["ECSP_TEST_SECRET_ADMIN_PASS"] = secrets.ADMIN_PASS_SECRET
-            yield Run(bootstrap, sim, topics, settings_env)
+            yield Run(bootstrap, sim, topics, settings_env, f"http://127.0.0.1:{ops_port}")
         finally:
             if sim.process is not None:
                 sim.process.send_signal(signal.SIGTERM)
@@ -179,35 +181,50 @@ async def scenario(
 
 
 class Sampler:
-    """Samples a few worker gauges every `interval` seconds while the scenario runs."""
+    """Samples a few worker gauges and its /readyz every `interval` seconds while it runs."""
 
-    def __init__(self, metrics: Metrics, interval: float = 0.5) -> None:
+    def __init__(self, metrics: Metrics, ops_url: str, interval: float = 0.5) -> None:
         self.metrics = metrics
+        self.ops_url = ops_url
         self.interval = interval
         self.samples: list[dict[str, float]] = []
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         return self.metrics.registry.get_sample_value(name, labels or {}) or 0.0
 
+    async def ready(self, session: aiohttp.ClientSession) -> float:
+        with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+            async with session.get(self.ops_url + "/readyz") as response:
+                return 1.0 if response.status == 200 else 0.0
+        return 0.0
+
     async def run(self) -> None:
-        while True:
-            self.samples.append(
-                {
-                    "t": time.monotonic(),
-                    "circuit": self.value("ecsp_api_circuit_state"),
-                    "paused": self.value("ecsp_partitions_paused"),
-                    "rate": self.value("ecsp_api_rate_limit"),
-                }
-            )
-            await asyncio.sleep(self.interval)
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                self.samples.append(
+                    {
+                        "t": time.monotonic(),
+                        "circuit": self.value("ecsp_api_circuit_state"),
+                        "paused": self.value("ecsp_partitions_paused"),
+                        "rate": self.value("ecsp_api_rate_limit"),
+                        "ready": await self.ready(session),
+                    }
+                )
+                await asyncio.sleep(self.interval)
+
+    def not_ready_after_ready(self) -> int:
+        """Samples in which /readyz failed after it first succeeded (a flapping probe)."""
+        first = next((i for i, s in enumerate(self.samples) if s["ready"]), len(self.samples))
+        return sum(1 for s in self.samples[first:] if not s["ready"])
 
     def max(self, key: str) -> float:
         return max((s[key] for s in self.samples), default=0.0)
 
 
 @contextlib.asynccontextmanager
-async def sampled(metrics: Metrics) -> AsyncIterator[Sampler]:
-    sampler = Sampler(metrics)
+async def sampled(metrics: Metrics, ops_url: str) -> AsyncIterator[Sampler]:
+    sampler = Sampler(metrics, ops_url)
     task = asyncio.create_task(sampler.run())
     try:
         yield sampler
@@ -251,7 +268,7 @@ async def outage(
     problems: list[str] = []
     async with scenario(bootstrap, f"outage-{mode}", {}) as run:
         settings = settings_from(run.env)
-        async with in_process(settings) as metrics, sampled(metrics) as sampler:
+        async with in_process(settings) as metrics, sampled(metrics, run.ops_url) as sampler:
             started = time.monotonic()
             if mode == "5xx":
                 await run.sim.call("POST", "/_sim/faults", {"error_rate": 1.0})
@@ -284,6 +301,9 @@ async def outage(
             problems.append(f"{len(early)} requests ended during the outage")
         if sampler.max("circuit") < 2:
             problems.append("the breaker never opened")
+        flaps = sampler.not_ready_after_ready()
+        if flaps or not sampler.max("ready"):
+            problems.append(f"/readyz failed {flaps} times after it was first ready")
         figures.update(
             {
                 "requests": requests,
@@ -293,6 +313,7 @@ async def outage(
                 "probes": int(probes),
                 "api_calls_during_outage": sim_calls_during,
                 "share_of_outage_paused": round(paused_share, 2),
+                "readyz_failures": flaps,
             }
         )
     return Outcome(f"outage-{mode}", figures, problems)
@@ -313,7 +334,7 @@ async def throttle(
     env = {"ECSP_API_RATE_LIMIT": str(ceiling), "ECSP_API_BURST": str(int(ceiling))}
     async with scenario(bootstrap, "throttle", env, quota=quota, job_seconds=job_seconds) as run:
         settings = settings_from(run.env)
-        async with in_process(settings) as metrics, sampled(metrics) as sampler:
+        async with in_process(settings) as metrics, sampled(metrics, run.ops_url) as sampler:
             wanted = keys("quota", requests)
             started = time.monotonic()
             await run.publish(wanted)
