@@ -242,6 +242,9 @@ class _Run:
                 self.say(f"t={self.elapsed():.0f}s second worker joins")
                 await slots[1].start()
             elif step.action == "stop-second":
+                # a SIGTERM before the process has its handlers (a slow start on a loaded box)
+                # ends it with -15, which the crash check rightly counts: let it join first
+                await slots[1].wait_logged(ASSIGNED, timeout=30)
                 self.say(f"t={self.elapsed():.0f}s second worker leaves (SIGTERM)")
                 await slots[1].terminate()
             else:
