@@ -17,8 +17,9 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY worker ./worker
 # PIP_ONLY_BINARY fails the build instead of silently compiling a dependency from source; the
-# project itself is pure Python and is built from this directory.
-RUN /opt/venv/bin/pip install --no-binary ecs-provisioner . \
+# project itself is pure Python and is built from this directory, with the `otel` extra (tracing
+# stays off until OTEL_* asks for it).
+RUN /opt/venv/bin/pip install --no-binary ecs-provisioner ".[otel]" \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 FROM ${PYTHON_IMAGE}

@@ -1,13 +1,13 @@
 """Fitting an event into the events topic's size budget: its large parts are cut first, marked.
 
-Owns `fit_event`, `EventTooLarge` and the order parts are cut in. An event whose JSON is larger
-than the budget (or cannot be serialised at all) loses, in this order, until it fits: the
-request copy (`request`), the tail of `error.details`, the tail of `error.message`, the echoed
-`request_key`/`subject`/`project_id` beyond 256 characters, the `traceparent`, `sub_jobs`; last,
-text that UTF-8 cannot carry becomes `?`. Each cut is named in `data.truncated`, so a subscriber
-knows the event is not whole. Ids, type, stage, codes, job/order/server ids are never cut: they
-are what a subscriber acts on. When even that minimal event does not fit, `EventTooLarge` says
-so (the caller logs, counts and moves on).
+Owns `fit_event`, `EventTooLarge` and the order parts are cut in. An event whose JSON is larger than
+the budget (or cannot be serialised at all) loses, in this order, until it fits: the request copy
+(`request`), the tail of `error.details`, the tail of `error.message`, the echoed
+`request_key`/`subject`/`project_id` beyond 256 characters, the `traceparent` (with its
+`tracestate`), `sub_jobs`; last, text that UTF-8 cannot carry becomes `?`. Each cut is named in
+`data.truncated`, so a subscriber knows the event is not whole. Ids, type, stage, codes,
+job/order/server ids are never cut: they are what a subscriber acts on. When even that minimal event
+does not fit, `EventTooLarge` says so (the caller logs, counts and moves on).
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def _cut_echoes(document: dict[str, Any], data: dict[str, Any]) -> str | None:
 
 
 def _cut_traceparent(document: dict[str, Any], data: dict[str, Any]) -> str | None:
+    document.pop("tracestate", None)
     if document.pop("traceparent", None) is None:
         return None
     return "traceparent"

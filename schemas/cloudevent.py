@@ -57,10 +57,12 @@ class CloudEvent(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str
     traceparent: str | None = None
+    tracestate: str | None = None
     data: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        """The structured-mode JSON object; `subject`/`traceparent` are omitted when None."""
+        """The structured-mode JSON object; `subject` and the distributed-tracing extension
+        (`traceparent`, `tracestate`) are omitted when None."""
         event: dict[str, Any] = {
             "specversion": self.specversion,
             "id": self.id,
@@ -74,6 +76,8 @@ class CloudEvent(BaseModel):
         event["dataschema"] = self.dataschema
         if self.traceparent is not None:
             event["traceparent"] = self.traceparent
+        if self.tracestate is not None:
+            event["tracestate"] = self.tracestate
         event["data"] = self.data
         return event
 
@@ -124,6 +128,7 @@ def build_event(
     source: str,
     time: datetime | None = None,
     traceparent: str | None = None,
+    tracestate: str | None = None,
     request_digest: str | None = None,
 ) -> CloudEvent:
     """Wrap `data` as the `event_type` CloudEvent; `subject` is the request key (omitted if none).
@@ -144,6 +149,7 @@ def build_event(
         time=time or datetime.now(UTC),
         dataschema=dataschema_uri(event_type.value),
         traceparent=traceparent,
+        tracestate=tracestate if traceparent is not None else None,
         data=data.model_dump(mode="json"),
     )
 

@@ -85,7 +85,17 @@ def envelope_schema() -> dict[str, Any]:
             "time": {"type": "string", "format": "date-time"},
             "datacontenttype": {"const": DATA_CONTENT_TYPE},
             "dataschema": {"type": "string", "format": "uri"},
-            "traceparent": {"type": "string", "description": "W3C trace context extension."},
+            "traceparent": {
+                "type": "string",
+                "description": (
+                    "CloudEvents distributed-tracing extension: the W3C traceparent of the "
+                    "worker's span that published the event (with tracing off, the request's)."
+                ),
+            },
+            "tracestate": {
+                "type": "string",
+                "description": "CloudEvents distributed-tracing extension: the W3C tracestate.",
+            },
             "data": {"type": "object"},
         },
         "required": [

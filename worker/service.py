@@ -17,8 +17,10 @@ import aiohttp
 import structlog
 
 from worker.consumer.kafka import KafkaRequestConsumer, make_consumer, make_producer
+from worker.consumer.ports import EventSink
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
+from worker.consumer.tracing import KafkaTracing, TracedEventSink
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
 from worker.ecs.client import EcsClient, EcsClientSettings, make_session
@@ -30,9 +32,12 @@ from worker.ecs.credentials import (
 )
 from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter, TokenBucket
 from worker.ecs.retry import RetryPolicy
+from worker.ecs.tracing import HttpSpans
 from worker.ops.config import Settings, settings_env_names
 from worker.ops.health import Probes, make_ops_app, start_ops_server
 from worker.ops.metrics import Metrics
+from worker.ops.tracing import Tracing, start_tracing
+from worker.ops.version import package_version
 from worker.pipeline.config import PipelineConfig
 from worker.pipeline.follow import PollSchedule
 from worker.pipeline.guardrails import Guardrails
@@ -157,7 +162,7 @@ def make_breaker(settings: Settings, metrics: Metrics) -> CircuitBreaker:
 
 @contextlib.asynccontextmanager
 async def ecs_client(
-    settings: Settings, metrics: Metrics, breaker: CircuitBreaker
+    settings: Settings, metrics: Metrics, breaker: CircuitBreaker, tracing: Tracing | None = None
 ) -> AsyncIterator[EcsClient]:
     """The process's ECS client and its one HTTP session, closed on exit."""
     config = client_settings(settings)
@@ -170,18 +175,33 @@ async def ecs_client(
             limiter=make_limiter(settings, metrics),
             observer=metrics,
             breaker=breaker,
+            tracer=None if tracing is None else HttpSpans(tracing.tracer()),
         )
     finally:
         await session.close()
 
 
 async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | None = None) -> None:
-    """Runs the worker until `stop` is set; returns after a clean drain and close."""
-    metrics = metrics or Metrics()
+    """Runs the worker until `stop` is set; returns after a clean drain and close.
+
+    Traces are exported when OTEL_* asks for them (`worker.ops.tracing`); raises
+    TracingConfigError when it asks for what this install cannot do.
+    """
+    tracing = start_tracing(package_version())
+    try:
+        await _serve(settings, stop, metrics or Metrics(), tracing)
+    finally:
+        if tracing is not None:
+            await tracing.shutdown()
+
+
+async def _serve(
+    settings: Settings, stop: asyncio.Event, metrics: Metrics, tracing: Tracing | None
+) -> None:
     policy = PolicySource.open(settings.policy_file, observer=metrics)
     holds = IntakeHolds()
     breaker = make_breaker(settings, metrics)
-    async with ecs_client(settings, metrics, breaker) as client:
+    async with ecs_client(settings, metrics, breaker, tracing) as client:
         pipeline = Pipeline(
             config=pipeline_config(settings),
             api=client,
@@ -194,9 +214,21 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)
-        publisher = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
+        publisher: EventSink = EventPublisher(
+            producer, metrics, max_event_bytes=settings.max_event_bytes
+        )
+        request_tracing = None
+        if tracing is not None:
+            publisher = TracedEventSink(publisher, tracing.tracer())
+            request_tracing = KafkaTracing(tracing.tracer(), group_id=settings.group_id)
         worker = Worker(
-            settings, KafkaRequestConsumer(consumer), publisher, pipeline, metrics, holds=holds
+            settings,
+            KafkaRequestConsumer(consumer),
+            publisher,
+            pipeline,
+            metrics,
+            holds=holds,
+            tracing=request_tracing,
         )
         probes = Probes(
             alive=lambda: _alive(worker),
@@ -218,6 +250,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
                 group=settings.group_id,
                 endpoint=settings.ecs_base_url,
                 max_in_flight=settings.max_in_flight,
+                tracing=tracing is not None,
             )
             watcher = asyncio.create_task(policy.watch(settings.policy_reload_seconds))
             resources.push_async_callback(_cancelled, watcher)

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError
 from worker.ops import kafka_log
 from worker.ops.config import ConfigError, load_settings
 from worker.ops.logging import configure_logging
+from worker.ops.tracing import TracingConfigError
 from worker.policy.load import PolicyFileError
 
 
@@ -50,6 +51,9 @@ def handle(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except PolicyFileError as exc:
         print(f"ecs-provisioner: invalid configuration: ECSP_POLICY_FILE: {exc}", file=sys.stderr)
+        return 2
+    except TracingConfigError as exc:
+        print(f"ecs-provisioner: invalid configuration: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. the ops port is taken
         print(f"ecs-provisioner: {exc}", file=sys.stderr)

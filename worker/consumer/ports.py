@@ -3,12 +3,14 @@
 The loop is written against these, not against aiokafka: `worker.consumer.kafka` adapts the
 aiokafka consumer to `RequestConsumer` (translation only), `EventPublisher` satisfies
 `EventSink`, and the tests' in-memory broker implements both, so the no-loss logic (ordered
-commits, pause/resume, revoke drain) is exercised without a broker.
+commits, pause/resume, revoke drain) is exercised without a broker. `RequestTracing` is where a
+request's span starts (`worker.consumer.tracing`; none when tracing is off).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
 from schemas.cloudevent import CloudEvent
@@ -102,3 +104,16 @@ class RequestProcessor(Protocol):
     async def process(
         self, message: InboundMessage, progress: ProgressSink | None
     ) -> CloudEvent: ...
+
+
+class RequestSpan(Protocol):
+    """The span of one request while it is processed and answered."""
+
+    def answered(self, event: CloudEvent) -> None:
+        """The request's terminal event, just before it is published (its outcome)."""
+
+
+class RequestTracing(Protocol):
+    """Starts the span of each request: current while it is processed and answered."""
+
+    def request(self, message: InboundMessage) -> AbstractContextManager[RequestSpan]: ...

@@ -1,8 +1,10 @@
 """Publishing events and waiting for the broker's acknowledgement, within the size budget.
 
-An event counts as published only when the broker acknowledged it (acks=all, idempotent
-producer). Every event is first fitted into the size budget (`max_event_bytes`, the producer's
-max request size): its large parts are cut, marked in `data.truncated` (`schemas.budget`).
+An event counts as published only when the broker acknowledged it (acks=all, idempotent producer).
+Its record carries the W3C `traceparent`/`tracestate` headers of the event's distributed-tracing
+extension, so a subscriber can continue the trace without parsing it. Every event is first fitted
+into the size budget (`max_event_bytes`, the producer's max request size): its large parts are cut,
+marked in `data.truncated` (`schemas.budget`).
 
 Errors about the event itself (too large for the broker, a record it refuses) are never retried
 as they are: the minimal form is tried once, and if that is refused too (or cannot be built),
@@ -46,7 +48,7 @@ EVENT_REJECTED = (
     CorruptRecordException,
     InvalidMessageError,
 )
-_HEADERS = [("content-type", CONTENT_TYPE.encode())]
+_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
 #: Room left for varint growth between the size estimate of an empty value and the real one.
 _SIZE_SLACK = 16
 
@@ -79,9 +81,9 @@ class EventPublisher:
         or broken progress topic must not hold up the request's terminal outcome)."""
         return await self._send(topic, key, event, give_up_at=time.monotonic() + within)
 
-    def value_budget(self, key: bytes | None) -> int:
-        """How many bytes an event's value may have next to `key` and the headers."""
-        overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", _HEADERS)
+    def value_budget(self, key: bytes | None, headers: list[tuple[str, bytes]]) -> int:
+        """How many bytes an event's value may have next to `key` and `headers`."""
+        overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", headers)
         return self._max_event_bytes - overhead - _SIZE_SLACK
 
     async def _send(
@@ -89,10 +91,11 @@ class EventPublisher:
     ) -> bool:
         minimal = False
         backoff = 0.1
+        headers = event_headers(event)
         while True:
             try:
-                value = fit_event(event, self.value_budget(key), minimal=minimal)
-                await self._producer.send_and_wait(topic, value, key=key, headers=_HEADERS)
+                value = fit_event(event, self.value_budget(key, headers), minimal=minimal)
+                await self._producer.send_and_wait(topic, value, key=key, headers=headers)
             except EVENT_REJECTED as exc:
                 if minimal:
                     return self._unpublishable(topic, event, type(exc).__name__)
@@ -139,3 +142,14 @@ class EventPublisher:
         )
         self._metrics.events_unpublishable.labels(event.type).inc()
         return False
+
+
+def event_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
+    """The record's headers: the content type and the event's W3C trace context (the same
+    `traceparent`/`tracestate` as its CloudEvents distributed-tracing extension)."""
+    headers = [_CONTENT_TYPE_HEADER]
+    if event.traceparent is not None:
+        headers.append(("traceparent", event.traceparent.encode()))
+        if event.tracestate is not None:
+            headers.append(("tracestate", event.tracestate.encode()))
+    return headers

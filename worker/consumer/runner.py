@@ -36,6 +36,8 @@ from worker.consumer.ports import (
     Record,
     RequestConsumer,
     RequestProcessor,
+    RequestSpan,
+    RequestTracing,
     TopicPartition,
 )
 from worker.ops.config import Settings
@@ -65,6 +67,7 @@ class Worker:
         metrics: Metrics,
         *,
         holds: IntakeHolds | None = None,
+        tracing: RequestTracing | None = None,
     ) -> None:
         self._settings = settings
         self._consumer = consumer
@@ -79,6 +82,7 @@ class Worker:
         self._paused: set[TopicPartition] = set()
         self._commit_lock = asyncio.Lock()
         self._holds = holds or IntakeHolds()
+        self._tracing: RequestTracing = tracing or _Untraced()
         self._holds.on_change(self._apply_backpressure)
         self.last_poll: float | None = None
         self._joined = False
@@ -156,12 +160,16 @@ class Worker:
         self, tp: TopicPartition, offsets: PartitionOffsets, message: InboundMessage
     ) -> None:
         async with self._keys.hold(message.key):
-            with structlog.contextvars.bound_contextvars(
-                request_key=_text(message.key),
-                partition=message.partition,
-                offset=message.offset,
+            with (
+                structlog.contextvars.bound_contextvars(
+                    request_key=_text(message.key),
+                    partition=message.partition,
+                    offset=message.offset,
+                ),
+                self._tracing.request(message) as span,
             ):
                 event = await self._answer(message)
+                span.answered(event)
                 await self._publisher.publish(
                     self._topic_of[event.type], event_key(message.key), event
                 )
@@ -289,6 +297,20 @@ class Worker:
             self._pending.pop(tp, None)
             self._paused.discard(tp)
             self._metrics.forget(tp.topic, tp.partition)  # its next owner reports it
+
+
+class _NoSpan:
+    def answered(self, event: CloudEvent) -> None:
+        return None
+
+
+class _Untraced:
+    """Tracing off: one shared do-nothing span, no tracing call per request."""
+
+    _NO_SPAN: contextlib.nullcontext[RequestSpan] = contextlib.nullcontext(_NoSpan())
+
+    def request(self, message: InboundMessage) -> contextlib.AbstractContextManager[RequestSpan]:
+        return self._NO_SPAN
 
 
 def _text(raw: bytes | None) -> str | None:

@@ -1,10 +1,10 @@
 """The ECS API client: create servers and read jobs, with auth, rate limit, retries and metrics.
 
-Owns: ``EcsClientSettings``, ``EcsClient``, the ``ApiObserver`` protocol and the TLS-configured
-session/connector helpers. One ``aiohttp.ClientSession`` per process; one limiter and one
-circuit breaker per process shared by every call. Every answer is reported to both: outage
-signals to the breaker, throttling to the limiter. While the breaker is open a call fails at
-once with ``ECSP.ApiUnavailable`` (no attempt spent); the caller may ``wait_available``.
+Owns: ``EcsClientSettings``, ``EcsClient``, the ``ApiObserver`` and ``HttpTracer`` protocols and
+the TLS-configured session/connector helpers. One ``aiohttp.ClientSession`` per process; one
+limiter and one circuit breaker per process shared by every call. Every answer is reported to
+both: outage signals to the breaker, throttling to the limiter. While the breaker is open a call
+fails at once with ``ECSP.ApiUnavailable`` (no attempt spent); the caller may ``wait_available``.
 Bodies, credentials and tokens are never logged.
 """
 
@@ -67,6 +67,33 @@ class ApiObserver(Protocol):
     def api_retry(self, endpoint: str, reason: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class HttpAttempt:
+    """One HTTP request to the API as it went, for an ``HttpTracer``.
+
+    ``route`` is the path template (``/v1/{project_id}/jobs/{job_id}``); ``status`` is None
+    when no answer came (``outcome`` network_error); ``error_code`` is the API's error code.
+    """
+
+    endpoint: str
+    method: str
+    route: str
+    url: URL
+    started_ns: int
+    seconds: float
+    status: int | None
+    outcome: str
+    error_code: str | None
+    request_id: str | None
+    job_id: str | None
+
+
+class HttpTracer(Protocol):
+    """Told of every HTTP attempt once it ended (``worker.ecs.tracing`` makes spans of them)."""
+
+    def http_attempt(self, attempt: HttpAttempt) -> None: ...
+
+
 class _NoObserver:
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
         return None
@@ -112,10 +139,12 @@ class _Request:
 
     endpoint: str  # metrics label: create, job, list, delete
     method: str
+    route: str
     url: URL
     headers: Mapping[str, str]
     body: bytes
     project_id: str
+    job_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +198,7 @@ class EcsClient:
         observer: ApiObserver | None = None,
         *,
         breaker: CircuitBreaker | None = None,
+        tracer: HttpTracer | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -178,6 +208,7 @@ class EcsClient:
         self._limiter = limiter
         self._breaker = breaker
         self._observer: ApiObserver = observer or _NoObserver()
+        self._tracer = tracer
         self._sleep = sleep
         self._rand = rand
         self._base = settings.endpoint.rstrip("/")
@@ -199,7 +230,8 @@ class EcsClient:
             "X-Project-Id": project_id,
         }
         url = self._url("v1.1", project_id, "cloudservers")
-        request = _Request("create", "POST", url, headers, data, project_id)
+        route = "/v1.1/{project_id}/cloudservers"
+        request = _Request("create", "POST", route, url, headers, data, project_id)
         answer, attempts = await self._call(request)
         return parse_create(
             answer.document,
@@ -212,7 +244,9 @@ class EcsClient:
         """GET /v1/{project_id}/jobs/{job_id}. A purged job raises an error with HTTP 404."""
         url = self._url("v1", project_id, "jobs", job_id)
         headers = {"X-Project-Id": project_id}
-        answer, _ = await self._call(_Request("job", "GET", url, headers, b"", project_id))
+        route = "/v1/{project_id}/jobs/{job_id}"
+        request = _Request("job", "GET", route, url, headers, b"", project_id, job_id)
+        answer, _ = await self._call(request)
         return parse_job(answer.document, job_id=job_id, request_id=answer.request_id)
 
     async def list_servers(
@@ -229,7 +263,8 @@ class EcsClient:
             params.append(("marker", marker))
         url = self._url("v1", project_id, "cloudservers", "detail").with_query(params)
         headers = {"X-Project-Id": project_id}
-        answer, _ = await self._call(_Request("list", "GET", url, headers, b"", project_id))
+        route = "/v1/{project_id}/cloudservers/detail"
+        answer, _ = await self._call(_Request("list", "GET", route, url, headers, b"", project_id))
         return parse_server_page(answer.document)
 
     async def delete_servers(
@@ -248,7 +283,8 @@ class EcsClient:
         }
         headers = {"Content-Type": JSON_CONTENT_TYPE, "X-Project-Id": project_id}
         url = self._url("v1", project_id, "cloudservers", "delete")
-        request = _Request("delete", "POST", url, headers, encode_body(body), project_id)
+        route = "/v1/{project_id}/cloudservers/delete"
+        request = _Request("delete", "POST", route, url, headers, encode_body(body), project_id)
         answer, _ = await self._call(request)
         job_id = answer.document.get("job_id")
         if not isinstance(job_id, str) or not job_id:
@@ -353,6 +389,33 @@ class EcsClient:
         budget = max(0.001, min(self._settings.request_timeout, deadline - time.monotonic()))
         timeout = aiohttp.ClientTimeout(total=budget, sock_connect=self._settings.connect_timeout)
         started = time.monotonic()
+        started_ns = time.time_ns()
+
+        def report(
+            status: int | None,
+            result: str,
+            error: EcsApiError | None = None,
+            request_id: str | None = None,
+        ) -> None:
+            seconds = time.monotonic() - started
+            self._observer.api_call(endpoint, result, seconds)
+            if self._tracer is not None:
+                self._tracer.http_attempt(
+                    HttpAttempt(
+                        endpoint=endpoint,
+                        method=request.method,
+                        route=request.route,
+                        url=request.url,
+                        started_ns=started_ns,
+                        seconds=seconds,
+                        status=status,
+                        outcome=result,
+                        error_code=None if error is None else error.code,
+                        request_id=request_id,
+                        job_id=request.job_id,
+                    )
+                )
+
         try:
             async with self._session.request(
                 request.method,
@@ -364,15 +427,15 @@ class EcsClient:
             ) as raw:
                 status, raw_headers, raw_body = raw.status, raw.headers, await raw.read()
         except TimeoutError:
-            self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
+            report(None, "network_error")
             raise timeout_error(f"{endpoint} call") from None
         except aiohttp.ClientConnectorCertificateError as exc:
-            self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
+            report(None, "network_error")
             raise certificate_error(exc) from None
         except aiohttp.ClientError as exc:
-            self._observer.api_call(endpoint, "network_error", time.monotonic() - started)
+            report(None, "network_error")
             raise network_error(exc) from None
         error = None if 200 <= status < 300 else parse_error(status, raw_headers, raw_body)
         result = "ok" if error is None else outcome(error)
-        self._observer.api_call(endpoint, result, time.monotonic() - started)
+        report(status, result, error, raw_headers.get("X-Request-Id"))
         return _Exchange(status, raw_headers, raw_body, sent, error)

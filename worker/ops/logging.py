@@ -5,7 +5,8 @@ aiokafka's and aiohttp's standard-library loggers go through the same processors
 has one format; aiokafka's transient errors are summarised first (`worker.ops.kafka_log`). As a
 last line of defence, values under keys that mean a secret are masked, at any depth of a logged
 value, by the same rule as events' request copies (`schemas.redaction.is_secret_key`: case,
-separators and small misspellings do not count).
+separators and small misspellings do not count). A line written while a span is current
+(tracing on, `worker.ops.tracing`) carries its `trace_id` and `span_id`, in the W3C hex form.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import MutableMapping
 from typing import Any, Literal
 
 import structlog
+from opentelemetry import trace
 
 from schemas.redaction import MASK, is_secret_key, redact
 from worker.ops import kafka_log
@@ -35,6 +37,17 @@ def _mask_secret_keys(
     return event_dict
 
 
+def add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Adds `trace_id`/`span_id` of the current span, if there is a valid one."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = trace.format_trace_id(context.trace_id)
+        event_dict["span_id"] = trace.format_span_id(context.span_id)
+    return event_dict
+
+
 def configure_logging(
     level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto"
 ) -> None:
@@ -45,6 +58,7 @@ def configure_logging(
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
         _mask_secret_keys,
     ]
     renderer: Any = (

@@ -26,8 +26,13 @@ from worker.pipeline.message import InboundMessage
 
 PROJECT_HEADER = "ecs-project-id"
 TRACEPARENT_HEADER = "traceparent"
+TRACESTATE_HEADER = "tracestate"
+#: W3C trace context allows at most 32 list members of at most 256 characters; vendors may
+#: cut a longer tracestate, and so does the worker (it is then dropped, not cut).
+MAX_TRACESTATE_CHARS = 512
 
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[ -~]{0,200})?")
+_TRACESTATE = re.compile(rf"[ -~]{{1,{MAX_TRACESTATE_CHARS}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,7 @@ class Identity:
     token: str | None
     project_id: str | None
     traceparent: str | None
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,8 @@ def identify(message: InboundMessage, *, namespace: uuid.UUID, default_project: 
     """Key, token and project of a record; never fails (problems surface in `decode`).
 
     An oversized project header is not taken (the record fails in `check_bounds`); a
-    traceparent that is not W3C trace context is ignored, as the W3C recommendation says.
+    traceparent that is not W3C trace context is ignored, as the W3C recommendation says (and
+    the tracestate with it; a tracestate is kept only beside a valid traceparent).
     """
     key = _key_text(message.key)
     project = message.header(PROJECT_HEADER)
@@ -64,11 +71,15 @@ def identify(message: InboundMessage, *, namespace: uuid.UUID, default_project: 
     traceparent = message.header(TRACEPARENT_HEADER)
     if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
         traceparent = None
+    tracestate = message.header(TRACESTATE_HEADER) if traceparent is not None else None
+    if tracestate is not None and not _TRACESTATE.fullmatch(tracestate):
+        tracestate = None
     return Identity(
         key=key,
         token=client_token(key, namespace) if key is not None else None,
         project_id=project or default_project or None,
         traceparent=traceparent,
+        tracestate=tracestate,
     )
 
 

@@ -372,6 +372,7 @@ class _EventMaker:
         self._redact_fields = config.redact_fields
         self._identity = identity
         self._traceparent = identity.traceparent
+        self._tracestate = identity.tracestate
         self._request_digest = (
             None if message.value is None else hashlib.sha256(message.value).hexdigest()
         )
@@ -396,6 +397,7 @@ class _EventMaker:
             event_type,
             source=self._source,
             traceparent=self._traceparent,
+            tracestate=self._tracestate,
             request_digest=self._request_digest,
         )
 
