@@ -29,6 +29,8 @@ Manifest = dict[str, Any]
 REPO = Path(__file__).resolve().parents[2]
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "PrometheusRule", "ServiceMonitor"}
+#: Validated against Strimzi's CRD schemas in test_strimzi.py.
+STRIMZI_KINDS = {"KafkaTopic", "KafkaUser"}
 WORKER = "ecs-provisioner"
 DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 
@@ -91,7 +93,13 @@ def test_every_overlay_renders_the_worker(rendered_overlays: dict[str, list[Mani
     assert set(rendered_overlays) == {"dev", "prod"}
     for objects in rendered_overlays.values():
         kinds = {obj["kind"] for obj in objects}
-        assert {"Deployment", "ConfigMap", "Service", "PodDisruptionBudget"} <= kinds
+        assert {
+            "Deployment",
+            "ConfigMap",
+            "Service",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+        } <= kinds
         assert {obj["metadata"].get("namespace") for obj in objects} != {None}
 
 
@@ -104,6 +112,7 @@ def test_every_component_renders_on_the_base(
         "guardrails": {"ConfigMap", "Deployment"},
         "monitoring": {"PrometheusRule", "ServiceMonitor", "ConfigMap"},
         "scrape-annotations": {"Deployment"},
+        "strimzi": {"KafkaTopic", "KafkaUser", "Deployment", "ConfigMap"},
     }
     assert set(rendered_components) == set(expected)
     for name, objects in rendered_components.items():
@@ -118,7 +127,7 @@ def _builtin_objects(
     labelled = [(f"overlay {n}", o) for n, objs in overlays.items() for o in objs]
     labelled += [(f"base+{n}", o) for n, objs in components.items() for o in objs]
     labelled += [("secrets.template.yaml", o) for o in templates]
-    return [(where, obj) for where, obj in labelled if obj["kind"] not in CRD_KINDS]
+    return [(where, obj) for where, obj in labelled if obj["kind"] not in CRD_KINDS | STRIMZI_KINDS]
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
