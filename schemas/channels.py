@@ -1,7 +1,8 @@
 """The topics of the contract and which event type goes to which: the one routing table.
 
 `CHANNELS` lists each channel (the AsyncAPI channel id) with its default topic name, what it
-carries and, for the worker's output channels, the event types published there. The worker's
+carries, its recommended partition count and, for the worker's output channels, the event types
+published there. `DEFAULT_GROUP_ID` is the worker's consumer group unless configured. The worker's
 settings take their topic defaults from it (`ECSP_TOPIC_<CHANNEL>` overrides them), the worker
 routes events with `channel_of`, and the AsyncAPI document is generated from it.
 """
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.events import EventType
+
+DEFAULT_GROUP_ID = "ecs-provisioner"
+"""The worker's consumer group on the requests topic (`ECSP_GROUP_ID`)."""
 
 
 class Channel(StrEnum):
@@ -25,11 +29,13 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True)
 class ChannelSpec:
-    """One channel: default topic, description, and the event types sent on it (none: inbound)."""
+    """One channel: default topic, description, recommended partitions, and the event types sent
+    on it (none: inbound). The requests topic's partitions bound the useful worker pods."""
 
     default_topic: str
     description: str
     event_types: tuple[EventType, ...] = ()
+    partitions: int = 3
 
     @property
     def inbound(self) -> bool:
@@ -40,6 +46,7 @@ CHANNELS: dict[Channel, ChannelSpec] = {
     Channel.REQUESTS: ChannelSpec(
         "ecs.provisioning.requests",
         "Create requests: the JSON body of POST /v1.1/{project_id}/cloudservers.",
+        partitions=12,
     ),
     Channel.RESULTS: ChannelSpec(
         "ecs.provisioning.results",

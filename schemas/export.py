@@ -9,7 +9,9 @@ Files (under the `schemas/` package directory):
 - `json/<event type>.schema.json`: the `data` of each event type; its `$id` is the event's
   `dataschema`;
 - `json/cloudevent.schema.json`: the CloudEvents 1.0 structured-mode envelope;
-- `asyncapi.yaml`: topics, keys, headers and messages.
+- `asyncapi.yaml`: servers, topics with their Kafka bindings (key schema, consumer group,
+  partitions), headers (with the W3C trace context), messages with examples (the five reference
+  requests, one event of each type).
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from typing import Any
 
 import yaml
 
-from schemas.channels import CHANNELS, channel_of
+from schemas.channels import CHANNELS, DEFAULT_GROUP_ID, channel_of
 from schemas.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VERSION, dataschema_uri
+from schemas.event_examples import REQUEST_TRACEPARENT, TRACESTATE, example_event
 from schemas.events import EVENT_DATA_MODELS, EVENT_TYPE_DOCS, EventType
 from schemas.failures import WorkerErrorCode
+from schemas.limits import MAX_KEY_BYTES
 from schemas.request import CreateServersBody
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+EXAMPLES_DIR_NAME = "examples"
 JSON_DIR_NAME = "json"
 ASYNCAPI_NAME = "asyncapi.yaml"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,6 +42,7 @@ REQUEST_NAME = "ecs.provisioning.request"
 ENVELOPE_NAME = "cloudevent"
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
+TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$"
 
 
 def schema_file_name(name: str) -> str:
@@ -126,6 +132,13 @@ def asyncapi_document() -> dict[str, Any]:
             "address": spec.default_topic,
             "description": spec.description + " The topic name is configurable.",
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+            "bindings": {
+                "kafka": {
+                    "topic": spec.default_topic,
+                    "partitions": spec.partitions,
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            },
         }
         action = "receive" if spec.inbound else "send"
         operations[f"{action}-{channel_id}"] = {
@@ -133,6 +146,17 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{channel_id}"},
             "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in names],
         }
+        if spec.inbound:
+            operations[f"{action}-{channel_id}"]["bindings"] = {
+                "kafka": {
+                    "groupId": {
+                        "type": "string",
+                        "const": DEFAULT_GROUP_ID,
+                        "description": "The worker's consumer group (ECSP_GROUP_ID).",
+                    },
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            }
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -146,9 +170,19 @@ def asyncapi_document() -> dict[str, Any]:
             ),
         },
         "defaultContentType": DATA_CONTENT_TYPE,
+        "servers": _servers(),
         "channels": channels,
         "operations": operations,
         "components": {
+            "securitySchemes": {
+                "scramSha512": {
+                    "type": "scramSha512",
+                    "description": (
+                        "SASL SCRAM-SHA-512 over TLS (ECSP_KAFKA_SASL_*), e.g. the KafkaUser of "
+                        "deploy/k8s/components/strimzi."
+                    ),
+                }
+            },
             "messages": messages,
             "schemas": {
                 "requestHeaders": _headers(with_project=True),
@@ -246,21 +280,83 @@ def _headers(*, with_project: bool) -> dict[str, Any]:
         }
     else:
         properties["content-type"] = {"type": "string", "const": CONTENT_TYPE}
+    if with_project:
+        traceparent = (
+            "W3C trace context of the publisher's span; the worker's spans continue it and its "
+            "events carry it on. Ignored when it is not W3C trace context."
+        )
+        tracestate = "W3C tracestate, kept beside a valid traceparent (at most 512 characters)."
+    else:
+        traceparent = (
+            "W3C trace context of the worker's span that published the event (with tracing "
+            "off, the request's); the same value as the CloudEvents traceparent attribute."
+        )
+        tracestate = "W3C tracestate; the same value as the CloudEvents tracestate attribute."
     properties["traceparent"] = {
         "type": "string",
-        "description": (
-            "W3C trace context; copied from the request into every event "
-            "(header and CloudEvents traceparent extension)."
-        ),
+        "pattern": TRACEPARENT_PATTERN,
+        "description": traceparent,
     }
+    properties["tracestate"] = {"type": "string", "maxLength": 512, "description": tracestate}
     return {"type": "object", "properties": properties}
 
 
-def _kafka_key(description: str, *, nullable: bool = False) -> dict[str, Any]:
+def _servers() -> dict[str, Any]:
+    return {
+        "production": {
+            "host": "kafka-bootstrap.kafka.svc:9093",
+            "protocol": "kafka-secure",
+            "description": (
+                "The brokers of deploy/k8s/overlays/prod (ECSP_KAFKA_BOOTSTRAP_SERVERS; with "
+                "Strimzi, my-cluster-kafka-bootstrap.kafka.svc:9093)."
+            ),
+            "security": [{"$ref": "#/components/securitySchemes/scramSha512"}],
+        },
+        "local": {
+            "host": "127.0.0.1:9092",
+            "protocol": "kafka",
+            "description": "The PLAINTEXT broker of deploy/local/kafka.sh (make run, make test).",
+        },
+    }
+
+
+def _request_examples() -> list[dict[str, Any]]:
+    examples = []
+    for path in sorted((PACKAGE_DIR / EXAMPLES_DIR_NAME).glob("*.json")):
+        examples.append(
+            {
+                "name": path.stem,
+                "summary": f"The API reference's example {path.stem}, keyed ticket-{path.stem}.",
+                "headers": {"traceparent": REQUEST_TRACEPARENT, "tracestate": TRACESTATE},
+                "payload": json.loads(path.read_text(encoding="utf-8")),
+            }
+        )
+    return examples
+
+
+def _event_example(event_type: EventType) -> dict[str, Any]:
+    event = example_event(event_type)
+    return {
+        "name": event_type.value.rsplit(".", 1)[-1],
+        "summary": f"Keyed {event.subject}, answering the request at its origin.",
+        "headers": {
+            "content-type": CONTENT_TYPE,
+            "traceparent": event.traceparent,
+            "tracestate": event.tracestate,
+        },
+        "payload": event.to_dict(),
+    }
+
+
+def _kafka_key(description: str, *, max_bytes: int, nullable: bool = False) -> dict[str, Any]:
     key_type: str | list[str] = ["string", "null"] if nullable else "string"
     return {
         "kafka": {
-            "key": {"type": key_type, "description": description},
+            "key": {
+                "type": key_type,
+                "minLength": 1,
+                "description": f"{description} At most {max_bytes} bytes of UTF-8.",
+            },
             "bindingVersion": KAFKA_BINDING_VERSION,
         }
     }
@@ -276,8 +372,10 @@ def _request_message() -> dict[str, Any]:
         "payload": {"$ref": f"./{JSON_DIR_NAME}/{schema_file_name(REQUEST_NAME)}"},
         "bindings": _kafka_key(
             "Request key (UTF-8, required). The same key always yields the same client token, "
-            "so a re-published request never creates a second server."
+            "so a re-published request never creates a second server.",
+            max_bytes=MAX_KEY_BYTES,
         ),
+        "examples": _request_examples(),
     }
 
 
@@ -311,7 +409,9 @@ def _event_message(event_type: EventType) -> dict[str, Any]:
         "bindings": _kafka_key(
             "The request key of the request this event is about (null if it had none).",
             nullable=event_type is EventType.FAILED,
+            max_bytes=MAX_KEY_BYTES,
         ),
+        "examples": [_event_example(event_type)],
     }
 
 

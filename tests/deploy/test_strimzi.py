@@ -19,6 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from schemas.channels import CHANNELS
 from tests.deploy.conftest import K8S, kustomize
 from tests.deploy.test_k8s_manifests import (
     KUBERNETES_VERSIONS,
@@ -129,6 +130,8 @@ def test_the_four_topics_are_the_workers_with_the_partitions_keda_scales_to(
     scaled = the(objects, "ScaledObject", "ecs-provisioner")
     partitions = scaled["metadata"]["annotations"]["ecs-provisioner/request-topic-partitions"]
     assert topics[setting(objects, "topic_requests")]["partitions"] == int(partitions)
+    for spec in CHANNELS.values():  # as the AsyncAPI document's channel bindings say
+        assert topics[spec.default_topic]["partitions"] == spec.partitions
     max_event = int(setting(objects, "max_event_bytes"))
     for name, spec in topics.items():
         if name != setting(objects, "topic_requests"):

@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from schemas.channels import CHANNELS, Channel, channel_of
+from schemas.channels import CHANNELS, DEFAULT_GROUP_ID, Channel, channel_of
 from schemas.events import EventType
 from schemas.extensions import ExtraField, ExtraFieldError, parse_extra_fields
 from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     kafka_ca_file: Path | None = Field(
         None, description="CA bundle (PEM) for the brokers' TLS certificates."
     )
-    group_id: str = Field("ecs-provisioner", description="Kafka consumer group.")
+    group_id: str = Field(DEFAULT_GROUP_ID, description="Kafka consumer group.")
     group_instance_id: str = Field(
         "",
         description="Static group membership id (the pod name): a restarted member gets its "
