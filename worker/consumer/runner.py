@@ -12,6 +12,9 @@ On revocation, work of the revoked partitions gets a bounded grace, then is canc
 finished is committed, the rest is redone by the next owner (same key, same token: safe).
 On shutdown, fetching stops, in-flight work gets the shutdown grace, the finished prefix is
 committed and the clients close.
+
+The loop is written against `worker.consumer.ports` and knows no aiokafka (the adapter is in
+`worker.consumer.kafka`), so tests run it on an in-memory broker (tests/consumer/machine.py).
 """
 
 from __future__ import annotations
