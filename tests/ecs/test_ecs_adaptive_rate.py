@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ecs.test_ecs_ratelimit import FakeTime
 from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def adaptive(fake: FakeTime, **policy: float) -> tuple[AdaptiveRate, list[float]]:

@@ -33,6 +33,15 @@ def breaker(clock: FakeClock, **policy: float) -> tuple[CircuitBreaker, list[Cir
     return CircuitBreaker(policy_, clock=clock, on_change=changes.append), changes
 
 
+def open_breaker() -> tuple[FakeClock, CircuitBreaker, list[CircuitState]]:
+    """A breaker (threshold 3, probes after 2 s doubling to 10 s) just opened by 3 outages."""
+    clock = FakeClock()
+    b, changes = breaker(clock)
+    for _ in range(3):
+        b.outage()
+    return clock, b, changes
+
+
 def test_opens_after_threshold_outages_in_a_row_and_answers_reset_the_streak() -> None:
     clock = FakeClock()
     b, changes = breaker(clock)
@@ -62,10 +71,7 @@ def test_throttling_is_not_an_outage_and_does_not_reset_the_streak() -> None:
 
 
 def test_one_probe_after_backoff_closes_on_success() -> None:
-    clock = FakeClock()
-    b, changes = breaker(clock)
-    for _ in range(3):
-        b.outage()
+    clock, b, changes = open_breaker()
     clock.now += 1.99
     assert not b.admit()
     clock.now += 0.01
@@ -79,10 +85,7 @@ def test_one_probe_after_backoff_closes_on_success() -> None:
 
 
 def test_failed_probes_double_the_backoff_up_to_the_cap() -> None:
-    clock = FakeClock()
-    b, _ = breaker(clock)
-    for _ in range(3):
-        b.outage()
+    clock, b, _ = open_breaker()
     waits = []
     for _ in range(5):
         opened = clock.now
@@ -102,10 +105,7 @@ def test_failed_probes_double_the_backoff_up_to_the_cap() -> None:
 
 
 def test_a_throttled_probe_closes_the_breaker() -> None:
-    clock = FakeClock()
-    b, _ = breaker(clock)
-    for _ in range(3):
-        b.outage()
+    clock, b, _ = open_breaker()
     clock.now += 2.0
     assert b.admit()
     b.throttled()
@@ -113,10 +113,7 @@ def test_a_throttled_probe_closes_the_breaker() -> None:
 
 
 def test_an_abandoned_probe_lets_the_next_caller_probe_at_once() -> None:
-    clock = FakeClock()
-    b, _ = breaker(clock)
-    for _ in range(3):
-        b.outage()
+    clock, b, _ = open_breaker()
     clock.now += 2.0
     assert b.admit()
     b.abandoned()  # e.g. the probing request was cancelled by a rebalance
@@ -125,10 +122,7 @@ def test_an_abandoned_probe_lets_the_next_caller_probe_at_once() -> None:
 
 
 def test_late_failures_while_open_do_not_push_the_probe_back() -> None:
-    clock = FakeClock()
-    b, _ = breaker(clock)
-    for _ in range(3):
-        b.outage()
+    clock, b, _ = open_breaker()
     clock.now += 1.0
     b.outage()  # answers of calls sent before the breaker opened
     b.outage()

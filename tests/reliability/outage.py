@@ -44,7 +44,7 @@ from tests.support import secrets
 from tests.support.bodies import server_body
 from tests.support.kafka import Record, consume, create_topics, delete_topics, produce
 from tests.support.ports import reserved_ports
-from tests.support.stack import in_process, settings_from, worker_env
+from tests.support.stack import in_process, settings_from, sim_call, worker_env
 from worker.ops.logging import configure_logging
 from worker.ops.metrics import Metrics
 
@@ -95,12 +95,7 @@ class SimProcess:
         self.process = None
 
     async def call(self, method: str, path: str, payload: Any = None) -> Any:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-            session.request(method, self.url + path, json=payload) as response,
-        ):
-            response.raise_for_status()
-            return await response.json()
+        return await sim_call(self.url, method, path, payload)
 
     async def servers_by_token(self) -> Counter[str]:
         """Servers created per token over every life of the simulator."""

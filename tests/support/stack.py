@@ -92,12 +92,17 @@ class Stack:
         return records
 
     async def sim(self, method: str, path: str, payload: Any = None) -> Any:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-            session.request(method, self.base_url + path, json=payload) as response,
-        ):
-            response.raise_for_status()
-            return await response.json()
+        return await sim_call(self.base_url, method, path, payload)
+
+
+async def sim_call(base_url: str, method: str, path: str, payload: Any = None) -> Any:
+    """One JSON call to a simulator (its `/_sim/` paths); raises on a non-2xx answer."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+        session.request(method, base_url + path, json=payload) as response,
+    ):
+        response.raise_for_status()
+        return await response.json()
 
 
 def _bytes(key: str | bytes | None) -> bytes | None:
