@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import secrets as random_ids
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from tests.support import secrets
-from tests.support.otlp import ReceivedSpan, otlp_receiver
+from tests.support.otlp import ReceivedSpan, Receiver, otlp_receiver
 from tests.support.stack import example, stack
 
 TRACE_ID = random_ids.token_hex(16)
@@ -33,29 +35,34 @@ def one(spans: list[ReceivedSpan], name: str) -> ReceivedSpan:
     return span
 
 
-@pytest.fixture
-def otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("OTEL_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
-    monkeypatch.setenv("OTEL_SERVICE_NAME", "ecsp-under-test")
 
 
-@pytest.mark.usefixtures("otel_env")
+@pytest.fixture
+async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
+    """A running OTLP receiver that the standard OTEL_* variables point the worker at."""
+    no_otel_env(monkeypatch)
+    async with otlp_receiver() as running:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", running.endpoint)
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "ecsp-under-test")
+        yield running
+
+
 async def test_a_request_is_one_trace_continued_by_its_events(
-    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str, receiver: Receiver, suite_log: Path
 ) -> None:
-    async with otlp_receiver() as receiver:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
-        async with stack(kafka_bootstrap, job_seconds=(0.6, 0.9)) as s:
-            headers = [("traceparent", TRACEPARENT.encode()), ("tracestate", TRACESTATE.encode())]
-            await s.publish([("traced-1", example("02-prepaid-password.json"))], headers)
-            [outcome] = await s.outcomes(1)
-            [submitted] = await s.progress(1)
-            results_topic = s.settings.topic_results
-            requests_topic = s.settings.topic_requests
-        spans = [span for span in receiver.spans if span.trace_id == TRACE_ID]
+    async with stack(kafka_bootstrap, job_seconds=(0.6, 0.9)) as s:
+        headers = [("traceparent", TRACEPARENT.encode()), ("tracestate", TRACESTATE.encode())]
+        await s.publish([("traced-1", example("02-prepaid-password.json"))], headers)
+        [outcome] = await s.outcomes(1)
+        [submitted] = await s.progress(1)
+        results_topic = s.settings.topic_results
+        requests_topic = s.settings.topic_requests
+    spans = [span for span in receiver.spans if span.trace_id == TRACE_ID]
 
     event = outcome.json()
     assert event["type"] == "ecs.provisioning.succeeded"
@@ -94,22 +101,26 @@ async def test_a_request_is_one_trace_continued_by_its_events(
     assert traceparent.split("-")[2] == result_publish.span_id
     assert result_publish.attributes["messaging.message.id"] == event["id"]
 
+    # The worker's log lines about this request name its trace and the consumer span.
+    lines = [json.loads(line) for line in suite_log.read_text().splitlines() if TRACE_ID in line]
+    job_lines = [line for line in lines if line["event"] == "job succeeded"]
+    assert [(line["trace_id"], line["span_id"]) for line in job_lines] == [
+        (TRACE_ID, consumer.span_id)
+    ]
+
     # No secret reaches an attribute: not the password, not the AK/SK.
     dumped = json.dumps([span.attributes for span in receiver.spans])
     for secret in (secrets.ADMIN_PASS_SECRET, secrets.TEST_AK, secrets.TEST_SK, "adminPass"):
         assert secret not in dumped
 
 
-@pytest.mark.usefixtures("otel_env")
 async def test_a_failed_request_without_trace_context_starts_a_trace_marked_as_an_error(
-    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str, receiver: Receiver
 ) -> None:
-    async with otlp_receiver() as receiver:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
-        async with stack(kafka_bootstrap) as s:
-            await s.publish([("untraced-bad", {"server": {"name": 5}})])
-            [outcome] = await s.outcomes(1)
-            requests_topic = s.settings.topic_requests
+    async with stack(kafka_bootstrap) as s:
+        await s.publish([("untraced-bad", {"server": {"name": 5}})])
+        [outcome] = await s.outcomes(1)
+        requests_topic = s.settings.topic_requests
 
     trace_id = header(outcome.headers, "traceparent").split("-")[1]
     spans = [span for span in receiver.spans if span.trace_id == trace_id]
@@ -124,9 +135,7 @@ async def test_a_failed_request_without_trace_context_starts_a_trace_marked_as_a
 async def test_with_tracing_off_events_carry_the_requests_trace_context(
     kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
+    no_otel_env(monkeypatch)
     async with stack(kafka_bootstrap) as s:
         headers = [("traceparent", TRACEPARENT.encode()), ("tracestate", TRACESTATE.encode())]
         await s.publish([("off-1", example("05-dry-run.json"))], headers)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: The instrumentation scope of every span of the worker.
 INSTRUMENTATION_NAME = "ecs-provisioner"
+#: How long the exit waits for queued spans to be exported (the pod's grace is short).
+FLUSH_SECONDS = 3.0
 #: Variables whose presence asks for exported traces.
 _ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 _PROTOCOLS = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -69,8 +71,14 @@ class Tracing:
         return self.provider.get_tracer(INSTRUMENTATION_NAME)
 
     async def shutdown(self) -> None:
-        """Exports the spans still queued and stops the exporter (off the event loop)."""
-        await asyncio.to_thread(self.provider.shutdown)
+        """Exports the spans still queued, for at most FLUSH_SECONDS (plus one export in
+        progress, bounded by OTEL_EXPORTER_OTLP_TIMEOUT), and stops the exporter; off the loop."""
+
+        def flush_and_stop() -> None:
+            self.provider.force_flush(timeout_millis=int(FLUSH_SECONDS * 1000))
+            self.provider.shutdown()
+
+        await asyncio.to_thread(flush_and_stop)
 
 
 def start_tracing(version: str, env: Mapping[str, str] = os.environ) -> Tracing | None:
