@@ -1,9 +1,10 @@
 """All benchmarks in one invocation; writes `results/latest.json` and `results/latest.md`.
 
 ``python -m tests.bench.run [--quick] [--only NAME ...]`` with NAME in e2e, sdk, inflight,
-scaling. Needs a broker: `ECSP_BENCH_KAFKA_BOOTSTRAP` (else `ECSP_TEST_KAFKA_BOOTSTRAP`, else
-127.0.0.1:9092), e.g. ``KAFKA_PORT=9492 deploy/local/kafka.sh start``. With `--only`, the other
-sections of the previous `latest.json` are kept (each section records when it was measured).
+scaling, tracing. Needs a broker: `ECSP_BENCH_KAFKA_BOOTSTRAP` (else
+`ECSP_TEST_KAFKA_BOOTSTRAP`, else 127.0.0.1:9092), e.g. ``KAFKA_PORT=9492 deploy/local/kafka.sh
+start``. With `--only`, the other sections of the previous `latest.json` are kept (each section
+records when it was measured).
 Figures only, no pass/fail; child-process logs go to `.bench-logs/`.
 """
 
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from tests.bench import bench_e2e, bench_inflight, bench_scaling, bench_sdk
+from tests.bench import bench_e2e, bench_inflight, bench_scaling, bench_sdk, bench_tracing
 from tests.bench.common import RESULTS, Section, bench_bootstrap, machine, markdown
 from tests.support.kafka import broker_reachable
 
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, Runner] = {
         2000 if quick else 10_000, 30.0 if quick else 120.0
     ),
     "scaling": lambda quick: bench_scaling.bench(1500 if quick else 4000),
+    "tracing": lambda quick: bench_tracing.bench(1500 if quick else 4000),
 }
 
 

@@ -1,5 +1,5 @@
-"""Starting the worker against an unreachable broker or with an invalid policy file fails fast,
-clearly, and cleanly."""
+"""Starting the worker against an unreachable broker, with an invalid policy file or with OTEL_*
+asking for an exporter it lacks fails fast, clearly, and cleanly."""
 
 from __future__ import annotations
 
@@ -46,3 +46,12 @@ def test_the_worker_refuses_to_start_with_an_invalid_policy_file(tmp_path: Path)
     assert result.returncode == 2
     assert "ECSP_POLICY_FILE" in result.stderr
     assert "default.max_count" in result.stderr
+
+
+def test_the_worker_refuses_to_start_when_otel_asks_for_an_exporter_it_lacks() -> None:
+    result = run_worker_against_no_broker(
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1", OTEL_EXPORTER_OTLP_PROTOCOL="grpc"
+    )
+    assert result.returncode == 2
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL='grpc'" in result.stderr
+    assert "invalid configuration" in result.stderr
