@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
@@ -42,7 +43,10 @@ async def answer(record: Record) -> tuple[list[tuple[bytes | None, bytes, Any]],
     """What the worker would send for `record` (through the real publisher), and API creates."""
     key, value, headers = record
     api = AcceptingApi()
-    message = InboundMessage("requests", 0, 9, key, value, headers, 1_700_000_000_000)
+    # Published now: the request deadline counts from the record's timestamp, and a valid record
+    # must reach the API rather than fail `timeout` for being old.
+    published_ms = int(time.time() * 1000)
+    message = InboundMessage("requests", 0, 9, key, value, headers, published_ms)
     event = await pipeline(api).process(message, _ignore)
     producer = RecordingProducer()
     publisher = EventPublisher(producer, Metrics(), max_event_bytes=BUDGET)
