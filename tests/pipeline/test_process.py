@@ -343,7 +343,7 @@ async def test_transient_job_read_errors_do_not_fail_the_request(run: Run) -> No
 
 async def test_deadline_fails_with_timeout_and_keeps_job_and_servers(run: Run) -> None:
     api = ScriptedApi(ACCEPTED, [job("RUNNING", ("RUNNING", "s1"))])
-    event, _ = await run(message(body()), api, request_deadline_seconds=0.05)
+    event, _ = await run(message(body()), api, request_deadline_seconds=1.0)
     data = event.data
     assert (data["stage"], data["error"]["code"]) == ("timeout", "ECSP.DeadlineExceeded")
     assert data["job_id"] == ACCEPTED.job_id
@@ -354,7 +354,7 @@ async def test_deadline_fails_with_timeout_and_keeps_job_and_servers(run: Run) -
 async def test_unpaid_order_announces_awaiting_payment_once_then_fails_payment(run: Run) -> None:
     created = CreateResult("ff8080828e1234560000000000000001", "CS123", ("s1",), False, None, 1)
     api = ScriptedApi(created, [job("PENDING_PAYMENT")])
-    event, progress = await run(message(body()), api, request_deadline_seconds=0.05)
+    event, progress = await run(message(body()), api, request_deadline_seconds=1.0)
     assert [e.type for e in progress] == [
         "ecs.provisioning.submitted",
         "ecs.provisioning.awaiting_payment",
