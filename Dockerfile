@@ -17,9 +17,9 @@ COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY worker ./worker
 # PIP_ONLY_BINARY fails the build instead of silently compiling a dependency from source; the
-# project itself is pure Python and is built from this directory, with the `otel` extra (tracing
-# stays off until OTEL_* asks for it).
-RUN /opt/venv/bin/pip install --no-binary ecs-provisioner ".[otel]" \
+# project itself is pure Python and is built from this directory (the contract, schemas/, is its
+# own distribution), with the `otel` extra (tracing stays off until OTEL_* asks for it).
+RUN /opt/venv/bin/pip install --no-binary ecs-provisioner,ecs-provisioner-contract ./schemas ".[otel]" \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 FROM ${PYTHON_IMAGE}

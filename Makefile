@@ -15,11 +15,11 @@ PYTEST_ARGS ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml schemas/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e './schemas[export]' -e '.[test]'
 	@touch $@
 
 lint: venv
@@ -62,8 +62,8 @@ bench: venv
 # Mutation testing of the core modules with their broker-free unit tests (docs/mutation.md);
 # MODULES="worker.ecs.retry ..." limits it to some modules. A few minutes on 2 cores.
 mutation: venv
-	$(BIN)/python -m pip install --quiet -e '.[test,mutation]'
+	$(BIN)/python -m pip install --quiet -e './schemas[export]' -e '.[test,mutation]'
 	$(BIN)/python -m tests.mutation.run $(MODULES)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis mutants
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .mutation

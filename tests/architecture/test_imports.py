@@ -10,6 +10,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import worker.pipeline
@@ -63,4 +64,18 @@ def test_the_consumer_core_does_not_load_aiokafka() -> None:
 
 def test_the_check_sees_indirect_imports() -> None:
     """The process module loads the request schema only through the decoder: it is still seen."""
-    assert offending(loaded_by("worker.pipeline.process"), "schemas.request") != []
+    assert offending(loaded_by("worker.pipeline.process"), "ecsp_contract.request") != []
+
+
+def test_the_contract_stands_alone_on_pydantic() -> None:
+    """Publishers install `schemas/` alone: its modules load nothing of the worker, and the
+    distribution requires pydantic only (PyYAML only for its exporter, an extra)."""
+    import ecsp_contract
+
+    modules = package_modules(ecsp_contract)
+    assert "ecsp_contract.events" in modules
+    loaded = loaded_by(*(name for name in modules if name != "ecsp_contract.export"))
+    assert offending(loaded, "worker", "schemas", "yaml", "aiohttp", "aiokafka", "structlog") == []
+    requires = metadata.requires("ecs-provisioner-contract") or []
+    assert [r for r in requires if "extra ==" not in r] == ["pydantic<3,>=2.7"]
+    assert "ecs-provisioner-contract==0.1.0" in (metadata.requires("ecs-provisioner") or [])

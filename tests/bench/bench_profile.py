@@ -25,7 +25,7 @@ from tests.bench.common import LOGS, bench_bootstrap, simulator
 AREAS = {
     "structlog / logging": ("structlog", "logging/"),
     "pydantic (models, validation, dump)": ("pydantic",),
-    "request schema validation": ("schemas/request.py", "pipeline/decode.py"),
+    "request schema validation": ("schemas/ecsp_contract/request.py", "pipeline/decode.py"),
     "signing (SDK-HMAC-SHA256)": ("ecs/signing.py",),
     "aiohttp client": ("aiohttp/client", "aiohttp/connector", "aiohttp/http_"),
     "aiokafka": ("aiokafka",),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.idempotency import client_token
+from ecsp_contract.idempotency import client_token
 from tests.cli.conftest import Cli
 from tests.support.stack import EXAMPLES, example, stack
 

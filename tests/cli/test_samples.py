@@ -55,7 +55,10 @@ def test_the_invalid_sample_breaks_two_rules_and_the_examples_are_untouched() ->
 def test_hints_name_non_default_broker_and_topics() -> None:
     default = hints(Settings())
     assert "--bootstrap-servers" not in default
-    assert ".venv/bin/ecs-provisioner publish schemas/examples/01-prepaid-keypair.json " in default
+    assert (
+        ".venv/bin/ecs-provisioner publish schemas/ecsp_contract/examples/01-prepaid-keypair.json "
+        in default
+    )
     assert "kcat -P -b 127.0.0.1:9092 -t ecs.provisioning.requests" in default
     custom = hints(Settings(kafka_bootstrap_servers="127.0.0.1:9592", topic_requests="my.requests"))
     assert "--bootstrap-servers 127.0.0.1:9592" in custom

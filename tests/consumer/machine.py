@@ -30,8 +30,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from schemas.cloudevent import CloudEvent, build_event
-from schemas.events import EventType, SubmittedData, ValidatedData
+from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.events import EventType, SubmittedData, ValidatedData
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer, MemoryPublisher
 from worker.consumer.ports import TopicPartition
 from worker.consumer.runner import Worker

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from schemas.cloudevent import CloudEvent
+from ecsp_contract.cloudevent import CloudEvent
 from tests.consumer.machine import NoLossMachine
 from tests.support.memory_broker import MemoryPublisher
 from worker.consumer import runner

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from schemas.cloudevent import CloudEvent
+from ecsp_contract.cloudevent import CloudEvent
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.runner import Worker
 from worker.ops.config import Settings

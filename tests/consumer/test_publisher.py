@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from schemas.cloudevent import build_event
-from schemas.events import EventType, KafkaOrigin, SubmittedData
+from ecsp_contract.cloudevent import build_event
+from ecsp_contract.events import EventType, KafkaOrigin, SubmittedData
 from worker.consumer.publisher import EventPublisher
 from worker.ops.metrics import Metrics
 

@@ -12,8 +12,8 @@ import pytest
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from schemas.cloudevent import CloudEvent, build_event
-from schemas.events import ErrorInfo, EventType, FailedData, KafkaOrigin
+from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.events import ErrorInfo, EventType, FailedData, KafkaOrigin
 from worker.consumer.publisher import EventPublisher
 from worker.ops.metrics import Metrics
 

@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from schemas.channels import CHANNELS
+from ecsp_contract.channels import CHANNELS
 from tests.deploy.conftest import K8S, kustomize
 from tests.deploy.test_k8s_manifests import (
     KUBERNETES_VERSIONS,

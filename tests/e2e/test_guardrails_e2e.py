@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.idempotency import client_token
+from ecsp_contract.idempotency import client_token
 from tests.e2e.test_worker_e2e import by_key
 from tests.support.bodies import server_body
 from tests.support.kafka import wait_for

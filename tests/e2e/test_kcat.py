@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from schemas.idempotency import client_token
+from ecsp_contract.idempotency import client_token
 from tests.support.stack import EXAMPLES, stack
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from schemas.idempotency import client_token
+from ecsp_contract.idempotency import client_token
 from tests.support import secrets
 from tests.support.bodies import server_body
 from tests.support.kafka import wait_for

@@ -9,7 +9,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from schemas.idempotency import client_token
+from ecsp_contract.idempotency import client_token
 from tests.support import secrets
 from tests.support.kafka import Record, wait_for
 from tests.support.stack import example, examples, stack

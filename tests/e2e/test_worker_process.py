@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from schemas.idempotency import client_token
+from ecsp_contract.idempotency import client_token
 from tests.support import secrets
 from tests.support.kafka import wait_for
 from tests.support.stack import example, in_process, settings_from, stack, start_worker_process

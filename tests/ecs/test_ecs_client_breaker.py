@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from schemas.failures import WorkerErrorCode
+from ecsp_contract.failures import WorkerErrorCode
 from tests.ecs.test_ecs_client_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from tests.support.bodies import server_body
 from worker.ecs.auth import AkSkAuth

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
 from tests.support import secrets
 from tests.support.stack import example
 

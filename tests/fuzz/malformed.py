@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schemas.request import CreateServersBody
+from ecsp_contract.request import CreateServersBody
 from tests.support.stack import examples
 
 BASES: tuple[dict[str, Any], ...] = tuple(examples().values())

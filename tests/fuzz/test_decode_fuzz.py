@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.cloudevent import CloudEvent
-from schemas.idempotency import client_token
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.idempotency import client_token
 from tests.fuzz.malformed import (
     json_values,
     mutated_bodies,

@@ -2,9 +2,12 @@
 
     python -m tests.mutation.run [MODULE ...]      # default: every module of MODULES
 
-mutmut (configured in pyproject.toml, [tool.mutmut]) copies the tree to mutants/ and runs, for
-each mutant, only the fast broker-free tests that reach the mutated function. Mutants already
-checked are not run again while their function is unchanged. The score of a module is
+mutmut (configured in pyproject.toml, [tool.mutmut]) names a mutant after its file's path, so
+it runs in a workspace, .mutation/, laid out as the import names say: worker/, ecsp_contract/
+(the contract's package, from schemas/) and tests/, refreshed from the checkout on every run.
+There it copies the tree to mutants/ and runs, for each mutant, only the fast broker-free tests
+that reach the mutated function. Mutants already checked are not run again while their function
+is unchanged. The score of a module is
 detected / (mutants - equivalent), where detected = killed or timed out and EQUIVALENT lists the
 mutants no test can detect because they do not change behaviour; "raw" is detected / mutants.
 Prints a markdown table (docs/mutation.md holds the latest); exit 1 when a module scores below
@@ -14,6 +17,7 @@ TARGET.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -21,13 +25,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE = ROOT / ".mutation"
+#: workspace entry -> where it comes from in the checkout
+LAYOUT = {
+    "worker": ROOT / "worker",
+    "ecsp_contract": ROOT / "schemas" / "ecsp_contract",
+    "tests": ROOT / "tests",
+    "schemas": ROOT / "schemas",  # data files the tests read by path (examples, schemas)
+}
 MUTMUT = Path(sys.executable).with_name("mutmut")
 TARGET = 0.90
 
 MODULES = {
     "commit watermark": "worker.consumer.offsets",
-    "redaction": "schemas.redaction",
-    "token derivation": "schemas.idempotency",
+    "redaction": "ecsp_contract.redaction",
+    "token derivation": "ecsp_contract.idempotency",
     "signing": "worker.ecs.signing",
     "retry decisions": "worker.ecs.retry",
     "job following": "worker.pipeline.follow",
@@ -41,7 +53,7 @@ _CODEC = "codec names are case-insensitive: 'UTF-8' is 'utf-8'"
 #: Mutants that behave exactly like the original, and why. Names are mutmut's (a function's
 #: mutants are numbered in order, so editing a function can renumber them: re-check then).
 EQUIVALENT: dict[str, str] = {
-    "schemas.redaction.x__within_typos__mutmut_9": (
+    "ecsp_contract.redaction.x__within_typos__mutmut_9": (
         "one extra cell in the first row: it is never read (the word is never empty)"
     ),
     "worker.ecs.signing.x__encode__mutmut_5": (
@@ -63,15 +75,28 @@ EQUIVALENT: dict[str, str] = {
 }
 
 
+def prepare_workspace() -> None:
+    """Copies the sources and tests into WORKSPACE (keeping mutmut's results in mutants/)."""
+    WORKSPACE.mkdir(exist_ok=True)
+    for name, source in LAYOUT.items():
+        target = WORKSPACE / name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    # the contract's package sits at the top of the workspace, so "." is the whole import path
+    config = config.replace('pythonpath = [".", "schemas"]', 'pythonpath = ["."]')
+    (WORKSPACE / "pyproject.toml").write_text(config, encoding="utf-8")
+
+
 def run_module(module: str) -> None:
-    subprocess.run([str(MUTMUT), "run", f"{module}.*"], cwd=ROOT, check=False)
+    subprocess.run([str(MUTMUT), "run", f"{module}.*"], cwd=WORKSPACE, check=False)
 
 
 def statuses() -> dict[str, str]:
     """Every mutant mutmut knows of and its status (`killed`, `survived`, `no tests`, ...)."""
     out = subprocess.run(
         [str(MUTMUT), "results", "--all", "true"],
-        cwd=ROOT,
+        cwd=WORKSPACE,
         capture_output=True,
         text=True,
         check=True,
@@ -119,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     modules = args.modules or list(MODULES.values())
     if not args.report_only:
+        prepare_workspace()
         for module in modules:
             run_module(module)
     table, ok = report(modules, statuses())

@@ -8,8 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-from schemas.events import EventType
-from schemas.failures import FailureStage
+from ecsp_contract.events import EventType
+from ecsp_contract.failures import FailureStage
 from worker.ops.metrics import API_OUTCOMES, PRECREATED_ENDPOINTS, Metrics
 from worker.ops.version import package_version
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from schemas.events import SubJobInfo
+from ecsp_contract.events import SubJobInfo
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import JobStatus, SubJob
 from worker.pipeline.failure import StageFailure

@@ -23,7 +23,7 @@ from worker.pipeline.tagging import TOKEN_TAG_KEY
 from worker.service import pipeline_config
 
 GOLDEN = Path(__file__).parent / "golden"
-EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
 NAMES = sorted(p.name.removesuffix(".token") for p in GOLDEN.glob("*.token"))
 
 

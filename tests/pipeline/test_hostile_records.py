@@ -12,9 +12,9 @@ from typing import Any, Literal
 import pytest
 import structlog
 
-from schemas.cloudevent import CloudEvent
-from schemas.limits import MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES
-from schemas.redaction import MASK
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.redaction import MASK
 from tests.pipeline.test_process import ACCEPTED, ScriptedApi, body, example, job, settings
 from tests.support import secrets
 from worker.ecs.errors import EcsApiError

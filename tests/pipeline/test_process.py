@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from schemas.cloudevent import CloudEvent
-from schemas.failures import FailureStage
-from schemas.idempotency import client_token
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.failures import FailureStage
+from ecsp_contract.idempotency import client_token
 from tests.support.events import expected_event_id
 from tests.support.fake_servers import NoServersListed
 from worker.ecs.errors import EcsApiError, unavailable_error
@@ -34,7 +34,7 @@ from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
 from worker.service import pipeline_config
 
-EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 SECRET_VALUE = "Sup3r-Secret!pw"
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from schemas.cloudevent import CloudEvent
-from schemas.idempotency import client_token
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.idempotency import client_token
 from tests.simulator.simkit import FakeClock
 from tests.support.bodies import server_body
 from worker.ecs.auth import AkSkAuth

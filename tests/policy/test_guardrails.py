@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from schemas.failures import FailureStage, WorkerErrorCode
-from schemas.request import CreateServersBody, to_wire
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.request import CreateServersBody, to_wire
 from tests.support.bodies import server_body
 from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure

@@ -16,7 +16,7 @@ import asyncio
 import os
 import sys
 
-from schemas.cloudevent import CloudEvent
+from ecsp_contract.cloudevent import CloudEvent
 from worker import service
 from worker.cli.main import main
 from worker.consumer.publisher import EventPublisher

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from schemas.idempotency import client_token
+from ecsp_contract.idempotency import client_token
 from tests.support.stack import example
 
 #: A terminal outcome: the event type without its prefix, and the failure stage (or None).

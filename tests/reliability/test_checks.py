@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from schemas.request import CreateServersBody
+from ecsp_contract.request import CreateServersBody
 from tests.reliability import mix
 from tests.reliability.checks import (
     TYPE_PREFIX,

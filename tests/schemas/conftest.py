@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from schemas.export import JSON_DIR_NAME, PACKAGE_DIR, schema_file_name
+from ecsp_contract.export import JSON_DIR_NAME, PACKAGE_DIR, schema_file_name
 
 EXAMPLES_DIR = PACKAGE_DIR / "examples"
 

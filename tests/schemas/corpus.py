@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from schemas.export import PACKAGE_DIR
+from ecsp_contract.export import PACKAGE_DIR
 from tests.support.bodies import server_body
 
 DELETE = object()

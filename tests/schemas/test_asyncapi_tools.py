@@ -22,9 +22,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
-from schemas.channels import CHANNELS, DEFAULT_GROUP_ID, Channel
-from schemas.events import EventType
-from schemas.export import ASYNCAPI_NAME, PACKAGE_DIR, REQUEST_NAME
+from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, Channel
+from ecsp_contract.events import EventType
+from ecsp_contract.export import ASYNCAPI_NAME, PACKAGE_DIR, REQUEST_NAME
 from tests.schemas.conftest import load_examples, schema_validator
 
 PARSER_PACKAGE = "@asyncapi/parser@3.6.3"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from schemas.budget import EventTooLarge, fit_event
-from schemas.cloudevent import CloudEvent, build_event
-from schemas.events import ErrorInfo, EventType, FailedData, KafkaOrigin
+from ecsp_contract.budget import EventTooLarge, fit_event
+from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.events import ErrorInfo, EventType, FailedData, KafkaOrigin
 
 MIB = 1_048_576
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from schemas.export import PACKAGE_DIR
+from ecsp_contract.export import PACKAGE_DIR
 from worker.cli import schemas_cmd, validate
 
 EXAMPLES = PACKAGE_DIR / "examples"
@@ -99,13 +99,15 @@ def test_schemas_check_names_stale_files(
     monkeypatch.setattr(schemas_cmd, "check", stale)
 
     assert run("schemas", "check") == 1
-    assert "schemas/json/ecs.provisioning.failed.schema.json" in capsys.readouterr().err
+    assert (
+        "schemas/ecsp_contract/json/ecs.provisioning.failed.schema.json" in capsys.readouterr().err
+    )
 
 
 def test_schemas_export_writes_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from schemas import export as export_module
+    from ecsp_contract import export as export_module
 
     monkeypatch.setattr(schemas_cmd, "export", lambda: export_module.export(tmp_path))
 

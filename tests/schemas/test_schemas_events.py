@@ -14,7 +14,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json
 from pydantic import ValidationError
 
-from schemas.cloudevent import (
+from ecsp_contract.cloudevent import (
     CONTENT_TYPE,
     CloudEvent,
     build_event,
@@ -22,7 +22,7 @@ from schemas.cloudevent import (
     event_id,
     outcome_fingerprint,
 )
-from schemas.events import (
+from ecsp_contract.events import (
     AwaitingPaymentData,
     Compensation,
     ErrorInfo,
@@ -36,8 +36,8 @@ from schemas.events import (
     SucceededData,
     ValidatedData,
 )
-from schemas.failures import WorkerErrorCode
-from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token
+from ecsp_contract.failures import WorkerErrorCode
+from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token
 from tests.schemas.conftest import schema_validator
 
 ORIGIN = KafkaOrigin(topic="ecs.provisioning.requests", partition=3, offset=42)

@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from schemas.channels import CHANNELS
-from schemas.cloudevent import dataschema_uri
-from schemas.events import EventType
-from schemas.export import (
+from ecsp_contract.channels import CHANNELS
+from ecsp_contract.cloudevent import dataschema_uri
+from ecsp_contract.events import EventType
+from ecsp_contract.export import (
     ASYNCAPI_NAME,
     JSON_DIR_NAME,
     PACKAGE_DIR,
@@ -27,7 +27,7 @@ from schemas.export import (
 
 def test_checked_in_files_match_the_models() -> None:
     stale = check()
-    assert stale == [], f"regenerate with `python -m schemas.export`: {stale}"
+    assert stale == [], f"regenerate with `python -m ecsp_contract.export`: {stale}"
 
 
 def test_check_names_changed_missing_and_unexpected_files(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_check_names_changed_missing_and_unexpected_files(tmp_path: Path) -> Non
 
 def test_main_check_exits_1_on_stale_files(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
     shutil.copytree(PACKAGE_DIR / JSON_DIR_NAME, tmp_path / JSON_DIR_NAME)
-    monkeypatch.setattr("schemas.export.check", lambda: check(tmp_path))
+    monkeypatch.setattr("ecsp_contract.export.check", lambda: check(tmp_path))
 
     assert main(["--check"]) == 1
     assert ASYNCAPI_NAME in capsys.readouterr().err

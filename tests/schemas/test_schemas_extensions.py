@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from schemas.extensions import ExtraFieldError, parse_extra_fields
-from schemas.request import CreateServersBody, to_wire
-from schemas.verdict import InvalidBody, check_body
+from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
+from ecsp_contract.request import CreateServersBody, to_wire
+from ecsp_contract.verdict import InvalidBody, check_body
 
 ALLOWED = parse_extra_fields(
     ("server.hostname", "server.nics[].new_flag", "server.root_volume.metadata.full_clone")

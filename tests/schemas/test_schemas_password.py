@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.password import literal_password
-from schemas.problems import problems_from
-from schemas.request import CreateServersBody, admin_password_problems, secret_reference_name
+from ecsp_contract.password import literal_password
+from ecsp_contract.problems import problems_from
+from ecsp_contract.request import CreateServersBody, admin_password_problems, secret_reference_name
 
 
 @pytest.mark.parametrize("password", ["Str0ng!Pass", "abcDEF123", "abc-def-12", "A1.b2.c3.d4"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.problems import ROOT_PATH, Problem, format_path
+from ecsp_contract.problems import ROOT_PATH, Problem, format_path
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from schemas.redaction import MASK, SECRET_FIELDS, redact
-from schemas.request import CreateServersBody, to_wire
+from ecsp_contract.redaction import MASK, SECRET_FIELDS, redact
+from ecsp_contract.request import CreateServersBody, to_wire
 
 PASSWORD = "Xq7!vLw2@pZ9"
 SCRIPT = "#!/bin/sh\necho s3cr3t-token-value > /root/token\n"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from schemas.redaction import MASK, is_secret_key, redact
+from ecsp_contract.redaction import MASK, is_secret_key, redact
 
 SECRET_SPELLINGS = [
     "adminPass",

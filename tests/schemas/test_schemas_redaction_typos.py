@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.redaction import _MAX_TYPOS, _NEAR_MISS_OF, _within_typos, is_secret_key
+from ecsp_contract.redaction import _MAX_TYPOS, _NEAR_MISS_OF, _within_typos, is_secret_key
 
 
 def levenshtein(a: str, b: str) -> int:

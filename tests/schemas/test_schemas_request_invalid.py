@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.problems import problems_from
-from schemas.request import CreateServersBody
+from ecsp_contract.problems import problems_from
+from ecsp_contract.request import CreateServersBody
 from tests.schemas.conftest import schema_validator
 from tests.schemas.corpus import DELETE, Loc, apply_change
 

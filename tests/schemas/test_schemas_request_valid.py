@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schemas.problems import problems_from
-from schemas.request import CreateServersBody, to_wire
+from ecsp_contract.problems import problems_from
+from ecsp_contract.request import CreateServersBody, to_wire
 from tests.schemas.conftest import load_examples, schema_validator
 
 EXAMPLE_NAMES = sorted(load_examples())

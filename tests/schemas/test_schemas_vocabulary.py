@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from schemas.channels import CHANNELS, Channel, channel_of
-from schemas.events import EventType
-from schemas.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.channels import CHANNELS, Channel, channel_of
+from ecsp_contract.events import EventType
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from tests.schemas.conftest import schema_validator
 from worker.ops.config import Settings
 
@@ -52,7 +52,7 @@ def test_every_worker_error_code_has_a_meaning_and_a_stage() -> None:
 def test_every_ecsp_code_in_the_code_is_defined_in_the_table() -> None:
     """A literal `"ECSP.Something"` anywhere in the worker bypasses the table: forbidden."""
     literal = re.compile(r"[\"']ECSP\.[A-Za-z]+[\"']")
-    table = ROOT / "schemas" / "failures.py"
+    table = ROOT / "schemas" / "ecsp_contract" / "failures.py"
     for path in [*ROOT.glob("worker/**/*.py"), *ROOT.glob("schemas/**/*.py")]:
         if path != table:
             found = literal.findall(path.read_text(encoding="utf-8"))

@@ -1,11 +1,11 @@
-"""What tests expect of event ids: the outcome's id as `schemas.cloudevent` defines it."""
+"""What tests expect of event ids: the outcome's id as `ecsp_contract.cloudevent` defines it."""
 
 from __future__ import annotations
 
 import hashlib
 
-from schemas.cloudevent import CloudEvent, event_id
-from schemas.events import EVENT_DATA_MODELS
+from ecsp_contract.cloudevent import CloudEvent, event_id
+from ecsp_contract.events import EVENT_DATA_MODELS
 
 
 def expected_event_id(event: CloudEvent, value: bytes | None) -> str:

@@ -22,8 +22,8 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from schemas.cloudevent import CloudEvent
-from schemas.events import EventType
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.events import EventType
 from worker.consumer.ports import CommitFailed, RebalanceListener, TopicPartition
 
 TERMINAL = frozenset({EventType.SUCCEEDED, EventType.VALIDATED, EventType.FAILED})

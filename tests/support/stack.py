@@ -30,7 +30,7 @@ from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.server import running_simulator
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
-EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
 
 
 def event_log_path() -> Path:

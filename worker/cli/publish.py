@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from schemas.extensions import ExtraField
-from schemas.idempotency import client_token
-from schemas.verdict import InvalidBody, check_body
+from ecsp_contract.extensions import ExtraField
+from ecsp_contract.idempotency import client_token
+from ecsp_contract.verdict import InvalidBody, check_body
 from worker.cli.kafka_command import add_kafka_options, cli_producer, run_kafka_command
 from worker.ops.config import Settings
 

@@ -1,17 +1,18 @@
 """`ecs-provisioner samples`: the demo batch of `make run`.
 
-Publishes the five example requests of the API reference (`schemas/examples/*.json`, keys
-`sample-<run-id>-01` … `-05`) plus one invalid request (`-06`: a non-UUID vpcid and an unknown
-field, published raw so the worker's failure event shows), then follows the progress, results
-and failures topics from the offsets they had before publishing, only for this run's keys. Each
-request gets a line: submitted (on Kafka) -> running Ns (the worker's `submitted` event) ->
-succeeded / validated / failed with the reason. On a terminal the lines update in place; otherwise
-each change is appended. When every request has a terminal event it prints
-`Sample batch: N succeeded, N validated, N failed` and how to publish another request from a
-second terminal; with --watch (the default) it then prints every new event until Ctrl-C.
-Settings (bootstrap servers, topics, security) come from the ECSP_* environment like `publish`.
-Exit codes: 0 every request finished (with --watch: then Ctrl-C); 1 not all finished within
---timeout; 2 usage/configuration error; 3 Kafka error or a topic does not exist.
+Publishes the five example requests of the API reference
+(`schemas/ecsp_contract/examples/*.json`, keys `sample-<run-id>-01` … `-05`) plus one invalid
+request (`-06`: a non-UUID vpcid and an unknown field, published raw so the worker's failure
+event shows), then follows the progress, results and failures topics from the offsets they had
+before publishing, only for this run's keys. Each request gets a line: submitted (on Kafka) ->
+running Ns (the worker's `submitted` event) -> succeeded / validated / failed with the reason.
+On a terminal the lines update in place; otherwise each change is appended. When every request
+has a terminal event it prints `Sample batch: N succeeded, N validated, N failed` and how to
+publish another request from a second terminal; with --watch (the default) it then prints every
+new event until Ctrl-C. Settings (bootstrap servers, topics, security) come from the ECSP_*
+environment like `publish`. Exit codes: 0 every request finished (with --watch: then Ctrl-C); 1
+not all finished within --timeout; 2 usage/configuration error; 3 Kafka error or a topic does
+not exist.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-import schemas
-from schemas.channels import CHANNELS
+import ecsp_contract
+from ecsp_contract.channels import CHANNELS
 from worker.cli.kafka_command import (
     KafkaCommandError,
     add_kafka_options,
@@ -100,8 +101,8 @@ class Sample:
 
 
 def examples_dir() -> Path:
-    """`schemas/examples` (via the package path: an editable install makes it a namespace)."""
-    return Path(next(iter(schemas.__path__))) / "examples"
+    """`schemas/ecsp_contract/examples`: the contract's package data."""
+    return Path(next(iter(ecsp_contract.__path__))) / "examples"
 
 
 def invalid_request() -> dict[str, Any]:
@@ -207,15 +208,15 @@ def hints(settings: Settings) -> str:
     broker = bootstrap.split(",")[0]
     lines = [
         "Publish another request from a second terminal (in this directory):",
-        f"  {env}.venv/bin/ecs-provisioner publish schemas/examples/01-prepaid-keypair.json "
-        f"--key my-first-server{flag}",
+        f"  {env}.venv/bin/ecs-provisioner publish "
+        f"schemas/ecsp_contract/examples/01-prepaid-keypair.json --key my-first-server{flag}",
         f"  {env}.venv/bin/ecs-provisioner results --follow{flag}",
     ]
     if settings.kafka_security_protocol == "PLAINTEXT":
         lines += [
             "or with kcat, a Kafka client this project did not write:",
             f"  kcat -P -b {broker} -t {settings.topic_requests} -k my-kcat-server "
-            "schemas/examples/05-dry-run.json",
+            "schemas/ecsp_contract/examples/05-dry-run.json",
             f"  kcat -C -b {broker} -t {settings.topic_results} -o beginning -f '%k %s\\n'",
         ]
     return "\n".join(lines)

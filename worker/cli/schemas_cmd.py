@@ -1,6 +1,7 @@
 """`ecs-provisioner schemas export|check`: regenerate or verify the checked-in contract files.
 
-`export` rewrites `schemas/json/*.schema.json` and `schemas/asyncapi.yaml` from the models;
+`export` rewrites `schemas/ecsp_contract/json/*.schema.json` and
+`schemas/ecsp_contract/asyncapi.yaml` from the models;
 `check` exits 1 and names every stale file (0 when all are up to date).
 """
 
@@ -9,15 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from schemas.export import PACKAGE_DIR, check, export
+from ecsp_contract.export import PACKAGE_DIR, check, export
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "schemas",
         help="export or check the JSON Schemas and AsyncAPI document",
-        description="export: regenerate schemas/json/*.schema.json and schemas/asyncapi.yaml "
-        "from the models. check: exit 1 naming each file that differs from the models.",
+        description="export: regenerate schemas/ecsp_contract/json/*.schema.json and "
+        "schemas/ecsp_contract/asyncapi.yaml from the models. check: exit 1 naming each file "
+        "that differs from the models.",
     )
     parser.add_argument("action", choices=("export", "check"))
     parser.set_defaults(handler=handle)
@@ -31,7 +33,8 @@ def handle(args: argparse.Namespace) -> int:
     stale = check()
     for name in stale:
         print(
-            f"stale: {PACKAGE_DIR.name}/{name} (run `ecs-provisioner schemas export`)",
+            f"stale: {PACKAGE_DIR.parent.name}/{PACKAGE_DIR.name}/{name} "
+            "(run `ecs-provisioner schemas export`)",
             file=sys.stderr,
         )
     if not stale:

@@ -18,7 +18,7 @@ import sys
 
 import structlog
 
-from schemas.extensions import ExtraFieldError, parse_extra_fields
+from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
 from worker.simulator.app import make_app
 from worker.simulator.config import Faults, FaultsError, Range, SimulatorConfig, parse_range
 from worker.simulator.server import serving

@@ -4,7 +4,7 @@ request body offline, optionally against a guardrails policy (so publishers can 
 Exit codes: 0 valid (one-line summary on stdout), 1 invalid or against the policy (one
 `path: message` line per problem on stdout), 2 unreadable input, not JSON, a bad
 `ECSP_ALLOWED_EXTRA_FIELDS` or an invalid policy file (message on stderr). The verdict is the
-worker's (`schemas.verdict.check_body`, with the same `ECSP_ALLOWED_EXTRA_FIELDS`). A `$NAME`
+worker's (`ecsp_contract.verdict.check_body`, with the same `ECSP_ALLOWED_EXTRA_FIELDS`). A `$NAME`
 adminPass is reported as a reference that the worker resolves; its value is never checked or
 printed here. The hourly budget is not checked offline (beyond a `count` that could never fit).
 """
@@ -17,9 +17,9 @@ import os
 import sys
 from pathlib import Path
 
-from schemas.extensions import ExtraFieldError, parse_extra_fields
-from schemas.request import CreateServersBody
-from schemas.verdict import InvalidBody, check_body
+from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
+from ecsp_contract.request import CreateServersBody
+from ecsp_contract.verdict import InvalidBody, check_body
 from worker.policy.check import violations
 from worker.policy.load import PolicyFileError, read_policy
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
-from schemas.cloudevent import CloudEvent
+from ecsp_contract.cloudevent import CloudEvent
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.process import ProgressSink
 

@@ -27,9 +27,9 @@ from collections.abc import Iterable
 
 import structlog
 
-from schemas.cloudevent import CloudEvent
-from schemas.events import EventType
-from schemas.failures import FailureStage
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.events import EventType
+from ecsp_contract.failures import FailureStage
 from worker.consumer.keys import KeyLocks
 from worker.consumer.lag import report_lag
 from worker.consumer.offsets import PartitionOffsets

@@ -21,8 +21,8 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from schemas.cloudevent import CloudEvent
-from schemas.events import EventType
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.events import EventType
 from worker.consumer.ports import EventSink, RequestSpan
 from worker.pipeline.message import InboundMessage
 

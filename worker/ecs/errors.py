@@ -3,7 +3,7 @@
 Owns: ``EcsApiError``, ``parse_error`` (every error body shape the API gateway, ECS and IAM
 use), ``network_error``/``timeout_error`` for calls that got no response, ``parse_retry_after``
 and the observer outcome label of an error. Errors without an API code carry the contract's
-``schemas.failures.WorkerErrorCode`` (``ECSP.NetworkError``…). The text of an error is built
+``ecsp_contract.failures.WorkerErrorCode`` (``ECSP.NetworkError``…). The text of an error is built
 only from the response (code, message, request id), never from what we sent, so it cannot
 contain secrets.
 """
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from schemas.failures import WorkerErrorCode
+from ecsp_contract.failures import WorkerErrorCode
 
 THROTTLE_CODES = frozenset({"APIG.0308", "APIGW.0308"})
 RETRYABLE_CODES = frozenset({"Ecs.0002"}) | THROTTLE_CODES

@@ -25,10 +25,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from schemas.channels import CHANNELS, DEFAULT_GROUP_ID, Channel, channel_of
-from schemas.events import EventType
-from schemas.extensions import ExtraField, ExtraFieldError, parse_extra_fields
-from schemas.idempotency import DEFAULT_TOKEN_NAMESPACE
+from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, Channel, channel_of
+from ecsp_contract.events import EventType
+from ecsp_contract.extensions import ExtraField, ExtraFieldError, parse_extra_fields
+from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE
 from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -390,7 +390,7 @@ class Settings(BaseSettings):
         return topic
 
     def topic_of(self, event_type: EventType) -> str:
-        """Where an event of this type is published (`schemas.channels` routes it)."""
+        """Where an event of this type is published (`ecsp_contract.channels` routes it)."""
         return self.topic(channel_of(event_type))
 
 

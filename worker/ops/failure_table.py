@@ -1,14 +1,14 @@
 """The README's failure tables (every stage, every worker error code), generated from the contract.
 
 `python -m worker.ops.failure_table` rewrites them between the README's markers from
-`schemas.failures`; `--check` exits 1 when the README is out of date (a test runs the check).
+`ecsp_contract.failures`; `--check` exits 1 when the README is out of date (a test runs the check).
 """
 
 from __future__ import annotations
 
 import sys
 
-from schemas.failures import ANY_STAGE, STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
+from ecsp_contract.failures import ANY_STAGE, STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
 from worker.ops.readme_section import GeneratedSection
 
 

@@ -4,7 +4,7 @@ JSON lines when stderr is not a terminal (containers, CI), readable console outp
 aiokafka's and aiohttp's standard-library loggers go through the same processors, so every line
 has one format; aiokafka's transient errors are summarised first (`worker.ops.kafka_log`). As a
 last line of defence, values under keys that mean a secret are masked, at any depth of a logged
-value, by the same rule as events' request copies (`schemas.redaction.is_secret_key`: case,
+value, by the same rule as events' request copies (`ecsp_contract.redaction.is_secret_key`: case,
 separators and small misspellings do not count). A line written while a span is current
 (tracing on, `worker.ops.tracing`) carries its `trace_id` and `span_id`, in the W3C hex form.
 """
@@ -19,7 +19,7 @@ from typing import Any, Literal
 import structlog
 from opentelemetry import trace
 
-from schemas.redaction import MASK, is_secret_key, redact
+from ecsp_contract.redaction import MASK, is_secret_key, redact
 from worker.ops import kafka_log
 
 #: Keys that are secrets in log lines though not in requests (HTTP headers, IAM tokens).

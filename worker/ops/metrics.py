@@ -20,8 +20,8 @@ from prometheus_client import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
-from schemas.events import EventType
-from schemas.failures import FailureStage
+from ecsp_contract.events import EventType
+from ecsp_contract.failures import FailureStage
 from worker.ecs.breaker import STATE_VALUE, CircuitState
 from worker.ops.version import package_version
 from worker.pipeline.observer import PipelineObserver

@@ -21,9 +21,9 @@ from typing import Literal, Protocol
 
 import structlog
 
-from schemas.events import Compensation, ServerNotDeleted, SubJobInfo
-from schemas.failures import FailureStage, WorkerErrorCode
-from schemas.request import Server
+from ecsp_contract.events import Compensation, ServerNotDeleted, SubJobInfo
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.request import Server
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import JobStatus, ServerSummary
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from schemas.extensions import ExtraField
+from ecsp_contract.extensions import ExtraField
 from worker.pipeline.compensate import OnPartialFailure
 from worker.pipeline.follow import JobSchedule
 from worker.pipeline.submit import SubmitPolicy

@@ -1,7 +1,7 @@
 """Decoding a request record: bytes → JSON object → validated model, key → X-Client-Token.
 
 Every way a record can be unusable ends in a StageFailure with a machine-readable code
-(`schemas.failures.WorkerErrorCode`): stage `decode` when the record is out of bounds (key,
+(`ecsp_contract.failures.WorkerErrorCode`): stage `decode` when the record is out of bounds (key,
 header, value size, JSON depth, integer size) or its value is not a JSON object of text that
 UTF-8 can carry, stage `validate` when the key, the project or the body is wrong. The bounds
 keep every later step (events, logs, serialisation) far from Python's and pydantic's limits.
@@ -15,12 +15,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.extensions import ExtraField
-from schemas.failures import FailureStage, WorkerErrorCode
-from schemas.idempotency import client_token
-from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
-from schemas.request import CreateServersBody
-from schemas.verdict import InvalidBody, check_body
+from ecsp_contract.extensions import ExtraField
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.idempotency import client_token
+from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.request import CreateServersBody
+from ecsp_contract.verdict import InvalidBody, check_body
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.message import InboundMessage
 

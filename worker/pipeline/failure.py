@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import Compensation, ServerInfo, SubJobInfo
-from schemas.failures import FailureStage
+from ecsp_contract.events import Compensation, ServerInfo, SubJobInfo
+from ecsp_contract.failures import FailureStage
 
 
 @dataclass

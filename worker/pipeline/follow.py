@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from schemas.events import SubJobInfo
-from schemas.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.events import SubJobInfo
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.models import JobStatus
 from worker.pipeline.failure import StageFailure

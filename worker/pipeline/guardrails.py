@@ -16,7 +16,7 @@ from typing import Protocol
 
 import structlog
 
-from schemas.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.holds import IntakeHolds, PartitionKey

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from schemas.events import KafkaOrigin
+from ecsp_contract.events import KafkaOrigin
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from schemas.failures import FailureStage
+from ecsp_contract.failures import FailureStage
 
 
 class PipelineObserver(Protocol):

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from schemas.cloudevent import CloudEvent, build_event
-from schemas.events import (
+from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.events import (
     AwaitingPaymentData,
     Compensation,
     ErrorInfo,
@@ -35,8 +35,8 @@ from schemas.events import (
     Tagging,
     ValidatedData,
 )
-from schemas.failures import FailureStage, WorkerErrorCode
-from schemas.redaction import redact
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.redaction import redact
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
 from worker.pipeline.compensate import (
@@ -365,7 +365,8 @@ def log_unexpected(exc: BaseException) -> None:
 
 class _EventMaker:
     """Builds this request's events: the shared fields once; each id identifies its outcome
-    (token or record, project, digest of the value, stable outcome fields: schemas.cloudevent)."""
+    (token or record, project, digest of the value, stable outcome fields: see
+    ecsp_contract.cloudevent)."""
 
     def __init__(self, config: PipelineConfig, message: InboundMessage, identity: Identity) -> None:
         self._source = config.event_source

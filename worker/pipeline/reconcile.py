@@ -14,8 +14,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from schemas.events import ServerInfo
-from schemas.failures import FailureStage
+from ecsp_contract.events import ServerInfo
+from ecsp_contract.failures import FailureStage
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.tagging import token_tag

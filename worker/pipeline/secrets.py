@@ -20,9 +20,9 @@ from typing import Any
 
 import structlog
 
-from schemas.failures import FailureStage, WorkerErrorCode
-from schemas.password import ESCAPE_HINT, literal_password
-from schemas.request import admin_password_problems
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.password import ESCAPE_HINT, literal_password
+from ecsp_contract.request import admin_password_problems
 from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure
 

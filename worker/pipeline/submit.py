@@ -21,8 +21,8 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
-from schemas.events import Tagging
-from schemas.failures import STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
+from ecsp_contract.events import Tagging
+from ecsp_contract.failures import STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult
 from worker.ecs.servers import ServerLister

@@ -16,13 +16,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.events import Tagging
+from ecsp_contract.events import Tagging
 
 MAX_SERVER_TAGS = 10
 DEPLOYMENT_TAG_KEY = "ecsp-deployment"
 TOKEN_TAG_KEY = "ecsp-client-token"  # noqa: S105 - a tag key, not a secret
 _MAX_VALUE = 43
-_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x1f=*<>\\,|]")  # schemas.constraints' value rule
+_FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x1f=*<>\\,|]")  # ecsp_contract.constraints' value rule
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from schemas.problems import format_path
+from ecsp_contract.problems import format_path
 from worker.policy.model import PolicyDocument
 
 

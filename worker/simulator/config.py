@@ -58,7 +58,7 @@ class SimulatorConfig:
     metadata service hands out.
     ``clock`` returns the current time in seconds since the epoch; tests pass a fake one to
     jump over token TTLs, signature skew and job retention. ``extra_fields`` are create-body
-    fields of a newer API (``server.new_field``; see `schemas.extensions`) it accepts too.
+    fields of a newer API (``server.new_field``; see `ecsp_contract.extensions`) it accepts too.
     """
 
     credentials: Mapping[str, str] = field(default_factory=dict)

@@ -13,9 +13,9 @@ import json
 
 from aiohttp import web
 
-from schemas.extensions import parse_extra_fields
-from schemas.request import CreateServersBody
-from schemas.request import Server as CreateServer
+from ecsp_contract.extensions import parse_extra_fields
+from ecsp_contract.request import CreateServersBody
+from ecsp_contract.request import Server as CreateServer
 from worker.simulator.idempotency import TokenedCreate, Verdict, is_valid_token
 from worker.simulator.jobs import JobPlan, plan_job, render_job
 from worker.simulator.lifecycle import DELETED, is_deleting, server_status

@@ -1,6 +1,6 @@
 """Body checks of the create APIs, answered the way the real service does.
 
-Owns the mapping from the contract's verdict (`schemas.verdict.check_body`: exactly what the
+Owns the mapping from the contract's verdict (`ecsp_contract.verdict.check_body`: exactly what the
 worker accepts, plus the fields a simulated newer API knows, ``extra_fields``) to API errors in
 the reference's shape ``{"error": {"code", "message", "details": [{"code"}]}}``: ``Ecs.0005``
 with every problem named (field path and reason) in ``message`` and one sub-code per problem in
@@ -17,11 +17,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from schemas.extensions import ExtraField
-from schemas.password import literal_password
-from schemas.problems import Problem
-from schemas.request import CreateServersBody
-from schemas.verdict import InvalidBody, check_body
+from ecsp_contract.extensions import ExtraField
+from ecsp_contract.password import literal_password
+from ecsp_contract.problems import Problem
+from ecsp_contract.request import CreateServersBody
+from ecsp_contract.verdict import InvalidBody, check_body
 
 V1 = "v1"
 V1_1 = "v1.1"

@@ -15,7 +15,7 @@ a different outcome: `uuid5(scope, "{event_type}#{fingerprint}")` where
   Volatile texts (messages, reasons, attempts, times, request ids) are left out.
 A redelivered record reaching the same outcome gets the same id; a second, different outcome for
 the same key (another stage or code, another body, another project, other servers) gets another.
-The X-Client-Token itself is unchanged (`schemas.idempotency`).
+The X-Client-Token itself is unchanged (`ecsp_contract.idempotency`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import BaseModel, ConfigDict
 
-from schemas.events import EVENT_DATA_MODELS, EventData, EventType
+from ecsp_contract.events import EVENT_DATA_MODELS, EventData, EventType
 
 CONTENT_TYPE = "application/cloudevents+json"
 """Kafka `content-type` header of every published event (structured mode)."""

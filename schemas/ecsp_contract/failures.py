@@ -22,7 +22,7 @@ from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from schemas.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
 
 
 class FailureStage(StrEnum):

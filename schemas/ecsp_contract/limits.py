@@ -1,7 +1,7 @@
 """Bounds a request record must keep, checked by the worker before it trusts anything in it.
 
 They keep every later step (events, logs, serialisation) far from Python's and pydantic's own
-limits; each has its own `decode` failure code (`schemas.failures.WorkerErrorCode`).
+limits; each has its own `decode` failure code (`ecsp_contract.failures.WorkerErrorCode`).
 """
 
 from __future__ import annotations

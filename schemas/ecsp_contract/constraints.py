@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic_core import PydanticCustomError
 
-from schemas.password import PASSWORD_SPECIALS, admin_password_problems, literal_password
+from ecsp_contract.password import PASSWORD_SPECIALS, admin_password_problems, literal_password
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 CHINESE = r"\u4e00-\u9fff"

@@ -2,10 +2,11 @@
 
 Owns `EventType` (with a one-line doc per type), the shared value objects `KafkaOrigin`,
 `ErrorInfo`, `SubJobInfo`, and one data model per event type. The stages and worker error codes
-a `failed` event carries live in `schemas.failures`, the topics they go to in `schemas.channels`.
+a `failed` event carries live in `ecsp_contract.failures`, the topics they go to in
+`ecsp_contract.channels`.
 Every data model carries `request_key`, `client_token`, `project_id`, `received_at` (UTC) and the
 Kafka `origin` of the request, plus an optional redacted copy of the request (`request`).
-The envelope lives in `schemas.cloudevent`.
+The envelope lives in `ecsp_contract.cloudevent`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from schemas.failures import FailureStage, error_code_description
+from ecsp_contract.failures import FailureStage, error_code_description
 
 
 class EventType(StrEnum):
@@ -39,7 +40,7 @@ EVENT_TYPE_DOCS: dict[EventType, str] = {
     EventType.VALIDATED: "A dry_run request passed the API's check.",
     EventType.FAILED: "The request failed at the given stage.",
 }
-"""What each event type means (its topic is in `schemas.channels`)."""
+"""What each event type means (its topic is in `ecsp_contract.channels`)."""
 
 
 def _as_utc(value: datetime) -> datetime:

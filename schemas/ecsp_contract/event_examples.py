@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.cloudevent import CloudEvent, build_event
-from schemas.events import (
+from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.events import (
     AwaitingPaymentData,
     ErrorInfo,
     EventData,
@@ -24,8 +24,8 @@ from schemas.events import (
     SucceededData,
     ValidatedData,
 )
-from schemas.failures import FailureStage
-from schemas.idempotency import client_token
+from ecsp_contract.failures import FailureStage
+from ecsp_contract.idempotency import client_token
 
 REQUEST_KEY = "ticket-4711"
 PROJECT_ID = "0605767ea3000f5b2fe8c0051de0b9ba"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.events import EventType
+from ecsp_contract.events import EventType
 
 DEFAULT_GROUP_ID = "ecs-provisioner"
 """The worker's consumer group on the requests topic (`ECSP_GROUP_ID`)."""

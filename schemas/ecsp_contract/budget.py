@@ -18,7 +18,7 @@ from typing import Any
 
 import pydantic_core
 
-from schemas.cloudevent import CloudEvent
+from ecsp_contract.cloudevent import CloudEvent
 
 MAX_ECHO_CHARS = 256
 """Echoed key and project are cut to this many characters when an event is over its budget."""

@@ -1,10 +1,12 @@
 """Generation of the checked-in contract files: JSON Schemas and the AsyncAPI 3.0 document.
 
 Owns `render()` (every file's path and text, from the models), `export()` (writes them) and
-`check()` (names the checked-in files that differ from the models). Run `python -m schemas.export`
-to regenerate, `python -m schemas.export --check` to verify.
+`check()` (names the checked-in files that differ from the models). Run
+`python -m ecsp_contract.export` to regenerate, `python -m ecsp_contract.export --check` to verify.
+Rendering the AsyncAPI document needs PyYAML (the `export` extra of the distribution); the rest
+of the contract needs pydantic only.
 
-Files (under the `schemas/` package directory):
+Files (under the package directory, `schemas/ecsp_contract/`):
 - `json/ecs.provisioning.request.schema.json`: the request body (the value on the requests topic);
 - `json/<event type>.schema.json`: the `data` of each event type; its `$id` is the event's
   `dataschema`;
@@ -23,15 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from schemas.channels import CHANNELS, DEFAULT_GROUP_ID, channel_of
-from schemas.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VERSION, dataschema_uri
-from schemas.event_examples import REQUEST_TRACEPARENT, TRACESTATE, example_event
-from schemas.events import EVENT_DATA_MODELS, EVENT_TYPE_DOCS, EventType
-from schemas.failures import WorkerErrorCode
-from schemas.limits import MAX_KEY_BYTES
-from schemas.request import CreateServersBody
+from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, channel_of
+from ecsp_contract.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VERSION, dataschema_uri
+from ecsp_contract.event_examples import REQUEST_TRACEPARENT, TRACESTATE, example_event
+from ecsp_contract.events import EVENT_DATA_MODELS, EVENT_TYPE_DOCS, EventType
+from ecsp_contract.failures import WorkerErrorCode
+from ecsp_contract.limits import MAX_KEY_BYTES
+from ecsp_contract.request import CreateServersBody
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 EXAMPLES_DIR_NAME = "examples"
@@ -207,6 +207,8 @@ def render() -> dict[Path, str]:
         Path(JSON_DIR_NAME, schema_file_name(name)): _json_text(document)
         for name, document in documents.items()
     }
+    import yaml  # only the exporter needs it: publishers install the contract without PyYAML
+
     files[Path(ASYNCAPI_NAME)] = yaml.safe_dump(
         asyncapi_document(), sort_keys=False, allow_unicode=True, width=100
     )
@@ -416,14 +418,14 @@ def _event_message(event_type: EventType) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m schemas.export [--check]`: regenerate, or list stale files (exit 1)."""
-    parser = argparse.ArgumentParser(prog="python -m schemas.export", description=__doc__)
+    """`python -m ecsp_contract.export [--check]`: regenerate, or list stale files (exit 1)."""
+    parser = argparse.ArgumentParser(prog="python -m ecsp_contract.export", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only report stale files")
     args = parser.parse_args(argv)
     if args.check:
         stale = check()
         for name in stale:
-            print(f"stale: {name} (run `python -m schemas.export`)", file=sys.stderr)
+            print(f"stale: {name} (run `python -m ecsp_contract.export`)", file=sys.stderr)
         return 1 if stale else 0
     for path in export():
         print(f"wrote {path}")

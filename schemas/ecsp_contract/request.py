@@ -1,13 +1,13 @@
 """Pydantic v2 models of the body of `POST /v1.1/{project_id}/cloudservers` (the request contract).
 
 Owns `CreateServersBody` and its sub-models, `to_wire` and the password/secret-reference helpers
-re-exported from `schemas.password`. The models accept every attribute the official SDK can send
-(`PrePaidServer` and everything under it) plus the few Terraform sends (`enable_jumbo_frame`,
+re-exported from `ecsp_contract.password`. The models accept every attribute the official SDK can
+send (`PrePaidServer` and everything under it) plus the few Terraform sends (`enable_jumbo_frame`,
 `os:scheduler_hints.fault_domain`), under their wire names only (aliases for camelCase and
 `os:scheduler_hints`, `hw:passthrough`, `hw:cpu_threads`: the Python attribute names are not
 accepted, the API does not know them); every model forbids unknown fields (see
-`schemas.extensions` for the operator's allow-list) and takes JSON types strictly (no "1" for 1,
-no 1 for true) except where the API documents a looser reading (`hw:passthrough`,
+`ecsp_contract.extensions` for the operator's allow-list) and takes JSON types strictly (no "1"
+for 1, no 1 for true) except where the API documents a looser reading (`hw:passthrough`,
 `support_auto_recovery`). A rule is enforced only where the reference or the SDK documents the
 value as an error; where the sources disagree, the looser one wins.
 
@@ -16,8 +16,8 @@ in the models' field order. That order is part of the byte-stable API body
 (tests/schemas/golden): new fields go at the end of their model.
 
 Rules spanning several fields are checked in `model_validator`s that raise a `PydanticCustomError`
-with a `field` context entry; `schemas.problems.problems_from` appends it to the error location so
-each problem names the exact JSON path (for example `server.root_volume.cluster_id`).
+with a `field` context entry; `ecsp_contract.problems.problems_from` appends it to the error
+location so each problem names the exact JSON path (for example `server.root_volume.cluster_id`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from schemas.constraints import (
+from ecsp_contract.constraints import (
     AddressPairIp,
     AdminPass,
     AutoTerminateTime,
@@ -58,7 +58,7 @@ from schemas.constraints import (
     UuidOrEmpty,
     VolumeType,
 )
-from schemas.password import admin_password_problems, secret_reference_name
+from ecsp_contract.password import admin_password_problems, secret_reference_name
 
 __all__ = [
     "AllowedAddressPair",

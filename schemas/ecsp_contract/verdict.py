@@ -1,9 +1,10 @@
 """The one verdict on a create body, shared by `validate`, `publish`, the worker and the simulator.
 
-Owns `check_body`: the operator's allowed extra fields are set aside (`schemas.extensions`), the
-rest is validated by the models, and the body to send is the wire form with the extras put back.
-Every caller gets the same problems (`schemas.problems.Problem`, a JSON path and a message) or
-the same accepted body, so no view of the contract can disagree with another.
+Owns `check_body`: the operator's allowed extra fields are set aside
+(`ecsp_contract.extensions`), the rest is validated by the models, and the body to send is the
+wire form with the extras put back. Every caller gets the same problems
+(`ecsp_contract.problems.Problem`, a JSON path and a message) or the same accepted body, so no
+view of the contract can disagree with another.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.extensions import ExtraField, split_extras, with_extras
-from schemas.problems import Problem, problems_from
-from schemas.request import CreateServersBody, to_wire
+from ecsp_contract.extensions import ExtraField, split_extras, with_extras
+from ecsp_contract.problems import Problem, problems_from
+from ecsp_contract.request import CreateServersBody, to_wire
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.request import CreateServersBody
+from ecsp_contract.request import CreateServersBody
 
 _SEGMENT = re.compile(r"^(?P<name>[^.\[\]]+)(?P<each>\[\])?$")
 
