@@ -10,7 +10,7 @@ export KAFKA_CHECK_PYTHON := $(abspath $(BIN)/python)
 export ECSP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint typecheck pytest run kafka-start kafka-stop schemas bench reliability \
+.PHONY: venv test test-lowest lint typecheck pytest run kafka-start kafka-stop schemas bench reliability \
 	reliability-outage mutation clean
 
 venv: $(VENV)/.installed
@@ -34,6 +34,16 @@ pytest: venv
 	deploy/local/with-kafka.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The broker-free unit tests on the LOWEST versions pyproject allows for every direct dependency
+# (uv's lowest-direct resolution), in a venv of their own: proves the floors are true.
+LOWEST_VENV ?= .venv-lowest
+LOWEST_TESTS ?= tests/ops tests/ecs tests/pipeline tests/consumer tests/schemas tests/simulator tests/cli tests/deploy
+test-lowest:
+	@test -x $(LOWEST_VENV)/bin/python || $(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --quiet --upgrade uv
+	$(LOWEST_VENV)/bin/uv pip install --quiet --python $(LOWEST_VENV)/bin/python --resolution lowest-direct -e './schemas[export]' -e '.[test]'
+	$(LOWEST_VENV)/bin/python -m pytest -m "not kafka" -q -p no:cacheprovider $(LOWEST_TESTS)
 
 run: venv
 	deploy/local/run.sh

@@ -29,13 +29,13 @@ def alerts() -> list[dict[str, Any]]:
     return [rule for group in spec["groups"] for rule in group["rules"] if "alert" in rule]
 
 
-def tested_alerts() -> set[str]:
+def alerts_under_test() -> set[str]:
     cases = yaml.safe_load(RULE_TESTS.read_text())["tests"]
     return {check["alertname"] for case in cases for check in case["alert_rule_test"]}
 
 
 def test_every_alert_has_unit_tests() -> None:
-    assert {rule["alert"] for rule in alerts()} == tested_alerts()
+    assert {rule["alert"] for rule in alerts()} == alerts_under_test()
 
 
 def test_alert_unit_tests_pass(tmp_path: Path) -> None:

@@ -57,3 +57,18 @@ def test_license_file_is_the_one_pyproject_declares() -> None:
     assert "Apache License" in text.splitlines()[1]
     assert "Version 2.0, January 2004" in text
     assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+
+
+def test_the_command_line_does_not_load_the_simulator_or_aiohttps_server() -> None:
+    """Every command builds the whole parser; the simulator's app (aiohttp's server side, with
+    the newest API the project needs) must load only when `simulator` runs."""
+    code = (
+        "import sys; from worker.cli.main import build_parser; build_parser(); "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(result.stdout.split())
+    assert "worker.cli.simulator" in loaded
+    assert not loaded & {"worker.simulator.app", "worker.simulator.state", "aiohttp.web"}

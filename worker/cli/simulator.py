@@ -19,9 +19,7 @@ import sys
 import structlog
 
 from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
-from worker.simulator.app import make_app
 from worker.simulator.config import Faults, FaultsError, Range, SimulatorConfig, parse_range
-from worker.simulator.server import serving
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -163,6 +161,10 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
 
 
 async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
+    # Imported here: the app needs aiohttp's server side, which no other command loads.
+    from worker.simulator.app import make_app
+    from worker.simulator.server import serving
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
