@@ -77,5 +77,5 @@ def test_the_contract_stands_alone_on_pydantic() -> None:
     loaded = loaded_by(*(name for name in modules if name != "ecsp_contract.export"))
     assert offending(loaded, "worker", "schemas", "yaml", "aiohttp", "aiokafka", "structlog") == []
     requires = metadata.requires("ecs-provisioner-contract") or []
-    assert [r for r in requires if "extra ==" not in r] == ["pydantic<3,>=2.7"]
+    assert [r for r in requires if "extra ==" not in r] == ["pydantic<3,>=2.11"]
     assert "ecs-provisioner-contract==0.1.0" in (metadata.requires("ecs-provisioner") or [])
