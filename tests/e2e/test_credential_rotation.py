@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.secret_mount import write_secret
 from tests.support.secrets import ROTATED_AK, ROTATED_SK, TEST_AK, TEST_SK
-from tests.support.stack import PROJECT, Stack, example, stack
+from tests.support.stack import PROJECT, Stack, example, keyed_examples, stack
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import Credential, parse_security_key
@@ -22,13 +22,8 @@ from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 
 
-def batch(phase: int, size: int = 8) -> list[tuple[str, dict[str, Any]]]:
-    items = []
-    for i in range(size):
-        body = example("01-prepaid-keypair.json")
-        body["server"]["name"] = f"rotation-{phase}-{i}"
-        items.append((f"rotation-{phase}-{i}", body))
-    return items
+def batch(phase: int) -> list[tuple[str, dict[str, Any]]]:
+    return keyed_examples(f"rotation-{phase}", 8)
 
 
 async def refused(s: Stack, credential: Credential) -> bool:

@@ -7,17 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.kafka import committed_offsets, end_offsets, wait_for
-from tests.support.stack import example, in_process, settings_from, stack
+from tests.support.stack import in_process, keyed_examples, settings_from, stack
 from worker.ops.metrics import Metrics
-
-
-def batch(name: str, size: int) -> list[tuple[str, dict[str, Any]]]:
-    items = []
-    for i in range(size):
-        body = example("01-prepaid-keypair.json")
-        body["server"]["name"] = f"{name}-{i}"
-        items.append((f"{name}-{i}", body))
-    return items
 
 
 async def true_lag(bootstrap: str, topic: str, group: str) -> dict[int, int]:
@@ -48,12 +39,12 @@ async def test_lag_equals_high_water_minus_committed_after_a_member_joins_and_le
     ) as s:
         topic, group = s.settings.topic_requests, s.settings.group_id
         async with in_process(s.settings) as first:
-            await s.publish(batch("done", 8))
+            await s.publish(keyed_examples("done", 8))
             await s.outcomes(8)
             await s.sim("POST", "/_sim/faults", {"job_seconds": [600, 600]})  # stuck from now on
             async with in_process(settings_from(s.env)) as second:
                 await wait_for(lambda: assigned(first) > 0 and assigned(second) > 0, 60)
-                await s.publish(batch("stuck", 12))
+                await s.publish(keyed_examples("stuck", 12))
                 await s.progress(20, timeout=60)  # all 12 created and waiting for their job
                 split: dict[str, Any] = {}
 

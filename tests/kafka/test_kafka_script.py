@@ -6,34 +6,20 @@ broker is never touched and a concurrent run of this test elsewhere on the box p
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.support.kafka_script import kafka_sh
 from tests.support.ports import reserved_ports
-
-SCRIPT = Path(__file__).parents[2] / "deploy" / "local" / "kafka.sh"
 
 
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def kafka_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), command],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def test_start_twice_is_harmless_and_stop_leaves_nothing(tmp_path: Path) -> None:

@@ -23,14 +23,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from tests.cli.conftest import run_cli
 from tests.support import secrets
 from tests.support.kafka import wait_for
+from tests.support.kafka_script import kafka_sh
 from tests.support.keda import keda_lag
 from tests.support.ports import reserved_ports
-from tests.support.stack import EXAMPLES, PROJECT, in_process, settings_from
+from tests.support.stack import EXAMPLES, PROJECT, in_process, settings_from, worker_env
 from worker.consumer.kafka import security_options
 from worker.simulator.config import SimulatorConfig
 from worker.simulator.server import running_simulator
 
-SCRIPT = Path(__file__).parents[2] / "deploy" / "local" / "kafka.sh"
 USER, PASSWORD = "ecsp-test", "Scram-Test-Passw0rd"
 
 
@@ -48,17 +48,6 @@ class SecureBroker:
             "ECSP_KAFKA_SASL_PASSWORD": password,
             "ECSP_KAFKA_CA_FILE": str(ca_file or self.ca_file),
         }
-
-
-def kafka_sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), command],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -98,20 +87,7 @@ async def test_worker_publish_results_and_keda_lag_over_sasl_ssl(
         await admin.close()
     sim = SimulatorConfig(credentials={secrets.TEST_AK: secrets.TEST_SK}, job_seconds=(0.2, 0.4))
     async with running_simulator(sim) as base_url:
-        env = {
-            **broker.env(),
-            **{f"ECSP_TOPIC_{n.upper()}": t for n, t in topics.items()},
-            "ECSP_GROUP_ID": group,
-            "ECSP_ECS_ENDPOINT": base_url,
-            "ECSP_ECS_PROJECT_ID": PROJECT,
-            "ECSP_ECS_AK": secrets.TEST_AK,
-            "ECSP_ECS_SK": secrets.TEST_SK,
-            "ECSP_OPS_PORT": "0",
-            "ECSP_JOB_POLL_INITIAL_SECONDS": "0.2",
-            "ECSP_JOB_POLL_MAX_SECONDS": "0.5",
-            "ECSP_COMMIT_INTERVAL_SECONDS": "0.2",
-            "ECSP_SHUTDOWN_GRACE_SECONDS": "2",
-        }
+        env = worker_env(broker.bootstrap, base_url, topics, group, **broker.env())
         example = str(EXAMPLES / "01-prepaid-keypair.json")
         async with in_process(settings_from(env)):
             published = await run_cli(env, "publish", example, "--key", "secure-1")

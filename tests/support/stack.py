@@ -43,6 +43,16 @@ def example(name: str) -> dict[str, Any]:
     return document
 
 
+def keyed_examples(prefix: str, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """`count` requests `(key, body)` of example 1, each with its own key and server name."""
+    items = []
+    for i in range(count):
+        body = example("01-prepaid-keypair.json")
+        body["server"]["name"] = f"{prefix}-{i}"
+        items.append((f"{prefix}-{i}", body))
+    return items
+
+
 def examples() -> dict[str, dict[str, Any]]:
     return {p.name: json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json"))}
 
