@@ -10,7 +10,6 @@ edges. Run alone: ``python -m tests.bench.bench_e2e [--quick] [--requests N]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import sys
@@ -32,9 +31,9 @@ from tests.bench.common import (
     collect,
     mean_value_size,
     prefill,
-    print_section,
     ratio,
     request_value,
+    run_alone,
     sampling,
     simulator,
     spawn,
@@ -177,12 +176,7 @@ async def bench(count: int) -> Section:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer requests")
-    parser.add_argument("--requests", type=int, default=None)
-    args = parser.parse_args(argv)
-    count = args.requests or (1500 if args.quick else 5000)
-    print_section(asyncio.run(bench(count)))
+    run_alone(__doc__, bench, quick=1500, full=5000, argv=argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Run alone: ``python -m tests.bench.bench_scaling [--quick] [--requests N]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 import uuid
@@ -29,7 +28,7 @@ from tests.bench.common import (
     collect,
     free_port,
     prefill,
-    print_section,
+    run_alone,
     sampling,
     simulator,
     spawn,
@@ -146,12 +145,7 @@ async def bench(count: int, sizes: Sequence[int] = (1, 2, 4)) -> Section:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer requests")
-    parser.add_argument("--requests", type=int, default=None)
-    args = parser.parse_args(argv)
-    count = args.requests or (1500 if args.quick else 4000)
-    print_section(asyncio.run(bench(count)))
+    run_alone(__doc__, bench, quick=1500, full=4000, argv=argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Run alone: ``python -m tests.bench.bench_sdk [--quick] [--requests N]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 import uuid
@@ -34,7 +33,7 @@ from huaweicloudsdkecs.v2 import (
 from huaweicloudsdkecs.v2 import EcsClient as SdkEcsClient
 
 from tests.bench.bench_client import AK, PROJECT, SERVER, SK, Throughput
-from tests.bench.common import Section, print_section, ratio, simulator
+from tests.bench.common import Section, ratio, run_alone, simulator
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import Credential
@@ -158,12 +157,7 @@ async def bench(requests: int, concurrencies: Sequence[int]) -> Section:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer requests")
-    parser.add_argument("--requests", type=int, default=None)
-    args = parser.parse_args(argv)
-    count = args.requests or (500 if args.quick else 2000)
-    print_section(asyncio.run(bench(count, (16, 32))))
+    run_alone(__doc__, lambda count: bench(count, (16, 32)), quick=500, full=2000, argv=argv)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,13 @@ Run alone: ``python -m tests.bench.bench_tracing [--quick] [--requests N]``.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import os
 import statistics
 from collections.abc import Iterator, Sequence
 
 from tests.bench.bench_e2e import WORKER_SETTINGS, Run, run_worker
-from tests.bench.common import Section, bench_bootstrap, print_section, ratio, simulator
+from tests.bench.common import Section, bench_bootstrap, ratio, run_alone, simulator
 from tests.support.otlp import otlp_receiver
 
 #: Alternating runs per mode: a load change on a shared machine hits both modes alike.
@@ -76,12 +74,7 @@ async def bench(count: int) -> Section:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer requests")
-    parser.add_argument("--requests", type=int, default=None)
-    args = parser.parse_args(argv)
-    count = args.requests or (1500 if args.quick else 4000)
-    print_section(asyncio.run(bench(count)))
+    run_alone(__doc__, bench, quick=1500, full=4000, argv=argv)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ printed next to every result. Everything binds to 127.0.0.1; every wait is bound
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -424,3 +425,19 @@ def ratio(mine: float, theirs: float) -> str:
 
 def print_section(section: Section) -> None:
     print(markdown(section.as_json()), flush=True)
+
+
+def run_alone(
+    doc: str,
+    bench: Callable[[int], Coroutine[Any, Any, Section]],
+    *,
+    quick: int,
+    full: int,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """The command line of a benchmark sized in requests: `--quick` or `--requests N`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests")
+    parser.add_argument("--requests", type=int, default=None)
+    args = parser.parse_args(argv)
+    print_section(asyncio.run(bench(args.requests or (quick if args.quick else full))))
