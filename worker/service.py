@@ -89,7 +89,7 @@ def make_auth(
             settings.iam_url,
             settings.iam_domain or "",
             settings.iam_username or "",
-            _secret(settings.iam_password),
+            settings.secret_file("iam_password") or _secret(settings.iam_password),
             settings.ecs_project_id,
             observer=metrics,
         )

@@ -444,7 +444,7 @@ async def _token_client(
     session: aiohttp.ClientSession,
     iam: Iam,
     *,
-    password: str = "pw",
+    password: str | Path = "pw",
     clock: Callable[[], float] | None = None,
     observer: RecordingObserver | None = None,
 ) -> tuple[EcsClient, TokenAuth]:
@@ -482,6 +482,19 @@ async def test_token_refreshed_once_on_401(serve: Serve, session: aiohttp.Client
     assert job.status == "RUNNING"
     assert iam.issued == 2
     assert ("job", "token_refresh") in observer.retries
+
+
+async def test_a_password_file_is_read_again_for_every_token(
+    serve: Serve, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    secret = tmp_path / "iam-password"
+    secret.write_text("old-password\n")
+    client, _ = await _token_client(serve, session, Iam(), password=secret)
+    with pytest.raises(EcsApiError) as caught:
+        await client.get_job("j", PROJECT)
+    assert caught.value.http_status == 401
+    secret.write_text("pw\n")  # the mounted secret was rotated
+    assert (await client.get_job("j", PROJECT)).status == "RUNNING"
 
 
 async def test_second_401_after_refresh_is_raised(

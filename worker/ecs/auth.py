@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import aiohttp
@@ -129,7 +130,7 @@ class TokenAuth:
         iam_endpoint: str,
         domain: str,
         username: str,
-        password: str,
+        password: str | Path,
         project_id: str,
         *,
         timeout: float = 15.0,
@@ -141,7 +142,8 @@ class TokenAuth:
         self._url = iam_tokens_url(iam_endpoint)
         self._domain = domain
         self._username = username
-        self._password = password
+        self._password = password  # a Path is read at every token request (rotated secrets)
+        self._last_password: str | None = None
         self.project_id = project_id
         self._timeout = timeout
         self._refresh_before = refresh_before
@@ -184,10 +186,22 @@ class TokenAuth:
                 self._tokens[project_id] = cached
             return cached.value
 
+    def _current_password(self) -> str:
+        """The password; from its file as it is now (a file briefly missing mid-rotation: the
+        last one read)."""
+        if not isinstance(self._password, Path):
+            return self._password
+        try:
+            self._last_password = self._password.read_text(encoding="utf-8").strip()
+        except OSError:
+            if self._last_password is None:
+                raise
+        return self._last_password
+
     def _request_body(self, project_id: str) -> bytes:
         user = {
             "name": self._username,
-            "password": self._password,
+            "password": self._current_password(),
             "domain": {"name": self._domain},
         }
         document = {
