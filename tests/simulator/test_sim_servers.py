@@ -81,6 +81,35 @@ async def test_paging_by_marker_and_by_page_number() -> None:
             assert reply.json["error"]["code"] == "Ecs.0005"
 
 
+async def test_a_new_server_is_missing_from_the_list_for_the_list_lag() -> None:
+    clock = FakeClock()
+    async with simulator(config(clock, list_lag_seconds=3.0)) as api:
+        created = await api.create(server_body(server_tags=[TOKEN_TAG]), new_token())
+        (server_id,) = created.json["serverIds"]
+        assert (await _list(api, "tags=ecsp-token=t-1"))["count"] == 0  # not listed yet
+        assert (await api.job(created.json["job_id"])).json["status"] in ("INIT", "RUNNING")
+        clock.advance(2.9)
+        assert (await _list(api, "status=BUILD"))["count"] == 0
+        clock.advance(0.1)
+        listed = await _list(api, "status=BUILD")
+        assert [s["id"] for s in listed["servers"]] == [server_id]
+
+
+async def test_a_marker_that_left_the_filter_still_pages_on() -> None:
+    """The marker is looked up among all the project's servers (Nova's way), so the next page
+    comes even though the marker server is no longer BUILD."""
+    clock = FakeClock()
+    async with simulator(config(clock, job_seconds=(5.0, 20.0))) as api:
+        await api.create(server_body(count=6), new_token())
+        everything = [s["id"] for s in (await _list(api, "status=BUILD&limit=1000"))["servers"]]
+        first = await _list(api, "status=BUILD&limit=3")
+        marker = first["servers"][-1]["id"]
+        clock.advance(21)  # every server has left BUILD
+        assert (await _list(api, f"status=BUILD&limit=3&marker={marker}"))["servers"] == []
+        everything_now = await _list(api, f"limit=1000&marker={marker}")
+        assert [s["id"] for s in everything_now["servers"]] == everything[3:]
+
+
 async def test_delete_runs_a_job_then_servers_are_deleted_once() -> None:
     clock = FakeClock()
     async with simulator(config(clock)) as api:

@@ -4,7 +4,8 @@ Owns the command line of docs/contract.md, "Simulator interface": ``--host`` (12
 ``--port`` (8700; 0 picks a free port), ``--credential AK:SK`` (repeatable), ``--iam-user
 NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
 ``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,
-``--job-failure-rate``, ``--quota-per-second``, ``--token-ttl-seconds`` (28800) and
+``--job-failure-rate``, ``--quota-per-second``, ``--token-ttl-seconds`` (28800),
+``--list-lag-seconds`` (0: how long a new server is missing from the server list) and
 ``--allow-field PATH`` (a create-body field of a newer API to accept, repeatable). Logs one line
 with the URL once listening. Credentials given here are never logged.
 """
@@ -121,6 +122,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(%(default)s)",
     )
     parser.add_argument(
+        "--list-lag-seconds",
+        type=float,
+        default=0.0,
+        help="the server list is eventually consistent: a new server is missing from it for "
+        "this long (%(default)s)",
+    )
+    parser.add_argument(
         "--allow-field",
         type=_extra_field,
         action="append",
@@ -148,6 +156,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         seed=args.seed,
         token_ttl_seconds=args.token_ttl_seconds,
         extra_fields=tuple(args.allow_field),
+        list_lag_seconds=max(0.0, args.list_lag_seconds),
         faults=Faults(
             error_rate=args.error_rate,
             throttle_rate=args.throttle_rate,

@@ -59,6 +59,8 @@ class SimulatorConfig:
     ``clock`` returns the current time in seconds since the epoch; tests pass a fake one to
     jump over token TTLs, signature skew and job retention. ``extra_fields`` are create-body
     fields of a newer API (``server.new_field``; see `ecsp_contract.extensions`) it accepts too.
+    ``list_lag_seconds``: the server list is eventually consistent; a new server is missing from
+    ListServersDetails for this long after its job starts.
     """
 
     credentials: Mapping[str, str] = field(default_factory=dict)
@@ -75,6 +77,7 @@ class SimulatorConfig:
     faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time
     extra_fields: tuple[str, ...] = ()
+    list_lag_seconds: float = 0.0
 
 
 class FaultsError(ValueError):

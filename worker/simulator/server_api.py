@@ -5,7 +5,11 @@
 ``not-tags`` (a key it must not carry); paging by ``limit`` (default 25, at most 1000) and either
 ``marker`` (the id of the last server of the previous page, the recommended way) or ``offset``
 (a page number, 0 and 1 both meaning the first page: deprecated by the API but still served).
-Newest first. The answer is ``{"count": <matches before paging>, "servers": [...]}``. Deleted
+Newest first. The marker is found among all the project's servers, not only those matching the
+filters (as Nova does), so a page walk survives its marker server changing status meanwhile.
+The list is eventually consistent: a new server is missing from it for its first
+``list_lag_seconds`` (a simulator option; ShowServer and the job see it at once).
+The answer is ``{"count": <matches before paging>, "servers": [...]}``. Deleted
 servers are listed only when asked for with ``status=DELETED``.
 
 ``POST /v1/{project_id}/cloudservers/delete`` with ``{"servers": [{"id"}], "delete_publicip",
@@ -94,18 +98,26 @@ def _matches(server: Server, status: str, query: Mapping[str, str]) -> bool:
     )
 
 
-def _page(views: list[dict[str, object]], query: Mapping[str, str]) -> list[dict[str, object]]:
+def _page(
+    views: list[tuple[int, dict[str, object]]], all_ids: list[str], query: Mapping[str, str]
+) -> list[dict[str, object]]:
+    """One page of ``views`` (each with its position among ``all_ids``, the project's servers)."""
     limit = _int(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     marker = query.get("marker")
     if marker is not None:
-        ids = [view["id"] for view in views]
-        if marker not in ids:
+        if marker not in all_ids:
             raise _BadQuery(f"marker [{marker}] not found")
-        start = ids.index(marker) + 1
+        after = all_ids.index(marker)
+        return [view for position, view in views if position > after][:limit]
     else:
         page = max(1, _int(query, "offset", 1, 0, 1_000_000))
         start = (page - 1) * limit
-    return views[start : start + limit]
+    return [view for _, view in views[start : start + limit]]
+
+
+def _started(server: Server) -> float:
+    job = server.job
+    return job.started_at if job.started_at is not None else job.created_at
 
 
 async def list_servers_details(request: web.Request) -> web.Response:
@@ -116,13 +128,18 @@ async def list_servers_details(request: web.Request) -> web.Response:
     if denied is not None:
         return denied
     now = state.now()
-    views: list[dict[str, object]] = []
-    for server in state.registry.servers(project_id):
+    listed_after = now - state.config.list_lag_seconds
+    servers = state.registry.servers(project_id)
+    views: list[tuple[int, dict[str, object]]] = []
+    for position, server in enumerate(servers):
         status = server_status(server, state.deletes, now)
-        if status is not None and _matches(server, status, request.query):
-            views.append(render_server(server, status, is_deleting(server, state.deletes, now)))
+        if status is None or _started(server) > listed_after:
+            continue
+        if _matches(server, status, request.query):
+            view = render_server(server, status, is_deleting(server, state.deletes, now))
+            views.append((position, view))
     try:
-        page = _page(views, request.query)
+        page = _page(views, [server.server_id for server in servers], request.query)
     except _BadQuery as exc:
         return ecs_error(400, "Ecs.0005", f"invalid query: {exc}")
     return json_response(200, {"count": len(views), "servers": page})
