@@ -38,6 +38,7 @@ from worker.ops.health import Probes, make_ops_app, start_ops_server
 from worker.ops.metrics import Metrics
 from worker.ops.tracing import Tracing, start_tracing
 from worker.ops.version import package_version
+from worker.pipeline.bulk_follow import BulkFollowConfig, BulkFollower
 from worker.pipeline.config import PipelineConfig
 from worker.pipeline.follow import PollSchedule
 from worker.pipeline.guardrails import Guardrails
@@ -45,6 +46,7 @@ from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
 from worker.pipeline.submit import SubmitPolicy
+from worker.pipeline.tagging import deployment_tag_value
 from worker.policy.budget import HourlyBudget
 from worker.policy.source import PolicySource
 
@@ -138,6 +140,19 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     )
 
 
+def make_follower(settings: Settings, client: EcsClient) -> BulkFollower | None:
+    """The process's bulk follower of tagged jobs, or None when bulk following is off."""
+    if not settings.bulk_follow:
+        return None
+    config = BulkFollowConfig(
+        deployment_tag=deployment_tag_value(settings.deployment_name),
+        interval_seconds=settings.bulk_follow_interval_seconds,
+        safety_net_seconds=settings.bulk_follow_safety_net_seconds,
+        unseen_seconds=settings.bulk_follow_unseen_seconds,
+    )
+    return BulkFollower(client, config)
+
+
 def make_limiter(settings: Settings, metrics: Metrics) -> CallLimiter:
     """The process's call pace: adaptive below the configured ceiling, or none at all."""
     if settings.api_rate_limit <= 0:
@@ -201,7 +216,13 @@ async def _serve(
     policy = PolicySource.open(settings.policy_file, observer=metrics)
     holds = IntakeHolds()
     breaker = make_breaker(settings, metrics)
-    async with ecs_client(settings, metrics, breaker, tracing) as client:
+    async with contextlib.AsyncExitStack() as following:
+        client = await following.enter_async_context(
+            ecs_client(settings, metrics, breaker, tracing)
+        )
+        follower = make_follower(settings, client)
+        if follower is not None:
+            following.push_async_callback(follower.close)
         pipeline = Pipeline(
             config=pipeline_config(settings),
             api=client,
@@ -211,6 +232,7 @@ async def _serve(
             observer=metrics,
             guardrails=make_guardrails(settings, policy, holds, metrics),
             holds=holds,
+            follower=follower,
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)

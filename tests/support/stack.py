@@ -151,6 +151,9 @@ def worker_env(
         "ECSP_OPS_PORT": "0",
         "ECSP_JOB_POLL_INITIAL_SECONDS": "0.2",
         "ECSP_JOB_POLL_MAX_SECONDS": "0.5",
+        "ECSP_BULK_FOLLOW_INTERVAL_SECONDS": "0.5",
+        "ECSP_BULK_FOLLOW_UNSEEN_SECONDS": "1.0",
+        "ECSP_BULK_FOLLOW_SAFETY_NET_SECONDS": "3.0",
         "ECSP_API_RETRY_BASE_SECONDS": "0.05",
         "ECSP_API_RETRY_MAX_SECONDS": "0.5",
         "ECSP_API_RATE_LIMIT": "0",
@@ -183,6 +186,7 @@ async def stack(
     in_process_worker: bool = True,
     token_ttl_seconds: float = 8 * 3600,
     api_extra_fields: tuple[str, ...] = (),
+    list_lag_seconds: float = 0.0,
     **settings_env: str,
 ) -> AsyncIterator[Stack]:
     """Fresh topics + simulator (+ an in-process worker); everything removed afterwards.
@@ -203,6 +207,7 @@ async def stack(
         faults=faults or Faults(),
         token_ttl_seconds=token_ttl_seconds,
         extra_fields=api_extra_fields,
+        list_lag_seconds=list_lag_seconds,
     )
     old_env = {k: os.environ.get(k) for k in ("ECSP_TEST_SECRET_ADMIN_PASS",)}
     try:

@@ -140,6 +140,29 @@ class Settings(BaseSettings):
     job_poll_max_seconds: float = Field(
         15.0, gt=0, description="Longest interval between two job checks (how late an end is seen)."
     )
+    bulk_follow: bool = Field(
+        True,
+        description=(
+            "Follow tagged jobs in bulk: one server list per project wakes a job when its servers"
+            " left BUILD; off = every job on the per-job schedule above."
+        ),
+    )
+    bulk_follow_interval_seconds: float = Field(
+        5.0, gt=0, description="How often the deployment's building servers are listed."
+    )
+    bulk_follow_safety_net_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Under bulk following, a job is still checked on its own at least this often.",
+    )
+    bulk_follow_unseen_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "A job whose servers were never listed as building is checked once after this long"
+            " (a job shorter than the list's delay)."
+        ),
+    )
     request_deadline_seconds: float = Field(
         14400.0,
         gt=0,

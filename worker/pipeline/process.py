@@ -11,11 +11,12 @@ knows no Kafka, no process settings and no Prometheus.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from ecsp_contract.redaction import redact
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
+from worker.pipeline.bulk_follow import BulkFollower
 from worker.pipeline.compensate import (
     PARTIAL_FAILURE_HEADER,
     OnPartialFailure,
@@ -58,7 +60,7 @@ from worker.pipeline.decode import (
     validate,
 )
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import follow_job, sub_job_infos
+from worker.pipeline.follow import JobSchedule, follow_job, sub_job_infos
 from worker.pipeline.guardrails import Guardrails
 from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.message import InboundMessage
@@ -85,13 +87,15 @@ class EcsApi(CreatingApi, ServerDeleter, Protocol):
 
 
 ProgressSink = Callable[[CloudEvent], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Pipeline:
     """Everything a request needs from the process: its config, API client, secrets, observer,
-    the guardrails (None: no policy file) and the intake holds a request takes while it waits
-    for the API (None: nobody to tell)."""
+    the guardrails (None: no policy file), the intake holds a request takes while it waits
+    for the API (None: nobody to tell) and the bulk follower of tagged jobs (None: every job
+    is followed on the per-job schedule)."""
 
     config: PipelineConfig
     api: EcsApi
@@ -99,6 +103,7 @@ class Pipeline:
     observer: PipelineObserver = field(default_factory=SilentObserver)
     guardrails: Guardrails | None = None
     holds: IntakeHolds | None = None
+    follower: BulkFollower | None = None
 
     async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
         """The terminal event of `message`; progress events go to `progress` (None: off).
@@ -201,6 +206,7 @@ class Pipeline:
             project_id=request.project_id,
             on_partial_failure=on_partial_failure,
             delete_flags=delete_flags(request.body.server),
+            may_await_payment=_may_await_payment(request),
         )
 
     async def _follow(
@@ -229,16 +235,18 @@ class Pipeline:
                 await progress(events.awaiting_payment(created, job))
 
         try:
-            job = await follow_job(
-                self.api,
-                job_id=created.job_id,
-                order_id=created.order_id,
-                server_ids=created.server_ids,
-                project_id=accepted.project_id,
-                schedule=self.config.schedule,
-                deadline=events.deadline.at,
-                on_awaiting_payment=awaiting_payment,
-            )
+            async with self._following(accepted) as (schedule, sleep):
+                job = await follow_job(
+                    self.api,
+                    job_id=created.job_id,
+                    order_id=created.order_id,
+                    server_ids=created.server_ids,
+                    project_id=accepted.project_id,
+                    schedule=schedule,
+                    deadline=events.deadline.at,
+                    on_awaiting_payment=awaiting_payment,
+                    sleep=sleep,
+                )
         except StageFailure as failure:
             self._observe_job(started, failure.stage)
             if failure.stage == FailureStage.JOB and accepted.on_partial_failure == "delete":
@@ -247,6 +255,17 @@ class Pipeline:
         self._observe_job(started, "succeeded")
         log.info("job succeeded", job_id=job.job_id)
         return events.succeeded(created, job)
+
+    @contextlib.asynccontextmanager
+    async def _following(self, accepted: _Accepted) -> AsyncIterator[tuple[JobSchedule, Sleep]]:
+        """How the job is followed: woken by the bulk follower (with its safety-net schedule)
+        when its servers carry the tags and no payment is awaited; else the per-job schedule."""
+        follower, submitted = self.follower, accepted.submitted
+        if follower is None or submitted.tagging != "tagged" or accepted.may_await_payment:
+            yield self.config.schedule, asyncio.sleep
+            return
+        async with follower.watching(accepted.project_id, submitted.token) as watch:
+            yield follower.config.safety_net, watch.wait
 
     async def _compensate(self, failure: StageFailure, accepted: _Accepted) -> Compensation | None:
         """Delete what the failed job built; its own deadline, as long as a request's."""
@@ -302,6 +321,13 @@ class _Accepted:
     project_id: str
     on_partial_failure: OnPartialFailure
     delete_flags: tuple[bool, bool]
+    may_await_payment: bool = False
+
+
+def _may_await_payment(request: DecodedRequest) -> bool:
+    """A prePaid order not paid automatically: its job waits for payment first."""
+    extend = request.body.server.extendparam
+    return extend is not None and extend.charging_mode == "prePaid" and extend.is_auto_pay != "true"
 
 
 def _not_submitted_in_time(deadline: RequestDeadline, waited_since: float | None) -> StageFailure:
