@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tests.support import secrets
 from tests.support.kafka import bootstrap_servers, create_topics, delete_topics
 from tests.support.stack import example, worker_env
+from worker.ops.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -102,6 +103,7 @@ async def simulator(
     job_seconds: tuple[float, float] = (0.0, 0.0),
     latency_ms: tuple[float, float] = (0.0, 0.0),
     credentials: tuple[str, str] = (secrets.TEST_AK, secrets.TEST_SK),
+    list_lag_seconds: float = 0.0,
 ) -> AsyncIterator[Simulator]:
     """`ecs-provisioner simulator` in its own process, up and answering."""
     port = free_port()
@@ -110,6 +112,7 @@ async def simulator(
         "--credential", ":".join(credentials), "--seed", "1",
         "--job-seconds", f"{job_seconds[0]}:{job_seconds[1]}",
         "--latency-ms", f"{latency_ms[0]}:{latency_ms[1]}",
+        "--list-lag-seconds", str(list_lag_seconds),
     ]  # fmt: skip
     process = spawn(args, "simulator", {"ECSP_LOG_LEVEL": "WARNING"})
     sim = Simulator(f"http://127.0.0.1:{port}", process)
@@ -151,9 +154,19 @@ def bench_worker_env(
         "ECSP_OPS_HOST": "127.0.0.1",
         "ECSP_OPS_PORT": "0",
         "ECSP_SHUTDOWN_GRACE_SECONDS": "5",
+        **_production_defaults(
+            "bulk_follow_interval_seconds",
+            "bulk_follow_safety_net_seconds",
+            "bulk_follow_unseen_seconds",
+        ),
         **extra,
     }
     return worker_env(bootstrap, url, topics, group, **settings)
+
+
+def _production_defaults(*names: str) -> dict[str, str]:
+    """The settings' own defaults for what the test environment shortens."""
+    return {f"ECSP_{name.upper()}": str(Settings.model_fields[name].default) for name in names}
 
 
 def worker_command(wrap: Sequence[str] = ()) -> list[str]:
