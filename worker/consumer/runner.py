@@ -8,6 +8,11 @@ process limit, one at its own limit, and any partition whose intake a waiting re
 see `worker.pipeline.holds`) and resumes them below a low-water mark, while the loop keeps
 polling so the consumer stays in the group however long jobs take.
 
+New records are dispatched at most `DISPATCH_PER_POLL` at a time, each batch's first steps
+(decode, validate, sign) running before the next is fetched: a backlog of thousands would
+otherwise run all of them in one turn of the event loop, for longer than the group's session
+timeout on a busy machine, and the member would be dropped from the group over and over.
+
 On revocation, work of the revoked partitions gets a bounded grace, then is cancelled; what
 finished is committed, the rest is redone by the next owner (same key, same token: safe).
 On shutdown, fetching stops, in-flight work gets the shutdown grace, the finished prefix is
@@ -49,6 +54,9 @@ from worker.pipeline.decode import event_key
 from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.process import ProgressSink, internal_failure_event, log_unexpected
+
+#: Most records handed to the pipeline per poll (see the module docstring).
+DISPATCH_PER_POLL = 100
 
 log = structlog.get_logger("worker.consumer")
 
@@ -124,12 +132,14 @@ class Worker:
         try:
             while not stop.is_set():
                 room = self._settings.max_in_flight - self._held
-                batch = await self._consumer.getmany(timeout_ms=200, max_records=max(1, room))
+                wanted = max(1, min(room, DISPATCH_PER_POLL))
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=wanted)
                 self.last_poll = time.monotonic()
                 for tp, records in batch.items():
                     for record in records:
                         self._dispatch(tp, record)
                 self._apply_backpressure()
+                await asyncio.sleep(0)  # the new requests' first steps run before the next batch
         finally:
             for task in (committer, lag):
                 task.cancel()
