@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -175,7 +176,7 @@ class Pipeline:
         check_bounds(message)
         document = parse_json_object(message, max_bytes=c.max_request_bytes)
         if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
-            events.request_copy = redact(document, c.redact_fields)
+            events.keep_request_copy(redact(document, c.redact_fields))
         events.stage = FailureStage.VALIDATE
         request = validate(
             identity, document, allowed_projects=c.allowed_projects, extra_fields=c.extra_fields
@@ -410,13 +411,19 @@ class _EventMaker:
             "received_at": message.received_at,
             "origin": message.origin,
         }
-        self.request_copy: Any = None
+        self._request_copy: bytes | None = None
         self.tagging: Tagging | None = None
         self.stage = FailureStage.DECODE
         """How far the request got: the stage of an unexpected error."""
         self.deadline = RequestDeadline.starting(
             message.received_at, config.request_deadline_seconds
         )
+
+    def keep_request_copy(self, redacted: Any) -> None:
+        """Keeps the redacted request copy for the events as compact JSON: about a seventh of
+        the memory of the parsed tree (6 KB for the API reference's example), held while the
+        job is followed for minutes."""
+        self._request_copy = json.dumps(redacted, separators=(",", ":")).encode()
 
     def _event(self, data: Any, event_type: EventType) -> CloudEvent:
         return build_event(
@@ -429,7 +436,8 @@ class _EventMaker:
         )
 
     def _common(self) -> dict[str, Any]:
-        return {**self._base, "request": self.request_copy, "tagging": self.tagging}
+        copy = None if self._request_copy is None else json.loads(self._request_copy)
+        return {**self._base, "request": copy, "tagging": self.tagging}
 
     def submitted(self, created: CreateResult) -> CloudEvent:
         data = SubmittedData(
