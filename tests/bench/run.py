@@ -56,7 +56,10 @@ def render(report: dict[str, Any]) -> str:
     ]
     for name in BENCHMARKS:
         if name in report["sections"]:
-            lines.append(markdown(report["sections"][name]))
+            section = report["sections"][name]
+            lines.append(markdown(section))
+            if "--only" in report["command"] and section.get("measured"):
+                lines.append(f"Measured {section['measured']}.\n")
     return "\n".join(lines)
 
 
@@ -89,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = args.only or list(BENCHMARKS)
     sections = {**(load_previous() if args.only else {}), **asyncio.run(run_all(names, args.quick))}
     command = "python -m tests.bench.run" + (" --quick" if args.quick else "")
+    command += "".join(f" --only {name}" for name in args.only)
     report = {"machine": machine(), "command": command, "sections": sections}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
