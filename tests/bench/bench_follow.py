@@ -26,18 +26,13 @@ from typing import Any
 from tests.bench.bench_inflight import lateness, percentiles
 from tests.bench.common import (
     Section,
-    Usage,
     bench_bootstrap,
     bench_topics,
     bench_worker_env,
-    collect,
     prefill,
     print_section,
-    sampling,
+    run_until_outcomes,
     simulator,
-    spawn,
-    stop,
-    worker_command,
 )
 
 RATE_LIMIT = "20"
@@ -78,23 +73,13 @@ async def follow_run(name: str, requests: int, job_seconds: float, **settings: s
             bootstrap, sim.url, topics, f"bench-{uuid.uuid4().hex[:8]}",
             ECSP_API_RATE_LIMIT=RATE_LIMIT, ECSP_MAX_IN_FLIGHT=str(requests + 1000), **settings,
         )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        process = spawn(worker_command(), f"worker-follow-{name}", env)
-        usage = Usage(process)
-        try:
-            async with sampling([usage], interval=1.0):
-                arrivals, _ = await collect(
-                    bootstrap, [topics["results"], topics["failures"]], requests,
-                    timeout=job_seconds * 1.05 + 1800, cpu=usage.cpu, keep_values=True,
-                )  # fmt: skip
-            wall = loop.time() - started
-            cpu = usage.cpu()
-        finally:
-            stop(process, timeout=60)
+        run = await run_until_outcomes(
+            bootstrap, topics, env, name=f"worker-follow-{name}", count=requests,
+            timeout=job_seconds * 1.05 + 1800, interval=1.0,
+        )  # fmt: skip
         stats = await sim.stats()
-    late = lateness(arrivals)
-    failed = Counter(_failure_code(a.value) for a in arrivals)
+    late = lateness(run.arrivals)
+    failed = Counter(_failure_code(a.value) for a in run.arrivals)
     failed.pop(None, None)
     operations = stats["requests_by_operation"]
     creates = max(1, int(stats["creates"]))
@@ -110,8 +95,8 @@ async def follow_run(name: str, requests: int, job_seconds: float, **settings: s
         succeeded=len(late["noticed"]),
         failed={str(code): n for code, n in failed.items()},
         throttled=int(stats["requests_by_status"].get("429", 0)),
-        cpu_seconds=cpu,
-        wall_seconds=wall,
+        cpu_seconds=run.cpu,
+        wall_seconds=run.wall_seconds,
     )
 
 

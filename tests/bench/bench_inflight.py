@@ -15,7 +15,6 @@ import asyncio
 import datetime as dt
 import json
 import statistics
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -23,18 +22,13 @@ from typing import Any
 from tests.bench.common import (
     Arrival,
     Section,
-    Usage,
     bench_bootstrap,
     bench_topics,
     bench_worker_env,
-    collect,
     prefill,
     print_section,
-    sampling,
+    run_until_outcomes,
     simulator,
-    spawn,
-    stop,
-    worker_command,
 )
 
 
@@ -78,19 +72,11 @@ async def bench(jobs: int, job_seconds: float) -> Section:
             ECSP_JOB_POLL_INITIAL_SECONDS="5", ECSP_JOB_POLL_MAX_SECONDS="15",
             ECSP_JOB_POLL_FACTOR="2",
         )  # fmt: skip
-        started = time.time()
-        process = spawn(worker_command(), "worker-inflight", env)
-        usage = Usage(process)
-        try:
-            async with sampling([usage], interval=0.5):
-                arrivals, _ = await collect(
-                    bootstrap, [topics["results"], topics["failures"]], jobs,
-                    timeout=job_seconds * 1.05 + 300, cpu=usage.cpu, keep_values=True,
-                )  # fmt: skip
-            elapsed = time.time() - started
-            cpu = usage.cpu()
-        finally:
-            stop(process, timeout=60)
+        run = await run_until_outcomes(
+            bootstrap, topics, env, name="worker-inflight", count=jobs,
+            timeout=job_seconds * 1.05 + 300, interval=0.5,
+        )  # fmt: skip
+        arrivals, usage, cpu, elapsed = run.arrivals, run.usage, run.cpu, run.wall_seconds
         stats = await sim.stats()
     late = lateness(arrivals)
     noticed, received = percentiles(late["noticed"]), percentiles(late["received"])

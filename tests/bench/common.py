@@ -164,6 +164,41 @@ def bench_worker_env(
     return worker_env(bootstrap, url, topics, group, **settings)
 
 
+@dataclass(frozen=True)
+class Outcomes:
+    """A worker run until its requests' terminal events: what arrived, its usage, wall seconds."""
+
+    arrivals: list[Arrival]
+    usage: Usage
+    cpu: float
+    wall_seconds: float
+
+
+async def run_until_outcomes(
+    bootstrap: str,
+    topics: dict[str, str],
+    env: dict[str, str],
+    *,
+    name: str,
+    count: int,
+    timeout: float,
+    interval: float,
+) -> Outcomes:
+    """Starts a worker with `env`, keeps every terminal event until `count` arrived, stops it."""
+    started = time.time()
+    process = spawn(worker_command(), name, env)
+    usage = Usage(process)
+    try:
+        async with sampling([usage], interval=interval):
+            arrivals, _ = await collect(
+                bootstrap, [topics["results"], topics["failures"]], count,
+                timeout=timeout, cpu=usage.cpu, keep_values=True,
+            )  # fmt: skip
+        return Outcomes(arrivals, usage, usage.cpu(), time.time() - started)
+    finally:
+        stop(process, timeout=60)
+
+
 def _production_defaults(*names: str) -> dict[str, str]:
     """The settings' own defaults for what the test environment shortens."""
     return {f"ECSP_{name.upper()}": str(Settings.model_fields[name].default) for name in names}
