@@ -55,7 +55,9 @@ async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Receiver]:
 async def test_a_request_is_one_trace_continued_by_its_events(
     kafka_bootstrap: str, receiver: Receiver, suite_log: Path
 ) -> None:
-    async with stack(kafka_bootstrap, job_seconds=(0.6, 0.9)) as s:
+    # per-job checks (not bulk following), so the job is read several times: each read's span
+    # must be a child of the request's consumer span
+    async with stack(kafka_bootstrap, job_seconds=(0.6, 0.9), ECSP_BULK_FOLLOW="false") as s:
         headers = [("traceparent", TRACEPARENT.encode()), ("tracestate", TRACESTATE.encode())]
         await s.publish([("traced-1", example("02-prepaid-password.json"))], headers)
         [outcome] = await s.outcomes(1)
