@@ -46,6 +46,11 @@ TRANSIENT: dict[str, tuple[str, int | None]] = {
     "FindCoordinator Request failed: %s": ("transaction coordinator unavailable", None),
     "Heartbeat send request failed: %s. Will retry.": ("group coordinator unavailable", None),
     "Heartbeat session expired - marking coordinator dead": ("group session expired", None),
+    "Error sending %s to node %s [%s] -- marking coordinator dead": (
+        "group coordinator unavailable",
+        1,
+    ),
+    "Marking the coordinator dead (node %s)for group %s.": ("group coordinator unavailable", 0),
     "Heartbeat failed for group %s: coordinator (node %s) is either not started or not valid": (
         "group coordinator unavailable",
         1,
