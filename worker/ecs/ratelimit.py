@@ -4,8 +4,8 @@ Owns: ``CallLimiter`` (what the client needs), ``TokenBucket`` (a fixed rate) an
 ``AdaptiveRate`` (AIMD: a throttled answer cuts the rate, calls that go through raise it slowly,
 never above the configured ceiling). One instance per process is shared by create and job calls
 so a fleet of N workers stays under N * rate requests/second. Waiters are served in arrival
-order: each ``acquire`` reserves the next token (the balance may go negative) and sleeps until
-it is due.
+order; the one at the head sleeps until its token is due at the rate in force, so a changed
+rate applies to every queued call, not only to later ones.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+#: A token this close to whole counts as whole (float rounding must not leave a waiter spinning).
+_EPSILON = 1e-9
 
 
 class CallLimiter(Protocol):
@@ -47,6 +50,7 @@ class TokenBucket:
         self._sleep = sleep
         self._tokens = float(self.burst)
         self._updated = clock()
+        self._queue = asyncio.Lock()  # FIFO: the head waiter paces itself, the rest queue
 
     @property
     def enabled(self) -> bool:
@@ -71,18 +75,17 @@ class TokenBucket:
         self._updated = now
 
     async def acquire(self) -> None:
-        """Wait until a request may be sent. Cancelling the wait gives the token back."""
+        """Wait until a request may be sent. Waiters queue in arrival order and each waits at
+        the rate in force when it is at the head, so a rate cut slows the whole queue at once.
+        A cancelled wait takes no token."""
         if not self.enabled:
             return
-        self._refill()
-        self._tokens -= 1.0
-        if self._tokens >= 0:
-            return
-        try:
-            await self._sleep(-self._tokens / self.rate)
-        except BaseException:
-            self._tokens += 1.0
-            raise
+        async with self._queue:
+            self._refill()
+            while self._tokens < 1.0 - _EPSILON and self.enabled:
+                await self._sleep((1.0 - self._tokens) / self.rate)
+                self._refill()
+            self._tokens -= 1.0
 
 
 @dataclass(frozen=True)
