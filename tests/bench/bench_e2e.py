@@ -1,11 +1,14 @@
 """Benchmark (not a test): end-to-end requests/s and worker CPU per 1,000 requests.
 
 The worker (`ecs-provisioner run`, a child process) against the simulator (another child
-process) with instant jobs, next to a raw aiokafka consume→produce pass-through doing the same
-Kafka traffic (`tests.bench.passthrough`), in one invocation. Each side gets a pre-filled
-request topic of its own, is started, and is timed over the 10 %..90 % window of its terminal
-messages (start-up and tail excluded); CPU is the child's own (psutil), sampled at the window's
-edges. Run alone: ``python -m tests.bench.bench_e2e [--quick] [--requests N]``.
+process) with instant jobs, next to two anchors measured in the same invocation:
+- a raw aiokafka consume→produce pass-through doing the same Kafka traffic
+  (`tests.bench.passthrough`): the throughput anchor. Each side gets a pre-filled request topic
+  of its own, is started, and is timed over the 10 %..90 % window of its terminal messages
+  (start-up and tail excluded); CPU is the child's own (psutil), sampled at the window's edges;
+- the official SDK's synchronous client doing create + job check per request, on one thread
+  and on a pool of threads (`tests.bench.bench_sdk.sdk`): the CPU anchor.
+Run alone: ``python -m tests.bench.bench_e2e [--quick] [--requests N]``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 
 import psutil
 
+from tests.bench.bench_client import AK, SK
+from tests.bench.bench_sdk import sdk
 from tests.bench.common import (
     Section,
     Simulator,
@@ -42,7 +47,10 @@ from tests.bench.common import (
 )
 
 #: Job checks come quickly: jobs are instant, so waiting would only measure the poll interval.
+#: Jobs are followed one by one: an instant job is shorter than the server list's delay, so bulk
+#: following would wait for its unseen timeout (bulk following has its own benchmark, `follow`).
 WORKER_SETTINGS = {
+    "ECSP_BULK_FOLLOW": "false",
     "ECSP_MAX_IN_FLIGHT": "1000",
     "ECSP_JOB_POLL_INITIAL_SECONDS": "0.05",
     "ECSP_JOB_POLL_MAX_SECONDS": "0.5",
@@ -135,6 +143,24 @@ async def _timed(bootstrap: str, topics: list[str], count: int, usage: Usage) ->
     )
 
 
+#: The SDK anchor: requests per run, and the thread count of its pooled figure.
+SDK_REQUESTS = 1000
+SDK_THREADS = 16
+
+
+async def sdk_anchor(requests: int) -> dict[str, Any]:
+    """CPU per create + job check of the official SDK, one thread and a pool (own simulator)."""
+    async with simulator(job_seconds=(0.0, 0.0), credentials=(AK, SK)) as sim:
+        await asyncio.to_thread(sdk, sim.url, 50, 1)  # warm-up: imports, connections
+        one = await asyncio.to_thread(sdk, sim.url, requests, 1)
+        pool = await asyncio.to_thread(sdk, sim.url, requests, SDK_THREADS)
+    return {"one_thread": one.__dict__, "threads": pool.__dict__}
+
+
+def _cpu_ms(run: dict[str, Any]) -> float:
+    return float(run["cpu_seconds"]) / int(run["requests"]) * 1000
+
+
 async def bench(count: int) -> Section:
     bootstrap = bench_bootstrap()
     async with simulator(job_seconds=(0.0, 0.0)) as sim:
@@ -142,30 +168,50 @@ async def bench(count: int) -> Section:
         worker, sizes = await run_worker(bootstrap, sim, count)
         stats = await sim.stats()
     passthrough = await run_passthrough(bootstrap, count, sizes)
+    anchor = await sdk_anchor(min(count, SDK_REQUESTS))
+    worker_ms = worker.cpu_per_1000  # s per 1,000 = ms per request
+    sdk_one, sdk_pool = _cpu_ms(anchor["one_thread"]), _cpu_ms(anchor["threads"])
     rows: list[list[Any]] = [
-        ["requests/s (10-90 % window)", worker.per_second, passthrough.per_second,
-         ratio(worker.per_second, passthrough.per_second)],
-        ["CPU s per 1,000 requests", worker.cpu_per_1000, passthrough.cpu_per_1000,
-         ratio(worker.cpu_per_1000, passthrough.cpu_per_1000)],
-        ["simulator CPU s per 1,000 requests", worker.simulator_cpu_per_1000, "-", "-"],
-        ["peak RSS, MiB", worker.peak_rss_mib, passthrough.peak_rss_mib,
+        ["requests/s (10-90 % window) vs pass-through", worker.per_second,
+         passthrough.per_second, ratio(worker.per_second, passthrough.per_second)],
+        ["CPU ms per request vs pass-through", worker_ms, passthrough.cpu_per_1000,
+         ratio(worker_ms, passthrough.cpu_per_1000)],
+        ["CPU ms per request vs SDK create + job check, 1 thread", worker_ms, sdk_one,
+         ratio(worker_ms, sdk_one)],
+        [f"CPU ms per request vs SDK create + job check, {SDK_THREADS} threads", worker_ms,
+         sdk_pool, ratio(worker_ms, sdk_pool)],
+        ["simulator CPU ms per request (worker run)", worker.simulator_cpu_per_1000, "-", "-"],
+        ["peak RSS, MiB vs pass-through", worker.peak_rss_mib, passthrough.peak_rss_mib,
          ratio(worker.peak_rss_mib, passthrough.peak_rss_mib)],
-        ["start to 90 % done, s", worker.total_seconds, passthrough.total_seconds,
-         ratio(worker.total_seconds, passthrough.total_seconds)],
+        ["start to 90 % done, s vs pass-through", worker.total_seconds,
+         passthrough.total_seconds, ratio(worker.total_seconds, passthrough.total_seconds)],
     ]  # fmt: skip
     return Section(
         name="e2e",
-        title=f"End to end: worker vs raw aiokafka pass-through ({count:,} requests)",
-        columns=["metric", "worker", "pass-through", "worker / pass-through"],
+        title=f"End to end: worker vs raw aiokafka pass-through and the official SDK ({count:,} "
+        "requests)",
+        columns=["metric", "worker", "anchor", "worker / anchor"],
         rows=rows,
-        params={"requests": count, "partitions": 4, **WORKER_SETTINGS, "job_seconds": "0:0"},
+        params={
+            "requests": count,
+            "partitions": 4,
+            **WORKER_SETTINGS,
+            "job_seconds": "0:0",
+            "sdk_requests": min(count, SDK_REQUESTS),
+        },
         details={
             "worker": worker.__dict__,
             "passthrough": passthrough.__dict__,
+            "sdk": anchor,
             "message_bytes": sizes,
             "simulator_requests_total": stats["requests_total"],
         },
         notes=[
+            "SDK: `huaweicloudsdkecs` `EcsClient` (synchronous), per request one create (new "
+            "X-Client-Token) and job checks until SUCCESS (instant jobs: one), against a "
+            "simulator of its own; CPU is this process's (`time.process_time`). The worker's CPU "
+            "per request covers everything it does: consume, decode, validate, sign, create, "
+            "job check, two events, commit, logs.",
             "Worker: create + job check + `submitted` and `succeeded` events per request, INFO "
             "JSON logs to a file; simulator and broker on the same machine, in other processes.",
             "Pass-through: per request one progress-sized and one result-sized message "
