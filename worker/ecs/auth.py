@@ -75,7 +75,7 @@ class AkSkAuth:
             method,
             url.host_port_subcomponent or "",
             url.raw_path,
-            list(url.query.items()),
+            list(url.query.items()) if url.raw_query_string else [],
             to_sign,
             body,
         )

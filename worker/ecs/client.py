@@ -16,7 +16,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -213,6 +213,19 @@ class EcsClient:
         self._rand = rand
         self._base = settings.endpoint.rstrip("/")
 
+    def _headers(
+        self, project_id: str, *, json_body: bool = False, client_token: str | None = None
+    ) -> dict[str, str]:
+        """A call's headers, in the order sent: User-Agent, a JSON body's Content-Type, the
+        X-Client-Token, X-Project-Id (auth adds its own)."""
+        headers = {"User-Agent": self._settings.user_agent}
+        if json_body:
+            headers["Content-Type"] = JSON_CONTENT_TYPE
+        if client_token is not None:
+            headers["X-Client-Token"] = client_token
+        headers["X-Project-Id"] = project_id
+        return headers
+
     def _url(self, *segments: str) -> URL:
         return URL(self._base + "".join("/" + quote(s, safe="") for s in segments), encoded=True)
 
@@ -224,11 +237,7 @@ class EcsClient:
         200 gives the job (and order, server ids); 202 means a dry run whose check passed.
         """
         data = encode_body(body)
-        headers = {
-            "Content-Type": JSON_CONTENT_TYPE,
-            "X-Client-Token": client_token,
-            "X-Project-Id": project_id,
-        }
+        headers = self._headers(project_id, json_body=True, client_token=client_token)
         url = self._url("v1.1", project_id, "cloudservers")
         route = "/v1.1/{project_id}/cloudservers"
         request = _Request("create", "POST", route, url, headers, data, project_id)
@@ -243,7 +252,7 @@ class EcsClient:
     async def get_job(self, job_id: str, project_id: str) -> JobStatus:
         """GET /v1/{project_id}/jobs/{job_id}. A purged job raises an error with HTTP 404."""
         url = self._url("v1", project_id, "jobs", job_id)
-        headers = {"X-Project-Id": project_id}
+        headers = self._headers(project_id)
         route = "/v1/{project_id}/jobs/{job_id}"
         request = _Request("job", "GET", route, url, headers, b"", project_id, job_id)
         answer, _ = await self._call(request)
@@ -262,7 +271,7 @@ class EcsClient:
         if marker is not None:
             params.append(("marker", marker))
         url = self._url("v1", project_id, "cloudservers", "detail").with_query(params)
-        headers = {"X-Project-Id": project_id}
+        headers = self._headers(project_id)
         route = "/v1/{project_id}/cloudservers/detail"
         answer, _ = await self._call(_Request("list", "GET", route, url, headers, b"", project_id))
         return parse_server_page(answer.document)
@@ -281,7 +290,7 @@ class EcsClient:
             "delete_publicip": delete_publicip,
             "delete_volume": delete_volume,
         }
-        headers = {"Content-Type": JSON_CONTENT_TYPE, "X-Project-Id": project_id}
+        headers = self._headers(project_id, json_body=True)
         url = self._url("v1", project_id, "cloudservers", "delete")
         route = "/v1/{project_id}/cloudservers/delete"
         request = _Request("delete", "POST", route, url, headers, encode_body(body), project_id)
@@ -298,9 +307,6 @@ class EcsClient:
 
     async def _call(self, request: _Request) -> tuple[_Answer, int]:
         endpoint = request.endpoint
-        request = replace(
-            request, headers={"User-Agent": self._settings.user_agent, **request.headers}
-        )
 
         async def attempt(remaining: float) -> _Answer:
             deadline = time.monotonic() + remaining

@@ -16,8 +16,11 @@ Quirks kept on purpose because the official signer has them:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +33,8 @@ HEADER_CONTENT_SHA256 = "X-Sdk-Content-Sha256"
 HEADER_AUTHORIZATION = "Authorization"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
+#: A path of unreserved characters and slashes only: unquoting and quoting leave it as it is.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/-]*")
 
 
 def _encode(value: str) -> str:
@@ -46,7 +51,10 @@ def _first_ci(headers: Mapping[str, str], name: str) -> str | None:
 
 def canonical_uri(path: str) -> str:
     """Each path segment percent-encoded (only ``~`` and unreserved kept), ending in ``/``."""
-    encoded = "/".join(_encode(segment) for segment in unquote(path).split("/"))
+    if _PLAIN_PATH.fullmatch(path):  # nothing to unquote or quote: the common case, faster
+        encoded = path
+    else:
+        encoded = "/".join(_encode(segment) for segment in unquote(path).split("/"))
     return encoded if encoded.endswith("/") else encoded + "/"
 
 
@@ -107,10 +115,16 @@ def _sdk_date(headers: Mapping[str, str], now: datetime | None) -> tuple[str, bo
     if present is not None:
         parsed = datetime.strptime(present, SDK_DATE_FORMAT)  # the format's Z: UTC
         return parsed.strftime(SDK_DATE_FORMAT), False
-    moment = now or datetime.now(UTC)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
+    if now is None:
+        return _sdk_date_of_second(int(time.time())), True
+    moment = now.astimezone(UTC) if now.tzinfo is not None else now
     return moment.strftime(SDK_DATE_FORMAT), True
+
+
+@functools.lru_cache(maxsize=2)
+def _sdk_date_of_second(second: int) -> str:
+    """The X-Sdk-Date of a Unix second: formatted once per second, not once per request."""
+    return time.strftime(SDK_DATE_FORMAT, time.gmtime(second))
 
 
 def sign_request(  # noqa: PLR0917 - positional signature shared with the simulator

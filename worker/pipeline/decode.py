@@ -133,7 +133,8 @@ def parse_json_object(message: InboundMessage, *, max_bytes: int) -> dict[str, A
             WorkerErrorCode.NOT_OBJECT,
             f"message value is a JSON {type(parsed).__name__}, not an object",
         )
-    _check_tree(parsed)
+    # Decoded UTF-8 has no surrogates: only a \u escape can make one.
+    _check_tree(parsed, texts="\\u" in text)
     return parsed
 
 
@@ -146,23 +147,23 @@ def _bounded_int(literal: str) -> int:
     return int(literal)
 
 
-def _check_tree(document: dict[str, Any]) -> None:
-    """Depth and text checks over the parsed value, without recursion (any depth is safe)."""
-    pending: list[tuple[Any, int]] = [(document, 1)]
+def _check_tree(document: dict[str, Any], *, texts: bool) -> None:
+    """Depth (and, if `texts`, text) checks over the parsed value, without recursion (any depth
+    is safe). Scalars are never deeper than their container, so only containers are queued."""
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 1)]
     while pending:
         node, depth = pending.pop()
-        if isinstance(node, dict):
-            if depth > MAX_JSON_DEPTH:
-                raise _too_deep()
-            for key, item in node.items():
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        items = node.values() if isinstance(node, dict) else node
+        if texts and isinstance(node, dict):
+            for key in node:
                 _check_text(key)
+        for item in items:
+            if isinstance(item, dict | list):
                 pending.append((item, depth + 1))
-        elif isinstance(node, list):
-            if depth > MAX_JSON_DEPTH:
-                raise _too_deep()
-            pending.extend((item, depth + 1) for item in node)
-        elif isinstance(node, str):
-            _check_text(node)
+            elif texts and isinstance(item, str):
+                _check_text(item)
 
 
 def _check_text(text: str) -> None:

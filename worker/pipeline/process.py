@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import pydantic_core
 import structlog
 
 from ecsp_contract.cloudevent import CloudEvent, build_event
@@ -225,7 +226,8 @@ class Pipeline:
                 order_id=created.order_id,
                 server_ids=created.server_ids,
             )
-        log.info("create accepted", job_id=created.job_id, servers=len(created.server_ids))
+        # One INFO line per request, at its end; the `submitted` event says this meanwhile.
+        log.debug("create accepted", job_id=created.job_id, servers=len(created.server_ids))
         events.stage = FailureStage.JOB
         if progress is not None:
             await progress(events.submitted(created))
@@ -254,7 +256,7 @@ class Pipeline:
                 failure.compensation = await self._compensate(failure, accepted)
             raise
         self._observe_job(started, "succeeded")
-        log.info("job succeeded", job_id=job.job_id)
+        log.info("job succeeded", job_id=job.job_id, servers=len(job.server_ids))
         return events.succeeded(created, job)
 
     @contextlib.asynccontextmanager
@@ -423,7 +425,7 @@ class _EventMaker:
         """Keeps the redacted request copy for the events as compact JSON: about a seventh of
         the memory of the parsed tree (6 KB for the API reference's example), held while the
         job is followed for minutes."""
-        self._request_copy = json.dumps(redacted, separators=(",", ":")).encode()
+        self._request_copy = pydantic_core.to_json(redacted)
 
     def _event(self, data: Any, event_type: EventType) -> CloudEvent:
         return build_event(
