@@ -64,7 +64,7 @@ def fit_event(event: CloudEvent, max_bytes: int, *, minimal: bool = False) -> by
 def _fitting(document: dict[str, Any], max_bytes: int) -> bytes | None:
     """The document's JSON if it can be serialised and is at most `max_bytes` long."""
     try:
-        encoded = pydantic_core.to_json(document)
+        encoded = pydantic_core.to_json(document, inf_nan_mode="null")
     except (pydantic_core.PydanticSerializationError, ValueError, RecursionError):
         return None
     return encoded if len(encoded) <= max_bytes else None

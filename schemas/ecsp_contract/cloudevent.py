@@ -84,7 +84,7 @@ class CloudEvent(BaseModel):
 
     def to_bytes(self) -> bytes:
         """Compact UTF-8 JSON: the Kafka value (content type `CONTENT_TYPE`)."""
-        return pydantic_core.to_json(self.to_dict())
+        return pydantic_core.to_json(self.to_dict(), inf_nan_mode="null")
 
 
 def event_id(data: EventData, event_type: EventType, request_digest: str | None = None) -> str:
@@ -148,13 +148,12 @@ def build_event(
 
     `request_digest` (SHA-256 hex of the request record's value) enters the id's fingerprint.
 
-    Raises TypeError when `data` is not the data model of `event_type`. The already-validated
-    data is not validated again (this is on the hot path).
+    Raises TypeError when `data` is not the data model of `event_type`.
     """
     expected = EVENT_DATA_MODELS[event_type]
     if not isinstance(data, expected):
         raise TypeError(f"{event_type.value} needs {expected.__name__}, not {type(data).__name__}")
-    return CloudEvent.model_construct(
+    return CloudEvent(
         id=event_id(data, event_type, request_digest),
         source=source,
         type=event_type,
@@ -163,8 +162,29 @@ def build_event(
         dataschema=dataschema_uri(event_type.value),
         traceparent=traceparent,
         tracestate=tracestate if traceparent is not None else None,
-        data=data.model_dump(mode="json"),
+        data=_dump(data),
     )
+
+
+_REQUEST = {"request"}
+
+
+def _dump(data: EventData) -> dict[str, Any]:
+    """`data` as JSON values. The request copy, a tree of JSON values already, is put in as it
+    is rather than walked by the serializer (it is most of an event); NaN and infinities in it
+    become null when the event is written (`CloudEvent.to_bytes`, `ecsp_contract.budget`)."""
+    request = data.request
+    if request is None:
+        return data.model_dump(mode="json")
+    dumped = data.model_dump(mode="json", exclude=_REQUEST)
+    return {
+        name: request if name == "request" else dumped[name] for name in _field_order(type(data))
+    }
+
+
+@functools.cache
+def _field_order(model: type[EventData]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
 
 
 def _rfc3339(moment: datetime) -> str:
