@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pytest
 import structlog
 
+from ecsp_contract.budget import fit_event
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES
 from ecsp_contract.redaction import MASK
@@ -188,3 +189,20 @@ def test_log_lines_mask_secret_keys_at_any_depth(suite_log: Path) -> None:
     [line] = [line for line in suite_log.read_text().splitlines() if "probe-7c1" in line]
     assert secrets.PLANTED not in line
     assert "kept-9d2" in line
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+async def test_a_non_finite_number_in_the_request_is_null_in_the_events_strict_json(
+    literal: str,
+) -> None:
+    """Python's JSON reader takes NaN and Infinity; the event (with its request copy) is still
+    strict JSON, which has neither: they are written as null."""
+    event = await process(record(with_description(literal)))
+    assert event.type == "ecs.provisioning.failed"
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in an event")
+
+    for encoded in (event.to_bytes(), fit_event(event, 1 << 20)):
+        data = json.loads(encoded, parse_constant=refuse)["data"]
+        assert data["request"]["server"]["description"] is None
