@@ -69,16 +69,21 @@ def is_secret_key(key: str, extra: frozenset[str] = frozenset()) -> bool:
     return any(_within_typos(normal, target) for target in _NEAR_MISS_OF)
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _redact(value: Any, extra: frozenset[str]) -> Any:
+    """Copies containers and masks secret keys; scalars are shared, not visited one by one."""
     if isinstance(value, dict):
-        return {
-            key: MASK
-            if isinstance(key, str) and is_secret_key(key, extra)
-            else _redact(item, extra)
-            for key, item in value.items()
-        }
+        copy = {}
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret_key(key, extra):
+                copy[key] = MASK
+            else:
+                copy[key] = _redact(item, extra) if isinstance(item, _CONTAINERS) else item
+        return copy
     if isinstance(value, list | tuple):
-        return [_redact(item, extra) for item in value]
+        return [_redact(item, extra) if isinstance(item, _CONTAINERS) else item for item in value]
     return value
 
 
