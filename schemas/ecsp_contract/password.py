@@ -57,10 +57,8 @@ def admin_password_problems(password: str) -> list[str]:
     """
     problems: list[str] = []
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        problems.append(
-            f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long "
-            f"(has {len(password)})"
-        )
+        # not how long it is: failed events reach other teams, and a length narrows a guess
+        problems.append(f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long")
     if any(not _allowed(char) for char in password):
         problems.append(f"may contain only letters, digits and {PASSWORD_SPECIALS}")
     classes = (

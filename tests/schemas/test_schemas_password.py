@@ -40,6 +40,15 @@ def test_password_rules(password: str, fragment: str) -> None:
     assert all(password not in problem for problem in problems)
 
 
+@pytest.mark.parametrize("password", ["Ab1!", "Ab1!xyz", "Ab1!" * 7])
+def test_a_length_problem_does_not_say_how_long_the_password_is(password: str) -> None:
+    """Failed events reach other teams: a length would narrow a guess of the literal."""
+    problems = admin_password_problems(password)
+
+    assert problems
+    assert all(str(len(password)) not in problem for problem in problems)
+
+
 @pytest.mark.parametrize(
     ("value", "name"),
     [("$ADMIN_PASS", "ADMIN_PASS"), ("$_x1", "_x1"), ("$1abc", None), ("$", None), ("a$B", None)],
