@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import statistics
 import sys
 import time
 import uuid
@@ -24,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from tests.bench.bench_client import AK, SK
+from tests.bench.bench_client import AK, SK, Throughput
 from tests.bench.bench_sdk import sdk
 from tests.bench.common import (
     Section,
@@ -146,45 +147,57 @@ async def _timed(bootstrap: str, topics: list[str], count: int, usage: Usage) ->
 #: The SDK anchor: requests per run, and the thread count of its pooled figure.
 SDK_REQUESTS = 1000
 SDK_THREADS = 16
+#: Rounds of (worker, pass-through, SDK one thread, SDK threads); the table shows medians.
+ROUNDS = 3
 
 
-async def sdk_anchor(requests: int) -> dict[str, Any]:
-    """CPU per create + job check of the official SDK, one thread and a pool (own simulator)."""
-    async with simulator(job_seconds=(0.0, 0.0), credentials=(AK, SK)) as sim:
-        await asyncio.to_thread(sdk, sim.url, 50, 1)  # warm-up: imports, connections
-        one = await asyncio.to_thread(sdk, sim.url, requests, 1)
-        pool = await asyncio.to_thread(sdk, sim.url, requests, SDK_THREADS)
-    return {"one_thread": one.__dict__, "threads": pool.__dict__}
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
 
 
-def _cpu_ms(run: dict[str, Any]) -> float:
-    return float(run["cpu_seconds"]) / int(run["requests"]) * 1000
-
-
-async def bench(count: int) -> Section:
+async def bench(count: int, rounds: int = ROUNDS) -> Section:
     bootstrap = bench_bootstrap()
-    async with simulator(job_seconds=(0.0, 0.0)) as sim:
+    sdk_requests = min(count, SDK_REQUESTS)
+    workers: list[Run] = []
+    passes: list[Run] = []
+    ones: list[Throughput] = []
+    pools: list[Throughput] = []
+    async with (
+        simulator(job_seconds=(0.0, 0.0)) as sim,
+        simulator(job_seconds=(0.0, 0.0), credentials=(AK, SK)) as sdk_sim,
+    ):
         await run_worker(bootstrap, sim, min(count, 300))  # warm-up: imports, broker, sim
-        worker, sizes = await run_worker(bootstrap, sim, count)
+        await asyncio.to_thread(sdk, sdk_sim.url, 50, 1)
+        for _ in range(rounds):  # side by side, round after round: each meets the same machine
+            worker, sizes = await run_worker(bootstrap, sim, count)
+            workers.append(worker)
+            passes.append(await run_passthrough(bootstrap, count, sizes))
+            ones.append(await asyncio.to_thread(sdk, sdk_sim.url, sdk_requests, 1))
+            pools.append(await asyncio.to_thread(sdk, sdk_sim.url, sdk_requests, SDK_THREADS))
         stats = await sim.stats()
-    passthrough = await run_passthrough(bootstrap, count, sizes)
-    anchor = await sdk_anchor(min(count, SDK_REQUESTS))
-    worker_ms = worker.cpu_per_1000  # s per 1,000 = ms per request
-    sdk_one, sdk_pool = _cpu_ms(anchor["one_thread"]), _cpu_ms(anchor["threads"])
+    rate = _median([w.per_second for w in workers])
+    rate_pt = _median([p.per_second for p in passes])
+    worker_ms = _median([w.cpu_per_1000 for w in workers])  # s per 1,000 = ms per request
+    pt_ms = _median([p.cpu_per_1000 for p in passes])
+    sdk_one = _median([t.cpu_us_per_request / 1000 for t in ones])
+    sdk_pool = _median([t.cpu_us_per_request / 1000 for t in pools])
+    rss, rss_pt = (
+        _median([w.peak_rss_mib for w in workers]),
+        _median([p.peak_rss_mib for p in passes]),
+    )
+    took = _median([w.total_seconds for w in workers])
+    took_pt = _median([p.total_seconds for p in passes])
     rows: list[list[Any]] = [
-        ["requests/s (10-90 % window) vs pass-through", worker.per_second,
-         passthrough.per_second, ratio(worker.per_second, passthrough.per_second)],
-        ["CPU ms per request vs pass-through", worker_ms, passthrough.cpu_per_1000,
-         ratio(worker_ms, passthrough.cpu_per_1000)],
+        ["requests/s (10-90 % window) vs pass-through", rate, rate_pt, ratio(rate, rate_pt)],
+        ["CPU ms per request vs pass-through", worker_ms, pt_ms, ratio(worker_ms, pt_ms)],
         ["CPU ms per request vs SDK create + job check, 1 thread", worker_ms, sdk_one,
          ratio(worker_ms, sdk_one)],
         [f"CPU ms per request vs SDK create + job check, {SDK_THREADS} threads", worker_ms,
          sdk_pool, ratio(worker_ms, sdk_pool)],
-        ["simulator CPU ms per request (worker run)", worker.simulator_cpu_per_1000, "-", "-"],
-        ["peak RSS, MiB vs pass-through", worker.peak_rss_mib, passthrough.peak_rss_mib,
-         ratio(worker.peak_rss_mib, passthrough.peak_rss_mib)],
-        ["start to 90 % done, s vs pass-through", worker.total_seconds,
-         passthrough.total_seconds, ratio(worker.total_seconds, passthrough.total_seconds)],
+        ["simulator CPU ms per request (worker run)",
+         _median([w.simulator_cpu_per_1000 for w in workers]), "-", "-"],
+        ["peak RSS, MiB vs pass-through", rss, rss_pt, ratio(rss, rss_pt)],
+        ["start to 90 % done, s vs pass-through", took, took_pt, ratio(took, took_pt)],
     ]  # fmt: skip
     return Section(
         name="e2e",
@@ -193,20 +206,24 @@ async def bench(count: int) -> Section:
         columns=["metric", "worker", "anchor", "worker / anchor"],
         rows=rows,
         params={
+            "rounds": rounds,
             "requests": count,
             "partitions": 4,
             **WORKER_SETTINGS,
             "job_seconds": "0:0",
-            "sdk_requests": min(count, SDK_REQUESTS),
+            "sdk_requests": sdk_requests,
         },
         details={
-            "worker": worker.__dict__,
-            "passthrough": passthrough.__dict__,
-            "sdk": anchor,
+            "worker": [w.__dict__ for w in workers],
+            "passthrough": [p.__dict__ for p in passes],
+            "sdk_one_thread": [t.__dict__ for t in ones],
+            "sdk_threads": [t.__dict__ for t in pools],
             "message_bytes": sizes,
             "simulator_requests_total": stats["requests_total"],
         },
         notes=[
+            f"Each figure is the median of {rounds} rounds; a round runs the worker, the "
+            "pass-through and the SDK one after the other (every run: `details` in latest.json).",
             "SDK: `huaweicloudsdkecs` `EcsClient` (synchronous), per request one create (new "
             "X-Client-Token) and job checks until SUCCESS (instant jobs: one), against a "
             "simulator of its own; CPU is this process's (`time.process_time`). The worker's CPU "
