@@ -569,3 +569,22 @@ def test_once_a_create_may_reach_the_api_the_token_window_caps_the_deadline() ->
         datetime.fromtimestamp(wall + 999, UTC), 60, clock=lambda: 0.0, wall=lambda: wall
     )
     assert future.remaining() == 60
+
+
+async def test_the_raw_value_is_not_held_while_the_job_is_followed(run: Run) -> None:
+    """A job may be followed for hours: 10,000 of them must not keep their records' bytes."""
+    msg = message(body())
+    seen_while_following: list[bytes | None] = []
+
+    class Watching(ScriptedApi):
+        async def get_job(self, job_id: str, project_id: str) -> JobStatus:
+            seen_while_following.append(msg.value)
+            return await super().get_job(job_id, project_id)
+
+    api = Watching(ACCEPTED, [job("RUNNING"), job("SUCCESS", ("SUCCESS", ACCEPTED.server_ids[0]))])
+
+    event, _ = await run(msg, api)
+
+    assert event.type == "ecs.provisioning.succeeded"
+    assert event.id == expected_event_id(event, body())  # the digest was taken before
+    assert seen_while_following == [None, None]

@@ -138,6 +138,7 @@ class Pipeline:
     ) -> CloudEvent:
         try:
             accepted = await self._submit(message, identity, events)
+            message.release_value()  # decoded and sent: the job is followed without it
             found = accepted.submitted.reconciled
             if found is not None:
                 log.info("servers found by their token tag", servers=len(found.servers))
