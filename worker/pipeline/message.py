@@ -11,7 +11,10 @@ from ecsp_contract.events import KafkaOrigin
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
-    """A request record as fetched: raw key and value, headers, and where it came from."""
+    """A request record as fetched: raw key and value, headers, and where it came from.
+
+    A message is processed once: the pipeline releases its value once the request is submitted
+    (`release_value`); a redelivered record arrives as a new message."""
 
     topic: str
     partition: int
