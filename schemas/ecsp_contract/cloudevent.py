@@ -128,10 +128,10 @@ def outcome_fingerprint(data: EventData, request_digest: str | None = None) -> s
 
 
 @functools.cache
-def _field_names(model: type[EventData]) -> frozenset[str]:
-    """The fields of a data model, asked once per model: a missing attribute of a pydantic
-    model is found only through a raised AttributeError, several microseconds each."""
-    return frozenset(model.model_fields)
+def _field_names(model: type[EventData]) -> tuple[str, ...]:
+    """The fields of a data model in order, asked once per model: a missing attribute of a
+    pydantic model is found only through a raised AttributeError, several microseconds each."""
+    return tuple(model.model_fields)
 
 
 def build_event(
@@ -178,13 +178,8 @@ def _dump(data: EventData) -> dict[str, Any]:
         return data.model_dump(mode="json")
     dumped = data.model_dump(mode="json", exclude=_REQUEST)
     return {
-        name: request if name == "request" else dumped[name] for name in _field_order(type(data))
+        name: request if name == "request" else dumped[name] for name in _field_names(type(data))
     }
-
-
-@functools.cache
-def _field_order(model: type[EventData]) -> tuple[str, ...]:
-    return tuple(model.model_fields)
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -22,7 +22,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from tests.reliability import mix
@@ -32,7 +31,7 @@ from tests.reliability.processes import DEFECT_COMMAND, WORKER_COMMAND, OwnBroke
 from tests.reliability.schedule import Step, describe, make_schedule
 from tests.support import secrets
 from tests.support.kafka import create_topics, delete_topics
-from tests.support.stack import worker_env
+from tests.support.stack import sim_call, worker_env
 from worker.simulator.config import SimulatorConfig
 from worker.simulator.server import running_simulator
 
@@ -170,7 +169,7 @@ class _Run:
             list_lag_seconds=LIST_LAG_SECONDS,
         )
         async with running_simulator(sim) as base_url:
-            await _sim_call(base_url, "POST", "/_sim/faults", dict(c.faults))
+            await sim_call(base_url, "POST", "/_sim/faults", dict(c.faults))
             env = worker_env(self.bootstrap, base_url, topics, group, **WORKER_SETTINGS)
             if c.defect:
                 env["ECSP_TEST_DEFECT_DELAY_SECONDS"] = DEFECT_DELAY_SECONDS
@@ -201,7 +200,7 @@ class _Run:
                 failure = None if task.cancelled() else task.exception()
                 if failure is not None:
                     raise failure
-            stats = await _sim_call(base_url, "GET", "/_sim/stats")
+            stats = await sim_call(base_url, "GET", "/_sim/stats")
         return await self._judge(keys, topics, slots, stats, drained)
 
     # ----- publishing
@@ -382,15 +381,6 @@ class _Run:
             "seconds until all committed": round(drained, 1) if drained is not None else "TIMEOUT",
             "seconds total": round(self.elapsed(), 1),
         }
-
-
-async def _sim_call(base_url: str, method: str, path: str, payload: Any = None) -> Any:
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-        session.request(method, base_url + path, json=payload) as response,
-    ):
-        response.raise_for_status()
-        return await response.json()
 
 
 def figures_text(figures: Mapping[str, Any]) -> str:

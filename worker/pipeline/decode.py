@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,10 +156,12 @@ def _check_tree(document: dict[str, Any], *, texts: bool) -> None:
         node, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
             raise _too_deep()
-        items = node.values() if isinstance(node, dict) else node
-        if texts and isinstance(node, dict):
-            for key in node:
-                _check_text(key)
+        items: Iterable[Any] = node
+        if isinstance(node, dict):
+            items = node.values()
+            if texts:
+                for key in node:
+                    _check_text(key)
         for item in items:
             if isinstance(item, dict | list):
                 pending.append((item, depth + 1))

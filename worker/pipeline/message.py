@@ -26,7 +26,7 @@ class InboundMessage:
 
     def release_value(self) -> None:
         """Drops the raw value: once a request is submitted its job may be followed for hours,
-        and nothing needs the record's bytes for that (10,000 followed jobs would hold ~14 MB).
+        and nothing needs the record's bytes for that (~1 KB each for the reference's example).
         The one change a message allows; messages are not hashed or compared after it."""
         object.__setattr__(self, "value", None)
 
