@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from worker.ops import kafka_log
 from worker.ops.config import ConfigError, load_settings
+from worker.ops.gc_tuning import tune_garbage_collector
 from worker.ops.logging import configure_logging
 from worker.ops.tracing import TracingConfigError
 from worker.policy.load import PolicyFileError
@@ -47,6 +48,7 @@ def handle(args: argparse.Namespace) -> int:
         install_signal_handlers(stop)
         await serve(settings, stop)
 
+    tune_garbage_collector()  # after the last import, before the first request
     try:
         asyncio.run(main())
     except PolicyFileError as exc:
