@@ -128,7 +128,7 @@ class EventPublisher:
                 await asyncio.sleep(backoff)
                 backoff = min(self._max_backoff, backoff * 2)
                 continue
-            self._metrics.events_published.labels(event.type).inc()
+            self._metrics.event_published(event.type)
             return True
 
     def _unpublishable(self, topic: str, event: CloudEvent, reason: str) -> bool:

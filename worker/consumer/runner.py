@@ -152,7 +152,7 @@ class Worker:
         if offsets is None:  # fetched just before a revocation: the next owner reads it
             return
         offsets.started(record.offset)
-        self._metrics.messages_consumed.labels(tp.topic).inc()
+        self._metrics.message_consumed(tp.topic)
         message = InboundMessage(
             topic=tp.topic,
             partition=tp.partition,

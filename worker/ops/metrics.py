@@ -8,6 +8,7 @@ partition, event type, stage, endpoint, outcome and circuit state.
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 from dataclasses import dataclass, field
 
@@ -137,6 +138,13 @@ class Metrics(PipelineObserver):
             registry=r,
         )
         self._precreate()
+        # labels() validates and locks (~1 us); the series every request touches (a bounded
+        # set: topics, event types, endpoints x outcomes) are looked up once.
+        self._consumed = functools.cache(self.messages_consumed.labels)
+        self._published = functools.cache(self.events_published.labels)
+        self._calls = functools.cache(self.api_calls.labels)
+        self._latency = functools.cache(self.api_latency.labels)
+        self._job_duration = functools.cache(self.job_duration.labels)
 
     def _precreate(self) -> None:
         for stage in FailureStage:
@@ -152,10 +160,16 @@ class Metrics(PipelineObserver):
         for state in STATE_VALUE:
             self.api_circuit_transitions.labels(state)
 
+    def message_consumed(self, topic: str) -> None:
+        self._consumed(topic).inc()
+
+    def event_published(self, event_type: str) -> None:
+        self._published(event_type).inc()
+
     # ApiObserver protocol of worker.ecs.client
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
-        self.api_calls.labels(endpoint, outcome).inc()
-        self.api_latency.labels(endpoint).observe(seconds)
+        self._calls(endpoint, outcome).inc()
+        self._latency(endpoint).observe(seconds)
 
     def api_retry(self, endpoint: str, reason: str) -> None:
         del reason  # free text is not a label: unbounded cardinality
@@ -176,7 +190,7 @@ class Metrics(PipelineObserver):
         self.failures.labels(stage).inc()
 
     def job_finished(self, outcome: str, seconds: float) -> None:
-        self.job_duration.labels(outcome).observe(seconds)
+        self._job_duration(outcome).observe(seconds)
 
     # PolicyObserver (worker.policy.source) and GuardrailsObserver (worker.pipeline.guardrails)
     def policy_loaded(self, valid: bool) -> None:
