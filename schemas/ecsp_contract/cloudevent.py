@@ -31,6 +31,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict
 
 from ecsp_contract.events import EVENT_DATA_MODELS, EventData, EventType
+from ecsp_contract.idempotency import uuid5_text
 
 CONTENT_TYPE = "application/cloudevents+json"
 """Kafka `content-type` header of every published event (structured mode)."""
@@ -90,12 +91,12 @@ class CloudEvent(BaseModel):
 def event_id(data: EventData, event_type: EventType, request_digest: str | None = None) -> str:
     """The event id of this outcome (see the module doc)."""
     if data.client_token is not None:
-        scope = uuid.UUID(data.client_token)
+        scope = uuid.UUID(data.client_token).bytes
     else:
         origin = data.origin
         name = f"kafka://{origin.topic}/{origin.partition}/{origin.offset}"
-        scope = uuid.uuid5(uuid.NAMESPACE_URL, name)
-    return str(uuid.uuid5(scope, f"{event_type.value}#{outcome_fingerprint(data, request_digest)}"))
+        scope = uuid.uuid5(uuid.NAMESPACE_URL, name).bytes
+    return uuid5_text(scope, f"{event_type.value}#{outcome_fingerprint(data, request_digest)}")
 
 
 def outcome_fingerprint(data: EventData, request_digest: str | None = None) -> str:

