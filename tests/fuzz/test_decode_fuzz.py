@@ -101,6 +101,15 @@ def test_parsing_yields_an_object_or_fails_at_decode(value: bytes | None) -> Non
         assert isinstance(result, dict)
 
 
+def test_a_byte_order_mark_is_named_as_what_makes_the_value_not_json() -> None:
+    result = _outcome(
+        lambda: parse_json_object(record(b"k", b"\xef\xbb\xbf{}", None), max_bytes=99)
+    )
+    assert isinstance(result, StageFailure)
+    assert result.code == "ECSP.NotJson"
+    assert "BOM" in result.message
+
+
 @FUZZ
 @given(document=st.one_of(st.dictionaries(st.text(max_size=10), json_values), mutated_bodies()))
 def test_validation_yields_a_request_or_fails_at_validate(document: dict[str, Any] | bytes) -> None:

@@ -121,7 +121,9 @@ def parse_json_object(message: InboundMessage, *, max_bytes: int) -> dict[str, A
             WorkerErrorCode.NOT_UTF8, f"message value is not UTF-8 (byte {exc.start})"
         ) from None
     try:
-        parsed = json.loads(text, parse_int=_bounded_int)
+        if text.startswith("\ufeff"):  # json.loads checks this; a bare decoder does not
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        parsed = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise _decode_failure(
             WorkerErrorCode.NOT_JSON,
@@ -146,6 +148,11 @@ def _bounded_int(literal: str) -> int:
             f"message value has an integer of more than {MAX_INT_DIGITS} digits",
         )
     return int(literal)
+
+
+_DECODER = json.JSONDecoder(parse_int=_bounded_int)
+"""One decoder for every record: `json.loads(text, parse_int=...)` builds a new one per call
+(~2 of its 8 us for the API reference's example)."""
 
 
 def _check_tree(document: dict[str, Any], *, texts: bool) -> None:
