@@ -92,3 +92,31 @@ async def test_cancelled_wait_returns_its_token() -> None:
     before = fake.now
     await asyncio.wait_for(bucket.acquire(), timeout=1)
     assert fake.now == before
+
+
+async def test_try_acquire_takes_a_free_token_and_never_waits() -> None:
+    fake = FakeTime()
+    bucket = TokenBucket(rate=10.0, burst=2, clock=fake.clock, sleep=fake.sleep)
+    assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]
+    fake.now = 0.1  # one token due
+    assert [bucket.try_acquire() for _ in range(2)] == [True, False]
+    assert fake.now == 0.1
+    assert TokenBucket(rate=0.0).try_acquire()  # disabled: always
+
+
+async def test_try_acquire_does_not_jump_a_queued_call() -> None:
+    fake = FakeTime()
+    released = asyncio.Event()
+
+    async def slow_sleep(seconds: float) -> None:
+        await released.wait()
+        fake.now += seconds
+
+    bucket = TokenBucket(rate=10.0, burst=1, clock=fake.clock, sleep=slow_sleep)
+    assert bucket.try_acquire()
+    queued = asyncio.create_task(bucket.acquire())  # waits 0.1 s for the next token
+    await asyncio.sleep(0)
+    fake.now = 0.1  # that token is now due, and it is the queued call's
+    assert not bucket.try_acquire()
+    released.set()
+    await queued

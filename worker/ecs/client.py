@@ -347,11 +347,12 @@ class EcsClient:
     async def _exchange(self, request: _Request, deadline: float) -> _Exchange:
         """One HTTP request, paced by the limiter and admitted by the breaker; tells both how it
         went."""
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                await self._limiter.acquire()
-        except TimeoutError:
-            raise timeout_error("deadline reached waiting for the rate limiter") from None
+        if not self._limiter.try_acquire():  # no timer for the call that need not wait
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await self._limiter.acquire()
+            except TimeoutError:
+                raise timeout_error("deadline reached waiting for the rate limiter") from None
         breaker = self._breaker
         if breaker is not None and not breaker.admit():
             raise unavailable_error(breaker.reason)

@@ -25,6 +25,10 @@ class CallLimiter(Protocol):
 
     async def acquire(self) -> None: ...
 
+    def try_acquire(self) -> bool:
+        """Take a call's token now if one is free and no call waits for one; never waits."""
+        ...
+
     def throttled(self) -> None: ...
 
     def answered(self) -> None: ...
@@ -73,6 +77,18 @@ class TokenBucket:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
+
+    def try_acquire(self) -> bool:
+        """Take a token now if one is free and nobody is queued (a queued call keeps its turn)."""
+        if not self.enabled:
+            return True
+        if self._queue.locked():
+            return False
+        self._refill()
+        if self._tokens < 1.0 - _EPSILON:
+            return False
+        self._tokens -= 1.0
+        return True
 
     async def acquire(self) -> None:
         """Wait until a request may be sent. Waiters queue in arrival order and each waits at
@@ -139,6 +155,9 @@ class AdaptiveRate:
 
     async def acquire(self) -> None:
         await self._bucket.acquire()
+
+    def try_acquire(self) -> bool:
+        return self._bucket.try_acquire()
 
     def throttled(self) -> None:
         now = self._clock()
