@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import gc
 
-YOUNG_THRESHOLD = 50_000
-"""Net container allocations between young collections (CPython's default is 700)."""
+YOUNG_THRESHOLD = 200_000
+"""Net container allocations between young collections (CPython's default is 700). A young
+collection walks every young container still alive, and a worker holds many (its requests in
+flight), so each one costs tens of milliseconds: 5,000 requests spent ~0.5 s of 6.5 CPU
+seconds in them at 50,000, ~0.08 s at 200,000 (that run: 1.06 -> 0.95 ms per request)."""
 MIDDLE_THRESHOLD = 20
 """Young collections per middle-generation collection (default 10)."""
 OLD_THRESHOLD = 100
