@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -20,6 +21,15 @@ class FakeTime:
 
     async def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+    def sleep_after(self, gate: asyncio.Event) -> Callable[[float], Awaitable[None]]:
+        """A sleep that returns only once `gate` is set, then moves this clock on."""
+
+        async def sleep(seconds: float) -> None:
+            await gate.wait()
+            self.now += seconds
+
+        return sleep
 
 
 async def test_burst_then_one_token_per_interval() -> None:
@@ -75,13 +85,9 @@ async def test_holds_the_configured_rate_in_real_time_with_concurrent_callers() 
 
 async def test_cancelled_wait_returns_its_token() -> None:
     fake = FakeTime()
-    gate = asyncio.Event()
-
-    async def blocking_sleep(seconds: float) -> None:
-        await gate.wait()
-        fake.now += seconds
-
-    bucket = TokenBucket(rate=1.0, burst=1, clock=fake.clock, sleep=blocking_sleep)
+    bucket = TokenBucket(
+        rate=1.0, burst=1, clock=fake.clock, sleep=fake.sleep_after(asyncio.Event())
+    )
     await bucket.acquire()  # uses the one saved token
     waiter = asyncio.create_task(bucket.acquire())
     await asyncio.sleep(0)
@@ -107,12 +113,7 @@ async def test_try_acquire_takes_a_free_token_and_never_waits() -> None:
 async def test_try_acquire_does_not_jump_a_queued_call() -> None:
     fake = FakeTime()
     released = asyncio.Event()
-
-    async def slow_sleep(seconds: float) -> None:
-        await released.wait()
-        fake.now += seconds
-
-    bucket = TokenBucket(rate=10.0, burst=1, clock=fake.clock, sleep=slow_sleep)
+    bucket = TokenBucket(rate=10.0, burst=1, clock=fake.clock, sleep=fake.sleep_after(released))
     assert bucket.try_acquire()
     queued = asyncio.create_task(bucket.acquire())  # waits 0.1 s for the next token
     await asyncio.sleep(0)
