@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from worker.ops import kafka_log
 from worker.ops.config import ConfigError, load_settings
-from worker.ops.gc_tuning import tune_garbage_collector
+from worker.ops.gc_tuning import collecting_periodically, tune_garbage_collector
 from worker.ops.logging import configure_logging
 from worker.ops.tracing import TracingConfigError
 from worker.policy.load import PolicyFileError
@@ -46,7 +46,8 @@ def handle(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
-        await serve(settings, stop)
+        async with collecting_periodically():
+            await serve(settings, stop)
 
     tune_garbage_collector()  # after the last import, before the first request
     try:
