@@ -49,6 +49,7 @@ from worker.pipeline.submit import SubmitPolicy
 from worker.pipeline.tagging import deployment_tag_value
 from worker.policy.budget import HourlyBudget
 from worker.policy.source import PolicySource
+from worker.tasks import cancel_and_wait
 
 log = structlog.get_logger("worker.service")
 
@@ -275,7 +276,7 @@ async def _serve(
                 tracing=tracing is not None,
             )
             watcher = asyncio.create_task(policy.watch(settings.policy_reload_seconds))
-            resources.push_async_callback(_cancelled, watcher)
+            resources.push_async_callback(cancel_and_wait, watcher)
             await worker.run(stop)
     log.info("worker stopped")
 
@@ -292,12 +293,6 @@ def make_guardrails(
         holds=holds,
         observer=metrics,
     )
-
-
-async def _cancelled(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def _alive(worker: Worker) -> tuple[bool, str]:

@@ -35,6 +35,7 @@ from tests.support import secrets
 from tests.support.kafka import bootstrap_servers, create_topics, delete_topics
 from tests.support.stack import example, worker_env
 from worker.ops.config import Settings
+from worker.tasks import cancel_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -256,9 +257,7 @@ async def sampling(usages: Sequence[Usage], interval: float = 0.25) -> AsyncIter
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         for usage in usages:
             usage.sample()
 

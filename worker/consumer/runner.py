@@ -54,6 +54,7 @@ from worker.pipeline.decode import event_key
 from worker.pipeline.holds import IntakeHolds
 from worker.pipeline.message import InboundMessage
 from worker.pipeline.process import ProgressSink, internal_failure_event, log_unexpected
+from worker.tasks import cancel_and_wait
 
 #: Most records handed to the pipeline per poll (see the module docstring).
 DISPATCH_PER_POLL = 100
@@ -142,9 +143,7 @@ class Worker:
                 await asyncio.sleep(0)  # the new requests' first steps run before the next batch
         finally:
             for task in (committer, lag):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
             await self._drain(self._settings.shutdown_grace_seconds, list(self._offsets))
 
     def _dispatch(self, tp: TopicPartition, record: Record) -> None:

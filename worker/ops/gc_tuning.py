@@ -32,6 +32,8 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from worker.tasks import cancel_and_wait
+
 YOUNG_THRESHOLD = 200_000
 """Net container allocations before an unscheduled young collection (CPython's default is
 700): a burst of cyclic garbage between two scheduled collections still starts one."""
@@ -81,6 +83,4 @@ async def collecting_periodically(
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)

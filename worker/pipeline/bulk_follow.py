@@ -33,6 +33,7 @@ from worker.ecs.errors import EcsApiError
 from worker.ecs.servers import MAX_PAGE_SIZE, ServerLister, ServerQuery, list_all_servers
 from worker.pipeline.follow import PollSchedule
 from worker.pipeline.tagging import DEPLOYMENT_TAG_KEY, TOKEN_TAG_KEY
+from worker.tasks import cancel_and_wait
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -139,9 +140,7 @@ class BulkFollower:
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while self._watches:
