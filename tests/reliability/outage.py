@@ -47,6 +47,7 @@ from tests.support.ports import reserved_ports
 from tests.support.stack import in_process, settings_from, sim_call, worker_env
 from worker.ops.logging import configure_logging
 from worker.ops.metrics import Metrics
+from worker.tasks import cancel_and_wait
 
 LOG_DIR = Path(os.environ.get("ECSP_OUTAGE_LOG_DIR", ".run/outage"))
 
@@ -224,9 +225,7 @@ async def sampled(metrics: Metrics, ops_url: str) -> AsyncIterator[Sampler]:
     try:
         yield sampler
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 def keys(prefix: str, count: int) -> list[str]:

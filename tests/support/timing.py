@@ -14,6 +14,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from worker.tasks import cancel_and_wait
+
 
 @dataclass
 class LoopLag:
@@ -37,6 +39,4 @@ async def loop_lag(tick: float = 0.01) -> AsyncIterator[LoopLag]:
     try:
         yield lag
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
