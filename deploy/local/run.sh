@@ -42,6 +42,16 @@ DEMO_PROJECT=0605767ea3000f5b2fe8c0051de0b9ba
 
 say() { echo "run.sh: $*"; }
 
+# A signal ignored when bash starts cannot be trapped, and every background job of a
+# non-interactive shell (a CI step, `make run &`, a test runner started that way) inherits SIGINT
+# ignored: Ctrl-C (SIGINT to the process group) would then neither run the clean-up below nor
+# stop `samples`. Start over with SIGINT at its default, once, before anything is started.
+if [[ $(trap -p INT) == "trap -- '' SIGINT" && -x $BIN/python ]]; then
+    exec "$BIN/python" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "${BASH_SOURCE[0]}" "$@"
+fi
+
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # One line saying what failed, then the last lines of the log that tells why.

@@ -3,15 +3,16 @@
 - `add_kafka_options`: `--bootstrap-servers` and `--config`;
 - `cli_producer` / `cli_consumer`: aiokafka clients with the configured security, an idempotent
   producer and a consumer that never commits (these commands read without a group);
-- `run_kafka_command`: loads the settings, runs the command's coroutine and maps the outcome to
-  the exit codes every such command documents: 2 configuration error, 3 Kafka error
-  (`KafkaError` or `KafkaCommandError`), 0 on Ctrl-C.
+- `run_kafka_command`: loads the settings, runs the command's coroutine (`stopping`: SIGINT or
+  SIGTERM end it within about two seconds) and maps the outcome to the exit codes every such
+  command documents: 2 configuration error, 3 Kafka error (`KafkaError` or
+  `KafkaCommandError`), 0 when a signal ends a phase only a signal ends (following events),
+  130/143 when SIGINT/SIGTERM interrupt anything else.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from worker.cli.stopping import Stop, run_until_stopped
 from worker.consumer.kafka import security_options
 from worker.ops.config import ConfigError, Settings, load_settings
 
@@ -73,18 +75,16 @@ def cli_consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafkaCo
 def run_kafka_command(
     name: str,
     args: argparse.Namespace,
-    command: Callable[[Settings], Coroutine[Any, Any, int]],
+    command: Callable[[Settings, Stop], Coroutine[Any, Any, int]],
 ) -> int:
-    """Runs `command(settings)` and returns its exit code, or the documented code of a failure."""
+    """Runs `command(settings, stop)`; its exit code, or the documented code of a failure."""
     try:
         settings = settings_for(args)
     except ConfigError as exc:
         print(f"ecs-provisioner {name}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        return asyncio.run(command(settings))
-    except KeyboardInterrupt:
-        return 0
+        return run_until_stopped(lambda stop: command(settings, stop))
     except (KafkaError, KafkaCommandError) as exc:
         print(f"ecs-provisioner {name}: Kafka error: {exc}", file=sys.stderr)
         return EXIT_KAFKA

@@ -4,7 +4,8 @@ One body with `--key`, or a JSON-lines file of `{"key": ..., "request": {...}}` 
 `--jsonl`. Nothing is published when any request is invalid. Prints partition and offset of
 each published request.
 Exit codes: 0 published; 1 a request is invalid (nothing published); 2 unreadable input or
-usage error; 3 Kafka error.
+usage error; 3 Kafka error; 130/143 interrupted by SIGINT/SIGTERM (the lines printed so far
+name the requests already published).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ecsp_contract.extensions import ExtraField
 from ecsp_contract.idempotency import client_token
 from ecsp_contract.verdict import InvalidBody, check_body
 from worker.cli.kafka_command import add_kafka_options, cli_producer, run_kafka_command
+from worker.cli.stopping import Stop
 from worker.ops.config import Settings
 
 
@@ -107,7 +109,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"ecs-provisioner publish: {exc}", file=sys.stderr)
         return 2
 
-    async def validate_then_publish(settings: Settings) -> int:
+    async def validate_then_publish(settings: Settings, stop: Stop) -> int:
+        del stop  # a signal interrupts publishing: the default exit code says so
         problems = _problems(requests, settings.extra_fields())
         if problems:
             print("\n".join(problems))

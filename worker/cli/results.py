@@ -3,7 +3,8 @@
 Without `--follow` it prints what the topics hold now and exits; with `--follow` it keeps
 printing new events until Ctrl-C. `--progress` adds the progress topic (submitted,
 awaiting_payment). Columns: key, type, servers, job, reason, age.
-Exit codes: 0 done (or interrupted with --follow); 2 usage/configuration error; 3 Kafka error.
+Exit codes: 0 done (or stopped by Ctrl-C/SIGTERM with --follow); 2 usage/configuration error;
+3 Kafka error; 130/143 interrupted by SIGINT/SIGTERM before the topics were read to their end.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from worker.cli.kafka_command import add_kafka_options, cli_consumer, run_kafka_command
+from worker.cli.stopping import Stop
 from worker.ops.config import Settings
 
 COLUMNS = ("KEY", "TYPE", "SERVERS", "JOB", "REASON", "AGE")
@@ -114,7 +116,8 @@ def _show(value: bytes | None, args: argparse.Namespace) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    async def read(settings: Settings) -> int:
+    async def read(settings: Settings, stop: Stop) -> int:
+        stop.ends_normally = args.follow  # following ends only with a signal
         await _read(settings, args)
         return 0
 

@@ -10,9 +10,9 @@ On a terminal the lines update in place; otherwise each change is appended. When
 has a terminal event it prints `Sample batch: N succeeded, N validated, N failed` and how to
 publish another request from a second terminal; with --watch (the default) it then prints every
 new event until Ctrl-C. Settings (bootstrap servers, topics, security) come from the ECSP_*
-environment like `publish`. Exit codes: 0 every request finished (with --watch: then Ctrl-C); 1
-not all finished within --timeout; 2 usage/configuration error; 3 Kafka error or a topic does
-not exist.
+environment like `publish`. Exit codes: 0 every request finished (with --watch: then Ctrl-C or
+SIGTERM); 1 not all finished within --timeout; 2 usage/configuration error; 3 Kafka error or a
+topic does not exist; 130/143 interrupted by SIGINT/SIGTERM before the batch finished.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from worker.cli.kafka_command import (
     cli_producer,
     run_kafka_command,
 )
+from worker.cli.stopping import Stop
 from worker.ops.config import Settings
 
 TERMINAL = ("succeeded", "validated", "failed")
@@ -301,7 +302,7 @@ async def _watch(consumer: AIOKafkaConsumer, out: TextIO) -> None:
             print(f"{stamp}  {_key(event) or '(no key)'}  {state}: {detail}", file=out, flush=True)
 
 
-async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO, stop: Stop) -> int:
     """Publishes the batch, shows it to the end, prints the summary; see the module doc."""
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
     batch = build_batch(run_id)
@@ -330,6 +331,7 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO)
             return 1
         print(f"\n{summary(batch)}\n\n{hints(settings)}\n", file=out, flush=True)
         if args.watch:
+            stop.ends_normally = True  # watching ends only with a signal
             await _watch(consumer, out)
     finally:
         await producer.stop()
@@ -338,4 +340,6 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO)
 
 
 def handle(args: argparse.Namespace) -> int:
-    return run_kafka_command("samples", args, lambda s: run_samples(s, args, sys.stdout))
+    return run_kafka_command(
+        "samples", args, lambda s, stop: run_samples(s, args, sys.stdout, stop)
+    )
