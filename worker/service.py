@@ -16,7 +16,8 @@ from pathlib import Path
 import aiohttp
 import structlog
 
-from worker.consumer.kafka import KafkaRequestConsumer, make_consumer, make_producer
+from worker.consumer.committed_fetch import CommittedReader
+from worker.consumer.kafka import KafkaRequestConsumer, make_admin, make_consumer, make_producer
 from worker.consumer.ports import EventSink
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
@@ -237,6 +238,7 @@ async def _serve(
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)
+        admin = make_admin(settings)
         publisher: EventSink = EventPublisher(
             producer, metrics, max_event_bytes=settings.max_event_bytes
         )
@@ -246,7 +248,7 @@ async def _serve(
             request_tracing = KafkaTracing(tracing.tracer(), group_id=settings.group_id)
         worker = Worker(
             settings,
-            KafkaRequestConsumer(consumer),
+            KafkaRequestConsumer(consumer, CommittedReader(admin, settings.group_id)),
             publisher,
             pipeline,
             metrics,
@@ -265,8 +267,10 @@ async def _serve(
             # stop() is registered before start(): a start that fails half-way is cleaned too
             resources.push_async_callback(producer.stop)
             resources.push_async_callback(consumer.stop)
+            resources.push_async_callback(admin.close)
             await producer.start()
             await consumer.start()
+            await admin.start()
             log.info(
                 "worker started",
                 topic=settings.topic_requests,

@@ -3,13 +3,18 @@
 The machine drives real `Worker`s over the in-memory broker (`tests.support.memory_broker`), with
 a scripted pipeline whose jobs end only when a rule says so. Rules: records arrive on any
 partition; jobs finish (or raise) in any order; the broker acknowledges terminal events in any
-order; members commit, join, stop, crash, and the group rebalances, revoking partitions while
-their jobs run; commits fail now and then. Everything runs on one event loop the machine owns,
+order; members commit, join, stop, crash (before or after their last commit), and the group
+rebalances, revoking partitions while their jobs run; commits fail now and then; a member of an
+older release (no map, or a map of another version) commits a partition. Commits carry the
+answered-offsets map, within a metadata limit that is either the broker's default or so small
+that maps overflow and partitions pause. Everything runs on one event loop the machine owns,
 step by step, without a broker or wall-clock waits.
 
 Invariants:
-- safety, checked at every commit: a committed offset never passes a record whose terminal event
-  the broker has not acknowledged;
+- safety, checked at every commit: a committed offset never passes, and its map never names, a
+  record whose terminal event the broker has not acknowledged;
+- the map is honoured: a member never answers a record again that the commit its assignment
+  started from named answered;
 - liveness, checked at the end: once members keep running, every record is answered and every
   partition's committed offset reaches its end.
 """
@@ -17,7 +22,8 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import base64
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -33,6 +39,7 @@ from hypothesis.stateful import (
 from ecsp_contract.cloudevent import CloudEvent, build_event
 from ecsp_contract.events import EventType, SubmittedData, ValidatedData
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer, MemoryPublisher
+from worker.consumer.answered_codec import PREFIX, encode
 from worker.consumer.ports import TopicPartition
 from worker.consumer.runner import Worker
 from worker.ops.config import Settings
@@ -48,6 +55,9 @@ MAX_MEMBERS = 3
 SETTLE_TURNS = 12
 #: Who gets each partition in a rebalance: a member index (modulo the members there are).
 OWNERS = st.lists(st.integers(0, MAX_MEMBERS - 1), min_size=PARTITIONS, max_size=PARTITIONS)
+#: The brokers' default metadata limit, and one so small that a map of a few offsets overflows
+#: (and a partition pauses as soon as it has one; below the settings' minimum on purpose).
+METADATA_LIMITS = st.sampled_from([4096, 16])
 
 T = TypeVar("T")
 
@@ -61,17 +71,27 @@ BASE_SETTINGS = Settings(
 )
 
 
-class ScriptedPipeline:
-    """Each request waits for the machine to end its job; then it is answered."""
+def older_version_map(base: int, offsets: Iterable[int]) -> str:
+    """A map this release's encoding would write for `offsets`, but marked version 0."""
+    raw = base64.b64decode(encode(base, offsets)[len(PREFIX) :])
+    return PREFIX + base64.b64encode(bytes([0]) + raw[1:]).decode("ascii")
 
-    def __init__(self) -> None:
+
+class ScriptedPipeline:
+    """Each request waits for the machine to end its job; then it is answered. Tells the
+    broker (when given one) which record it starts on."""
+
+    def __init__(self, broker: MemoryBroker | None = None) -> None:
         self.jobs: list[asyncio.Future[None]] = []
+        self.broker = broker
 
     def running(self) -> list[asyncio.Future[None]]:
         self.jobs = [job for job in self.jobs if not job.done()]
         return self.jobs
 
     async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
+        if self.broker is not None:
+            self.broker.processing(TopicPartition(message.topic, message.partition), message.offset)
         common = {
             "request_key": None if message.key is None else message.key.decode(),
             "client_token": None,
@@ -103,7 +123,7 @@ class NoLossMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.broker = MemoryBroker(TOPIC, PARTITIONS)
-        self.pipeline = ScriptedPipeline()
+        self.pipeline = ScriptedPipeline(self.broker)
         self.members: list[Member] = []
         self.settings = BASE_SETTINGS
         self.produced = 0
@@ -157,6 +177,7 @@ class NoLossMachine(RuleBasedStateMachine):
         partition_max_pending=st.integers(0, 4),
         progress=st.booleans(),
         commit_every_step=st.booleans(),
+        metadata_max_bytes=METADATA_LIMITS,
     )
     def configure(
         self,
@@ -164,6 +185,7 @@ class NoLossMachine(RuleBasedStateMachine):
         partition_max_pending: int,
         progress: bool,
         commit_every_step: bool,
+        metadata_max_bytes: int,
     ) -> None:
         self.commit_every_step = commit_every_step
         self.settings = BASE_SETTINGS.model_copy(
@@ -171,6 +193,7 @@ class NoLossMachine(RuleBasedStateMachine):
                 "topic_progress": "progress" if progress else "",
                 "max_in_flight": max_in_flight,
                 "partition_max_pending": partition_max_pending,
+                "offset_metadata_max_bytes": metadata_max_bytes,
             }
         )
         self._start_member()
@@ -191,6 +214,17 @@ class NoLossMachine(RuleBasedStateMachine):
             job.set_exception(RuntimeError("scripted bug"))
         else:
             job.set_result(None)
+        self._settle()
+
+    @precondition(lambda self: bool(self.pipeline.running()))
+    @rule(data=st.data())
+    def answer(self, data: st.DataObject) -> None:
+        """A job ends and the broker acknowledges its event at once (the common case; it makes
+        records answered out of order, and so maps, frequent)."""
+        data.draw(st.sampled_from(self.pipeline.running())).set_result(None)
+        self._settle()
+        for publish in self.broker.pending():
+            self.broker.ack(publish)
         self._settle()
 
     @precondition(lambda self: bool(self.broker.pending()))
@@ -243,9 +277,26 @@ class NoLossMachine(RuleBasedStateMachine):
         self.members.remove(member)
         self._rebalance(owners)
 
+    @precondition(lambda self: bool(self.broker.committed))
+    @rule(data=st.data(), unknown_version=st.booleans())
+    def older_release_commits(self, data: st.DataObject, unknown_version: bool) -> None:
+        """A member of an older release committed a partition: no map at all, or a map of a
+        version this one does not read, claiming every record of the partition answered."""
+        tp = data.draw(st.sampled_from(sorted(self.broker.committed)))
+        offset = self.broker.committed[tp]
+        self.broker.metadata[tp] = (
+            older_version_map(offset, range(offset, len(self.broker.logs[tp]) + 3))
+            if unknown_version
+            else ""
+        )
+
     @invariant()
     def no_commit_passes_an_unanswered_record(self) -> None:
         assert not self.broker.violations, "; ".join(self.broker.violations)
+
+    @invariant()
+    def no_record_named_answered_is_processed_again(self) -> None:
+        assert not self.broker.replays, "; ".join(self.broker.replays)
 
     # ----- the end: everything keeps running until all is answered
     def teardown(self) -> None:
@@ -277,6 +328,7 @@ class NoLossMachine(RuleBasedStateMachine):
             if not self.broker.unanswered() and self._all_committed():
                 break
         assert not self.broker.violations, "; ".join(self.broker.violations)
+        assert not self.broker.replays, "; ".join(self.broker.replays)
         assert not self.broker.unanswered(), f"never answered: {self.broker.unanswered()}"
         assert self._all_committed(), f"committed {self.broker.committed}"
 

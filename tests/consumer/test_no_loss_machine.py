@@ -1,12 +1,15 @@
 """The no-loss logic under random arrivals, completions, acks, commits, rebalances and crashes.
 
 Runs the `NoLossMachine` (tests/consumer/machine.py) without a broker, and shows that it bites:
-the same machine against a worker with a planted defect must find a counterexample.
+the same machine against a worker with a planted defect must find a counterexample (commits
+past the lowest unfinished offset, before the event's ack, a map read one offset off, a map
+not read at all).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,8 +19,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from ecsp_contract.cloudevent import CloudEvent
 from tests.consumer.machine import NoLossMachine
 from tests.support.memory_broker import MemoryPublisher
-from worker.consumer import runner
+from worker.consumer import offset_map, runner
+from worker.consumer.offset_map import MapPolicy
 from worker.consumer.offsets import PartitionOffsets
+from worker.consumer.ports import Position
 
 MACHINE = settings(
     max_examples=100,
@@ -79,5 +84,39 @@ class CommitBeforePublish(NoLossMachine):
 
 
 def test_the_machine_catches_committing_before_the_event_is_acknowledged() -> None:
-    with pytest.raises(AssertionError, match="passes unanswered"):
+    with pytest.raises(AssertionError, match=r"(passes|names) unanswered"):
         run_state_machine_as_test(CommitBeforePublish, settings=FIND)
+
+
+def test_the_machine_catches_skipping_an_offset_that_was_never_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The planted defect: the map is read one offset off, so a record after each answered one
+    is skipped as if answered (the loss a wrong decoder would cause)."""
+
+    def one_off(
+        position: Position | None, policy: MapPolicy, on_unreadable: Callable[[str], None]
+    ) -> tuple[int | None, frozenset[int]]:
+        below, above = offset_map.answered(position, policy, on_unreadable)
+        return below, frozenset(o + 1 for o in above)
+
+    monkeypatch.setattr(runner, "answered", one_off)
+    with pytest.raises(AssertionError, match="unanswered"):
+        run_state_machine_as_test(NoLossMachine, settings=FIND)
+
+
+def test_the_machine_catches_a_worker_that_ignores_the_map(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The map's point: a worker that reads the committed offset but not the map answers
+    records again that the commit named answered."""
+
+    def offset_only(
+        position: Position | None, policy: MapPolicy, on_unreadable: Callable[[str], None]
+    ) -> tuple[int | None, frozenset[int]]:
+        below, _ = offset_map.answered(position, policy, on_unreadable)
+        return below, frozenset()
+
+    monkeypatch.setattr(runner, "answered", offset_only)
+    with pytest.raises(AssertionError, match="processed again"):
+        run_state_machine_as_test(NoLossMachine, settings=FIND)

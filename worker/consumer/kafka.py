@@ -15,12 +15,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
+from worker.consumer.committed_fetch import CommittedReader
 from worker.consumer.ports import (
     BrokerError,
     CommitFailed,
+    Position,
     RebalanceListener,
     Record,
     TopicPartition,
@@ -84,11 +87,23 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
     )
 
 
-class KafkaRequestConsumer:
-    """The `RequestConsumer` of the consume loop over a started `AIOKafkaConsumer`."""
+def make_admin(settings: Settings) -> AIOKafkaAdminClient:
+    """The admin client that reads committed positions with their metadata."""
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.deployment_name}-offsets",
+        request_timeout_ms=30_000,
+        **security_options(settings),
+    )
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+
+class KafkaRequestConsumer:
+    """The `RequestConsumer` of the consume loop over a started `AIOKafkaConsumer`; committed
+    positions (with metadata) come from `positions`."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, positions: CommittedReader) -> None:
         self._consumer = consumer
+        self._positions = positions
 
     def subscribe(self, topic: str, listener: RebalanceListener) -> None:
         self._consumer.subscribe([topic], listener=_Listener(listener))
@@ -105,11 +120,16 @@ class KafkaRequestConsumer:
     def resume(self, *partitions: TopicPartition) -> None:
         self._consumer.resume(*(KafkaTopicPartition(*tp) for tp in partitions))
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> None:
         try:
-            await self._consumer.commit({KafkaTopicPartition(*tp): o for tp, o in offsets.items()})
+            await self._consumer.commit(
+                {KafkaTopicPartition(*tp): (p.offset, p.metadata) for tp, p in positions.items()}
+            )
         except KafkaError as exc:  # CommitFailedError (rebalance) is one
             raise CommitFailed(type(exc).__name__) from exc
+
+    async def committed_position(self, partition: TopicPartition) -> Position | None:
+        return await self._positions.read(partition)
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         try:

@@ -4,13 +4,16 @@ The loop is written against these, not against aiokafka: `worker.consumer.kafka`
 aiokafka consumer to `RequestConsumer` (translation only), `EventPublisher` satisfies
 `EventSink`, and the tests' in-memory broker implements both, so the no-loss logic (ordered
 commits, pause/resume, revoke drain) is exercised without a broker. `RequestTracing` is where a
-request's span starts (`worker.consumer.tracing`; none when tracing is off).
+request's span starts (`worker.consumer.tracing`; none when tracing is off). `Delivery` is how
+answers become durable: offsets committed by the consumer (`worker.consumer.delivery`), or
+events and offsets in one transaction per partition (`worker.consumer.transactional`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from ecsp_contract.cloudevent import CloudEvent
@@ -23,6 +26,15 @@ class TopicPartition(NamedTuple):
 
     topic: str
     partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A partition's commit: the next offset to read and the answered-offsets map above it
+    (`worker.consumer.answered_codec`; empty when there is none)."""
+
+    offset: int
+    metadata: str = ""
 
 
 class Record(Protocol):
@@ -71,7 +83,14 @@ class OffsetsClient(Protocol):
     async def committed(self, partition: TopicPartition) -> int | None: ...
 
 
-class RequestConsumer(OffsetsClient, Protocol):
+class CommittedPositions(Protocol):
+    """The group's committed position of a partition, metadata included (aiokafka's
+    `committed()` drops the metadata); raises `BrokerError` when the broker cannot answer."""
+
+    async def committed_position(self, partition: TopicPartition) -> Position | None: ...
+
+
+class RequestConsumer(OffsetsClient, CommittedPositions, Protocol):
     """A started group member on the request topic, as the loop uses it."""
 
     def subscribe(self, topic: str, listener: RebalanceListener) -> None: ...
@@ -84,8 +103,8 @@ class RequestConsumer(OffsetsClient, Protocol):
 
     def resume(self, *partitions: TopicPartition) -> None: ...
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commits `offsets` (next offset to read per partition); raises `CommitFailed`."""
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> None:
+        """Commits `positions` (next offset to read and metadata); raises `CommitFailed`."""
 
 
 class EventSink(Protocol):
@@ -96,6 +115,21 @@ class EventSink(Protocol):
     async def publish_best_effort(
         self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
     ) -> bool: ...
+
+
+class Delivery(Protocol):
+    """How answers and offsets become durable together (one per worker)."""
+
+    async def open(self, partition: TopicPartition) -> Position | None:
+        """Makes `partition` ready for commits and returns its committed position, read only
+        once no earlier owner can still change it (raises `BrokerError`; the loop retries)."""
+
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> set[TopicPartition]:
+        """Commits `positions` (with everything the partitions published since their last
+        commit); returns the partitions whose position is now committed."""
+
+    async def close(self, partitions: Iterable[TopicPartition]) -> None:
+        """The partitions were revoked: releases what `open` made for them."""
 
 
 class RequestProcessor(Protocol):

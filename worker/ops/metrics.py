@@ -97,6 +97,41 @@ class Metrics(PipelineObserver):
             registry=r,
         )
         self.rebalances = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.records_skipped = Counter(
+            "ecsp_records_skipped",
+            "Records read again that an earlier commit named answered: skipped, no call, no event.",
+            ["topic"],
+            registry=r,
+        )
+        self.offset_metadata_bytes = Gauge(
+            "ecsp_offset_metadata_bytes",
+            "Size of the answered-offsets map in the partition's last commit.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.offset_map_overflows = Counter(
+            "ecsp_offset_map_overflows",
+            "Commits whose answered-offsets map exceeded the metadata limit and was left out.",
+            ["topic"],
+            registry=r,
+        )
+        self.offset_map_unreadable = Counter(
+            "ecsp_offset_map_unreadable",
+            "Committed answered-offsets maps ignored on assignment (another version, corrupt).",
+            ["topic"],
+            registry=r,
+        )
+        self.transactions = Counter(
+            "ecsp_transactions",
+            "exactly_once: Kafka transactions by outcome (committed, aborted).",
+            ["outcome"],
+            registry=r,
+        )
+        self.producers_fenced = Counter(
+            "ecsp_producers_fenced",
+            "exactly_once: partition producers fenced by a newer owner of their partition.",
+            registry=r,
+        )
         self.policy_reloads = Counter(
             "ecsp_policy_reloads",
             "Policy file reads by outcome: loaded, or invalid (the last good policy stays).",
@@ -159,6 +194,8 @@ class Metrics(PipelineObserver):
             self.policy_reloads.labels(outcome)
         for state in STATE_VALUE:
             self.api_circuit_transitions.labels(state)
+        for outcome in ("committed", "aborted"):
+            self.transactions.labels(outcome)
 
     def message_consumed(self, topic: str) -> None:
         self._consumed(topic).inc()
@@ -175,13 +212,32 @@ class Metrics(PipelineObserver):
         del reason  # free text is not a label: unbounded cardinality
         self.api_retries.labels(endpoint).inc()
 
+    # the consume loop's offsets and the transactional delivery
+    def record_skipped(self, topic: str) -> None:
+        self.records_skipped.labels(topic).inc()
+
+    def offset_map_committed(self, topic: str, partition: int, size: int) -> None:
+        self.offset_metadata_bytes.labels(topic, str(partition)).set(size)
+
+    def offset_map_overflow(self, topic: str) -> None:
+        self.offset_map_overflows.labels(topic).inc()
+
+    def offset_map_ignored(self, topic: str) -> None:
+        self.offset_map_unreadable.labels(topic).inc()
+
+    def transaction_ended(self, outcome: str) -> None:
+        self.transactions.labels(outcome).inc()
+
+    def producer_fenced(self) -> None:
+        self.producers_fenced.inc()
+
     # LagGauges protocol of worker.consumer.lag
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(lag)
 
     def forget(self, topic: str, partition: int) -> None:
         """Drop a partition's gauges once this member no longer owns it."""
-        for gauge in (self.consumer_lag, self.committed_offset):
+        for gauge in (self.consumer_lag, self.committed_offset, self.offset_metadata_bytes):
             with contextlib.suppress(KeyError):
                 gauge.remove(topic, str(partition))
 
