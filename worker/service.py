@@ -15,13 +15,21 @@ from pathlib import Path
 
 import aiohttp
 import structlog
+from aiokafka import AIOKafkaProducer
 
 from worker.consumer.committed_fetch import CommittedReader
-from worker.consumer.kafka import KafkaRequestConsumer, make_admin, make_consumer, make_producer
-from worker.consumer.ports import EventSink
+from worker.consumer.kafka import (
+    KafkaRequestConsumer,
+    make_admin,
+    make_consumer,
+    make_producer,
+    make_transactional_producer,
+)
+from worker.consumer.ports import Delivery, EventSink
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
 from worker.consumer.tracing import KafkaTracing, TracedEventSink
+from worker.consumer.transactional import TransactionalDelivery
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
 from worker.ecs.client import EcsClient, EcsClientSettings, make_session
@@ -236,24 +244,23 @@ async def _serve(
             holds=holds,
             follower=follower,
         )
-        producer = make_producer(settings)
         consumer = make_consumer(settings)
         admin = make_admin(settings)
-        publisher: EventSink = EventPublisher(
-            producer, metrics, max_event_bytes=settings.max_event_bytes
-        )
+        requests = KafkaRequestConsumer(consumer, CommittedReader(admin, settings.group_id))
+        producer, publisher, delivery = make_delivery(settings, requests, metrics)
         request_tracing = None
         if tracing is not None:
             publisher = TracedEventSink(publisher, tracing.tracer())
             request_tracing = KafkaTracing(tracing.tracer(), group_id=settings.group_id)
         worker = Worker(
             settings,
-            KafkaRequestConsumer(consumer, CommittedReader(admin, settings.group_id)),
+            requests,
             publisher,
             pipeline,
             metrics,
             holds=holds,
             tracing=request_tracing,
+            delivery=delivery,
         )
         probes = Probes(
             alive=lambda: _alive(worker),
@@ -265,10 +272,12 @@ async def _serve(
             )
             resources.push_async_callback(runner.cleanup)
             # stop() is registered before start(): a start that fails half-way is cleaned too
-            resources.push_async_callback(producer.stop)
+            if producer is not None:
+                resources.push_async_callback(producer.stop)
             resources.push_async_callback(consumer.stop)
             resources.push_async_callback(admin.close)
-            await producer.start()
+            if producer is not None:
+                await producer.start()
             await consumer.start()
             await admin.start()
             log.info(
@@ -283,6 +292,30 @@ async def _serve(
             resources.push_async_callback(cancel_and_wait, watcher)
             await worker.run(stop)
     log.info("worker stopped")
+
+
+def make_delivery(
+    settings: Settings, consumer: KafkaRequestConsumer, metrics: Metrics
+) -> tuple[AIOKafkaProducer | None, EventSink, Delivery | None]:
+    """Where events go and how offsets are committed (`ECSP_DELIVERY`): the process's producer
+    (None: one per partition), the event sink, and the delivery (None: the consumer's own
+    commits, the loop's default)."""
+    if settings.delivery == "at_least_once":
+        producer = make_producer(settings)
+        publisher = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
+        return producer, publisher, None
+    transactional = TransactionalDelivery(
+        group_id=settings.group_id,
+        producer_for=lambda transactional_id: make_transactional_producer(
+            settings, transactional_id
+        ),
+        positions=consumer,
+        metrics=metrics,
+        max_event_bytes=settings.max_event_bytes,
+        transaction_timeout=settings.transaction_timeout_seconds,
+        rejoin=consumer.rejoin,
+    )
+    return None, transactional, transactional
 
 
 def make_guardrails(

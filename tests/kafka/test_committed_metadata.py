@@ -5,7 +5,7 @@ the consumer commits through the adapter, the admin client returns, up to the br
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -25,10 +25,10 @@ class _Assigned:
     def __init__(self) -> None:
         self.partitions: list[TopicPartition] = []
 
-    async def partitions_revoked(self, revoked: object) -> None:
+    async def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         return None
 
-    def partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+    def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self.partitions = list(assigned)
 
 

@@ -70,6 +70,23 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
+def make_transactional_producer(settings: Settings, transactional_id: str) -> AIOKafkaProducer:
+    """One input partition's producer under exactly-once (`worker.consumer.transactional`)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.deployment_name}-{transactional_id}",
+        transactional_id=transactional_id,
+        transaction_timeout_ms=int(settings.transaction_timeout_seconds * 1000),
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=PRODUCER_BATCH_BYTES,
+        max_request_size=settings.max_event_bytes,
+        request_timeout_ms=30_000,
+        **security_options(settings),
+    )
+
+
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
     rebalance_ms = int(max(10.0, settings.revoke_grace_seconds + 10.0) * 1000)
     return AIOKafkaConsumer(
@@ -83,6 +100,10 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
         session_timeout_ms=int(settings.kafka_session_timeout_seconds * 1000),
         heartbeat_interval_ms=3_000,
         max_partition_fetch_bytes=max(1_048_576, settings.max_request_bytes),
+        # exactly-once also on the way in: a publisher's aborted request is never processed
+        isolation_level=(
+            "read_committed" if settings.delivery == "exactly_once" else "read_uncommitted"
+        ),
         **security_options(settings),
     )
 
@@ -104,9 +125,17 @@ class KafkaRequestConsumer:
     def __init__(self, consumer: AIOKafkaConsumer, positions: CommittedReader) -> None:
         self._consumer = consumer
         self._positions = positions
+        self._subscribed: tuple[str, RebalanceListener] | None = None
 
     def subscribe(self, topic: str, listener: RebalanceListener) -> None:
+        self._subscribed = (topic, listener)
         self._consumer.subscribe([topic], listener=_Listener(listener))
+
+    def rejoin(self) -> None:
+        """Rejoins the group: subscribing again makes aiokafka revoke every partition and join
+        anew (the transactional delivery gives up a partition it can no longer commit)."""
+        if self._subscribed is not None:
+            self.subscribe(*self._subscribed)
 
     async def getmany(
         self, *, timeout_ms: int, max_records: int

@@ -83,8 +83,7 @@ class EventPublisher:
 
     def value_budget(self, key: bytes | None, headers: list[tuple[str, bytes]]) -> int:
         """How many bytes an event's value may have next to `key` and `headers`."""
-        overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", headers)
-        return self._max_event_bytes - overhead - _SIZE_SLACK
+        return value_budget(self._max_event_bytes, key, headers)
 
     async def _send(
         self, topic: str, key: bytes | None, event: CloudEvent, *, give_up_at: float | None
@@ -142,6 +141,13 @@ class EventPublisher:
         )
         self._metrics.events_unpublishable.labels(event.type).inc()
         return False
+
+
+def value_budget(max_event_bytes: int, key: bytes | None, headers: list[tuple[str, bytes]]) -> int:
+    """How many bytes an event's value may have next to `key` and `headers` in a record of at
+    most `max_event_bytes`."""
+    overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", headers)
+    return max_event_bytes - overhead - _SIZE_SLACK
 
 
 def event_headers(event: CloudEvent) -> list[tuple[str, bytes]]:

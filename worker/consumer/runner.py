@@ -352,8 +352,12 @@ class Worker:
                     position = await self._delivery.open(tp)
                 break
             except (BrokerError, TimeoutError) as exc:
-                log.warning("opening a partition failed; retrying", partition=tp.partition,
-                            error=type(exc).__name__, retry_in=backoff)  # fmt: skip
+                log.warning(
+                    "opening a partition failed; retrying",
+                    partition=tp.partition,
+                    error=type(exc).__name__,
+                    retry_in=backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(OPEN_RETRY_MAX_SECONDS, backoff * 2)
         below, above = answered(

@@ -1,0 +1,307 @@
+"""Exactly-once delivery: a partition's events and its commit in one Kafka transaction.
+
+The `Delivery` and `EventSink` of `ECSP_DELIVERY=exactly_once`. Each assigned input partition
+gets a transactional producer of its own, `transactional.id = <group>-<topic>-<partition>`
+(Kafka Streams' first exactly-once: aiokafka has no KIP-447, its `TxnOffsetCommit` v0 carries no
+group generation, so fencing comes from the transactional id alone). `open` starts it: its
+InitProducerId fences the partition's previous owner and ends that owner's open transaction
+(aborted, or completed if it was committing), and only then is the committed position read, so
+no earlier owner can still move it (aiokafka's OffsetFetch has no `require_stable`). Revocation
+closes it.
+
+Publishing only buffers: `publish` appends the event to its partition's batch (the partition is
+the event's `data.origin`, the record it answers) and returns without suspending, so the loop
+marks the record answered in the same step. `commit` takes every batch at once, before its first
+await (so a position never misses an event of its batch, nor a batch an event of its position),
+and runs one short transaction per partition: the offsets and the answered-offsets map first,
+then the events (aiokafka#1004: offsets after records failed batch delivery on Kafka 3.7+), then
+EndTxn. A read_committed subscriber sees a partition's events and the commit that marks their
+records answered together or not at all; a crash in between loses both, and the records are
+processed again by the next owner (the token makes the API call harmless) with the same event
+ids.
+
+Failures: an error aborts the transaction and the batch waits for the next commit. A fenced
+producer (a newer owner took the partition, or the brokers aborted our transaction after
+`transaction_timeout_seconds`) or one aiokafka can no longer use is never re-initialised here
+(that could fence the partition's rightful owner): the partition is given up (its batch
+dropped, counted in `ecsp_producers_fenced_total` when fenced) and the member rejoins the group,
+which opens the partition afresh, with a new producer, if it is still ours; its records are
+processed again. An event the broker refuses (too large for its topic) spoils the producer:
+aiokafka counted the refused batch in its sequence numbers (it has no KIP-360 epoch bump on
+abort), so every later send to that topic partition fails with OutOfOrderSequenceNumber. The
+partition is then given up the same way, and the event's id is remembered: when its request is
+answered again (same outcome, same id) the event goes out in its minimal form, and if even that
+is refused it is dropped and counted (as `EventPublisher` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from ecsp_contract.budget import EventTooLarge, fit_event
+from ecsp_contract.cloudevent import CloudEvent
+from worker.consumer.ports import BrokerError, CommittedPositions, Position, TopicPartition
+from worker.consumer.publisher import EVENT_REJECTED, event_headers, value_budget
+from worker.ops.metrics import Metrics
+
+log = structlog.get_logger("worker.consumer.transactional")
+
+#: Longest wait for an abort before the producer is given up.
+ABORT_TIMEOUT_SECONDS = 30.0
+#: Event ids remembered as refused (minimal next time) or unpublishable (dropped), each.
+REMEMBERED_REFUSALS = 10_000
+
+
+class _Spoiled(KafkaError):  # type: ignore[misc]
+    """The broker refused a record of the transaction: the producer's sequence numbers are off."""
+
+
+def transactional_id(group_id: str, partition: TopicPartition) -> str:
+    """The partition's transactional id: the same for every owner, so a new one fences the old."""
+    return f"{group_id}-{partition.topic}-{partition.partition}"
+
+
+@dataclass
+class _Outgoing:
+    """One event waiting for its partition's next transaction."""
+
+    topic: str
+    key: bytes | None
+    event: CloudEvent
+    minimal: bool = False
+
+
+@dataclass
+class _Partition:
+    producer: AIOKafkaProducer
+    batch: list[_Outgoing] = field(default_factory=list)
+
+
+class TransactionalDelivery:
+    """Per-partition transactional producers: events and offsets committed together."""
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        producer_for: Callable[[str], AIOKafkaProducer],
+        positions: CommittedPositions,
+        metrics: Metrics,
+        max_event_bytes: int,
+        transaction_timeout: float,
+        rejoin: Callable[[], None],
+    ) -> None:
+        self._group_id = group_id
+        self._producer_for = producer_for
+        self._positions = positions
+        self._metrics = metrics
+        self._max_event_bytes = max_event_bytes
+        self._transaction_timeout = transaction_timeout
+        self._rejoin = rejoin
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._minimal: dict[str, None] = {}  # ids refused once: their minimal form next time
+        self._unpublishable: dict[str, None] = {}  # ids refused in their minimal form too
+
+    # ----- EventSink: buffering only, never suspends
+    async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
+        self._buffer(topic, key, event)
+
+    async def publish_best_effort(
+        self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
+    ) -> bool:
+        return self._buffer(topic, key, event)
+
+    def _buffer(self, topic: str, key: bytes | None, event: CloudEvent) -> bool:
+        origin = event.data["origin"]
+        partition = self._partitions.get(TopicPartition(origin["topic"], origin["partition"]))
+        if partition is None:  # given up: its next owner answers the record
+            log.info("event of a partition given up dropped", event_type=event.type)
+            return False
+        if event.id in self._unpublishable:
+            self._metrics.events_unpublishable.labels(event.type).inc()
+            return False
+        partition.batch.append(_Outgoing(topic, key, event, minimal=event.id in self._minimal))
+        return True
+
+    # ----- Delivery
+    async def open(self, partition: TopicPartition) -> Position | None:
+        if partition not in self._partitions:
+            producer = self._producer_for(transactional_id(self._group_id, partition))
+            try:
+                await producer.start()  # InitProducerId: the previous owner is fenced
+            except BaseException as exc:
+                await asyncio.shield(producer.stop())
+                if isinstance(exc, KafkaError):
+                    raise BrokerError(type(exc).__name__) from exc
+                raise
+            self._partitions[partition] = _Partition(producer)
+        return await self._positions.committed_position(partition)
+
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> set[TopicPartition]:
+        # every batch is taken before the first await: see the module docstring
+        work = {
+            tp: (positions.get(tp), self._take(tp))
+            for tp in set(positions) | {tp for tp, p in self._partitions.items() if p.batch}
+            if tp in self._partitions
+        }
+        done = await asyncio.gather(
+            *(self._commit_one(tp, position, batch) for tp, (position, batch) in work.items())
+        )
+        return {tp for tp, ok in zip(work, done, strict=True) if ok}
+
+    async def close(self, partitions: Iterable[TopicPartition]) -> None:
+        for tp in partitions:
+            partition = self._partitions.pop(tp, None)
+            if partition is not None:
+                await partition.producer.stop()
+
+    # ----- one partition's transaction
+    def _take(self, tp: TopicPartition) -> list[_Outgoing]:
+        partition = self._partitions[tp]
+        batch, partition.batch = partition.batch, []
+        return batch
+
+    async def _commit_one(
+        self, tp: TopicPartition, position: Position | None, batch: list[_Outgoing]
+    ) -> bool:
+        producer = self._partitions[tp].producer
+        try:
+            async with asyncio.timeout(self._transaction_timeout):
+                await producer.begin_transaction()
+        except (KafkaError, TimeoutError, AssertionError) as exc:  # aiokafka asserts its state
+            log.error(
+                "no transaction could be begun", partition=tp.partition, error=type(exc).__name__
+            )
+            await self._give_up(tp, "unusable")
+            return False
+        try:
+            async with asyncio.timeout(self._transaction_timeout):
+                await self._fill_and_commit(tp, producer, position, batch)
+        except ProducerFenced:
+            await self._give_up(tp, "fenced")
+            return False
+        except (KafkaError, TimeoutError, asyncio.CancelledError) as exc:
+            aborted = await asyncio.shield(self._abort(tp, producer))
+            if (partition := self._partitions.get(tp)) is not None:
+                partition.batch[:0] = batch  # the next commit sends them again
+            if isinstance(exc, _Spoiled) or not aborted:
+                await self._give_up(tp, "refused record" if aborted else "unusable")
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            log.warning(
+                "transaction aborted; its events wait for the next commit",
+                partition=tp.partition,
+                error=type(exc).__name__,
+            )
+            return False
+        self._metrics.transaction_ended("committed")
+        for outgoing in batch:
+            self._metrics.event_published(outgoing.event.type)
+        return True
+
+    async def _fill_and_commit(
+        self,
+        tp: TopicPartition,
+        producer: AIOKafkaProducer,
+        position: Position | None,
+        batch: list[_Outgoing],
+    ) -> None:
+        """Offsets first, then the events (aiokafka#1004), then EndTxn; every send must have
+        succeeded before the commit, or a record would count as answered without its event."""
+        if position is not None:
+            await producer.send_offsets_to_transaction(
+                {KafkaTopicPartition(*tp): (position.offset, position.metadata)}, self._group_id
+            )
+        sends: list[tuple[_Outgoing, asyncio.Future[object]]] = []
+        for outgoing in list(batch):
+            value = self._value(outgoing, batch)
+            if value is not None:
+                headers = event_headers(outgoing.event)
+                sent = await producer.send(outgoing.topic, value, key=outgoing.key, headers=headers)
+                sends.append((outgoing, sent))
+        results = await asyncio.gather(*(sent for _, sent in sends), return_exceptions=True)
+        failures = [
+            (outgoing, result)
+            for (outgoing, _), result in zip(sends, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+        refused = [(o, f) for o, f in failures if isinstance(f, EVENT_REJECTED)]
+        for outgoing, failure in refused:
+            self._refused(outgoing, type(failure).__name__)
+        if refused:
+            raise _Spoiled(type(refused[0][1]).__name__)
+        if failures:
+            raise failures[0][1]
+        await producer.commit_transaction()
+
+    def _value(self, outgoing: _Outgoing, batch: list[_Outgoing]) -> bytes | None:
+        """The event's record value within the size budget; None (dropped, counted) when not
+        even its minimal form fits."""
+        headers = event_headers(outgoing.event)
+        budget = value_budget(self._max_event_bytes, outgoing.key, headers)
+        try:
+            return fit_event(outgoing.event, budget, minimal=outgoing.minimal)
+        except EventTooLarge:
+            outgoing.minimal = True
+            self._refused(outgoing, "EventTooLarge")
+            batch.remove(outgoing)
+            return None
+
+    def _refused(self, outgoing: _Outgoing, reason: str) -> None:
+        """`outgoing` was refused: its minimal form next time, or, refused as that, never again."""
+        event = outgoing.event
+        if not outgoing.minimal:
+            _remember(self._minimal, event.id)
+            return
+        _remember(self._unpublishable, event.id)
+        log.error(
+            "event cannot be published, even in its minimal form; moving on",
+            topic=outgoing.topic,
+            event_type=event.type,
+            event_id=event.id,
+            error=reason,
+        )
+        self._metrics.events_unpublishable.labels(event.type).inc()
+
+    async def _abort(self, tp: TopicPartition, producer: AIOKafkaProducer) -> bool:
+        """Aborts the open transaction; False when the producer cannot do even that."""
+        try:
+            async with asyncio.timeout(ABORT_TIMEOUT_SECONDS):
+                await producer.abort_transaction()
+        except ProducerFenced:
+            return False
+        except (KafkaError, TimeoutError, AssertionError) as exc:
+            log.error("transaction abort failed", partition=tp.partition, error=type(exc).__name__)
+            return False
+        self._metrics.transaction_ended("aborted")
+        return True
+
+    async def _give_up(self, tp: TopicPartition, why: str) -> None:
+        """The partition cannot be committed by this producer any more: drop it, rejoin."""
+        partition = self._partitions.pop(tp, None)
+        if partition is None:
+            return
+        log.warning(
+            "partition producer given up; rejoining the group",
+            partition=tp.partition,
+            reason=why,
+            dropped_events=len(partition.batch),
+        )
+        if why == "fenced":
+            self._metrics.producer_fenced()
+        await partition.producer.stop()
+        self._rejoin()
+
+
+def _remember(ids: dict[str, None], event_id: str) -> None:
+    """Adds `event_id`, forgetting the oldest beyond `REMEMBERED_REFUSALS`."""
+    ids[event_id] = None
+    if len(ids) > REMEMBERED_REFUSALS:
+        del ids[next(iter(ids))]
