@@ -246,6 +246,18 @@ def duplicates_share_id(obs: Observation) -> CheckResult:
     )
 
 
+def one_event_per_message(obs: Observation) -> CheckResult:
+    """Exactly-once delivery: a read_committed subscriber sees one terminal event per message."""
+    per_origin = Counter(e.origin for e in obs.events)
+    repeated = sorted(o for o, n in per_origin.items() if n > 1)
+    return CheckResult(
+        "exactly one terminal event per message (read_committed)",
+        not repeated and bool(per_origin),
+        f"{len(per_origin)} messages with events; {len(repeated)} with more than one"
+        + (f": {_examples(repeated)}" if repeated else ""),
+    )
+
+
 def never_crashed(obs: Observation) -> CheckResult:
     """No crash marker in any log; every exit was a SIGKILL we sent or a clean SIGTERM exit 0."""
     problems = [

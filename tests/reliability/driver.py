@@ -1,10 +1,13 @@
 """One reliability run, start to verdict: broker, simulator, worker processes, chaos, checks.
 
 `execute(config)` publishes the seeded request mix over `publish_seconds` while a chaos timeline
-SIGKILLs workers (restarting them), runs a second group member for part of the run and restarts
+SIGKILLs workers (restarting them), runs one more group member for part of the run and restarts
 the broker; the simulator answers with injected 5xx, 429 and latency. When the group has
 committed everything (and the events are in), the workers get SIGTERM, every topic is read back
-and the checks of `tests.reliability.checks` judge the run.
+(as a read_committed subscriber under exactly-once delivery) and the checks of
+`tests.reliability.checks` judge the run. The delivery mode, the answered-offsets map, static
+membership and the number of workers from the start are settings of the run
+(`tests.reliability.delivery` compares the modes).
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from tests.reliability import mix
-from tests.reliability.checks import CheckResult, Event, Message, Observation, run_checks
+from tests.reliability.checks import (
+    CheckResult,
+    Event,
+    Message,
+    Observation,
+    one_event_per_message,
+    run_checks,
+)
 from tests.reliability.observe import Collector, OffsetProbe, read_all
 from tests.reliability.processes import DEFECT_COMMAND, WORKER_COMMAND, OwnBroker, WorkerSlot
 from tests.reliability.schedule import Step, describe, make_schedule
@@ -85,6 +95,14 @@ class RunConfig:
     faults: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_FAULTS))
     timeout: float = 600.0
     """Longest wait for the group to finish after publishing started."""
+    delivery: str = "at_least_once"
+    """`ECSP_DELIVERY`; `exactly_once` also reads the events back as read_committed."""
+    answered_map: bool = True
+    """`ECSP_ANSWERED_OFFSETS_MAP`: off is the behaviour before issue 26."""
+    static_membership: bool = False
+    """Each worker slot keeps one `ECSP_GROUP_INSTANCE_ID` across its restarts (a pod name)."""
+    initial_workers: int = 1
+    """Workers from the start; `second_worker` adds one more that joins and leaves."""
 
     @property
     def spread(self) -> float:
@@ -171,16 +189,22 @@ class _Run:
         async with running_simulator(sim) as base_url:
             await sim_call(base_url, "POST", "/_sim/faults", dict(c.faults))
             env = worker_env(self.bootstrap, base_url, topics, group, **WORKER_SETTINGS)
+            env["ECSP_DELIVERY"] = c.delivery
+            env["ECSP_ANSWERED_OFFSETS_MAP"] = str(c.answered_map).lower()
             if c.defect:
                 env["ECSP_TEST_DEFECT_DELAY_SECONDS"] = DEFECT_DELAY_SECONDS
             c.log_dir.mkdir(parents=True, exist_ok=True)
             for old_log in c.log_dir.glob("worker-*.log"):
                 old_log.unlink()
             command = DEFECT_COMMAND if c.defect else WORKER_COMMAND
-            slots = [WorkerSlot(n, env, c.log_dir, command) for n in ("A", "B")]
+            slots = [
+                WorkerSlot(name, {**env, **self._membership(group, name)}, c.log_dir, command)
+                for name in "ABCDEFGH"[: c.initial_workers + 1]
+            ]
             collector = Collector(self.bootstrap, [topics["results"], topics["failures"]])
             probe = OffsetProbe(self.bootstrap, group, topics["requests"], c.partitions)
-            await slots[0].start()
+            for slot in slots[: c.initial_workers]:
+                await slot.start()
             self.started = time.monotonic()
             tasks = [
                 asyncio.create_task(self._publish(keys, topics["requests"])),
@@ -202,6 +226,11 @@ class _Run:
                     raise failure
             stats = await sim_call(base_url, "GET", "/_sim/stats")
         return await self._judge(keys, topics, slots, stats, drained)
+
+    def _membership(self, group: str, slot: str) -> dict[str, str]:
+        if not self.config.static_membership:
+            return {}
+        return {"ECSP_GROUP_INSTANCE_ID": f"{group}-{slot}"}
 
     # ----- publishing
     async def _publish(self, keys: list[mix.PlannedKey], topic: str) -> None:
@@ -245,14 +274,14 @@ class _Run:
                 await asyncio.sleep(step.pause)
                 await victim.start()
             elif step.action == "start-second":
-                self.say(f"t={self.elapsed():.0f}s second worker joins")
-                await slots[1].start()
+                self.say(f"t={self.elapsed():.0f}s worker {slots[-1].name} joins")
+                await slots[-1].start()
             elif step.action == "stop-second":
                 # a SIGTERM before the process has its handlers (a slow start on a loaded box)
                 # ends it with -15, which the crash check rightly counts: let it join first
-                await slots[1].wait_logged(ASSIGNED, timeout=30)
-                self.say(f"t={self.elapsed():.0f}s second worker leaves (SIGTERM)")
-                await slots[1].terminate()
+                await slots[-1].wait_logged(ASSIGNED, timeout=30)
+                self.say(f"t={self.elapsed():.0f}s worker {slots[-1].name} leaves (SIGTERM)")
+                await slots[-1].terminate()
             else:
                 for slot in slots:
                     await slot.wait_logged(ASSIGNED, timeout=30)
@@ -338,7 +367,10 @@ class _Run:
     ) -> dict[str, Any]:
         c = self.config
         requests = await read_all(self.bootstrap, {topics["requests"]: c.partitions})
-        outcomes = await read_all(self.bootstrap, {topics["results"]: 1, topics["failures"]: 1})
+        isolation = "read_committed" if c.delivery == "exactly_once" else "read_uncommitted"
+        outcomes = await read_all(
+            self.bootstrap, {topics["results"]: 1, topics["failures"]: 1}, isolation=isolation
+        )
         messages = [
             Message(r.partition, r.offset, r.key.decode() if r.key else None, r.value)
             for r in requests
@@ -355,10 +387,17 @@ class _Run:
             logs=logs,
             secrets=secrets.ALL,
         )
+        results = run_checks(observation)
+        if c.delivery == "exactly_once":
+            results.append(one_event_per_message(observation))
+        answered_calls = stats["creates"] + stats["replays"] + stats["dry_runs"]
         return {
-            "results": run_checks(observation),
+            "results": results,
             "seed": c.seed,
             "defect": c.defect or "none",
+            "delivery": f"{c.delivery}, map {'on' if c.answered_map else 'off'}, "
+            f"{'static' if c.static_membership else 'dynamic'} membership, events read "
+            + isolation,
             "keys": len(keys),
             "messages published": len(messages),
             "by kind": dict(Counter(k.kind.value for k in keys)),
@@ -375,6 +414,10 @@ class _Run:
                 "commits_ahead_at_kill"
             ],
             "api answers by status": stats["requests_by_status"],
+            "api calls per message": round(stats["requests_total"] / max(1, len(messages)), 2),
+            "create calls answered (creates + token replays + dry runs) per message": round(
+                answered_calls / max(1, len(messages)), 2
+            ),
             "faults injected": stats["faults_injected"],
             "creates / replays / dry runs": (stats["creates"], stats["replays"], stats["dry_runs"]),
             "servers created": stats["servers_total"],

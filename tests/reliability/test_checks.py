@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from ecsp_contract.request import CreateServersBody
-from tests.reliability import mix
+from tests.reliability import checks, mix
 from tests.reliability.checks import (
     TYPE_PREFIX,
     Event,
@@ -81,6 +81,15 @@ def test_redelivered_duplicates_with_the_same_id_pass() -> None:
     obs = faithful()
     obs.events += obs.events[:10]
     assert failing(obs) == set()
+
+
+def test_exactly_once_allows_one_event_per_message_and_no_redelivery() -> None:
+    obs = faithful()
+    assert checks.one_event_per_message(obs).passed
+    obs.events += obs.events[:1]
+    result = checks.one_event_per_message(obs)
+    assert not result.passed
+    assert "1 with more than one" in result.detail
 
 
 def test_a_lost_event_fails_the_answered_checks() -> None:
