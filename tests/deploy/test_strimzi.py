@@ -139,12 +139,15 @@ def test_the_four_topics_are_the_workers_with_the_partitions_keda_scales_to(
 
 
 def _acls(user: Manifest) -> dict[tuple[str, str], set[str]]:
+    """(type, name) -> operations; a prefixed resource's name ends in `*` here."""
     acls: dict[tuple[str, str], set[str]] = {}
     for acl in user["spec"]["authorization"]["acls"]:
         resource = acl["resource"]
-        assert resource.get("patternType", "literal") == "literal"
+        pattern = resource.get("patternType", "literal")
+        assert pattern in ("literal", "prefix")
         assert acl.get("type", "allow") == "allow"
-        acls.setdefault((resource["type"], resource["name"]), set()).update(acl["operations"])
+        name = resource["name"] + ("*" if pattern == "prefix" else "")
+        acls.setdefault((resource["type"], name), set()).update(acl["operations"])
     return acls
 
 
@@ -162,6 +165,8 @@ def test_the_user_may_do_what_the_worker_does_and_nothing_else(
         ("topic", setting(objects, "topic_results")): write,
         ("topic", setting(objects, "topic_failures")): write,
         ("topic", setting(objects, "topic_progress")): write,
+        # exactly_once: one transactional id per request partition, `<group>-<topic>-<p>`
+        ("transactionalId", f"{setting(objects, 'group_id')}-*"): write,
     }
 
 
