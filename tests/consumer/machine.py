@@ -5,16 +5,20 @@ a scripted pipeline whose jobs end only when a rule says so. Rules: records arri
 partition; jobs finish (or raise) in any order; the broker acknowledges terminal events in any
 order; members commit, join, stop, crash (before or after their last commit), and the group
 rebalances, revoking partitions while their jobs run; commits fail now and then; a member of an
-older release (no map, or a map of another version) commits a partition. Commits carry the
+older release (no map, or a map of another version) commits a partition; the group drops a
+member without telling it (a zombie that goes on processing and committing). Commits carry the
 answered-offsets map, within a metadata limit that is either the broker's default or so small
-that maps overflow and partitions pause. Everything runs on one event loop the machine owns,
-step by step, without a broker or wall-clock waits.
+that maps overflow and partitions pause. Delivery is at_least_once, or exactly_once: the real
+`TransactionalDelivery` over the in-memory transactions of `tests.support.memory_transactions`
+(a transactional id per partition, fencing, a SIGKILL leaving a transaction open). Everything
+runs on one event loop the machine owns, step by step, without a broker or wall-clock waits.
 
 Invariants:
 - safety, checked at every commit: a committed offset never passes, and its map never names, a
   record whose terminal event the broker has not acknowledged;
-- the map is honoured: a member never answers a record again that the commit its assignment
+- the map is honoured: a member never processes a record again that the commit its assignment
   started from named answered;
+- exactly_once: no record is ever answered twice (a read_committed subscriber's view);
 - liveness, checked at the end: once members keep running, every record is answered and every
   partition's committed offset reaches its end.
 """
@@ -39,9 +43,11 @@ from hypothesis.stateful import (
 from ecsp_contract.cloudevent import CloudEvent, build_event
 from ecsp_contract.events import EventType, SubmittedData, ValidatedData
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer, MemoryPublisher
+from tests.support.memory_transactions import MemoryTransactions
 from worker.consumer.answered_codec import PREFIX, encode
 from worker.consumer.ports import TopicPartition
 from worker.consumer.runner import Worker
+from worker.consumer.transactional import TransactionalDelivery, transactional_id
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.message import InboundMessage
@@ -78,20 +84,16 @@ def older_version_map(base: int, offsets: Iterable[int]) -> str:
 
 
 class ScriptedPipeline:
-    """Each request waits for the machine to end its job; then it is answered. Tells the
-    broker (when given one) which record it starts on."""
+    """Each request waits for the machine to end its job; then it is answered."""
 
-    def __init__(self, broker: MemoryBroker | None = None) -> None:
+    def __init__(self) -> None:
         self.jobs: list[asyncio.Future[None]] = []
-        self.broker = broker
 
     def running(self) -> list[asyncio.Future[None]]:
         self.jobs = [job for job in self.jobs if not job.done()]
         return self.jobs
 
     async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
-        if self.broker is not None:
-            self.broker.processing(TopicPartition(message.topic, message.partition), message.offset)
         common = {
             "request_key": None if message.key is None else message.key.decode(),
             "client_token": None,
@@ -109,6 +111,20 @@ class ScriptedPipeline:
 
 
 @dataclass
+class MemberPipeline:
+    """One member's view of the shared pipeline: tells the broker who starts on which record."""
+
+    shared: ScriptedPipeline
+    broker: MemoryBroker
+    consumer: MemoryConsumer
+
+    async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
+        tp = TopicPartition(message.topic, message.partition)
+        self.broker.processing(self.consumer, tp, message.offset)
+        return await self.shared.process(message, progress)
+
+
+@dataclass
 class Member:
     consumer: MemoryConsumer
     worker: Worker
@@ -123,15 +139,21 @@ class NoLossMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.broker = MemoryBroker(TOPIC, PARTITIONS)
-        self.pipeline = ScriptedPipeline(self.broker)
+        self.pipeline = ScriptedPipeline()
+        self.transactions = MemoryTransactions(self.broker)
         self.members: list[Member] = []
+        self.zombies: list[Member] = []
         self.settings = BASE_SETTINGS
         self.produced = 0
         self.commit_every_step = False
+        self.exactly_once = False
 
     # ----- how a member is made (the planted-defect tests override this)
     def make_publisher(self, publisher: MemoryPublisher) -> MemoryPublisher:
         return publisher
+
+    def transactional_id(self, consumer: MemoryConsumer, partition: TopicPartition) -> str:
+        return transactional_id("machine", partition)
 
     # ----- running the loop
     def _run(self, step: Coroutine[Any, Any, T]) -> T:
@@ -153,13 +175,34 @@ class NoLossMachine(RuleBasedStateMachine):
 
     def _start_member(self) -> None:
         consumer, publisher = self.broker.join()
-        worker = Worker(
-            self.settings, consumer, self.make_publisher(publisher), self.pipeline, Metrics()
-        )
+        pipeline = MemberPipeline(self.pipeline, self.broker, consumer)
+        if self.exactly_once:
+            delivery = self._transactional(consumer)
+            worker = Worker(
+                self.settings, consumer, delivery, pipeline, Metrics(), delivery=delivery
+            )
+        else:
+            sink = self.make_publisher(publisher)
+            worker = Worker(self.settings, consumer, sink, pipeline, Metrics())
         stop = asyncio.Event()
         task = self.loop.create_task(worker.run(stop))
         self.members.append(Member(consumer, worker, stop, task))
         self._settle()  # the worker subscribes
+
+    def _transactional(self, consumer: MemoryConsumer) -> TransactionalDelivery:
+        def producer_for(name: str) -> Any:
+            partition = TopicPartition(TOPIC, int(name.rsplit("-", 1)[1]))
+            return self.transactions.producer(consumer, self.transactional_id(consumer, partition))
+
+        return TransactionalDelivery(
+            group_id="machine",
+            producer_for=producer_for,
+            positions=consumer,
+            metrics=Metrics(),
+            max_event_bytes=self.settings.max_event_bytes,
+            transaction_timeout=30.0,
+            rejoin=consumer.rejoin,
+        )
 
     def _rebalance(self, owners: list[int]) -> None:
         """Partition p goes to member owners[p] (modulo the number of members)."""
@@ -178,6 +221,7 @@ class NoLossMachine(RuleBasedStateMachine):
         progress=st.booleans(),
         commit_every_step=st.booleans(),
         metadata_max_bytes=METADATA_LIMITS,
+        exactly_once=st.booleans(),
     )
     def configure(
         self,
@@ -186,8 +230,10 @@ class NoLossMachine(RuleBasedStateMachine):
         progress: bool,
         commit_every_step: bool,
         metadata_max_bytes: int,
+        exactly_once: bool,
     ) -> None:
         self.commit_every_step = commit_every_step
+        self.exactly_once = exactly_once
         self.settings = BASE_SETTINGS.model_copy(
             update={
                 "topic_progress": "progress" if progress else "",
@@ -277,11 +323,13 @@ class NoLossMachine(RuleBasedStateMachine):
         self.members.remove(member)
         self._rebalance(owners)
 
-    @precondition(lambda self: bool(self.broker.committed))
+    @precondition(lambda self: bool(self.broker.committed) and not self.exactly_once)
     @rule(data=st.data(), unknown_version=st.booleans())
     def older_release_commits(self, data: st.DataObject, unknown_version: bool) -> None:
         """A member of an older release committed a partition: no map at all, or a map of a
-        version this one does not read, claiming every record of the partition answered."""
+        version this one does not read, claiming every record of the partition answered.
+        (Not under exactly_once: a map that cannot be read means replaying what it named, so
+        a group that mixes releases is at-least-once.)"""
         tp = data.draw(st.sampled_from(sorted(self.broker.committed)))
         offset = self.broker.committed[tp]
         self.broker.metadata[tp] = (
@@ -289,6 +337,29 @@ class NoLossMachine(RuleBasedStateMachine):
             if unknown_version
             else ""
         )
+
+    @precondition(lambda self: len(self.members) > 1)
+    @rule(data=st.data(), owners=OWNERS)
+    def expel(self, data: st.DataObject, owners: list[int]) -> None:
+        """The group drops a member without telling it (its session timed out while it was
+        stuck); the others take its partitions while it goes on as a zombie."""
+        member = data.draw(st.sampled_from(self.members))
+        self.broker.expel(member.consumer)
+        self.members.remove(member)
+        self.zombies.append(member)
+        self._rebalance(owners)
+
+    @precondition(lambda self: bool(self.zombies))
+    @rule(data=st.data())
+    def zombie_commits(self, data: st.DataObject) -> None:
+        member = data.draw(st.sampled_from(self.zombies))
+        self._run(member.worker.commit(member.worker.assignment))
+        self._settle()
+
+    @invariant()
+    def no_record_is_answered_twice_under_exactly_once(self) -> None:
+        if self.exactly_once:
+            assert not self.broker.duplicates, "; ".join(self.broker.duplicates)
 
     @invariant()
     def no_commit_passes_an_unanswered_record(self) -> None:
@@ -312,6 +383,10 @@ class NoLossMachine(RuleBasedStateMachine):
             self.loop.close()
 
     def _run_to_the_end(self) -> None:
+        for zombie in self.zombies:  # a zombie's process ends at last (it exits or is killed)
+            zombie.consumer.alive = False
+            zombie.task.cancel()
+        self._wait_for(self.zombies)
         self.broker.failing_commits = 0
         if not self.members:
             self._start_member()
@@ -329,6 +404,7 @@ class NoLossMachine(RuleBasedStateMachine):
                 break
         assert not self.broker.violations, "; ".join(self.broker.violations)
         assert not self.broker.replays, "; ".join(self.broker.replays)
+        assert not self.exactly_once or not self.broker.duplicates, self.broker.duplicates
         assert not self.broker.unanswered(), f"never answered: {self.broker.unanswered()}"
         assert self._all_committed(), f"committed {self.broker.committed}"
 

@@ -177,3 +177,29 @@ async def test_a_partition_takes_no_new_records_while_its_map_is_past_75_percent
         await owner.worker.commit(owner.worker.assignment)
         assert (broker.committed[tp], broker.metadata[tp]) == (4, "")
         assert owner.consumer.paused == set()
+
+
+async def test_a_large_map_of_records_not_read_yet_does_not_pause_the_partition() -> None:
+    """Found by the state machine: a map past 75 % whose gaps are records not read yet (an
+    earlier owner's map) must not keep the partition paused once nothing is in flight, or
+    nothing would ever shrink it and the partition would stop for good."""
+    broker = MemoryBroker("requests", 1)
+    for i in range(4):
+        broker.produce(0, f"key-{i}".encode(), b"{}")
+    async with member(broker) as first:
+        await turns_until(lambda: len(first.jobs.started) == 4)
+        await finish(broker, first, [3])
+        await first.worker.commit(first.worker.assignment)
+    tp = broker.partitions[0]
+    assert decode(broker.metadata[tp], 0) == {3}
+
+    one_at_a_time = BASE_SETTINGS.model_copy(
+        update={"offset_metadata_max_bytes": 16, "max_in_flight": 1}
+    )
+    async with member(broker, one_at_a_time) as second:
+        await turns_until(lambda: 0 in second.jobs.started)
+        await second.worker.commit(second.worker.assignment)  # (0, {3}): 13 bytes, paused
+        assert second.consumer.paused == {tp}
+        await finish(broker, second, [0])
+        await second.worker.commit(second.worker.assignment)  # (1, {3}): nothing in flight
+        await turns_until(lambda: 1 in second.jobs.started)  # so record 1 is read

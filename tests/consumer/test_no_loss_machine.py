@@ -3,7 +3,7 @@
 Runs the `NoLossMachine` (tests/consumer/machine.py) without a broker, and shows that it bites:
 the same machine against a worker with a planted defect must find a counterexample (commits
 past the lowest unfinished offset, before the event's ack, a map read one offset off, a map
-not read at all).
+not read at all; under exactly_once: no fencing).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from ecsp_contract.cloudevent import CloudEvent
 from tests.consumer.machine import NoLossMachine
-from tests.support.memory_broker import MemoryPublisher
+from tests.support.memory_broker import MemoryConsumer, MemoryPublisher
 from worker.consumer import offset_map, runner
 from worker.consumer.offset_map import MapPolicy
 from worker.consumer.offsets import PartitionOffsets
-from worker.consumer.ports import Position
+from worker.consumer.ports import Position, TopicPartition
+from worker.consumer.transactional import transactional_id
 
 MACHINE = settings(
     max_examples=100,
@@ -120,3 +121,19 @@ def test_the_machine_catches_a_worker_that_ignores_the_map(
     monkeypatch.setattr(runner, "answered", offset_only)
     with pytest.raises(AssertionError, match="processed again"):
         run_state_machine_as_test(NoLossMachine, settings=FIND)
+
+
+class NoFencing(NoLossMachine):
+    """The planted defect: a transactional id per member, not per partition (no member fences
+    another), as with aiokafka's TxnOffsetCommit v0 alone (aiokafka#844)."""
+
+    def transactional_id(self, consumer: MemoryConsumer, partition: TopicPartition) -> str:
+        return f"{transactional_id('machine', partition)}-{id(consumer)}"
+
+
+def test_the_machine_catches_exactly_once_without_fencing() -> None:
+    """A zombie must be expelled, process and commit an answer the partition's new owner also
+    commits: more steps to find than the other defects, hence more examples (it stops at the
+    first counterexample)."""
+    with pytest.raises(AssertionError, match="answered twice"):
+        run_state_machine_as_test(NoFencing, settings=settings(FIND, max_examples=500))

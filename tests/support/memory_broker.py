@@ -64,6 +64,7 @@ class MemoryBroker:
         self.committed: dict[TopicPartition, int] = {}
         self.metadata: dict[TopicPartition, str] = {}
         self.replays: list[str] = []
+        self.duplicates: list[str] = []
         self.answers: dict[TopicPartition, dict[int, int]] = {tp: {} for tp in self.partitions}
         self.published: list[tuple[str, bytes | None, CloudEvent]] = []
         self.violations: list[str] = []
@@ -113,11 +114,17 @@ class MemoryBroker:
             self._store(publish.topic, publish.key, publish.event)
             publish.acked.set_result(None)
 
-    def processing(self, tp: TopicPartition, offset: int) -> None:
-        """The pipeline starts on a record: a replay if its owner's commit named it answered."""
-        for member in self.members:
-            if tp in member.assignment and offset in member.covered.get(tp, ()):
-                self.replays.append(f"{tp} offset {offset} processed again")
+    def processing(self, member: MemoryConsumer, tp: TopicPartition, offset: int) -> None:
+        """`member`'s pipeline starts on a record: a replay if the commit its assignment
+        started from named the record answered."""
+        if offset in member.covered.get(tp, ()):
+            self.replays.append(f"{tp} offset {offset} processed again")
+
+    def expel(self, member: MemoryConsumer) -> None:
+        """The group drops `member` (its session timed out) without telling it: a zombie
+        that goes on processing and committing the partitions it believes it owns."""
+        member.expelled = True
+        self.members.remove(member)
 
     def unanswered(self) -> dict[TopicPartition, list[int]]:
         return {
@@ -133,6 +140,19 @@ class MemoryBroker:
             origin = event.data["origin"]
             tp = TopicPartition(origin["topic"], origin["partition"])
             self.answers[tp][origin["offset"]] = self.answers[tp].get(origin["offset"], 0) + 1
+            if self.answers[tp][origin["offset"]] > 1:
+                self.duplicates.append(f"{tp} offset {origin['offset']} answered twice")
+
+    def commit_transaction(
+        self,
+        positions: Mapping[TopicPartition, Position],
+        events: Iterable[tuple[str, bytes | None, CloudEvent]],
+    ) -> None:
+        """A transaction's events and offsets, visible at once (no group generation check:
+        TxnOffsetCommit v0 has none; the producer's epoch fenced zombies already)."""
+        for topic, key, event in events:
+            self._store(topic, key, event)
+        self._check_and_store(positions)
 
     def _send(
         self, member: MemoryConsumer, topic: str, key: bytes | None, event: CloudEvent
@@ -148,8 +168,11 @@ class MemoryBroker:
         if self.failing_commits:
             self.failing_commits -= 1
             raise CommitFailed("rebalance in progress")
-        if not set(positions) <= member.assignment:
+        if not set(positions) <= member.assignment or member.expelled:
             raise CommitFailed("partition not owned")
+        self._check_and_store(positions)
+
+    def _check_and_store(self, positions: Mapping[TopicPartition, Position]) -> None:
         for tp, position in positions.items():
             offset = position.offset
             passed = [o for o in range(offset) if not self.answers[tp].get(o)]
@@ -181,6 +204,8 @@ class MemoryConsumer:
     def __init__(self, broker: MemoryBroker) -> None:
         self._broker = broker
         self.alive = True
+        self.expelled = False
+        self.rejoins = 0
         self.listener: RebalanceListener | None = None
         self.assignment: set[TopicPartition] = set()
         self.paused: set[TopicPartition] = set()
@@ -224,6 +249,10 @@ class MemoryConsumer:
     async def commit(self, positions: Mapping[TopicPartition, Position]) -> None:
         await asyncio.sleep(0)
         self._broker._commit(self, positions)
+
+    def rejoin(self) -> None:
+        """Asked to rejoin the group (the next rebalance of the test is that)."""
+        self.rejoins += 1
 
     async def committed_position(self, partition: TopicPartition) -> Position | None:
         await asyncio.sleep(0)

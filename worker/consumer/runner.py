@@ -309,7 +309,10 @@ class Worker:
             self._apply_backpressure()
 
     def _note_map_size(self, tp: TopicPartition, map_bytes: int) -> None:
-        if map_bytes >= self._map_policy.pause_bytes:
+        """A map past the pause share stops new records only while records are in flight: the
+        lowest of them ending is what shrinks it. With none in flight the map's gaps are
+        records not read yet (named by an earlier commit's map), and only reading them helps."""
+        if map_bytes >= self._map_policy.pause_bytes and self._offsets[tp].unfinished:
             self._map_full.add(tp)
         else:
             self._map_full.discard(tp)

@@ -11,14 +11,19 @@ closes it.
 
 Publishing only buffers: `publish` appends the event to its partition's batch (the partition is
 the event's `data.origin`, the record it answers) and returns without suspending, so the loop
-marks the record answered in the same step. `commit` takes every batch at once, before its first
-await (so a position never misses an event of its batch, nor a batch an event of its position),
-and runs one short transaction per partition: the offsets and the answered-offsets map first,
-then the events (aiokafka#1004: offsets after records failed batch delivery on Kafka 3.7+), then
-EndTxn. A read_committed subscriber sees a partition's events and the commit that marks their
-records answered together or not at all; a crash in between loses both, and the records are
-processed again by the next owner (the token makes the API call harmless) with the same event
-ids.
+marks the record answered in the same step. `commit` runs one short transaction per partition
+with a new position or buffered events: the offsets and the answered-offsets map first, then the
+events (aiokafka#1004: offsets after records failed batch delivery on Kafka 3.7+), then EndTxn.
+A terminal event goes into a transaction only together with a position that names its record
+answered (below the offset, or in the map): the one committed in the same transaction, or, when
+the partition's position did not move, the one committed last. Any other terminal event waits
+for a later commit: one answered after the loop computed the position, one of a partition
+committed only for another partition's sake, and, while a partition's map is too large for the
+commit (`worker.consumer.offset_map`), every one above the committed offset. So a read_committed
+subscriber sees a terminal event exactly when the commit that marks its record answered is
+visible; a crash in between loses both, and the record is processed again by the next owner (the
+token makes the API call harmless) with the same event id. Progress events carry no such promise:
+they go out with the next transaction, and a record processed again sends its progress again.
 
 Failures: an error aborts the transaction and the batch waits for the next commit. A fenced
 producer (a newer owner took the partition, or the brokers aborted our transaction after
@@ -47,12 +52,15 @@ from aiokafka.errors import KafkaError, ProducerFenced
 
 from ecsp_contract.budget import EventTooLarge, fit_event
 from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.events import EventType
+from worker.consumer.answered_codec import UnreadableMap, decode
 from worker.consumer.ports import BrokerError, CommittedPositions, Position, TopicPartition
 from worker.consumer.publisher import EVENT_REJECTED, event_headers, value_budget
 from worker.ops.metrics import Metrics
 
 log = structlog.get_logger("worker.consumer.transactional")
 
+TERMINAL = frozenset({EventType.SUCCEEDED, EventType.VALIDATED, EventType.FAILED})
 #: Longest wait for an abort before the producer is given up.
 ABORT_TIMEOUT_SECONDS = 30.0
 #: Event ids remembered as refused (minimal next time) or unpublishable (dropped), each.
@@ -81,6 +89,7 @@ class _Outgoing:
 @dataclass
 class _Partition:
     producer: AIOKafkaProducer
+    committed: Position | None
     batch: list[_Outgoing] = field(default_factory=list)
 
 
@@ -141,20 +150,26 @@ class TransactionalDelivery:
                 if isinstance(exc, KafkaError):
                     raise BrokerError(type(exc).__name__) from exc
                 raise
-            self._partitions[partition] = _Partition(producer)
-        return await self._positions.committed_position(partition)
+            self._partitions[partition] = _Partition(producer, None)
+        position = await self._positions.committed_position(partition)
+        self._partitions[partition].committed = position
+        return position
 
     async def commit(self, positions: Mapping[TopicPartition, Position]) -> set[TopicPartition]:
-        # every batch is taken before the first await: see the module docstring
         work = {
-            tp: (positions.get(tp), self._take(tp))
+            tp: (positions.get(tp), self._take(tp, positions.get(tp)))
             for tp in set(positions) | {tp for tp, p in self._partitions.items() if p.batch}
             if tp in self._partitions
         }
         done = await asyncio.gather(
-            *(self._commit_one(tp, position, batch) for tp, (position, batch) in work.items())
+            *(
+                self._commit_one(tp, position, batch)
+                for tp, (position, batch) in work.items()
+                if position is not None or batch
+            )
         )
-        return {tp for tp, ok in zip(work, done, strict=True) if ok}
+        ran = [tp for tp, (position, batch) in work.items() if position is not None or batch]
+        return {tp for tp, ok in zip(ran, done, strict=True) if ok and tp in positions}
 
     async def close(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in partitions:
@@ -163,10 +178,18 @@ class TransactionalDelivery:
                 await partition.producer.stop()
 
     # ----- one partition's transaction
-    def _take(self, tp: TopicPartition) -> list[_Outgoing]:
+    def _take(self, tp: TopicPartition, position: Position | None) -> list[_Outgoing]:
+        """The events of `tp` that may go out with `position` (else with the position last
+        committed); the others stay buffered."""
         partition = self._partitions[tp]
-        batch, partition.batch = partition.batch, []
-        return batch
+        answered = _Answered(position or partition.committed)
+        ready: list[_Outgoing] = []
+        waiting: list[_Outgoing] = []
+        for outgoing in partition.batch:
+            event = outgoing.event
+            (ready if event.type not in TERMINAL or answered(event) else waiting).append(outgoing)
+        partition.batch = waiting
+        return ready
 
     async def _commit_one(
         self, tp: TopicPartition, position: Position | None, batch: list[_Outgoing]
@@ -201,6 +224,8 @@ class TransactionalDelivery:
                 error=type(exc).__name__,
             )
             return False
+        if position is not None and (partition := self._partitions.get(tp)) is not None:
+            partition.committed = position
         self._metrics.transaction_ended("committed")
         for outgoing in batch:
             self._metrics.event_published(outgoing.event.type)
@@ -305,3 +330,20 @@ def _remember(ids: dict[str, None], event_id: str) -> None:
     ids[event_id] = None
     if len(ids) > REMEMBERED_REFUSALS:
         del ids[next(iter(ids))]
+
+
+class _Answered:
+    """Whether a position names an event's record answered (below its offset, or in its map)."""
+
+    def __init__(self, position: Position | None) -> None:
+        self._offset = -1 if position is None else position.offset
+        try:
+            self._above = (
+                frozenset() if position is None else decode(position.metadata, self._offset)
+            )
+        except UnreadableMap:
+            self._above = frozenset()
+
+    def __call__(self, event: CloudEvent) -> bool:
+        offset: int = event.data["origin"]["offset"]
+        return offset < self._offset or offset in self._above
