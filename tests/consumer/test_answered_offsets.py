@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from ecsp_contract.cloudevent import CloudEvent, build_event
 from ecsp_contract.events import EventType, ValidatedData
 from tests.consumer.machine import BASE_SETTINGS, older_version_map
+from tests.support.kafka import wait_for
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer
 from worker.consumer.answered_codec import decode
+from worker.consumer.ports import BrokerError, Position, TopicPartition
 from worker.consumer.runner import Worker
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
@@ -203,3 +205,26 @@ async def test_a_large_map_of_records_not_read_yet_does_not_pause_the_partition(
         await finish(broker, second, [0])
         await second.worker.commit(second.worker.assignment)  # (1, {3}): nothing in flight
         await turns_until(lambda: 1 in second.jobs.started)  # so record 1 is read
+
+
+async def test_a_partition_whose_position_cannot_be_read_yet_waits_and_is_retried() -> None:
+    """Opening a partition retries until its committed position is read: meanwhile its records
+    wait (the partition is paused), none is processed without knowing what was answered."""
+    broker = MemoryBroker("requests", 1)
+    broker.produce(0, b"key-0", b"{}")
+    failures = [BrokerError("CoordinatorNotAvailableError")]
+    read = MemoryConsumer.committed_position
+
+    async def flaky(self: MemoryConsumer, partition: TopicPartition) -> Position | None:
+        if failures:
+            raise failures.pop()
+        return await read(self, partition)
+
+    MemoryConsumer.committed_position = flaky  # type: ignore[method-assign]
+    try:
+        async with member(broker) as owner:
+            await turns_until(lambda: owner.consumer.paused == {broker.partitions[0]})
+            assert owner.jobs.started == {}
+            await wait_for(lambda: 0 in owner.jobs.started, timeout=5)  # retried after 0.2 s
+    finally:
+        MemoryConsumer.committed_position = read  # type: ignore[method-assign]

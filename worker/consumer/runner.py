@@ -47,7 +47,6 @@ from worker.consumer.lag import report_lag
 from worker.consumer.offset_map import MapPolicy, Proposal, answered, propose
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.ports import (
-    BrokerError,
     Delivery,
     EventSink,
     Position,
@@ -354,7 +353,7 @@ class Worker:
                 async with asyncio.timeout(OPEN_TIMEOUT_SECONDS):
                     position = await self._delivery.open(tp)
                 break
-            except (BrokerError, TimeoutError) as exc:
+            except Exception as exc:  # BrokerError, TimeoutError; never a partition left waiting
                 log.warning(
                     "opening a partition failed; retrying",
                     partition=tp.partition,

@@ -152,7 +152,8 @@ class TransactionalDelivery:
                 raise
             self._partitions[partition] = _Partition(producer, None)
         position = await self._positions.committed_position(partition)
-        self._partitions[partition].committed = position
+        if (opened := self._partitions.get(partition)) is not None:
+            opened.committed = position
         return position
 
     async def commit(self, positions: Mapping[TopicPartition, Position]) -> set[TopicPartition]:
