@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -23,16 +24,18 @@ from worker.consumer.runner import Worker
 from worker.consumer.tracing import KafkaTracing, TracedEventSink
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
-from worker.ecs.client import EcsClient, EcsClientSettings, make_session
+from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import (
     Credential,
     CredentialSource,
     FileCredentials,
     MetadataCredentials,
 )
+from worker.ecs.layers import Guarded, Measured, RateLimited, Signing, Traced, stack
 from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter, TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.tracing import HttpSpans
+from worker.ecs.transport import HttpSettings, HttpTransport, make_session
 from worker.ops.config import Settings, settings_env_names
 from worker.ops.health import Probes, make_ops_app, start_ops_server
 from worker.ops.metrics import Metrics
@@ -102,16 +105,21 @@ def make_auth(
 def client_settings(settings: Settings) -> EcsClientSettings:
     return EcsClientSettings(
         endpoint=settings.ecs_base_url,
-        verify_tls=settings.ecs_verify_tls,
-        ca_file=str(settings.ecs_ca_file) if settings.ecs_ca_file else None,
-        request_timeout=settings.api_timeout_seconds,
-        connect_timeout=settings.api_connect_timeout_seconds,
         retry=RetryPolicy(
             max_attempts=settings.api_max_attempts,
             base_delay=settings.api_retry_base_seconds,
             max_delay=settings.api_retry_max_seconds,
             deadline=settings.api_call_deadline_seconds,
         ),
+    )
+
+
+def http_settings(settings: Settings) -> HttpSettings:
+    return HttpSettings(
+        verify_tls=settings.ecs_verify_tls,
+        ca_file=str(settings.ecs_ca_file) if settings.ecs_ca_file else None,
+        request_timeout=settings.api_timeout_seconds,
+        connect_timeout=settings.api_connect_timeout_seconds,
         connection_limit=max(100, min(settings.max_in_flight, 1000)),
     )
 
@@ -180,18 +188,25 @@ def make_breaker(settings: Settings, metrics: Metrics) -> CircuitBreaker:
 async def ecs_client(
     settings: Settings, metrics: Metrics, breaker: CircuitBreaker, tracing: Tracing | None = None
 ) -> AsyncIterator[EcsClient]:
-    """The process's ECS client and its one HTTP session, closed on exit."""
-    config = client_settings(settings)
-    session = make_session(config)
+    """The process's ECS client and its one HTTP session, closed on exit.
+
+    Each attempt goes through the layers outermost first: signing, rate limit, circuit breaker,
+    metrics, tracing (only when on), HTTP.
+    """
+    http = http_settings(settings)
+    session = make_session(http)
+    traced = [] if tracing is None else [partial(Traced, tracer=HttpSpans(tracing.tracer()))]
+    transport = stack(
+        HttpTransport(session, http),
+        partial(Signing, auth=make_auth(settings, session, metrics), observer=metrics),
+        partial(RateLimited, limiter=make_limiter(settings, metrics)),
+        partial(Guarded, breaker=breaker),
+        partial(Measured, observer=metrics),
+        *traced,
+    )
     try:
         yield EcsClient(
-            session,
-            config,
-            auth=make_auth(settings, session, metrics),
-            limiter=make_limiter(settings, metrics),
-            observer=metrics,
-            breaker=breaker,
-            tracer=None if tracing is None else HttpSpans(tracing.tracer()),
+            transport, client_settings(settings), observer=metrics, availability=breaker
         )
     finally:
         await session.close()

@@ -17,10 +17,10 @@ from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.idempotency import client_token
 from tests.simulator.simkit import FakeClock
 from tests.support.bodies import server_body
+from tests.support.ecs_client import layered_client
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
-from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.servers import ServerQuery
 from worker.ops.config import Settings
@@ -100,12 +100,7 @@ async def world(**faults: Any) -> AsyncIterator[World]:
     )
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, deadline=5)
     async with running_simulator(config) as base_url, aiohttp.ClientSession() as session:
-        client = EcsClient(
-            session,
-            EcsClientSettings(endpoint=base_url, retry=policy),
-            AkSkAuth(Credential(AK, SK)),
-            TokenBucket(rate=0),
-        )
+        client = layered_client(session, base_url, AkSkAuth(Credential(AK, SK)), retry=policy)
         yield World(clock, client, base_url, session)
 
 

@@ -27,6 +27,7 @@ from ecsp_contract.request import Server
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import JobStatus, ServerSummary
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
+from worker.pipeline.api_errors import error_code
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.follow import JobReader, JobSchedule, follow_job, sub_job_infos
 from worker.pipeline.tagging import token_tag
@@ -186,7 +187,7 @@ async def compensate(
             ]
     except EcsApiError as exc:
         handled = set(deleted) | {n.server_id for n in not_deleted}
-        reason = f"the API refused: {exc.code}: {exc.message}"
+        reason = f"the API refused: {error_code(exc)}: {exc.message}"
         not_deleted += [
             ServerNotDeleted(server_id=sid, reason=reason) for sid in built if sid not in handled
         ]

@@ -20,6 +20,7 @@ from ecsp_contract.events import SubJobInfo
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.models import JobStatus
+from worker.pipeline.api_errors import error_code
 from worker.pipeline.failure import StageFailure
 
 PENDING_PAYMENT = "PENDING_PAYMENT"
@@ -103,12 +104,12 @@ async def follow_job(
         except EcsApiError as exc:
             if exc.retryable:
                 continue
-            vanished = is_not_found(exc)
+            vanished, code = is_not_found(exc), error_code(exc)
             raise StageFailure(
                 stage=FailureStage.JOB,
-                code=WorkerErrorCode.JOB_VANISHED if vanished else exc.code,
-                message=f"reading job {job_id} failed: {exc.code}: {exc.message}",
-                details=[{"api_code": exc.code}] if vanished else None,
+                code=WorkerErrorCode.JOB_VANISHED if vanished else code,
+                message=f"reading job {job_id} failed: {code}: {exc.message}",
+                details=[{"api_code": code}] if vanished else None,
                 http_status=exc.http_status,
                 request_id=exc.request_id,
                 job_id=job_id,

@@ -42,6 +42,7 @@ from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from ecsp_contract.redaction import redact
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult, JobStatus
+from worker.pipeline.api_errors import error_code
 from worker.pipeline.bulk_follow import BulkFollower
 from worker.pipeline.compensate import (
     PARTIAL_FAILURE_HEADER,
@@ -305,7 +306,8 @@ class Pipeline:
                     record_age_seconds=message.age_seconds(),
                 )  # fmt: skip
             except (StageFailure, EcsApiError) as exc:
-                if exc.code != WorkerErrorCode.API_UNAVAILABLE:
+                code = error_code(exc) if isinstance(exc, EcsApiError) else exc.code
+                if code != WorkerErrorCode.API_UNAVAILABLE:
                     raise
                 if waited_since is None:
                     waited_since = time.monotonic()

@@ -26,6 +26,7 @@ from ecsp_contract.failures import STAGE_OF_API_CODE, FailureStage, WorkerErrorC
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult
 from worker.ecs.servers import ServerLister
+from worker.pipeline.api_errors import error_code
 from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.reconcile import (
@@ -70,11 +71,12 @@ class Submitted:
 
 def api_failure(exc: EcsApiError, *, note: str = "") -> StageFailure:
     """The failure of a create the API refused (Ecs.0122 → conflict, Ecs.0124 → token_expired)."""
+    code = error_code(exc)
     return StageFailure(
-        stage=STAGE_OF_API_CODE.get(exc.code, FailureStage.SUBMIT),
-        code=exc.code,
+        stage=STAGE_OF_API_CODE.get(code, FailureStage.SUBMIT),
+        code=code,
         message=exc.message + note,
-        retryable=exc.retryable and exc.code not in STAGE_OF_API_CODE,
+        retryable=exc.retryable and code not in STAGE_OF_API_CODE,
         http_status=exc.http_status,
         request_id=exc.request_id,
         details=exc.details,
