@@ -14,8 +14,10 @@ import pytest
 from ecsp_contract.events import SubJobInfo
 from worker.ecs.errors import EcsApiError, network_error
 from worker.ecs.models import JobStatus, SubJob
+from worker.pipeline.events import sub_job_infos
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import PollSchedule, follow_job, sub_job_infos
+from worker.pipeline.follow import follow_job
+from worker.pipeline.schedule import PollSchedule
 
 JOB_ID = "ff8080828e1234560000000000000001"
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"

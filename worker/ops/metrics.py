@@ -23,22 +23,25 @@ from prometheus_client.process_collector import ProcessCollector
 
 from ecsp_contract.events import EventType
 from ecsp_contract.failures import FailureStage
-from worker.ecs.breaker import STATE_VALUE, CircuitState
 from worker.ops.version import package_version
-from worker.pipeline.observer import PipelineObserver
 
 #: Label values created at start (value 0), so the first increment of a pod's life is a rate
 #: change Prometheus can see (a series born at 1 has no increase) and alerts can fire on it.
 PRECREATED_ENDPOINTS = ("create", "job")
 API_OUTCOMES = ("ok", "throttled", "server_error", "client_error", "network_error")
 
+#: Gauge value of each circuit breaker state (``ecsp_api_circuit_state``).
+CIRCUIT_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+
 _API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 240, 480, 900, 1800, 3600)
 
 
 @dataclass
-class Metrics(PipelineObserver):
-    """All metrics of one worker; the ECS client's `ApiObserver` and the `PipelineObserver`."""
+class Metrics:
+    """All metrics of one worker. It implements (structurally) the observers of the parts: the
+    ECS client's `ApiObserver`, the pipeline's `PipelineObserver` and `GuardrailsObserver`, the
+    consume loop's `WorkerObserver`, the policy source's `PolicyObserver`."""
 
     registry: CollectorRegistry = field(
         default_factory=lambda: CollectorRegistry(auto_describe=True)
@@ -62,11 +65,13 @@ class Metrics(PipelineObserver):
         self.failures = Counter(
             "ecsp_failures", "Requests that ended in a failed event.", ["stage"], registry=r
         )
-        self.in_flight = Gauge("ecsp_requests_in_flight", "Requests held, not done.", registry=r)
-        self.partitions_assigned = Gauge(
+        self.in_flight_gauge = Gauge(
+            "ecsp_requests_in_flight", "Requests held, not done.", registry=r
+        )
+        self.assigned_gauge = Gauge(
             "ecsp_partitions_assigned", "Request partitions assigned.", registry=r
         )
-        self.partitions_paused = Gauge(
+        self.paused_gauge = Gauge(
             "ecsp_partitions_paused", "Partitions paused by backpressure.", registry=r
         )
         self.api_calls = Counter(
@@ -96,7 +101,7 @@ class Metrics(PipelineObserver):
             ["topic", "partition"],
             registry=r,
         )
-        self.rebalances = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.rebalances_counter = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
         self.policy_reloads = Counter(
             "ecsp_policy_reloads",
             "Policy file reads by outcome: loaded, or invalid (the last good policy stays).",
@@ -157,7 +162,7 @@ class Metrics(PipelineObserver):
                 self.api_calls.labels(endpoint, outcome)
         for outcome in ("loaded", "invalid"):
             self.policy_reloads.labels(outcome)
-        for state in STATE_VALUE:
+        for state in CIRCUIT_STATE_VALUE:
             self.api_circuit_transitions.labels(state)
 
     def message_consumed(self, topic: str) -> None:
@@ -175,7 +180,22 @@ class Metrics(PipelineObserver):
         del reason  # free text is not a label: unbounded cardinality
         self.api_retries.labels(endpoint).inc()
 
-    # LagGauges protocol of worker.consumer.lag
+    # WorkerObserver protocol of worker.consumer.observer (with LagGauges)
+    def requests_in_flight(self, count: int) -> None:
+        self.in_flight_gauge.set(count)
+
+    def partitions_assigned(self, count: int) -> None:
+        self.assigned_gauge.set(count)
+
+    def partitions_paused(self, count: int) -> None:
+        self.paused_gauge.set(count)
+
+    def offset_committed(self, topic: str, partition: int, offset: int) -> None:
+        self.committed_offset.labels(topic, str(partition)).set(offset)
+
+    def rebalanced(self) -> None:
+        self.rebalances_counter.inc()
+
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(lag)
 
@@ -203,8 +223,8 @@ class Metrics(PipelineObserver):
     def budget_waiting(self, delta: int) -> None:
         self.budget_waiters.inc(delta)
 
-    def circuit_changed(self, state: CircuitState) -> None:
-        self.api_circuit_state.set(STATE_VALUE[state])
+    def circuit_changed(self, state: str) -> None:
+        self.api_circuit_state.set(CIRCUIT_STATE_VALUE[state])
         self.api_circuit_transitions.labels(state).inc()
 
     def exposition(self) -> bytes:
