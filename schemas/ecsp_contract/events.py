@@ -163,8 +163,9 @@ class Placement(_EventModel):
         description="Alternatives sent to the API, in order, each with the API's code."
     )
     skipped: list[PlacementSkip] = Field(
-        description="Alternatives left out: sold out recently (the pod's capacity memory) or "
-        "forbidden by the policy."
+        description="Alternatives passed over before the one that took the request (all of "
+        "them, on failure): sold out recently (the pod's capacity memory) or forbidden by the "
+        "policy."
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecsp_contract.events import Compensation, ServerInfo, SubJobInfo
+from ecsp_contract.events import Compensation, Placement, ServerInfo, SubJobInfo
 from ecsp_contract.failures import FailureStage
 
 
@@ -26,6 +26,7 @@ class StageFailure(Exception):
     sub_jobs: tuple[SubJobInfo, ...] = field(default=())
     servers: tuple[ServerInfo, ...] = ()
     compensation: Compensation | None = None
+    placement: Placement | None = None
 
     def __str__(self) -> str:
         return f"{self.stage}: {self.code}: {self.message}"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ecsp_contract.events import SkipReason
 from ecsp_contract.failures import FailureStage
+from worker.pipeline.alternatives import Offering
 
 
 class PipelineObserver(Protocol):
@@ -21,6 +23,18 @@ class PipelineObserver(Protocol):
 
     def job_finished(self, outcome: str, seconds: float) -> None:
         """A followed job ended: `succeeded` or the failure stage, `seconds` after the create."""
+        return None
+
+    def placement_tried(self, offering: Offering) -> None:
+        """A create was sent for `offering` (one of a request's placements)."""
+        return None
+
+    def placement_sold_out(self, offering: Offering) -> None:
+        """The API answered sold out for `offering`, at create time or in the job."""
+        return None
+
+    def placement_skipped(self, offering: Offering, reason: SkipReason) -> None:
+        """A placement of `offering` was not tried: sold out recently, or forbidden (policy)."""
         return None
 
 
