@@ -208,3 +208,20 @@ async def test_a_crash_mid_fallback_then_a_redelivery_creates_no_token_twice() -
     assert _codes(placed) == [("s6.small.1", "az1", "Ecs.0319"), ("s6.small.1", "az2", None)]
     assert stats["replays"] == 2  # both tokens got their first job back
     assert sorted(stats["servers_by_token"].values()) == [2, 2]  # and created once each
+
+
+async def test_a_quota_answer_fails_at_once_without_trying_further_alternatives() -> None:
+    faults = Faults(sold_out=("s6.small.1@az1",), quota_exceeded=("c7.8xlarge.2@*",))
+    async with cloud(dataclasses.replace(faults, sold_out_job_rate=0.0)) as c:
+        with pytest.raises(StageFailure) as raised:
+            await c.place(Placer(), c.request("quota"), "c7.8xlarge.2@az2,c6.large.2@az3")
+        stats = await c.stats()
+    failure = raised.value
+    assert (failure.stage, failure.code, failure.retryable) == (
+        FailureStage.SUBMIT,
+        "Ecs.0001",
+        False,
+    )
+    assert failure.placement is not None
+    assert [a.code for a in failure.placement.attempts] == ["Ecs.0319", "Ecs.0001"]
+    assert stats["requests_by_operation"]["POST /v1.1/{project_id}/cloudservers"] == 2

@@ -1,5 +1,5 @@
 """Sold-out offerings: Ecs.0319 at create time or in the job (seeded), wildcards, run-time
-changes through /_sim/faults, and ListFlavorSellPolicies reflecting them."""
+changes through /_sim/faults, ListFlavorSellPolicies reflecting them; offerings over quota."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.simulator.simkit import Api, FakeClock, config, new_token, simulator
 from tests.support.bodies import server_body
-from worker.simulator.config import Faults, FaultsError, parse_sold_out, sold_out
+from worker.simulator.config import Faults, FaultsError, offering_in, parse_offering
 
 AT_CREATE = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)
 IN_JOB = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=1.0)
@@ -86,13 +86,13 @@ async def test_which_creates_fail_in_the_job_is_seeded() -> None:
     ],
 )
 def test_patterns(pattern: str, offering: tuple[str, str], expected: bool) -> None:
-    assert sold_out(Faults(sold_out=(pattern,)), *offering) is expected
+    assert offering_in((pattern,), *offering) is expected
 
 
 @pytest.mark.parametrize("text", ["c7", "c7@", "@az1", "c7@az1@x", " c7@az1", ""])
 def test_bad_patterns_are_refused(text: str) -> None:
     with pytest.raises(FaultsError, match="FLAVOR@ZONE"):
-        parse_sold_out(text)
+        parse_offering(text)
 
 
 async def test_a_create_naming_no_zone_is_sold_out_only_by_a_zone_wildcard() -> None:
@@ -168,3 +168,15 @@ async def test_sell_policies_page_by_marker_list_spot_only_and_need_a_signature(
         path = f"/v1/{api.project}/cloudservers/flavor-sell-policies"
         assert (await api.request("GET", path + "?limit=x")).status == 400
         assert (await api.request("GET", path, sign=False)).status == 401
+
+
+async def test_an_offering_over_quota_is_refused_ecs_0001_before_capacity_is_looked_at() -> None:
+    faults = Faults(quota_exceeded=("c7.8xlarge.2@*",), sold_out=("*@az1",), sold_out_job_rate=0)
+    async with simulator(config(FakeClock(), faults=faults)) as api:
+        refused = await api.create(body(flavor="c7.8xlarge.2"), new_token())
+        assert refused.status == 400
+        assert refused.json["error"]["code"] == "Ecs.0001"
+        assert (await api.create(body(), new_token())).json["error"]["code"] == "Ecs.0319"
+        await api.sim("POST", "/_sim/faults", {"quota_exceeded": [], "sold_out": []})
+        assert (await api.create(body(flavor="c7.8xlarge.2"), new_token())).status == 200
+        assert (await api.stats())["faults_injected"]["quota_exceeded"] == 1

@@ -56,9 +56,13 @@ def test_flags_become_the_config() -> None:
 
 
 def test_sold_out_flags_become_the_faults() -> None:
-    args = _parse("--sold-out", "c7@az2", "--sold-out", "*@az3", "--sold-out-job-rate", "0.2")
+    args = _parse(
+        "--sold-out", "c7@az2", "--sold-out", "*@az3", "--sold-out-job-rate", "0.2",
+        "--quota-exceeded", "c9@*",
+    )  # fmt: skip
     faults = cli.config_from_args(args).faults
     assert faults.sold_out == ("c7@az2", "*@az3")
+    assert faults.quota_exceeded == ("c9@*",)
     assert faults.sold_out_job_rate == 0.2
     defaults = cli.config_from_args(_parse()).faults
     assert (defaults.sold_out, defaults.sold_out_job_rate) == ((), 0.5)
@@ -74,6 +78,7 @@ def test_sold_out_flags_become_the_faults() -> None:
         ["--sold-out", "c7"],
         ["--sold-out", "c7@"],
         ["--sold-out-job-rate", "1.5"],
+        ["--quota-exceeded", "@az1"],
     ],
 )
 def test_bad_flags_are_usage_errors(argv: list[str]) -> None:

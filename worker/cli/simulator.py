@@ -5,8 +5,9 @@ Owns the command line of docs/contract.md, "Simulator interface": ``--host`` (12
 NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
 ``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,
 ``--job-failure-rate``, ``--quota-per-second``, ``--sold-out FLAVOR@ZONE`` (repeatable, ``*`` for
-any flavor or zone: those offerings answer Ecs.0319) and ``--sold-out-job-rate`` (0.5: the
-fraction of them accepted and failed in the job), ``--token-ttl-seconds`` (28800),
+any flavor or zone: those offerings answer Ecs.0319), ``--sold-out-job-rate`` (0.5: the
+fraction of them accepted and failed in the job), ``--quota-exceeded FLAVOR@ZONE`` (repeatable:
+Ecs.0001), ``--token-ttl-seconds`` (28800),
 ``--list-lag-seconds`` (0: how long a new server is missing from the server list) and
 ``--allow-field PATH`` (a create-body field of a newer API to accept, repeatable). Logs one line
 with the URL once listening. Credentials given here are never logged.
@@ -27,8 +28,8 @@ from worker.simulator.config import (
     FaultsError,
     Range,
     SimulatorConfig,
+    parse_offering,
     parse_range,
-    parse_sold_out,
 )
 
 DEFAULT_HOST = "127.0.0.1"
@@ -49,9 +50,9 @@ def _range(text: str) -> Range:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _sold_out(text: str) -> str:
+def _offering(text: str) -> str:
     try:
-        return parse_sold_out(text)
+        return parse_offering(text)
     except FaultsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -124,12 +125,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--sold-out",
-        type=_sold_out,
+        type=_offering,
         action="append",
         default=[],
         metavar="FLAVOR@ZONE",
         help="an offering out of capacity, answered Ecs.0319; * for any flavor or zone "
         '(repeatable; change at run time with POST /_sim/faults {"sold_out": [...]})',
+    )
+    parser.add_argument(
+        "--quota-exceeded",
+        type=_offering,
+        action="append",
+        default=[],
+        metavar="FLAVOR@ZONE",
+        help="an offering over the project's quota, answered Ecs.0001; * for any flavor or zone "
+        "(repeatable)",
     )
     parser.add_argument(
         "--sold-out-job-rate",
@@ -199,6 +209,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             quota_per_second=args.quota_per_second,
             sold_out=tuple(args.sold_out),
             sold_out_job_rate=args.sold_out_job_rate,
+            quota_exceeded=tuple(args.quota_exceeded),
         ),
     )
 

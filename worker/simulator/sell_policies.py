@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from worker.simulator.config import ANY, sold_out
+from worker.simulator.config import ANY, offering_in
 from worker.simulator.state import REQUEST_ID, STATE, SimState
 from worker.simulator.wire import ecs_error, json_response
 
@@ -69,7 +69,7 @@ class _Policy:
 
 
 def _policy(state: SimState, flavor_ref: str, availability_zone: str) -> _Policy:
-    sellout = sold_out(state.faults, flavor_ref, availability_zone)
+    sellout = offering_in(state.faults.sold_out, flavor_ref, availability_zone)
     return _Policy(
         id=state.sell_policy_ids[(flavor_ref, availability_zone)],
         flavor_id=flavor_ref,
