@@ -7,7 +7,6 @@ whole settings. `worker.service` calls them and owns the resources' lifetimes.
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -30,12 +29,13 @@ from worker.ops.config import Settings, settings_env_names
 from worker.ops.metrics import Metrics
 from worker.pipeline.answer import AnswerConfig
 from worker.pipeline.bulk_follow import BulkFollowConfig, BulkFollower
-from worker.pipeline.compose import EcsApi, GuardrailsParts, PipelineParts
+from worker.pipeline.capacity_memory import CapacityMemory
+from worker.pipeline.compose import EcsApi, PipelineParts
 from worker.pipeline.context import EventSettings
 from worker.pipeline.create import CreatePolicy
 from worker.pipeline.follow import Pacing
-from worker.pipeline.guardrails import Guardrails
-from worker.pipeline.observer import PipelineObserver
+from worker.pipeline.guardrails import GuardrailsParts
+from worker.pipeline.placement import Placer
 from worker.pipeline.port import Intake
 from worker.pipeline.schedule import PollSchedule
 from worker.pipeline.secrets import SecretSource
@@ -118,7 +118,7 @@ def pipeline_parts(
     *,
     intake: Intake,
     pacing: Pacing,
-    observer: PipelineObserver,
+    observer: Metrics,
     guardrails: GuardrailsParts | None,
 ) -> PipelineParts:
     """What the request pipeline's steps take from the settings and the process."""
@@ -143,6 +143,7 @@ def pipeline_parts(
         pacing=pacing,
         schedule=poll_schedule(settings),
         observer=observer,
+        placer=Placer(CapacityMemory(settings.capacity_cache_seconds), observer),
         guardrails=guardrails,
     )
 
@@ -214,15 +215,11 @@ def make_breaker(settings: Settings, metrics: Metrics) -> CircuitBreaker:
 
 
 def make_guardrails(
-    settings: Settings, policy: PolicySource, intake: Intake, metrics: Metrics
+    settings: Settings, policy: PolicySource, metrics: Metrics
 ) -> GuardrailsParts | None:
-    """How the pipeline builds its guardrails step, or None when no policy file is configured."""
+    """What the guardrails take, or None when no policy file is configured."""
     if settings.policy_file is None:
         return None
-    return partial(
-        Guardrails,
-        policy.current,
-        HourlyBudget(settings.policy_budget_window_seconds),
-        intake,
-        observer=metrics,
+    return GuardrailsParts(
+        policy.current, HourlyBudget(settings.policy_budget_window_seconds), metrics
     )

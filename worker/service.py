@@ -116,7 +116,7 @@ async def _serve(
                 intake=holds,
                 pacing=pacing,
                 observer=metrics,
-                guardrails=make_guardrails(settings, policy, holds, metrics),
+                guardrails=make_guardrails(settings, policy, metrics),
             )
         )
         producer = make_producer(settings)

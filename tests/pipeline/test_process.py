@@ -355,6 +355,7 @@ async def test_a_failed_event_carries_every_field_a_subscriber_cleans_up_with(ru
         "tagging": "tagged",
         "truncated": None,
         "compensation": None,
+        "placement": None,
         "servers": [],
         "job_id": "ff8080828e1234560000000000000001",
         "order_id": "CS77",

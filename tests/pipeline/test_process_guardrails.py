@@ -3,13 +3,10 @@ servers the API refused are given back to the hourly budget."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from tests.support.pipeline import PROJECT, ComposedPipeline, body, message, pipeline_for, settings
 from tests.support.scripted_api import ACCEPTED, ScriptedApi
-from worker.consumer.holds import IntakeHolds
 from worker.ecs.errors import EcsApiError
-from worker.pipeline.guardrails import Guardrails
+from worker.pipeline.guardrails import GuardrailsParts
 from worker.pipeline.secrets import SecretSource
 from worker.policy.budget import HourlyBudget
 from worker.policy.load import parse_policy
@@ -22,7 +19,7 @@ def pipeline(api: ScriptedApi, policy: str, budget: HourlyBudget) -> ComposedPip
         s,
         api,
         secrets=SecretSource(s.secret_env_prefix, s.secret_dir),
-        guardrails=partial(Guardrails, lambda: document, budget, IntakeHolds()),
+        guardrails=GuardrailsParts(lambda: document, budget),
     )
 
 

@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from ecsp_contract.cloudevent import CloudEvent
-from worker.assembly import make_guardrails, pipeline_parts, poll_schedule
+from worker.assembly import pipeline_parts, poll_schedule
 from worker.consumer.holds import IntakeHolds
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.bulk_follow import BulkFollower, BulkPacing
-from worker.pipeline.compose import EcsApi, GuardrailsParts, compose
+from worker.pipeline.compose import EcsApi, compose
 from worker.pipeline.follow import OwnSchedule, Pacing
+from worker.pipeline.guardrails import GuardrailsParts
 from worker.pipeline.middleware import Middleware, StageGuard
 from worker.pipeline.observer import PipelineObserver, SilentObserver
+from worker.pipeline.placement import Placer
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink, RequestHandler
 from worker.pipeline.secrets import SecretSource
-from worker.policy.source import PolicySource
 
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
@@ -88,6 +89,7 @@ def pipeline_for(
     guardrails: GuardrailsParts | None = None,
     follower: BulkFollower | None = None,
     intake: IntakeHolds | None = None,
+    placer: Placer | None = None,
     middlewares: Sequence[Middleware] = (StageGuard,),
 ) -> ComposedPipeline:
     """The steps composed as `worker.service` composes them, around `api`."""
@@ -99,16 +101,12 @@ def pipeline_for(
         api,
         intake=intake or IntakeHolds(),
         pacing=pacing,
-        observer=observer or SilentObserver(),
+        observer=Metrics(),
         guardrails=guardrails,
     )
+    parts = replace(parts, observer=observer or SilentObserver())
+    if placer is not None:
+        parts = replace(parts, placer=placer)
     if secrets is not None:
         parts = replace(parts, secrets=secrets)
     return ComposedPipeline(compose(parts, middlewares))
-
-
-def guardrails_of(s: Settings, intake: IntakeHolds, metrics: Metrics) -> GuardrailsParts:
-    """The guardrails step of `s`'s policy file (which must be set)."""
-    parts = make_guardrails(s, PolicySource.open(s.policy_file, observer=metrics), intake, metrics)
-    assert parts is not None, "no policy file in these settings"
-    return parts

@@ -2,7 +2,9 @@
 
 The names are part of the operator contract: the alerts and dashboard under deploy/monitoring
 use them (table in docs/architecture.md). Labels carry only bounded, non-secret values: topic,
-partition, event type, stage, endpoint, outcome and circuit state.
+partition, event type, stage, endpoint, outcome, circuit state, and the flavor and zone of an
+offering, which publishers choose: `OfferingLabels` keeps the first few dozen of each per pod
+and calls every later one `other`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from prometheus_client import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
-from ecsp_contract.events import EventType
+from ecsp_contract.events import EventType, SkipReason
 from ecsp_contract.failures import FailureStage
 from worker.ops.version import package_version
 
@@ -33,8 +35,41 @@ API_OUTCOMES = ("ok", "throttled", "server_error", "client_error", "network_erro
 #: Gauge value of each circuit breaker state (``ecsp_api_circuit_state``).
 CIRCUIT_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
+MAX_FLAVOR_LABELS = 40
+MAX_ZONE_LABELS = 12
+MAX_LABEL_CHARS = 64
+OTHER = "other"
+
 _API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 240, 480, 900, 1800, 3600)
+
+
+@dataclass
+class _BoundedValues:
+    """The first `limit` distinct values (of at most MAX_LABEL_CHARS) as themselves, any later
+    one as `other`: a label publishers choose cannot grow the series without bound."""
+
+    limit: int
+    seen: set[str] = field(default_factory=set)
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        if len(self.seen) >= self.limit or len(value) > MAX_LABEL_CHARS:
+            return OTHER
+        self.seen.add(value)
+        return value
+
+
+@dataclass
+class OfferingLabels:
+    """(flavor, zone) label values of an offering, bounded; a zone left to the cloud is `none`."""
+
+    flavors: _BoundedValues = field(default_factory=lambda: _BoundedValues(MAX_FLAVOR_LABELS))
+    zones: _BoundedValues = field(default_factory=lambda: _BoundedValues(MAX_ZONE_LABELS))
+
+    def __call__(self, flavor_ref: str, availability_zone: str | None) -> tuple[str, str]:
+        return self.flavors(flavor_ref), self.zones(availability_zone or "none")
 
 
 @dataclass
@@ -142,6 +177,26 @@ class Metrics:
             "Current API call rate limit (calls/s) after throttling adapted it; 0 = unlimited.",
             registry=r,
         )
+        offering = ["flavor", "zone"]
+        self.placement_tries = Counter(
+            "ecsp_placement_tried",
+            "Creates sent per offering (a request's own placement or an ecs-fallbacks one).",
+            offering,
+            registry=r,
+        )
+        self.placement_sold_outs = Counter(
+            "ecsp_placement_sold_out",
+            "Sold-out answers (Ecs.0319, Ecs.0044; at create time or in the job) per offering.",
+            offering,
+            registry=r,
+        )
+        self.placement_skips = Counter(
+            "ecsp_placement_skipped",
+            "Placements not tried, per offering: sold_out_recently (capacity memory) or policy.",
+            [*offering, "reason"],
+            registry=r,
+        )
+        self._offering = OfferingLabels()
         self._precreate()
         # labels() validates and locks (~1 us); the series every request touches (a bounded
         # set: topics, event types, endpoints x outcomes) are looked up once.
@@ -211,6 +266,18 @@ class Metrics:
 
     def job_finished(self, outcome: str, seconds: float) -> None:
         self._job_duration(outcome).observe(seconds)
+
+    # PlacementObserver protocol of worker.pipeline.placement
+    def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None:
+        self.placement_tries.labels(*self._offering(flavor_ref, availability_zone)).inc()
+
+    def placement_sold_out(self, flavor_ref: str, availability_zone: str | None) -> None:
+        self.placement_sold_outs.labels(*self._offering(flavor_ref, availability_zone)).inc()
+
+    def placement_skipped(
+        self, flavor_ref: str, availability_zone: str | None, reason: SkipReason
+    ) -> None:
+        self.placement_skips.labels(*self._offering(flavor_ref, availability_zone), reason).inc()
 
     # PolicyObserver (worker.policy.source) and GuardrailsObserver (worker.pipeline.guardrails)
     def policy_loaded(self, valid: bool) -> None:

@@ -4,7 +4,7 @@ Owns `PipelineParts` (what the steps take: small configs and collaborators) and 
 steps are built innermost first, each wrapped in the middlewares (`StageGuard` always), and
 handed to the one before as its `next_step`:
 
-    answer → decode → validate → guardrails → secrets → submit → compensate → follow
+    answer → decode → validate → guardrails → secrets → place → submit → compensate → follow
 
 Adding a step is one module with one class, and one line here that builds it between its
 neighbours (docs/architecture.md, "Adding a step").
@@ -22,13 +22,15 @@ from worker.pipeline.compensate import Compensate, ServerDeleter
 from worker.pipeline.create import CreatePolicy
 from worker.pipeline.decode import Decode
 from worker.pipeline.follow import Follow, Pacing
-from worker.pipeline.guardrails import Guardrails
+from worker.pipeline.guardrails import Guardrails, GuardrailsParts, nothing_forbidden_of
 from worker.pipeline.middleware import Middleware, StageGuard
 from worker.pipeline.observer import PipelineObserver
+from worker.pipeline.place import Place
+from worker.pipeline.placement import Placer
 from worker.pipeline.port import Intake, RequestHandler
 from worker.pipeline.schedule import JobSchedule
 from worker.pipeline.secrets import ResolveSecrets, SecretSource
-from worker.pipeline.state import Step, Validated
+from worker.pipeline.state import Step
 from worker.pipeline.submit import Submit, SubmittingApi
 from worker.pipeline.validate import Validate, ValidateConfig
 
@@ -37,12 +39,6 @@ S = TypeVar("S")
 
 class EcsApi(SubmittingApi, ServerDeleter, Protocol):
     """Create, list and delete servers, read jobs, wait out an outage (`EcsClient`)."""
-
-
-class GuardrailsParts(Protocol):
-    """Builds the guardrails step (`worker.service` makes it from the policy file)."""
-
-    def __call__(self, next_step: Step[Validated]) -> Guardrails: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +55,7 @@ class PipelineParts:
     pacing: Pacing  # how jobs are followed (each on its schedule, or woken in bulk)
     schedule: JobSchedule  # the per-job schedule (compensation's delete jobs use it too)
     observer: PipelineObserver
+    placer: Placer  # the process's capacity memory and probes (ecs-fallbacks)
     guardrails: GuardrailsParts | None = None  # None: no policy file, no guardrails step
 
 
@@ -73,17 +70,20 @@ def compose(
             wrapped = middleware(wrapped, stage)
         return cast(Step[S], wrapped)
 
-    api = parts.api
+    api, rails = parts.api, parts.guardrails
     follow = wrap(Follow(api, parts.pacing, parts.observer), Follow.stage)
     compensate = wrap(
         Compensate(api, parts.schedule, parts.answer.request_deadline_seconds, follow),
         Compensate.stage,
     )
-    submit = wrap(Submit(api, parts.intake, parts.create, compensate), Submit.stage)
-    secrets = wrap(ResolveSecrets(parts.secrets, submit), ResolveSecrets.stage)
-    guarded = (
-        secrets if parts.guardrails is None else wrap(parts.guardrails(secrets), Guardrails.stage)
-    )
+    submit = wrap(Submit(api, parts.intake, parts.create, compensate, parts.placer), Submit.stage)
+    forbidden_of = nothing_forbidden_of if rails is None else rails.forbidden_of
+    place = wrap(Place(parts.placer, forbidden_of, submit), Place.stage)
+    secrets = wrap(ResolveSecrets(parts.secrets, place), ResolveSecrets.stage)
+    guarded = secrets
+    if rails is not None:
+        guardrails = Guardrails(rails.policy, rails.budget, parts.intake, secrets, rails.observer)
+        guarded = wrap(guardrails, Guardrails.stage)
     validate = wrap(Validate(parts.validate, guarded), Validate.stage)
     decode = wrap(Decode(parts.max_request_bytes, validate), Decode.stage)
     return Answer(parts.answer, parts.observer, decode)

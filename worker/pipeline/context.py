@@ -2,7 +2,8 @@
 
 An immutable value that grows as the request moves through the steps: the answer step starts it
 (identity, origin, deadline, where progress goes), the validate step adds the redacted request
-copy, the submit step the tagging and the token-window cap of the deadline. Events are built
+copy, the place step the placement being tried, the submit step the tagging and the
+token-window cap of the deadline. Events are built
 from it alone (`worker.pipeline.events`); a step that learns something events must say returns
 a new context with it.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ecsp_contract.cloudevent import CloudEvent
-from ecsp_contract.events import KafkaOrigin, Tagging
+from ecsp_contract.events import KafkaOrigin, Placement, Tagging
 from worker.pipeline.deadline import RequestDeadline
 from worker.pipeline.identity import Identity
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink, answer_key
@@ -42,6 +43,7 @@ class RequestContext:
     reply_key: bytes | None  # the Kafka key of the events (the record's, cut to the limit)
     request_copy: bytes | None = None  # the redacted request as compact JSON
     tagging: Tagging | None = None
+    placement: Placement | None = None  # with `ecs-fallbacks`: where, if the attempt succeeds
 
     @classmethod
     def starting(

@@ -105,6 +105,7 @@ def succeeded(ctx: RequestContext, created: CreateResult, job: JobStatus) -> Clo
         begin_time=job.begin_time,
         end_time=job.end_time,
         attempts=created.attempts,
+        placement=ctx.placement,
     )
     return _event(ctx, data, EventType.SUCCEEDED)
 
@@ -122,6 +123,7 @@ def reconciled(ctx: RequestContext, found: Reconciliation) -> CloudEvent:
         begin_time=None,
         end_time=None,
         attempts=0,
+        placement=ctx.placement,
     )
     return _event(ctx, data, EventType.SUCCEEDED)
 
@@ -144,5 +146,6 @@ def failed(ctx: RequestContext, failure: StageFailure) -> CloudEvent:
         sub_jobs=list(failure.sub_jobs),
         servers=list(failure.servers),
         compensation=failure.compensation,
+        placement=failure.placement,
     )
     return _event(ctx, data, EventType.FAILED)

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from ecsp_contract.events import Compensation, ServerInfo, SubJobInfo
+from ecsp_contract.events import Compensation, Placement, ServerInfo, SubJobInfo
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 
 log = structlog.get_logger("worker.pipeline")
@@ -40,6 +40,7 @@ class StageFailure(Exception):
     sub_jobs: tuple[SubJobInfo, ...] = field(default=())
     servers: tuple[ServerInfo, ...] = ()
     compensation: Compensation | None = None
+    placement: Placement | None = None
 
     def __str__(self) -> str:
         return f"{self.stage}: {self.code}: {self.message}"

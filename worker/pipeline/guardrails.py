@@ -6,7 +6,9 @@ retryable, `details` listing every broken rule with its JSON path. A request ove
 hourly budget waits — holding its partition's intake, so the consumer pauses it — until there is
 room or its deadline passes (stage `timeout`, retryable). Dry runs are checked but spend no budget.
 What a request spent is given back when the rest of its life created nothing: the API refused
-the create, the create was never sent, or its servers were found by tag instead.
+the create, the create was never sent, or its servers were found by tag instead. A request with
+`ecs-fallbacks` is checked per placement by the place step instead (`GuardrailsParts.forbidden_of`:
+a forbidden alternative is skipped, and only when all are does the request fail at `policy`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import structlog
 
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.pipeline.failure import StageFailure
+from worker.pipeline.placement_plan import Forbidden, nothing_forbidden
 from worker.pipeline.port import Intake, Outcome, PartitionKey
 from worker.pipeline.state import DecodedRequest, Request, Step, Validated
 from worker.policy.budget import HourlyBudget, Spending
@@ -41,6 +44,27 @@ class SilentGuardrailsObserver:
 
     def budget_waiting(self, delta: int) -> None:
         return None
+
+
+@dataclass(frozen=True)
+class GuardrailsParts:
+    """What the guardrails take from the process: the policy in force (a callable: it may be
+    reloaded), the hourly budget, the observer."""
+
+    policy: Callable[[], PolicyDocument]
+    budget: HourlyBudget
+    observer: GuardrailsObserver = SilentGuardrailsObserver()  # noqa: RUF009 - stateless
+
+    def forbidden_of(self, request: DecodedRequest) -> Forbidden:
+        """The rules each of the request's placements breaks (the place step's hook)."""
+        rules = self.policy().rules_for(request.project_id)
+        return lambda alternative: violations(rules, alternative.body_of(request.wire))
+
+
+def nothing_forbidden_of(request: DecodedRequest) -> Forbidden:
+    """Without a policy file, no placement is forbidden."""
+    del request
+    return nothing_forbidden
 
 
 @dataclass(frozen=True)
@@ -69,8 +93,10 @@ class Guardrails:
         return outcome
 
     async def checked_and_admitted(self, state: Validated) -> Spending | None:
-        """The policy check, then the budget's admission (what was spent: None for none)."""
-        self.check(state.request)
+        """The policy check (per placement later, with fallbacks), then the budget's admission
+        (what was spent: None for none)."""
+        if not state.fallbacks:
+            self.check(state.request)
         partition = (state.message.topic, state.message.partition)
         return await self.admit(state.request, partition, state.ctx.deadline.at)
 

@@ -64,7 +64,14 @@ class ResolveSecrets:
 
     async def resolved(self, state: Validated) -> Resolved:
         body = await body_for_api(state.request, self.source)
-        return Resolved(state.ctx, state.message, state.request, state.on_partial_failure, body)
+        return Resolved(
+            state.ctx,
+            state.message,
+            state.request,
+            state.on_partial_failure,
+            body,
+            state.fallbacks,
+        )
 
 
 def _read_secret_file(path: Path) -> str | None:

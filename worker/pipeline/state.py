@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
 from ecsp_contract.events import Tagging
+from ecsp_contract.placement import Fallback
 from ecsp_contract.request import CreateServersBody
 from worker.ecs.models import CreateResult
 from worker.pipeline.context import RequestContext
@@ -89,6 +90,7 @@ class Validated:
     message: InboundMessage
     request: DecodedRequest
     on_partial_failure: OnPartialFailure
+    fallbacks: tuple[Fallback, ...] = ()  # the `ecs-fallbacks` header's placements
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ class Resolved:
     request: DecodedRequest
     on_partial_failure: OnPartialFailure
     body: dict[str, Any]  # the wire body with the password a `$NAME` stands for
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

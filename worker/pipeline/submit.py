@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import structlog
 
@@ -32,6 +32,18 @@ log = structlog.get_logger("worker.pipeline")
 MAX_LOGGED_TEXT = 1000
 
 
+class CreateAnswers(Protocol):
+    """Told as soon as the API answered a create (`failure`: how it refused it); the placer
+    (`worker.pipeline.placement`) learns about the offering and lets waiting requests go on."""
+
+    def create_answered(self, body: dict[str, Any], failure: StageFailure | None) -> None: ...
+
+
+class NoOneListening:
+    def create_answered(self, body: dict[str, Any], failure: StageFailure | None) -> None:
+        return None
+
+
 class SubmittingApi(CreatingApi, Protocol):
     async def wait_available(self, within: float) -> bool:
         """Wait (at most `within` s) until the API takes calls again after an outage."""
@@ -46,6 +58,7 @@ class Submit:
     intake: Intake
     policy: CreatePolicy
     next_step: Step[Created]
+    answers: CreateAnswers = NoOneListening()  # noqa: RUF009 - stateless
     stage: ClassVar[FailureStage] = FailureStage.SUBMIT
 
     async def __call__(self, request: Request[Resolved]) -> Outcome:
@@ -57,7 +70,12 @@ class Submit:
     async def submitted(self, request: Request[Resolved]) -> Outcome | Created:
         """The request's end (dry run, found by tag) or its accepted create."""
         state = request.state
-        deadline, submitted = await self._when_available(state)
+        try:
+            deadline, submitted = await self._when_available(state)
+        except StageFailure as failure:
+            self.answers.create_answered(state.body, failure)
+            raise
+        self.answers.create_answered(state.body, None)
         state.message.release_value()  # decoded and sent: the job is followed without it
         ctx = replace(state.ctx, deadline=deadline, tagging=submitted.tagging)
         request.advance(replace(state, ctx=ctx))  # from here on, events say the tagging

@@ -3,8 +3,9 @@
 Owns `Validate` and `validate`. It keeps the redacted copy of the request for the events
 first (so a request refused here is echoed too), then checks: a key to derive the token from,
 a project in the allow-list, the body by the contract's one verdict (`ecsp_contract.verdict`,
-the same one `ecs-provisioner validate` and `publish` use) and the `ecs-on-partial-failure`
-header. Anything wrong ends the request with a `validate` StageFailure naming what is wrong.
+the same one `ecs-provisioner validate` and `publish` use), and the `ecs-on-partial-failure` and
+`ecs-fallbacks` headers. Anything wrong ends the request with a `validate` StageFailure naming
+what is wrong.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import pydantic_core
 
 from ecsp_contract.extensions import ExtraField
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.placement import FALLBACKS_HEADER
 from ecsp_contract.redaction import redact
 from ecsp_contract.verdict import InvalidBody, check_body
+from worker.pipeline.alternatives import fallbacks_of
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.identity import Identity
 from worker.pipeline.port import Outcome
@@ -72,7 +75,8 @@ class Validate:
         on_partial_failure = partial_failure_choice(
             state.message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
         )
-        return Validated(state.ctx, state.message, checked, on_partial_failure)
+        fallbacks = fallbacks_of(state.message.header(FALLBACKS_HEADER))
+        return Validated(state.ctx, state.message, checked, on_partial_failure, fallbacks)
 
 
 def validate(
