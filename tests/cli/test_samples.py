@@ -98,12 +98,12 @@ async def test_samples_reach_the_summary_ignoring_other_keys(
     assert f"ECSP_TOPIC_REQUESTS={s.settings.topic_requests}" in result.out
 
 
-async def test_samples_time_out_with_exit_1_naming_the_pending_keys(
+async def test_samples_time_out_with_exit_3_naming_the_pending_keys(
     kafka_bootstrap: str, cli: Cli
 ) -> None:
     async with stack(kafka_bootstrap, in_process_worker=False) as s:
         result = await cli(s.env, "samples", "--no-watch", "--run-id", "t2", "--timeout", "2")
-    assert result.code == 1
+    assert result.code == 3
     assert "Sample batch incomplete after 2s: sample-t2-01, sample-t2-02" in result.out
     assert "Sample batch:" not in result.out
 
