@@ -29,6 +29,7 @@ from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, Channel, channel_
 from ecsp_contract.events import EventType
 from ecsp_contract.extensions import ExtraField, ExtraFieldError, parse_extra_fields
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE
+from ecsp_contract.problems import describe
 from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -517,5 +518,5 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors(include_input=False, include_url=False):
         field = ".".join(str(part) for part in error["loc"])
         name = f"ECSP_{field.upper()}" if field else "configuration"
-        lines.append(f"{name}: {error['msg']}")
+        lines.append(f"{name}: {describe(error)}")
     return "; ".join(lines)
