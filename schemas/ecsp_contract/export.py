@@ -12,8 +12,8 @@ Files (under the package directory, `schemas/ecsp_contract/`):
   `dataschema`;
 - `json/cloudevent.schema.json`: the CloudEvents 1.0 structured-mode envelope;
 - `asyncapi.yaml`: servers, topics with their Kafka bindings (key schema, consumer group,
-  partitions), headers (with the W3C trace context), messages with examples (the five reference
-  requests, one event of each type).
+  partitions), headers (with the W3C trace context), messages with examples (every example
+  request, one event of each type).
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ from ecsp_contract.request import CreateServersBody
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 EXAMPLES_DIR_NAME = "examples"
+#: The examples of the API reference ("Creating an ECS", v1.1), as it prints them; the other
+#: files of `examples/` are the project's own (06: allowed by the shipped guardrails policy).
+REFERENCE_EXAMPLES = frozenset(
+    {
+        "01-prepaid-keypair",
+        "02-prepaid-password",
+        "03-prepaid-traffic-eip",
+        "04-prepaid-shared-bandwidth",
+        "05-dry-run",
+    }
+)
 JSON_DIR_NAME = "json"
 ASYNCAPI_NAME = "asyncapi.yaml"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -325,10 +336,11 @@ def _servers() -> dict[str, Any]:
 def _request_examples() -> list[dict[str, Any]]:
     examples = []
     for path in sorted((PACKAGE_DIR / EXAMPLES_DIR_NAME).glob("*.json")):
+        whose = "The API reference's" if path.stem in REFERENCE_EXAMPLES else "The project's"
         examples.append(
             {
                 "name": path.stem,
-                "summary": f"The API reference's example {path.stem}, keyed ticket-{path.stem}.",
+                "summary": f"{whose} example {path.stem}, keyed ticket-{path.stem}.",
                 "headers": {"traceparent": REQUEST_TRACEPARENT, "tracestate": TRACESTATE},
                 "payload": json.loads(path.read_text(encoding="utf-8")),
             }
