@@ -30,7 +30,7 @@ from ecsp_contract.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VER
 from ecsp_contract.event_examples import REQUEST_TRACEPARENT, TRACESTATE, example_event
 from ecsp_contract.events import EVENT_DATA_MODELS, EVENT_TYPE_DOCS, EventType
 from ecsp_contract.failures import WorkerErrorCode
-from ecsp_contract.limits import MAX_KEY_BYTES
+from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_KEY_BYTES
 from ecsp_contract.request import CreateServersBody
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -282,9 +282,21 @@ def _headers(*, with_project: bool) -> dict[str, Any]:
     if with_project:
         properties["ecs-project-id"] = {
             "type": "string",
+            "maxLength": MAX_HEADER_BYTES,
             "description": (
-                "Project to create in; must be in the worker's allow-list "
-                "(default: the configured project)."
+                "Project to create in. Without it, the worker's default project "
+                "(ECSP_ECS_PROJECT_ID); with it, that project must be the default one or in "
+                "ECSP_ECS_PROJECT_ALLOWLIST, else the request fails at validate with "
+                "ECSP.ProjectNotAllowed (no fallback to the default)."
+            ),
+        }
+        properties["ecs-on-partial-failure"] = {
+            "type": "string",
+            "examples": ["keep", "delete"],
+            "description": (
+                "keep or delete (any case): what to do with the servers a failed job did "
+                "create; without it, ECSP_ON_PARTIAL_FAILURE (keep). Any other value fails the "
+                "request at validate (ECSP.InvalidRequest)."
             ),
         }
         properties["content-type"] = {

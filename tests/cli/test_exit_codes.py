@@ -10,7 +10,6 @@ accepts and never answers (a broker that hangs), so a signal arrives while the c
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -30,6 +29,9 @@ from worker.cli import main as cli_main
 from worker.cli import run as run_cmd
 from worker.cli import schemas_cmd
 from worker.cli.exit_codes import COMMANDS, ExitCode
+from worker.cli.usage import exit_code_lines
+from worker.ops.cli_table import help_of
+from worker.ops.cli_table import main as cli_table_main
 
 EXAMPLE = str(PACKAGE_DIR / "examples" / "05-dry-run.json")
 POLICY = "deploy/k8s/components/guardrails/policy.yaml"
@@ -43,19 +45,6 @@ WORKER = {
 }
 
 Scenario = Callable[[pytest.FixtureRequest], Awaitable[tuple[int, ...]]]
-
-
-def _parser_has(command: str) -> bool:
-    """Whether `command` (`publish --wait`, `policy check`, …) is on the command line today."""
-    parser: argparse.ArgumentParser = cli_main.build_parser()
-    for word in command.split():
-        if word.startswith("--"):
-            return any(word in action.option_strings for action in parser._actions)
-        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        if not subparsers or word not in subparsers[0].choices:
-            return False
-        parser = subparsers[0].choices[word]
-    return True
 
 
 def _clean_env() -> dict[str, str]:
@@ -396,15 +385,19 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
 ROWS = {(command, row.label): row.codes for command, rows in COMMANDS.items() for row in rows}
 
 
+def _registered(command: str) -> bool:
+    return help_of(command) is not None
+
+
 def test_every_row_of_a_registered_command_has_a_scenario_and_every_scenario_a_row() -> None:
     for command, label in ROWS:
-        if _parser_has(command):
+        if _registered(command):
             assert (command, label) in SCENARIOS, f"no scenario for {command!r} exiting {label}"
         else:  # the agreed codes of a command still to come: its scenarios come with it
             assert not any(key[0] == command for key in SCENARIOS)
     assert set(SCENARIOS) <= set(ROWS), "a scenario for a code its command's table lacks"
-    assert _parser_has("policy check")
-    assert not _parser_has("publish --frobnicate")
+    assert _registered("policy check")
+    assert not _registered("publish --frobnicate")
 
 
 @pytest.mark.parametrize("row", sorted(SCENARIOS), ids=" exits ".join)
@@ -413,6 +406,26 @@ async def test_the_command_exits_as_its_row_says(
 ) -> None:
     observed = await SCENARIOS[row](request)
     assert observed == tuple(int(code) for code in ROWS[row])
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if _registered(c)])
+def test_every_help_shows_examples_and_the_commands_exit_codes(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    words = command.split()
+    assert _in_process([*words, "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "Examples: # " in shown
+    assert "ecs-provisioner " in shown.split("Examples:", 1)[1]
+    for line in exit_code_lines(command):
+        assert " ".join(line.split()) in shown
+
+
+def test_the_top_level_help_shows_the_scheme_and_the_readme_its_table() -> None:
+    shown = cli_main.build_parser().format_help()
+    for code in ("0", "1", "2", "3", "130/143"):
+        assert f"\n  {code:<8} " in shown
+    assert cli_table_main(["--check"]) == 0, "run: python -m worker.ops.cli_table"
 
 
 def test_the_interrupted_codes_are_128_plus_the_signal() -> None:

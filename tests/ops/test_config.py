@@ -1,4 +1,4 @@
-"""Configuration: ECSP_* variables, *_FILE secrets, errors naming the setting, README table."""
+"""Configuration: ECSP_* variables, *_FILE secrets, errors naming the setting, generated tables."""
 
 from __future__ import annotations
 

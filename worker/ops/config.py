@@ -63,7 +63,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    """All settings of the worker. Field descriptions feed the README's configuration table."""
+    """All settings of the worker. Field descriptions feed docs/configuration.md's table."""
 
     model_config = SettingsConfigDict(env_prefix="ECSP_", extra="ignore", frozen=True)
 
@@ -230,7 +230,7 @@ class Settings(BaseSettings):
     iam_password: SecretStr | None = Field(
         None, description="IAM password, token mode (or `ECSP_IAM_PASSWORD_FILE`)."
     )
-    # The `…_FILE` forms of the secrets above (listed with them in the README table).
+    # The `…_FILE` forms of the secrets above (listed with them in the configuration table).
     _secrets_from_files: frozenset[str] = PrivateAttr(default=frozenset())
     kafka_sasl_password_file: Path | None = None
     ecs_ak_file: Path | None = None

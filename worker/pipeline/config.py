@@ -17,7 +17,7 @@ from worker.pipeline.submit import SubmitPolicy
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """The settings a request is processed with (meanings: the README's configuration table)."""
+    """The settings a request is processed with (meanings: docs/configuration.md)."""
 
     event_source: str
     token_namespace: uuid.UUID
