@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -173,13 +175,17 @@ def _alive(worker: Worker) -> tuple[bool, str]:
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
-    """SIGTERM/SIGINT set `stop`; a second signal exits at once."""
+    """SIGTERM/SIGINT set `stop`; a second signal exits at once, 128 + its number (without
+    waiting for anything: what was not committed is redelivered, as after a SIGKILL)."""
     loop = asyncio.get_running_loop()
 
     def on_signal(sig: signal.Signals) -> None:
         if stop.is_set():
             log.warning("second signal, exiting now", signal=sig.name)
-            raise SystemExit(1)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            os._exit(128 + sig)
         log.info("stopping: draining in-flight requests", signal=sig.name)
         stop.set()
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the whole thing on one machine. Starts a local Kafka broker (unless one already
 # answers on KAFKA_PORT), creates the four topics, starts the ECS simulator and the worker in the
-# background, then runs `ecs-provisioner samples` in the foreground: the five example requests of
-# the API reference plus one invalid request, each shown live, then the batch summary and how to
-# publish more from a second terminal. The worker keeps serving until Ctrl-C, which stops
+# background, then runs `ecs-provisioner samples` in the foreground: the example requests (the API
+# reference's five and one the shipped guardrails policy allows) plus one invalid request, each
+# shown live, then the batch summary and how to publish more from a second terminal. The worker keeps serving until Ctrl-C, which stops
 # everything this script started (the broker only if it started it) and checks the ports are free.
 #
 # Usage: deploy/local/run.sh     (normally through `make run`, which sets up .venv first)

@@ -2,13 +2,16 @@
 
 This module is the one place to add a stage or an `ECSP.*` code: one member each, carrying its
 meaning (and, for a stage, what the publisher should do). The exported JSON Schema, the AsyncAPI
-document and the README's failure table (`python -m worker.ops.failure_table`) are generated
-from these members, and the pipeline can only raise the stages listed here (mypy checks it).
+document and the tables of docs/failures.md (`python -m worker.ops.failure_table`) are
+generated from these members, and the pipeline can only raise the stages listed here (mypy
+checks it).
 
 - `FailureStage`: the `stage` of a `failed` event.
 - `WorkerErrorCode`: the `error.code` values the worker (or its API client) detects itself; the
   API's own codes (`Ecs.xxxx`, `APIG.xxxx`) pass through unchanged.
 - `STAGE_OF_API_CODE`: the API codes that end a request at a stage other than `submit`.
+- `API_ERROR_CODES`: every API code the documentation names, with what it means for a request
+  (tests/docs checks that the docs name no other code, of the API or the worker, and list all).
 """
 
 from __future__ import annotations
@@ -272,6 +275,48 @@ STAGE_OF_API_CODE: Mapping[str, FailureStage] = MappingProxyType(
     }
 )
 """API error codes that end a request at their own stage (not `submit`), never retried."""
+
+API_ERROR_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "APIG.0101": "the gateway knows no such API path (HTTP 404)",
+        "APIG.0202": "the API's backend is unavailable (HTTP 502): retried, an outage signal",
+        "APIG.0203": "the API's backend timed out (HTTP 504): retried, an outage signal",
+        "APIG.0301": "the signature was refused: a wrong AK/SK, or more than 15 min of clock "
+        "skew (HTTP 401); the credentials are read again once, then the request fails",
+        "APIG.0308": "throttled (HTTP 429): retried after Retry-After, and the pod's adaptive "
+        "rate goes down",
+        "APIG.1002": "the IAM token is unknown or expired (HTTP 401): a new one is fetched once",
+        "Ecs.0000": "request error; for a job read, the job is gone (finished jobs are deleted "
+        "after about a day), which fails as ECSP.JobNotFound",
+        "Ecs.0001": "not enough ECS quota (usually a job's error_code)",
+        "Ecs.0002": "the API failed to submit the task (HTTP 500): retried",
+        "Ecs.0005": "invalid parameters: the API refused the body",
+        "Ecs.0011": "the password does not meet the API's complexity rules",
+        "Ecs.0012": "not enough free IP addresses in the subnet (a job's error_code)",
+        "Ecs.0013": "not enough EIP quota: a quota answer, never a reason to try another placement",
+        "Ecs.0014": "invalid VPC parameters, e.g. a subnet of another VPC",
+        "Ecs.0021": "not enough EVS disk quota (a job's error_code)",
+        "Ecs.0022": "not enough server group quota: a quota answer, never a reason to try "
+        "another placement",
+        "Ecs.0023": "the project of the IAM token is not the project in the URL",
+        "Ecs.0029": "the flavor does not exist or was withdrawn",
+        "Ecs.0031": "the image does not exist",
+        "Ecs.0044": "the disk type is sold out in the zone: a capacity answer; with ecs-fallbacks "
+        "the next placement is tried",
+        "Ecs.0114": "the server does not exist (any more): a compensating delete counts it as "
+        "deleted",
+        "Ecs.0122": "the X-Client-Token was used before with another body: the publisher reused a "
+        "key (stage conflict; never retried)",
+        "Ecs.0123": "the X-Client-Token is malformed; the worker always sends a UUID, so something "
+        "on the way changed it (stage submit; never retried)",
+        "Ecs.0124": "the X-Client-Token is older than the API's 8 h memory: the worker looks the "
+        "servers up by their token tag (stage token_expired unless all are found)",
+        "Ecs.0319": "sold out: not enough capacity for the flavor in the zone (at create time or "
+        "a job's error_code); with ecs-fallbacks the next placement is tried",
+    }
+)
+"""The API's codes that the documentation names: (code -> what it means for a request). The
+API may answer others; they pass through to `error.code` unchanged all the same."""
 
 
 def error_code_description() -> str:

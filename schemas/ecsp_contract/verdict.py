@@ -41,5 +41,5 @@ def check_body(document: Any, extra_fields: tuple[ExtraField, ...] = ()) -> Chec
     try:
         body = CreateServersBody.model_validate(stripped)
     except ValidationError as exc:
-        raise InvalidBody(problems_from(exc)) from None
+        raise InvalidBody(problems_from(exc, CreateServersBody)) from None
     return CheckedBody(body=body, wire=with_extras(to_wire(body), extras))

@@ -93,7 +93,7 @@ async def test_samples_watch_stops_at_once_on_ctrl_c(kafka_bootstrap: str) -> No
         process = await start(s.env, "samples", "--watch", "--run-id", "sig", "--timeout", "60")
         lines = await wait_for_line(process, "Following new events")
         took = await signal_and_time_the_exit(process, signal.SIGINT)
-    assert "Sample batch: 4 succeeded, 1 validated, 1 failed\n" in lines
+    assert "Sample batch: 5 succeeded, 1 validated, 1 failed\n" in lines
     assert process.returncode == 0
     assert took < WITHIN_SECONDS
 
@@ -106,7 +106,7 @@ async def test_a_signal_before_the_batch_finished_is_an_interruption(
     for channel in ("requests", "results", "failures", "progress"):
         env[f"ECSP_TOPIC_{channel.upper()}"] = await new_topic(channel)
     process = await start(env, "samples", "--run-id", "sig2", "--timeout", "60")
-    await wait_for_line(process, "Published 6 requests")
+    await wait_for_line(process, "Published 7 requests")
     took = await signal_and_time_the_exit(process, signal.SIGTERM)
     assert process.returncode == 128 + signal.SIGTERM
     assert took < WITHIN_SECONDS

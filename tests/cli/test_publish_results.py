@@ -59,7 +59,7 @@ async def test_publish_refuses_an_invalid_request_and_publishes_nothing(
     assert published == 0
 
 
-async def test_publish_of_text_that_is_not_json_is_a_usage_error(
+async def test_publish_refuses_what_the_worker_cannot_decode_naming_the_file_and_place(
     kafka_bootstrap: str, cli: Cli, tmp_path: Path
 ) -> None:
     path = tmp_path / "body.json"
@@ -67,9 +67,26 @@ async def test_publish_of_text_that_is_not_json_is_a_usage_error(
     async with stack(kafka_bootstrap, in_process_worker=False) as s:
         result = await cli(s.env, "publish", str(path), "--key", "k")
         published = await end_offset(kafka_bootstrap, s.settings.topic_requests)
-    assert result.code == 2
-    assert "not JSON" in result.err
+    assert result.code == 1
+    assert result.out == (
+        f"{path}: message value is not JSON: Expecting property name enclosed in double quotes "
+        "at line 1 column 2 (ECSP.NotJson)\n"
+    )
     assert published == 0
+
+
+async def test_publish_names_an_unreachable_broker_and_its_setting_without_aiokafka_noise(
+    cli: Cli,
+) -> None:
+    path = str(EXAMPLES / "05-dry-run.json")
+    result = await cli(
+        {"ECSP_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, "publish", path, "--key", "k"
+    )
+    assert result.code == 3
+    assert result.err == (
+        "ecs-provisioner publish: cannot reach Kafka at 127.0.0.1:1 "
+        "(ECSP_KAFKA_BOOTSTRAP_SERVERS): no broker answered\n"
+    )
 
 
 async def test_results_show_the_table_and_raw_cloudevents(kafka_bootstrap: str, cli: Cli) -> None:

@@ -27,7 +27,7 @@ from tests.support.kafka import broker_reachable, delete_topics
 from tests.support.ports import reserved_ports
 
 RUN_SH = Path(__file__).parents[2] / "deploy" / "local" / "run.sh"
-SUMMARY = "Sample batch: 4 succeeded, 1 validated, 1 failed"
+SUMMARY = "Sample batch: 5 succeeded, 1 validated, 1 failed"
 #: From Ctrl-C to the script's end: ~5 s of its own plus the worker's drain (5 s in run.sh).
 STOPS_WITHIN_SECONDS = 20.0
 

@@ -43,7 +43,7 @@ async def test_reference_examples_and_a_batch_of_three_succeed(kafka_bootstrap: 
 
     assert set(events) == set(requests)
     types = Counter(e[0]["type"] for e in events.values())
-    assert types == {"ecs.provisioning.succeeded": 5, "ecs.provisioning.validated": 1}
+    assert types == {"ecs.provisioning.succeeded": 6, "ecs.provisioning.validated": 1}
     assert events["ex-05-dry-run.json"][0]["type"] == "ecs.provisioning.validated"
     batch = events["batch-of-3"][0]["data"]
     assert len(batch["server_ids"]) == 3

@@ -1,4 +1,4 @@
-"""Configuration: ECSP_* variables, *_FILE secrets, errors naming the setting, README table."""
+"""Configuration: ECSP_* variables, *_FILE secrets, errors naming the setting, generated tables."""
 
 from __future__ import annotations
 
@@ -70,6 +70,19 @@ def test_invalid_settings_name_the_variable(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=named):
         load_settings()
+
+
+def test_invalid_settings_are_worded_by_the_project_not_pydantic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ECSP_MAX_IN_FLIGHT", "0")
+    monkeypatch.setenv("ECSP_LOG_FORMAT", "yaml")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "ECSP_MAX_IN_FLIGHT: must be at least 1; "
+        "ECSP_LOG_FORMAT: must be 'auto', 'json' or 'console'"
+    )
 
 
 def test_run_requires_project_and_credentials() -> None:

@@ -31,10 +31,13 @@ def run_worker_against_no_broker(**extra: str) -> subprocess.CompletedProcess[st
     )
 
 
-def test_unreachable_broker_exits_1_with_a_clear_message_and_nothing_unclosed() -> None:
+def test_unreachable_broker_exits_3_naming_address_and_setting_and_nothing_unclosed() -> None:
     result = run_worker_against_no_broker()
-    assert result.returncode == 1
-    assert "Unable to bootstrap" in result.stderr
+    assert result.returncode == 3
+    assert (
+        "ecs-provisioner: cannot reach Kafka at 127.0.0.1:1 (ECSP_KAFKA_BOOTSTRAP_SERVERS)"
+        in result.stderr
+    )
     assert "Unclosed" not in result.stderr  # every client was closed on the way out
     assert "sk-value-never-printed" not in result.stderr + result.stdout
 

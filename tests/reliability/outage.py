@@ -49,7 +49,7 @@ from worker.ops.logging import configure_logging
 from worker.ops.metrics import Metrics
 from worker.tasks import cancel_and_wait
 
-LOG_DIR = Path(os.environ.get("ECSP_OUTAGE_LOG_DIR", ".run/outage"))
+LOG_DIR = Path(os.environ.get("ECSP_TEST_OUTAGE_LOG_DIR", ".run/outage"))
 
 
 @dataclass

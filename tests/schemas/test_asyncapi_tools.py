@@ -103,7 +103,7 @@ def test_the_official_parser_reads_servers_bindings_headers_and_examples(
     group = out["operations"][f"receive-{Channel.REQUESTS.value}"]["kafka"]["groupId"]
     assert group["const"] == DEFAULT_GROUP_ID
     messages = out["messages"]
-    assert len(messages[REQUEST_NAME]["examples"]) == len(load_examples()) == 5
+    assert len(messages[REQUEST_NAME]["examples"]) == len(load_examples()) == 6
     for name, message in messages.items():
         assert {"traceparent", "tracestate"} <= set(message["headers"]), name
         assert message["key"]["type"] in ("string", ["string", "null"])

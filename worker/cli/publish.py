@@ -1,12 +1,13 @@
-"""`ecs-provisioner publish`: validate request bodies locally, then publish them to the topic.
+"""`ecs-provisioner publish`: check request bodies as the worker will, then publish them.
 
-One body with `--key`, or a JSON-lines file of `{"key": ..., "request": {...}}` objects with
-`--jsonl`. `--fallback` (repeatable, in order) names an alternative placement for when the
-body's is sold out, sent as the `ecs-fallbacks` header. Nothing is published when any request
-(or fallback) is invalid. Prints partition and offset of each published request.
-Exit codes: 0 published; 1 a request is invalid (nothing published); 2 unreadable input or
-usage error; 3 Kafka error; 130/143 interrupted by SIGINT/SIGTERM (the lines printed so far
-name the requests already published).
+One body with `--key` (its bytes are published as read), or a JSON-lines file of
+`{"key": ..., "request": {...}}` objects with `--jsonl` (each request published as compact JSON).
+`--fallback` (repeatable, in order) names an alternative placement for when the body's is sold
+out, sent as the `ecs-fallbacks` header. Each value gets the worker's verdict first
+(`worker.cli.request_check`); nothing is published when any request (or fallback) would be
+refused. Prints partition and offset of each published request; when
+SIGINT/SIGTERM interrupt, the lines printed so far name the requests already published. Exit
+codes: `worker.cli.exit_codes` (`publish`).
 """
 
 from __future__ import annotations
@@ -15,23 +16,50 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from ecsp_contract.extensions import ExtraField
 from ecsp_contract.idempotency import client_token
 from ecsp_contract.placement import FALLBACKS_HEADER, InvalidFallbacks, parse_fallbacks
-from ecsp_contract.verdict import InvalidBody, check_body
+from worker.cli.exit_codes import ExitCode
 from worker.cli.kafka_command import add_kafka_options, cli_producer, run_kafka_command
+from worker.cli.request_check import Refused, check_value
 from worker.cli.stopping import Stop
+from worker.cli.usage import HelpFormatter, epilog
 from worker.ops.config import Settings
+
+EXAMPLE = "schemas/ecsp_contract/examples/06-postpaid-within-policy.json"
+EXAMPLES = (
+    (
+        "publish one request; the key is its identity",
+        f"ecs-provisioner publish {EXAMPLE} --key ticket-4711",
+    ),
+    (
+        "into another project (one of the worker's ECSP_ECS_PROJECT_ALLOWLIST)",
+        f"ecs-provisioner publish {EXAMPLE} --key ticket-4712 "
+        "--project 0605767ea3000f5b2fe8c0051de0b9ba",
+    ),
+    (
+        "with two placements to try if the body's flavor or zone is sold out",
+        f"ecs-provisioner publish {EXAMPLE} --key ticket-4713 --fallback @ap-southeast-1b "
+        "--fallback c7.large.2@ap-southeast-1c",
+    ),
+    (
+        'many requests: a {"key": ..., "request": {...}} object per line',
+        "ecs-provisioner publish batch.jsonl --jsonl",
+    ),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "publish",
-        help="validate and publish provisioning requests",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="check and publish provisioning requests",
+        description="Check request bodies as the worker will, then publish them to the request "
+        "topic. One body with --key is published as read; --jsonl publishes a file of "
+        '{"key": ..., "request": {...}} lines. Nothing is published when any request would be '
+        "refused. Prints the partition, offset and client token of each published request.",
+        epilog=epilog("publish", EXAMPLES),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("file", metavar="FILE|-", help="request body (JSON), or - for stdin")
     parser.add_argument("--key", help="the request key (idempotency: same key, same server)")
@@ -56,39 +84,48 @@ class _InputError(Exception):
     """The input cannot be read as requests (exit 2)."""
 
 
-def _read_requests(args: argparse.Namespace) -> list[tuple[str, Any]]:
+#: One request to publish: (key, value, where it came from for messages about its bytes).
+Request = tuple[str, bytes, str]
+
+
+def _read_requests(args: argparse.Namespace) -> list[Request]:
+    source = "(stdin)" if args.file == "-" else args.file
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _InputError(f"cannot read {args.file}: {exc}") from None
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise _InputError(f"cannot read {args.file}: {exc.strerror}") from None
     if not args.jsonl:
         if not args.key:
             raise _InputError("--key is required when publishing one request")
-        try:
-            return [(args.key, json.loads(text))]
-        except json.JSONDecodeError as exc:
-            raise _InputError(f"{args.file}: not JSON: {exc}") from None
-    requests: list[tuple[str, Any]] = []
+        return [(args.key, raw, source)]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _InputError(f"{source}: not UTF-8 (byte {exc.start})") from None
+    requests: list[Request] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{source} line {number}"
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise _InputError(f"line {number}: not JSON: {exc}") from None
+            raise _InputError(f"{where}: not JSON: {exc.msg} at column {exc.colno}") from None
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            raise _InputError(f'line {number}: expected {{"key": "...", "request": {{...}}}}')
-        requests.append((item["key"], item.get("request")))
+            raise _InputError(f'{where}: expected {{"key": "...", "request": {{...}}}}')
+        requests.append((item["key"], json.dumps(item.get("request")).encode(), where))
     return requests
 
 
-def _problems(requests: list[tuple[str, Any]], extra_fields: tuple[ExtraField, ...]) -> list[str]:
+def _problems(requests: list[Request], settings: Settings) -> list[str]:
+    extra_fields: tuple[ExtraField, ...] = settings.extra_fields()
     lines: list[str] = []
-    for key, request in requests:
+    for key, value, source in requests:
         try:
-            check_body(request, extra_fields)
-        except InvalidBody as exc:
-            lines.extend(f"{key}: {p.path}: {p.message}" for p in exc.problems)
+            check_value(value, extra_fields=extra_fields, max_bytes=settings.max_request_bytes)
+        except Refused as refused:
+            label = source if refused.undecodable else key
+            lines.extend(f"{label}: {line}" for line in refused.lines)
     return lines
 
 
@@ -113,7 +150,7 @@ def _fallbacks(values: list[str]) -> tuple[str | None, list[str]]:
 async def _publish(
     settings: Settings,
     topic: str,
-    requests: list[tuple[str, Any]],
+    requests: list[Request],
     project: str | None,
     fallbacks: str | None,
 ) -> None:
@@ -121,19 +158,17 @@ async def _publish(
     headers = [("ecs-project-id", project.encode())] if project else []
     if fallbacks is not None:
         headers.append((FALLBACKS_HEADER, fallbacks.encode()))
-    await producer.start()
     try:
-        for key, request in requests:
-            metadata = await producer.send_and_wait(
-                topic, json.dumps(request).encode(), key=key.encode(), headers=headers
-            )
+        await producer.start()
+        for key, value, _ in requests:
+            metadata = await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
             token = client_token(key, settings.token_namespace)
             print(
                 f"published {key} to {topic} partition {metadata.partition} offset "
                 f"{metadata.offset} (client token {token})"
             )
     finally:
-        await producer.stop()
+        await producer.stop()  # also after a failed start: nothing is left unclosed
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -141,18 +176,18 @@ def handle(args: argparse.Namespace) -> int:
         requests = _read_requests(args)
     except _InputError as exc:
         print(f"ecs-provisioner publish: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
 
-    async def validate_then_publish(settings: Settings, stop: Stop) -> int:
+    async def check_then_publish(settings: Settings, stop: Stop) -> int:
         del stop  # a signal interrupts publishing: the default exit code says so
         fallbacks, problems = _fallbacks(args.fallback)
-        problems += _problems(requests, settings.extra_fields())
+        problems += _problems(requests, settings)
         if problems:
             print("\n".join(problems))
             print(f"not published: {len(problems)} problem(s)", file=sys.stderr)
-            return 1
+            return ExitCode.FAILED
         topic = args.topic or settings.topic_requests
         await _publish(settings, topic, requests, args.project, fallbacks)
-        return 0
+        return ExitCode.OK
 
-    return run_kafka_command("publish", args, validate_then_publish)
+    return run_kafka_command("publish", args, check_then_publish)

@@ -4,13 +4,15 @@ Owns the command line of docs/contract.md, "Simulator interface": ``--host`` (12
 ``--port`` (8700; 0 picks a free port), ``--credential AK:SK`` (repeatable), ``--iam-user
 NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
 ``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,
-``--job-failure-rate``, ``--quota-per-second``, ``--sold-out FLAVOR@ZONE`` (repeatable, ``*`` for
-any flavor or zone: those offerings answer Ecs.0319), ``--sold-out-job-rate`` (0.5: the
-fraction of them accepted and failed in the job), ``--quota-exceeded FLAVOR@ZONE`` (repeatable:
-Ecs.0001), ``--token-ttl-seconds`` (28800),
+``--job-failure-rate``, ``--partial-failure-rate``, ``--quota-per-second``, ``--sold-out
+FLAVOR@ZONE`` (repeatable, ``*`` for any flavor or zone: those offerings answer Ecs.0319),
+``--sold-out-job-rate`` (0.5: the fraction of them accepted and failed in the job),
+``--quota-exceeded FLAVOR@ZONE`` (repeatable: Ecs.0001), ``--token-window-seconds`` (28800;
+``--token-ttl-seconds`` is a hidden alias of old),
 ``--list-lag-seconds`` (0: how long a new server is missing from the server list) and
 ``--allow-field PATH`` (a create-body field of a newer API to accept, repeatable). Logs one line
-with the URL once listening. Credentials given here are never logged.
+with the URL once listening. Credentials given here are never logged. Exit codes:
+``worker.cli.exit_codes`` (``simulator``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import sys
 import structlog
 
 from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
+from worker.cli.exit_codes import ExitCode
+from worker.cli.usage import HelpFormatter, epilog
 from worker.simulator.config import (
     Faults,
     FaultsError,
@@ -34,6 +38,17 @@ from worker.simulator.config import (
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
+EXAMPLES = (
+    (
+        "the simulator of make run: one AK/SK, jobs of 2 to 6 s, repeatable",
+        "ecs-provisioner simulator --port 8700 --credential demo-ak:demo-sk --seed 1",
+    ),
+    (
+        "an unreliable API: 20 % 5xx, 10 % 429, the 8-hour token window in 30 s",
+        "ecs-provisioner simulator --credential AK:SK --error-rate 0.2 --throttle-rate 0.1 "
+        "--token-window-seconds 30",
+    ),
+)
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -72,11 +87,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser(
         "simulator",
         help="serve a faithful ECS API simulator (for tests, the local stack and benchmarks)",
-        description="Serve the ECS API simulator on http://HOST:PORT until SIGTERM/SIGINT.",
+        description="Serve the ECS API simulator on http://HOST:PORT until SIGTERM/SIGINT: "
+        "signed and IAM-token auth, X-Client-Token memory, jobs, server list and delete, "
+        "faults (worker/simulator/README.md).",
+        epilog=epilog("simulator", EXAMPLES),
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (%(default)s)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port, 0 for any free one (%(default)s)"
+        "--host", default=DEFAULT_HOST, metavar="HOST", help="address to bind (%(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="PORT",
+        help="port, 0 for any free one (%(default)s)",
     )
     parser.add_argument(
         "--credential",
@@ -101,11 +126,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="MIN:MAX",
         help="job duration range; 0:0 finishes jobs at once (2:6)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed for repeatable runs")
-    parser.add_argument("--error-rate", type=_rate, default=0.0, help="fraction answered 5xx")
-    parser.add_argument("--throttle-rate", type=_rate, default=0.0, help="fraction answered 429")
     parser.add_argument(
-        "--drop-rate", type=_rate, default=0.0, help="fraction of dropped connections"
+        "--seed", type=int, default=None, metavar="N", help="seed for repeatable runs"
+    )
+    parser.add_argument(
+        "--error-rate", type=_rate, default=0.0, metavar="F", help="fraction answered 5xx"
+    )
+    parser.add_argument(
+        "--throttle-rate", type=_rate, default=0.0, metavar="F", help="fraction answered 429"
+    )
+    parser.add_argument(
+        "--drop-rate",
+        type=_rate,
+        default=0.0,
+        metavar="F",
+        help="fraction of dropped connections",
     )
     parser.add_argument(
         "--latency-ms",
@@ -115,12 +150,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="added latency range in milliseconds (0:0)",
     )
     parser.add_argument(
-        "--job-failure-rate", type=_rate, default=0.0, help="fraction of jobs that FAIL"
+        "--job-failure-rate",
+        type=_rate,
+        default=0.0,
+        metavar="F",
+        help="fraction of jobs that FAIL",
     )
     parser.add_argument(
         "--partial-failure-rate",
         type=_rate,
         default=0.0,
+        metavar="F",
         help="fraction of jobs with count > 1 that FAIL on one sub-job only",
     )
     parser.add_argument(
@@ -145,6 +185,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--sold-out-job-rate",
         type=_rate,
         default=0.5,
+        metavar="F",
         help="fraction of creates of a sold-out offering accepted and then failed in the job; "
         "the rest are refused at once (%(default)s)",
     )
@@ -152,21 +193,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--quota-per-second",
         type=float,
         default=0.0,
+        metavar="N",
         help="hard quota of ECS API calls per clock second, 429 above it (0 = none)",
     )
     parser.add_argument(
         "--token-window-seconds",
-        "--token-ttl-seconds",
         dest="token_ttl_seconds",
         type=float,
         default=8 * 3600.0,
+        metavar="S",
         help="how long the API remembers an X-Client-Token; later it answers Ecs.0124 "
         "(%(default)s)",
+    )
+    parser.add_argument(  # the option's first name, kept for scripts that use it
+        "--token-ttl-seconds", dest="token_ttl_seconds", type=float, help=argparse.SUPPRESS
     )
     parser.add_argument(
         "--list-lag-seconds",
         type=float,
         default=0.0,
+        metavar="S",
         help="the server list is eventually consistent: a new server is missing from it for "
         "this long (%(default)s)",
     )
@@ -236,14 +282,14 @@ async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until SIGTERM/SIGINT; 0 on a clean stop, 2 without any credential."""
+    """Serve until SIGTERM/SIGINT; 0 on a clean stop, 2 without any credential or port."""
     config = config_from_args(args)
     if not config.credentials and not config.iam_users:
         print("simulator: give at least one --credential or --iam-user", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         asyncio.run(_serve(config, args.host, args.port))
     except OSError as exc:
         print(f"simulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.USAGE
+    return ExitCode.OK

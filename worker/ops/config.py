@@ -4,8 +4,10 @@ Settings come from the environment (and optionally a dotenv-style file named by 
 `ECSP_CONFIG_FILE`). Secrets may be given directly or as `…_FILE` paths (Kubernetes secret
 mounts), in the environment or in that file; the files are read at start (the ECS credential
 files again whenever they change, see `worker.ecs.credentials`). Invalid configuration fails
-at start with a message naming the setting (see `load_settings`). The README's configuration
-table is generated from this model (`python -m worker.ops.config_table`); a test keeps it in step.
+at start with a message naming the setting (see `load_settings`), and so does an `ECSP_*` name
+that is no setting (`worker.ops.setting_names`). The configuration table of
+docs/configuration.md is generated from this model (`python -m worker.ops.config_table`); a test
+keeps it in step.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import (
     Field,
     PrivateAttr,
@@ -29,7 +32,9 @@ from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, Channel, channel_
 from ecsp_contract.events import EventType
 from ecsp_contract.extensions import ExtraField, ExtraFieldError, parse_extra_fields
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE
+from ecsp_contract.problems import describe
 from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
+from worker.ops.setting_names import unknown_names
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -58,7 +63,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    """All settings of the worker. Field descriptions feed the README's configuration table."""
+    """All settings of the worker. Field descriptions feed docs/configuration.md's table."""
 
     model_config = SettingsConfigDict(env_prefix="ECSP_", extra="ignore", frozen=True)
 
@@ -225,7 +230,7 @@ class Settings(BaseSettings):
     iam_password: SecretStr | None = Field(
         None, description="IAM password, token mode (or `ECSP_IAM_PASSWORD_FILE`)."
     )
-    # The `…_FILE` forms of the secrets above (listed with them in the README table).
+    # The `…_FILE` forms of the secrets above (listed with them in the configuration table).
     _secrets_from_files: frozenset[str] = PrivateAttr(default=frozenset())
     kafka_sasl_password_file: Path | None = None
     ecs_ak_file: Path | None = None
@@ -336,9 +341,18 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="`json`, `console`, or `auto` (console on a terminal)."
     )
+    allowed_unknown_variables: CommaList = Field(
+        default_factory=list,
+        description="Other `ECSP_*` variables to leave alone (names or patterns such as "
+        "`ECSP_MYTOOL_*`); any other name that is no setting stops the worker at start.",
+    )
 
     @field_validator(
-        "ecs_project_allowlist", "redact_fields", "allowed_extra_fields", mode="before"
+        "ecs_project_allowlist",
+        "redact_fields",
+        "allowed_extra_fields",
+        "allowed_unknown_variables",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
@@ -513,10 +527,24 @@ def load_settings(
         settings = with_file_secrets(Settings(_env_file=config_file))
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
-    problems = _require_for_run(settings) if for_run else []
+    problems = _unknown_names(settings, config_file)
+    problems += _require_for_run(settings) if for_run else []
     if problems:
         raise ConfigError("; ".join(problems))
     return settings
+
+
+def _unknown_names(settings: Settings, config_file: str | None) -> list[str]:
+    """Environment variables and config file keys that look like settings but are none."""
+    prefix = settings.secret_env_prefix
+    return unknown_names(
+        os.environ,
+        dotenv_values(config_file) if config_file else (),
+        known=settings_env_names(),
+        secret_prefix=None if _secret_prefix_problem(prefix) else prefix,
+        allowed=settings.allowed_unknown_variables,
+        config_file=config_file,
+    )
 
 
 def _describe(exc: ValidationError) -> str:
@@ -524,5 +552,5 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors(include_input=False, include_url=False):
         field = ".".join(str(part) for part in error["loc"])
         name = f"ECSP_{field.upper()}" if field else "configuration"
-        lines.append(f"{name}: {error['msg']}")
+        lines.append(f"{name}: {describe(error)}")
     return "; ".join(lines)

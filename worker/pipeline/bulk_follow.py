@@ -46,7 +46,7 @@ _TOKEN_PREFIX = TOKEN_TAG_KEY + "="
 
 @dataclass(frozen=True)
 class BulkFollowConfig:
-    """How the follower lists (meanings: the README's configuration table)."""
+    """How the follower lists (meanings: docs/configuration.md)."""
 
     deployment_tag: str  # the ecsp-deployment value the worker's creates carry
     interval_seconds: float = 5.0

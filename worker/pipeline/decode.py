@@ -55,7 +55,12 @@ def check_bounds(message: InboundMessage) -> None:
 
 def parse_json_object(message: InboundMessage, *, max_bytes: int) -> dict[str, Any]:
     """The record's value as a JSON object, or a `decode` StageFailure saying why not."""
-    value = message.value
+    return decode_value(message.value, max_bytes=max_bytes)
+
+
+def decode_value(value: bytes | None, *, max_bytes: int) -> dict[str, Any]:
+    """A request value as a JSON object, or a `decode` StageFailure saying why not (the
+    worker's verdict; `validate` and `publish` ask it about the bytes they read)."""
     if value is None:
         raise _decode_failure(WorkerErrorCode.NOT_JSON, "message has no value (tombstone)")
     if len(value) > max_bytes:

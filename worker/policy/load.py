@@ -1,8 +1,9 @@
 """Reading a policy file: YAML → a validated `PolicyDocument`, or an error naming every problem.
 
 A file that is not YAML, is empty, is not a mapping, or breaks the schema (unknown keys included)
-raises `PolicyFileError` whose `problems` are `path: message` lines, e.g.
-`projects.p1.flavors.allow: List should have at least 1 item after validation, not 0`.
+raises `PolicyFileError` whose `problems` are `path: message` lines in the project's wording, e.g.
+`projects.p1.flavors.allow: must have at least 1 item` or
+`default.flavor: unknown key; did you mean flavors?`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ecsp_contract.problems import format_path
+from ecsp_contract.problems import describe, did_you_mean, format_path
 from worker.policy.model import PolicyDocument
 
 
@@ -56,6 +57,8 @@ def parse_policy(raw: bytes, *, source: str = "<policy>") -> PolicyDocument:
 def _problems(exc: ValidationError) -> list[str]:
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
-        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        message = describe(error)
+        if error["type"] == "extra_forbidden":
+            message += did_you_mean(PolicyDocument, error["loc"])
         lines.append(f"{format_path(list(error['loc']))}: {message}")
     return lines
