@@ -189,6 +189,7 @@ async def stack(
     token_ttl_seconds: float = 8 * 3600,
     api_extra_fields: tuple[str, ...] = (),
     list_lag_seconds: float = 0.0,
+    state_partitions: int = 1,
     **settings_env: str,
 ) -> AsyncIterator[Stack]:
     """Fresh topics + simulator (+ an in-process worker); everything removed afterwards.
@@ -202,7 +203,7 @@ async def stack(
     }
     await create_topics(bootstrap, [topics["requests"]], partitions)
     await create_topics(bootstrap, [topics[n] for n in ("results", "failures", "progress")], 1)
-    await create_topics(bootstrap, [topics["state"]], 1, STATE_TOPIC_CONFIG)
+    await create_topics(bootstrap, [topics["state"]], state_partitions, STATE_TOPIC_CONFIG)
     config = SimulatorConfig(
         credentials={secrets.TEST_AK: secrets.TEST_SK},
         job_seconds=job_seconds,

@@ -20,6 +20,7 @@ def _command_modules() -> list[ModuleType]:
         run,
         publish,
         results,
+        status,
         samples,
         simulator,
         validate,
@@ -27,7 +28,7 @@ def _command_modules() -> list[ModuleType]:
         schemas_cmd,
     )
 
-    return [run, publish, results, samples, simulator, validate, policy_cmd, schemas_cmd]
+    return [run, publish, results, status, samples, simulator, validate, policy_cmd, schemas_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
