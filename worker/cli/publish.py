@@ -6,29 +6,57 @@ each published request.
 Exit codes: 0 published; 1 a request is invalid (nothing published); 2 unreadable input or
 usage error; 3 Kafka error; 130/143 interrupted by SIGINT/SIGTERM (the lines printed so far
 name the requests already published).
+
+With `--wait` (one request), it then waits for the request's outcome and prints one line (the
+servers, or the stage, error code and message; `--json`: the event), with a progress line while
+it waits when stdout is a terminal. Exit codes: 0 succeeded or validated; 1 failed; 2 usage
+error or invalid input (nothing published); 3 no outcome within --timeout, or Kafka unreachable;
+130/143 interrupted (the request goes on).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaProducer
 
 from ecsp_contract.extensions import ExtraField
 from ecsp_contract.idempotency import client_token
 from ecsp_contract.verdict import InvalidBody, check_body
-from worker.cli.kafka_command import add_kafka_options, cli_producer, run_kafka_command
+from worker.cli import wait
+from worker.cli.kafka_command import (
+    add_kafka_options,
+    cli_admin,
+    cli_consumer,
+    cli_producer,
+    run_kafka_command,
+)
+from worker.cli.key_partition import events_key
 from worker.cli.stopping import Stop
+from worker.cli.wait import Origin
 from worker.ops.config import Settings
+
+#: How long `--wait` waits for the outcome unless --timeout says otherwise.
+DEFAULT_TIMEOUT = 900.0
+EXAMPLES = """examples:
+  ecs-provisioner publish body.json --key ticket-4711
+  ecs-provisioner publish body.json --key ticket-4711 --wait --timeout 600   # a CI step
+  ecs-provisioner publish body.json --key ticket-4711 --wait --json | jq .data.server_ids
+  ecs-provisioner publish requests.jsonl --jsonl
+"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "publish",
-        help="validate and publish provisioning requests",
+        help="validate and publish provisioning requests (--wait: and wait for the outcome)",
         description=__doc__,
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE|-", help="request body (JSON), or - for stdin")
@@ -38,12 +66,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--project", help="send the ecs-project-id header")
     parser.add_argument("--topic", help="request topic (default: ECSP_TOPIC_REQUESTS)")
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for the request's outcome; exit with it"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"with --wait: give up after this long, exit 3 (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument("--json", action="store_true", help="with --wait: print the event")
     add_kafka_options(parser)
     parser.set_defaults(handler=handle)
 
 
 class _InputError(Exception):
     """The input cannot be read as requests (exit 2)."""
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.wait and args.jsonl:
+        raise _InputError("--wait waits for one request: give FILE and --key, not --jsonl")
+    if not args.wait and (args.timeout is not None or args.json):
+        raise _InputError("--timeout and --json go with --wait")
+    if args.timeout is not None and not args.timeout > 0:
+        raise _InputError("--timeout must be a number of seconds above 0")
 
 
 def _read_requests(args: argparse.Namespace) -> list[tuple[str, Any]]:
@@ -82,41 +129,90 @@ def _problems(requests: list[tuple[str, Any]], extra_fields: tuple[ExtraField, .
     return lines
 
 
+async def _send(
+    producer: AIOKafkaProducer,
+    settings: Settings,
+    topic: str,
+    request: tuple[str, Any],
+    project: str | None,
+    *,
+    to: TextIO,
+) -> Origin:
+    """Publishes one request; prints where it went on `to`."""
+    key, body = request
+    headers = [("ecs-project-id", project.encode())] if project else []
+    metadata = await producer.send_and_wait(
+        topic, json.dumps(body).encode(), key=key.encode(), headers=headers
+    )
+    token = client_token(key, settings.token_namespace)
+    print(
+        f"published {key} to {topic} partition {metadata.partition} offset "
+        f"{metadata.offset} (client token {token})",
+        file=to,
+    )
+    return Origin(topic, metadata.partition, metadata.offset)
+
+
 async def _publish(
     settings: Settings, topic: str, requests: list[tuple[str, Any]], project: str | None
 ) -> None:
     producer = cli_producer(settings)
-    headers = [("ecs-project-id", project.encode())] if project else []
     await producer.start()
     try:
-        for key, request in requests:
-            metadata = await producer.send_and_wait(
-                topic, json.dumps(request).encode(), key=key.encode(), headers=headers
-            )
-            token = client_token(key, settings.token_namespace)
-            print(
-                f"published {key} to {topic} partition {metadata.partition} offset "
-                f"{metadata.offset} (client token {token})"
-            )
+        for request in requests:
+            await _send(producer, settings, topic, request, project, to=sys.stdout)
     finally:
         await producer.stop()
 
 
+async def _publish_and_wait(
+    settings: Settings, topic: str, request: tuple[str, Any], args: argparse.Namespace
+) -> int:
+    """Watches the answer topics from their current ends, publishes, waits for the answer."""
+    key = request[0]
+    answers_key = events_key(key)
+    admin, consumer, producer = (
+        cli_admin(settings),
+        cli_consumer(settings, isolation_level="read_committed", fetch_max_wait_ms=wait.TICK_MS),
+        cli_producer(settings),
+    )
+    async with contextlib.AsyncExitStack() as clients:
+        # stop/close registered before start: a start that fails half-way is cleaned too
+        clients.push_async_callback(admin.close)
+        clients.push_async_callback(consumer.stop)
+        clients.push_async_callback(producer.stop)
+        for client in (admin, consumer, producer):
+            await client.start()
+        await wait.watch(admin, consumer, settings, answers_key)
+        origin = await _send(producer, settings, topic, request, args.project, to=sys.stderr)
+        return await wait.answer(
+            consumer,
+            key,
+            answers_key,
+            origin,
+            within=args.timeout or DEFAULT_TIMEOUT,
+            as_json=args.json,
+        )
+
+
 def handle(args: argparse.Namespace) -> int:
     try:
+        _check_options(args)
         requests = _read_requests(args)
     except _InputError as exc:
         print(f"ecs-provisioner publish: {exc}", file=sys.stderr)
         return 2
 
     async def validate_then_publish(settings: Settings, stop: Stop) -> int:
-        del stop  # a signal interrupts publishing: the default exit code says so
+        del stop  # a signal interrupts publishing and waiting: the default exit code says so
         problems = _problems(requests, settings.extra_fields())
         if problems:
             print("\n".join(problems))
             print(f"not published: {len(problems)} problem(s)", file=sys.stderr)
-            return 1
+            return 2 if args.wait else 1  # with --wait, 1 means the request failed
         topic = args.topic or settings.topic_requests
+        if args.wait:
+            return await _publish_and_wait(settings, topic, requests[0], args)
         await _publish(settings, topic, requests, args.project)
         return 0
 
