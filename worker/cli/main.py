@@ -21,6 +21,7 @@ def _command_modules() -> list[ModuleType]:
         publish,
         results,
         status,
+        doctor,
         samples,
         simulator,
         validate,
@@ -28,7 +29,18 @@ def _command_modules() -> list[ModuleType]:
         schemas_cmd,
     )
 
-    return [run, publish, results, status, samples, simulator, validate, policy_cmd, schemas_cmd]
+    return [
+        run,
+        publish,
+        results,
+        status,
+        doctor,
+        samples,
+        simulator,
+        validate,
+        policy_cmd,
+        schemas_cmd,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
