@@ -18,7 +18,6 @@ import logging
 
 from worker.cli.stopping import Stop, run_until_stopped
 from worker.doctor.checklist import Check, all_passed, line, skipped, tally
-from worker.doctor.ecs import ecs_checks
 from worker.doctor.kafka import kafka_checks
 from worker.doctor.local import configuration, policy_file, secrets_directory
 
@@ -51,6 +50,10 @@ def _show(checks: list[Check], *more: Check) -> None:
 
 async def diagnose(config_file: str | None) -> int:
     """Runs and prints every check; the exit code."""
+    # Loaded here, not with the parser: it brings the worker's whole ECS stack (~0.2 s), which
+    # every other command's start-up would pay.
+    from worker.doctor.ecs import ecs_checks
+
     checks: list[Check] = []
     config, settings = configuration(config_file)
     _show(checks, config)
