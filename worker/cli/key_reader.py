@@ -38,12 +38,17 @@ class Lookup:
 
 async def latest_record(consumer: AIOKafkaConsumer, tp: TopicPartition, key: bytes) -> Lookup:
     """The last record with `key` in `tp`. Leaves `tp` assigned."""
+    # Paused until the first chunk is chosen: a fetch at a reset position would go out meanwhile,
+    # and the first chunk's fetch would wait for it (up to the consumer's fetch_max_wait_ms).
     consumer.assign([tp])
+    consumer.pause(tp)
     begin = (await consumer.beginning_offsets([tp]))[tp]
     end = (await consumer.end_offsets([tp]))[tp]
+    consumer.resume(tp)
     high, chunk = end, FIRST_CHUNK
     while high > begin:
         low = max(begin, high - chunk)
+        consumer.seek(tp, low)
         found = await _last_between(consumer, tp, key, low, high)
         if found is not None:
             return Lookup(found, end)
@@ -54,9 +59,8 @@ async def latest_record(consumer: AIOKafkaConsumer, tp: TopicPartition, key: byt
 async def _last_between(
     consumer: AIOKafkaConsumer, tp: TopicPartition, key: bytes, low: int, high: int
 ) -> Any:
-    """The last record with `key` at offsets low..high-1 (records exist at `high - 1` or later:
-    the reads end there)."""
-    consumer.seek(tp, low)
+    """The last record with `key` at offsets low..high-1, the consumer positioned at `low`
+    (records exist at `high - 1` or later: the reads end there)."""
     found = None
     while await consumer.position(tp) < high:
         batch = await consumer.getmany(tp, timeout_ms=STALL_MS, max_records=MAX_RECORDS)
