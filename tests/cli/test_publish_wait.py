@@ -5,7 +5,12 @@ within --timeout or Kafka unreachable."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 from ecsp_contract.idempotency import client_token
@@ -97,3 +102,41 @@ async def test_an_unreachable_broker_exits_3(cli: Cli) -> None:
     result = await cli(env, "publish", EXAMPLE, "--key", "k", "--wait", "--timeout", "5")
     assert result.code == 3
     assert "Kafka error" in result.err
+
+
+def run_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """`ecs-provisioner ARGS` with stdout on a pseudo-terminal; its exit code and what it wrote."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker", *args],
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(terminal)
+    written = bytearray()
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        written += chunk
+    os.close(controller)
+    return process.wait(timeout=90), written.decode()
+
+
+async def test_on_a_terminal_progress_is_one_rewritten_line(kafka_bootstrap: str) -> None:
+    async with stack(kafka_bootstrap, job_seconds=(2.0, 2.5)) as s:
+        args = ("publish", EXAMPLE, "--key", "ci-tty", "--wait", "--timeout", "60")
+        code, written = await asyncio.to_thread(run_on_a_terminal, s.env, *args)
+    assert code == 0, written
+    frames = written.split("\r\x1b[K")
+    assert any(
+        f.startswith(("|", "/", "-", "\\")) and "ci-tty: submitted: job " in f for f in frames
+    )
+    *progress, result = frames
+    assert result.startswith("ci-tty: succeeded: servers ")  # the line erased, then the outcome
+    assert all("\n" not in frame for frame in progress)  # rewritten in place, never a new line
