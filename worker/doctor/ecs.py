@@ -2,31 +2,29 @@
 
 The call is `GET /v1/{project_id}/cloudservers/detail?tags=ecsp-deployment=<name>&limit=1`, the
 list the worker's bulk follower sends, so it needs no permission beyond the worker's IAM policy
-(`ecs:cloudServers:list`, deploy/iam). It goes through the worker's own client, auth (AK/SK,
-IAM token or metadata credentials) and session settings (endpoint, CA file, TLS verification),
-once, within `ECS_SECONDS`. Its answer is read plainly: endpoint unreachable or its certificate
-refused, access key unknown, secret key wrong, this machine's clock more than the gateway's 15
-minutes off, credentials locked or expired, permission or project wrong. Messages come from the
-API's answer (which never echoes a credential), never from what was sent.
+(`ecs:cloudServers:list`, deploy/iam). It goes through the client the worker builds
+(`worker.service.ecs_client`: its auth, AK/SK, IAM token or metadata credentials, and its
+endpoint, CA file and TLS verification), one attempt, unthrottled, within `ECS_SECONDS`. Its
+answer is read plainly: endpoint unreachable or its certificate refused, access key unknown,
+secret key wrong, this machine's clock more than the gateway's 15 minutes off, credentials
+locked or expired, permission or project wrong. Messages come from the API's answer (which
+never echoes a credential), never from what was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import UTC, datetime
 
 from ecsp_contract.failures import WorkerErrorCode
 from worker.doctor.checklist import Check, failed, passed, skipped
-from worker.ecs.client import EcsClient, make_session
+from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
 from worker.ecs.errors import EcsApiError
-from worker.ecs.ratelimit import TokenBucket
-from worker.ecs.retry import RetryPolicy
 from worker.ecs.servers import ServerQuery
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.tagging import DEPLOYMENT_TAG_KEY, deployment_tag_value
-from worker.service import client_settings, make_auth
+from worker.service import ecs_client
 
 ECS_SECONDS = 20.0
 ENDPOINT = "ECS endpoint"
@@ -40,25 +38,25 @@ async def ecs_checks(settings: Settings) -> list[Check]:
     if not project:
         why = "no ECSP_ECS_PROJECT_ID to call the API for"
         return [skipped(ENDPOINT, why), skipped(CREDENTIALS, why)]
-    config = dataclasses.replace(
-        client_settings(settings),
-        retry=RetryPolicy(max_attempts=1, deadline=ECS_SECONDS),
-        request_timeout=min(settings.api_timeout_seconds, ECS_SECONDS),
+    once = settings.model_copy(
+        update={
+            "api_max_attempts": 1,
+            "api_call_deadline_seconds": ECS_SECONDS,
+            "api_timeout_seconds": min(settings.api_timeout_seconds, ECS_SECONDS),
+            "api_rate_limit": 0.0,
+        }
     )
     tag = f"{DEPLOYMENT_TAG_KEY}={deployment_tag_value(settings.deployment_name)}"
-    query = ServerQuery(tags=tag)
-    session = make_session(config)
     try:
-        auth = make_auth(settings, session, Metrics())
-        client = EcsClient(session, config, auth=auth, limiter=TokenBucket(0))
-        async with asyncio.timeout(ECS_SECONDS):
-            await client.list_servers(project, query, limit=1)
+        async with (
+            ecs_client(once, Metrics(), CircuitBreaker(BreakerPolicy())) as client,
+            asyncio.timeout(ECS_SECONDS),
+        ):
+            await client.list_servers(project, ServerQuery(tags=tag), limit=1)
     except EcsApiError as err:
         return diagnose(settings, err)
     except TimeoutError:
         return diagnose(settings, EcsApiError(WorkerErrorCode.TIMEOUT, f"{ECS_SECONDS:g}s"))
-    finally:
-        await session.close()
     return [
         passed(ENDPOINT, f"{settings.ecs_base_url} answered{_tls(settings)}"),
         passed(
