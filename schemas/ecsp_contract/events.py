@@ -124,6 +124,51 @@ class Compensation(_EventModel):
     )
 
 
+SkipReason = Literal["sold_out_recently", "policy"]
+"""Why an alternative was not sent: the pod saw its offering sold out within
+`ECSP_CAPACITY_CACHE_SECONDS` (sold_out_recently), or the guardrails policy forbids it (policy)."""
+
+
+class PlacementAttempt(_EventModel):
+    """One placement sent to the API, and the API's code for it (null: accepted and not failed)."""
+
+    flavorRef: str
+    availability_zone: str | None = Field(description="null: the body named no zone.")
+    code: str | None = Field(
+        description="The API's answer: a capacity code (Ecs.0319, Ecs.0044) when it was sold "
+        "out at create time or in its job, another code when that ended the request, null when "
+        "it was accepted and did not fail."
+    )
+
+
+class PlacementSkip(_EventModel):
+    """An alternative that was not sent to the API, and why."""
+
+    flavorRef: str
+    availability_zone: str | None
+    reason: SkipReason
+
+
+class Placement(_EventModel):
+    """Where the servers were asked for: the placement of the last attempt, every attempt in
+    order and every alternative skipped (the body's own placement is the first alternative,
+    the `ecs-fallbacks` header's follow)."""
+
+    flavorRef: str = Field(
+        description="Flavor of the last attempt (the servers', on success); the first "
+        "alternative's when none was sent."
+    )
+    availability_zone: str | None = Field(description="Zone of the last attempt; null: none named.")
+    attempts: list[PlacementAttempt] = Field(
+        description="Alternatives sent to the API, in order, each with the API's code."
+    )
+    skipped: list[PlacementSkip] = Field(
+        description="Alternatives passed over before the one that took the request (all of "
+        "them, on failure): sold out recently (the pod's capacity memory) or forbidden by the "
+        "policy."
+    )
+
+
 class EventData(_EventModel):
     """Fields every event's `data` carries."""
 
@@ -189,6 +234,11 @@ class SucceededData(EventData):
     begin_time: str | None
     end_time: str | None
     attempts: int = Field(description="Number of create API calls made (retries included).")
+    placement: Placement | None = Field(
+        default=None,
+        description="Where the servers were placed and which alternatives were tried or "
+        "skipped first (null when no create was sent, e.g. reconciled).",
+    )
 
 
 class ValidatedData(EventData):
@@ -220,6 +270,11 @@ class FailedData(EventData):
     compensation: Compensation | None = Field(
         default=None,
         description="With on-partial-failure delete: what was deleted of a failed job's servers.",
+    )
+    placement: Placement | None = Field(
+        default=None,
+        description="The placements tried (each with the API's code) and skipped, when the "
+        "request got as far as choosing one.",
     )
 
 

@@ -226,6 +226,16 @@ class WorkerErrorCode(StrEnum):
         "refused connections or timeouts). Requests wait for it rather than fail; this code "
         "shows only where nothing waits, e.g. in the reason of a compensating delete.",
     )
+    CAPACITY_EXHAUSTED = (
+        "ECSP.CapacityExhausted",
+        (_S.SUBMIT, _S.JOB),
+        "Every placement the request allowed (the body's own and the ecs-fallbacks header's "
+        "alternatives) was sold out (Ecs.0319 flavor capacity, Ecs.0044 disk type, at create "
+        "time or in the job) or skipped; data.placement lists each attempt with the API's code "
+        "and each skipped alternative with its reason. Retryable: capacity comes back; the "
+        "same key re-sends the same placements with the same tokens (never a duplicate), but "
+        "the API replays an alternative whose job failed for 8 h, so a new key retries sooner.",
+    )
     JOB_FAILED = "ECSP.JobFailed", (_S.JOB,), "The job ended FAIL without an error_code of its own."
     JOB_VANISHED = (
         "ECSP.JobNotFound",

@@ -90,3 +90,44 @@ async def test_results_show_the_table_and_raw_cloudevents(kafka_bootstrap: str, 
     assert event["type"] == "ecs.provisioning.failed"
     assert event["subject"] == "res-bad"
     assert event["data"]["stage"] == "decode"
+
+
+async def _published_headers(bootstrap: str, topic: str) -> list[dict[str, bytes]]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", request_timeout_ms=10_000
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+        return [dict(record.headers) for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
+async def test_publish_sends_the_fallbacks_in_order_as_the_ecs_fallbacks_header(
+    kafka_bootstrap: str, cli: Cli
+) -> None:
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        path = str(EXAMPLES / "01-prepaid-keypair.json")
+        args = ["--fallback", "c7.large.2@az2-dc1", "--fallback", "@az3-dc1"]
+        result = await cli(s.env, "publish", path, "--key", "placed", *args)
+        (headers,) = await _published_headers(kafka_bootstrap, s.settings.topic_requests)
+    assert result.code == 0, result.err
+    assert headers["ecs-fallbacks"] == b"c7.large.2@az2-dc1,@az3-dc1"
+
+
+async def test_publish_refuses_a_bad_fallback_and_publishes_nothing(
+    kafka_bootstrap: str, cli: Cli
+) -> None:
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        path = str(EXAMPLES / "01-prepaid-keypair.json")
+        args = ["--fallback", "c7@az2,c8@az3", "--fallback", "c9@"]
+        result = await cli(s.env, "publish", path, "--key", "k", *args)
+        published = await end_offset(kafka_bootstrap, s.settings.topic_requests)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "--fallback 'c7@az2,c8@az3': names one alternative each",
+        "--fallback 'c9@': alternative 1 is not FLAVOR@ZONE, FLAVOR or @ZONE (visible ASCII "
+        "characters other than , and @)",
+    ]
+    assert published == 0

@@ -30,15 +30,15 @@ from hypothesis.stateful import (
     rule,
 )
 
-from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.cloudevent import build_event
 from ecsp_contract.events import EventType, SubmittedData, ValidatedData
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer, MemoryPublisher
+from worker.assembly import worker_config
 from worker.consumer.ports import TopicPartition
 from worker.consumer.runner import Worker
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import ProgressSink
+from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
 
 TOPIC = "requests"
 PARTITIONS = 3
@@ -71,7 +71,7 @@ class ScriptedPipeline:
         self.jobs = [job for job in self.jobs if not job.done()]
         return self.jobs
 
-    async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
+    async def __call__(self, message: InboundMessage, progress: ProgressSink | None) -> Outcome:
         common = {
             "request_key": None if message.key is None else message.key.decode(),
             "client_token": None,
@@ -85,7 +85,8 @@ class ScriptedPipeline:
         job = asyncio.get_running_loop().create_future()
         self.jobs.append(job)
         await job  # raises when the machine makes the job fail
-        return build_event(ValidatedData(**common, attempts=1), EventType.VALIDATED, source="m")
+        event = build_event(ValidatedData(**common, attempts=1), EventType.VALIDATED, source="m")
+        return Outcome(event, message.key)
 
 
 @dataclass
@@ -134,7 +135,11 @@ class NoLossMachine(RuleBasedStateMachine):
     def _start_member(self) -> None:
         consumer, publisher = self.broker.join()
         worker = Worker(
-            self.settings, consumer, self.make_publisher(publisher), self.pipeline, Metrics()
+            worker_config(self.settings),
+            consumer,
+            self.make_publisher(publisher),
+            self.pipeline,
+            Metrics(),
         )
         stop = asyncio.Event()
         task = self.loop.create_task(worker.run(stop))

@@ -28,7 +28,10 @@ MACHINE = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 #: For the planted defects: finding one counterexample is the point, shrinking it only costs time.
-FIND = settings(MACHINE, phases=[Phase.explicit, Phase.generate])
+#: More examples than the safety run: the derandomized search is deterministic for a given loop,
+#: but which example first hits a defect moves when the loop's code changes (the steps refactor
+#: moved it from within 100 to ~150), and a planted defect must be found every time.
+FIND = settings(MACHINE, max_examples=400, phases=[Phase.explicit, Phase.generate])
 
 
 def test_no_commit_passes_an_unanswered_record_and_every_record_is_answered() -> None:

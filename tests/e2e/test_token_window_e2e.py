@@ -15,12 +15,11 @@ import aiohttp
 from ecsp_contract.idempotency import client_token
 from tests.support import secrets
 from tests.support.bodies import server_body
+from tests.support.ecs_client import layered_client
 from tests.support.kafka import wait_for
 from tests.support.stack import PROJECT, Stack, stack, start_worker_process
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import Credential
-from worker.ecs.ratelimit import TokenBucket
 from worker.simulator.config import Faults
 
 WINDOW = 3.0
@@ -29,11 +28,8 @@ WINDOW = 3.0
 async def _delete(s: Stack, server_ids: list[str]) -> None:
     """Deletes servers through the API, as an operator would between the two deliveries."""
     async with aiohttp.ClientSession() as session:
-        client = EcsClient(
-            session,
-            EcsClientSettings(endpoint=s.base_url),
-            AkSkAuth(Credential(secrets.TEST_AK, secrets.TEST_SK)),
-            TokenBucket(rate=0),
+        client = layered_client(
+            session, s.base_url, AkSkAuth(Credential(secrets.TEST_AK, secrets.TEST_SK))
         )
         await client.delete_servers(PROJECT, server_ids, delete_publicip=False, delete_volume=False)
 

@@ -18,10 +18,11 @@ import pytest
 
 from tests.ecs.ecs_testkit import RecordingObserver
 from tests.support.bodies import server_body
+from tests.support.ecs_client import layered_client
 from tests.support.secret_mount import write_secret
 from tests.support.secrets import ROTATED_AK, ROTATED_SK, TEST_AK, TEST_SK
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.client import EcsClient
 from worker.ecs.credentials import (
     Credential,
     CredentialSource,
@@ -30,8 +31,9 @@ from worker.ecs.credentials import (
     parse_security_key,
 )
 from worker.ecs.errors import EcsApiError
-from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.observer import SilentObserver
 from worker.ecs.retry import RetryPolicy
+from worker.ecs.transport import HttpSettings
 from worker.simulator.config import SimulatorConfig
 from worker.simulator.server import running_simulator
 
@@ -49,12 +51,14 @@ class Sim:
             return await response.json()
 
     def client(self, source: CredentialSource, observer: Any = None) -> EcsClient:
-        settings = EcsClientSettings(
-            endpoint=self.base_url,
-            request_timeout=5.0,
+        return layered_client(
+            self.session,
+            self.base_url,
+            AkSkAuth(source),
             retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.01),
+            observer=observer,
+            http=HttpSettings(request_timeout=5.0),
         )
-        return EcsClient(self.session, settings, AkSkAuth(source), TokenBucket(rate=0), observer)
 
     async def create(self, source: CredentialSource, observer: Any = None) -> None:
         await self.client(source, observer).create_servers(
@@ -164,7 +168,11 @@ class Clock:
 
 def metadata_source(sim: Sim, clock: Callable[[], float], observer: Any = None) -> Any:
     return MetadataCredentials(
-        sim.session, sim.base_url, refresh_before=2400, observer=observer, clock=clock
+        sim.session,
+        sim.base_url,
+        refresh_before=2400,
+        observer=observer or SilentObserver(),
+        clock=clock,
     )
 
 

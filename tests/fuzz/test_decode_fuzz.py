@@ -28,14 +28,16 @@ from tests.fuzz.malformed import (
 )
 from tests.support.events import expected_event_id
 from tests.support.fake_servers import NoServersListed
+from tests.support.pipeline import ComposedPipeline, pipeline_for
 from worker.ecs.models import CreateResult, JobStatus, SubJob
 from worker.ops.config import Settings
-from worker.pipeline.decode import DecodedRequest, Identity, parse_json_object, validate
+from worker.pipeline.decode import parse_json_object
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import Pipeline
+from worker.pipeline.identity import Identity
+from worker.pipeline.port import InboundMessage
 from worker.pipeline.secrets import SecretSource
-from worker.service import pipeline_config
+from worker.pipeline.state import DecodedRequest
+from worker.pipeline.validate import validate
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 SERVER = "11111111-1111-4111-8111-111111111111"
@@ -71,14 +73,14 @@ class AnySecret(SecretSource):
         return "Fuzz!Passw0rd-42"
 
 
-def pipeline(api: AcceptingApi) -> Pipeline:
+def pipeline(api: AcceptingApi) -> ComposedPipeline:
     config = Settings(
         ecs_project_id=PROJECT,
         job_poll_initial_seconds=0.001,
         job_poll_max_seconds=0.002,
         request_deadline_seconds=5.0,
     )
-    return Pipeline(pipeline_config(config), api, AnySecret("", None))
+    return pipeline_for(config, api, secrets=AnySecret("", None))
 
 
 def record(key: bytes | None, value: bytes | None, project: str | None) -> InboundMessage:

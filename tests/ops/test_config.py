@@ -121,9 +121,9 @@ async def test_the_worker_signs_with_the_files_it_was_given(
 ) -> None:
     import aiohttp
 
+    from worker.assembly import credential_source
     from worker.ecs.credentials import Credential, FileCredentials, MetadataCredentials
     from worker.ops.metrics import Metrics
-    from worker.service import credential_source
 
     (tmp_path / "sk").write_text("file-secret-key\n")
     monkeypatch.setenv("ECSP_ECS_AK", "literal-ak")

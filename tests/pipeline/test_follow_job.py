@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from ecsp_contract.events import SubJobInfo
-from worker.ecs.errors import EcsApiError
+from worker.ecs.errors import EcsApiError, network_error
 from worker.ecs.models import JobStatus, SubJob
+from worker.pipeline.events import sub_job_infos
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import PollSchedule, follow_job, sub_job_infos
+from worker.pipeline.follow import follow_job
+from worker.pipeline.schedule import PollSchedule
 
 JOB_ID = "ff8080828e1234560000000000000001"
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
@@ -296,7 +298,7 @@ async def test_the_last_wait_is_cut_so_the_last_read_comes_exactly_at_the_deadli
 async def test_a_deadline_passing_before_any_successful_read_fails_timeout_knowing_the_create() -> (
     None
 ):
-    down = EcsApiError("ECSP.NetworkError", "refused", retryable=True)
+    down = network_error(ConnectionRefusedError("refused"))
     result, run = await follow([down], deadline_in=3.0)
     failure = failure_of(result)
     assert run.reader.read_at == [101.0, 103.0]

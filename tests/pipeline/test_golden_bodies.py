@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline.test_process import ACCEPTED, ScriptedApi, job, message, settings
+from tests.support.pipeline import message, pipeline_for, settings
+from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
 from worker.ecs.client import encode_body
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult
-from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
 from worker.pipeline.tagging import TOKEN_TAG_KEY
-from worker.service import pipeline_config
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
@@ -48,7 +47,7 @@ def test_there_are_golden_files() -> None:
 async def test_token_tagged_and_untagged_bytes_match_the_golden_files(name: str) -> None:
     api = ConflictOnTaggedBody(ACCEPTED, [job("SUCCESS")])
     s = settings()
-    pipeline = Pipeline(pipeline_config(s), api, SecretSource(s.secret_env_prefix, None))
+    pipeline = pipeline_for(s, api, secrets=SecretSource(s.secret_env_prefix, None))
     value = (EXAMPLES / f"{name}.json").read_bytes()
     event = await pipeline.process(message(value, key=f"golden-{name}".encode()), None)
 

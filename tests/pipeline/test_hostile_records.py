@@ -16,13 +16,12 @@ from ecsp_contract.budget import fit_event
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES
 from ecsp_contract.redaction import MASK
-from tests.pipeline.test_process import ACCEPTED, ScriptedApi, body, example, job, settings
 from tests.support import secrets
+from tests.support.pipeline import body, example, pipeline_for, settings
+from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
 from worker.ecs.errors import EcsApiError
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import Pipeline
+from worker.pipeline.port import InboundMessage
 from worker.pipeline.secrets import SecretSource
-from worker.service import pipeline_config
 
 YEAR_10000_MS = 253_402_300_800_000 + 86_400_000
 
@@ -44,7 +43,7 @@ async def _ignore(event: CloudEvent) -> None:
 async def process(msg: InboundMessage, api: ScriptedApi | None = None, **overrides: Any) -> Any:
     s = settings(**overrides)
     api = api or ScriptedApi(ACCEPTED, [job("SUCCESS")])
-    pipeline = Pipeline(pipeline_config(s), api, SecretSource("X_", None))
+    pipeline = pipeline_for(s, api, secrets=SecretSource("X_", None))
     event = await pipeline.process(msg, _ignore)
     event.to_bytes()  # every terminal event can be serialised
     return event
@@ -129,7 +128,7 @@ async def test_a_raising_stage_ends_in_internal_error_at_that_stage(suite_log: P
     document["server"]["adminPass"] = "$ADMIN_PASS"
     document["server"].pop("key_name")
     api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
-    pipeline = Pipeline(pipeline_config(settings()), api, RaisingSecrets("X_", None))
+    pipeline = pipeline_for(settings(), api, secrets=RaisingSecrets("X_", None))
 
     event = await pipeline.process(record(json.dumps(document).encode()), _ignore)
 
@@ -146,7 +145,7 @@ async def test_an_event_that_cannot_be_built_falls_back_to_a_minimal_failed_even
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("cannot build")
 
-    monkeypatch.setattr("worker.pipeline.process._EventMaker.failed", explode)
+    monkeypatch.setattr("worker.pipeline.events.failed", explode)
     event = await process(record(b"{not json"))
     data = event.data
     assert (data["stage"], data["error"]["code"]) == ("decode", "ECSP.InternalError")

@@ -17,18 +17,17 @@ from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.idempotency import client_token
 from tests.simulator.simkit import FakeClock
 from tests.support.bodies import server_body
+from tests.support.ecs_client import layered_client
+from tests.support.pipeline import pipeline_for
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
-from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.servers import ServerQuery
 from worker.ops.config import Settings
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import Pipeline
+from worker.pipeline.port import InboundMessage
 from worker.pipeline.secrets import SecretSource
 from worker.pipeline.tagging import TOKEN_TAG_KEY
-from worker.service import pipeline_config
 from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.server import running_simulator
 
@@ -64,7 +63,7 @@ class World:
             token_window_seconds=WINDOW,
             **overrides,
         )
-        pipeline = Pipeline(pipeline_config(settings), self.client, SecretSource("X_", None))
+        pipeline = pipeline_for(settings, self.client, secrets=SecretSource("X_", None))
         stamp = int((time.time() - age_seconds) * 1000)
         record = InboundMessage(
             "requests", 0, 1, key.encode(), json.dumps(document).encode(), headers, stamp
@@ -100,12 +99,7 @@ async def world(**faults: Any) -> AsyncIterator[World]:
     )
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, deadline=5)
     async with running_simulator(config) as base_url, aiohttp.ClientSession() as session:
-        client = EcsClient(
-            session,
-            EcsClientSettings(endpoint=base_url, retry=policy),
-            AkSkAuth(Credential(AK, SK)),
-            TokenBucket(rate=0),
-        )
+        client = layered_client(session, base_url, AkSkAuth(Credential(AK, SK)), retry=policy)
         yield World(clock, client, base_url, session)
 
 

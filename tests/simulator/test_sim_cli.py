@@ -55,6 +55,19 @@ def test_flags_become_the_config() -> None:
     assert cli.config_from_args(_parse("--credential", "a:b")).job_seconds == (2.0, 6.0)
 
 
+def test_sold_out_flags_become_the_faults() -> None:
+    args = _parse(
+        "--sold-out", "c7@az2", "--sold-out", "*@az3", "--sold-out-job-rate", "0.2",
+        "--quota-exceeded", "c9@*",
+    )  # fmt: skip
+    faults = cli.config_from_args(args).faults
+    assert faults.sold_out == ("c7@az2", "*@az3")
+    assert faults.quota_exceeded == ("c9@*",)
+    assert faults.sold_out_job_rate == 0.2
+    defaults = cli.config_from_args(_parse()).faults
+    assert (defaults.sold_out, defaults.sold_out_job_rate) == ((), 0.5)
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -62,6 +75,10 @@ def test_flags_become_the_config() -> None:
         ["--job-seconds", "5:1"],
         ["--error-rate", "1.5"],
         ["--latency-ms", "x:y"],
+        ["--sold-out", "c7"],
+        ["--sold-out", "c7@"],
+        ["--sold-out-job-rate", "1.5"],
+        ["--quota-exceeded", "@az1"],
     ],
 )
 def test_bad_flags_are_usage_errors(argv: list[str]) -> None:

@@ -1,8 +1,9 @@
 """`ecs-provisioner publish`: validate request bodies locally, then publish them to the topic.
 
 One body with `--key`, or a JSON-lines file of `{"key": ..., "request": {...}}` objects with
-`--jsonl`. Nothing is published when any request is invalid. Prints partition and offset of
-each published request.
+`--jsonl`. `--fallback` (repeatable, in order) names an alternative placement for when the
+body's is sold out, sent as the `ecs-fallbacks` header. Nothing is published when any request
+(or fallback) is invalid. Prints partition and offset of each published request.
 Exit codes: 0 published; 1 a request is invalid (nothing published); 2 unreadable input or
 usage error; 3 Kafka error; 130/143 interrupted by SIGINT/SIGTERM (the lines printed so far
 name the requests already published).
@@ -27,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 
 from ecsp_contract.extensions import ExtraField
 from ecsp_contract.idempotency import client_token
+from ecsp_contract.placement import FALLBACKS_HEADER, InvalidFallbacks, parse_fallbacks
 from ecsp_contract.verdict import InvalidBody, check_body
 from worker.cli import wait
 from worker.cli.kafka_command import (
@@ -65,6 +67,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--jsonl", action="store_true", help='FILE holds lines of {"key": ..., "request": {...}}'
     )
     parser.add_argument("--project", help="send the ecs-project-id header")
+    parser.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="FLAVOR@ZONE|FLAVOR|@ZONE",
+        help="a placement to try if the body's is sold out (repeatable, tried in order; at "
+        "most 10; sent as the ecs-fallbacks header)",
+    )
     parser.add_argument("--topic", help="request topic (default: ECSP_TOPIC_REQUESTS)")
     parser.add_argument(
         "--wait", action="store_true", help="wait for the request's outcome; exit with it"
@@ -129,18 +139,43 @@ def _problems(requests: list[tuple[str, Any]], extra_fields: tuple[ExtraField, .
     return lines
 
 
+def _fallbacks(values: list[str]) -> tuple[str | None, list[str]]:
+    """The ecs-fallbacks header of the --fallback values (None: none), or the problems."""
+    problems = []
+    for value in values:
+        try:
+            if len(parse_fallbacks(value)) != 1:
+                problems.append(f"--fallback {value!r}: names one alternative each")
+        except InvalidFallbacks as exc:
+            problems.append(f"--fallback {value!r}: {exc}")
+    header = ",".join(values) or None
+    if not problems:
+        try:
+            parse_fallbacks(header)
+        except InvalidFallbacks as exc:
+            problems.append(f"--fallback: {exc}")
+    return header, problems
+
+
+def _headers(project: str | None, fallbacks: str | None) -> list[tuple[str, bytes]]:
+    """The request records' headers: the project and the fallbacks, when given."""
+    headers = [("ecs-project-id", project.encode())] if project else []
+    if fallbacks is not None:
+        headers.append((FALLBACKS_HEADER, fallbacks.encode()))
+    return headers
+
+
 async def _send(
     producer: AIOKafkaProducer,
     settings: Settings,
     topic: str,
     request: tuple[str, Any],
-    project: str | None,
+    headers: list[tuple[str, bytes]],
     *,
     to: TextIO,
 ) -> Origin:
     """Publishes one request; prints where it went on `to`."""
     key, body = request
-    headers = [("ecs-project-id", project.encode())] if project else []
     metadata = await producer.send_and_wait(
         topic, json.dumps(body).encode(), key=key.encode(), headers=headers
     )
@@ -154,19 +189,26 @@ async def _send(
 
 
 async def _publish(
-    settings: Settings, topic: str, requests: list[tuple[str, Any]], project: str | None
+    settings: Settings,
+    topic: str,
+    requests: list[tuple[str, Any]],
+    headers: list[tuple[str, bytes]],
 ) -> None:
     producer = cli_producer(settings)
     await producer.start()
     try:
         for request in requests:
-            await _send(producer, settings, topic, request, project, to=sys.stdout)
+            await _send(producer, settings, topic, request, headers, to=sys.stdout)
     finally:
         await producer.stop()
 
 
 async def _publish_and_wait(
-    settings: Settings, topic: str, request: tuple[str, Any], args: argparse.Namespace
+    settings: Settings,
+    topic: str,
+    request: tuple[str, Any],
+    headers: list[tuple[str, bytes]],
+    args: argparse.Namespace,
 ) -> int:
     """Watches the answer topics from their current ends, publishes, waits for the answer."""
     key = request[0]
@@ -184,7 +226,7 @@ async def _publish_and_wait(
         for client in (admin, consumer, producer):
             await client.start()
         await wait.watch(admin, consumer, settings, answers_key)
-        origin = await _send(producer, settings, topic, request, args.project, to=sys.stderr)
+        origin = await _send(producer, settings, topic, request, headers, to=sys.stderr)
         return await wait.answer(
             consumer,
             key,
@@ -205,15 +247,17 @@ def handle(args: argparse.Namespace) -> int:
 
     async def validate_then_publish(settings: Settings, stop: Stop) -> int:
         del stop  # a signal interrupts publishing and waiting: the default exit code says so
-        problems = _problems(requests, settings.extra_fields())
+        fallbacks, problems = _fallbacks(args.fallback)
+        problems += _problems(requests, settings.extra_fields())
         if problems:
             print("\n".join(problems))
             print(f"not published: {len(problems)} problem(s)", file=sys.stderr)
             return 2 if args.wait else 1  # with --wait, 1 means the request failed
         topic = args.topic or settings.topic_requests
+        headers = _headers(args.project, fallbacks)
         if args.wait:
-            return await _publish_and_wait(settings, topic, requests[0], args)
-        await _publish(settings, topic, requests, args.project)
+            return await _publish_and_wait(settings, topic, requests[0], headers, args)
+        await _publish(settings, topic, requests, headers)
         return 0
 
     return run_kafka_command("publish", args, validate_then_publish)

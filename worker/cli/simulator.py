@@ -4,7 +4,10 @@ Owns the command line of docs/contract.md, "Simulator interface": ``--host`` (12
 ``--port`` (8700; 0 picks a free port), ``--credential AK:SK`` (repeatable), ``--iam-user
 NAME:PASSWORD`` (repeatable), ``--job-seconds MIN:MAX`` (2:6), ``--seed N``, the fault flags
 ``--error-rate``, ``--throttle-rate``, ``--drop-rate``, ``--latency-ms MIN:MAX``,
-``--job-failure-rate``, ``--quota-per-second``, ``--token-ttl-seconds`` (28800),
+``--job-failure-rate``, ``--quota-per-second``, ``--sold-out FLAVOR@ZONE`` (repeatable, ``*`` for
+any flavor or zone: those offerings answer Ecs.0319), ``--sold-out-job-rate`` (0.5: the
+fraction of them accepted and failed in the job), ``--quota-exceeded FLAVOR@ZONE`` (repeatable:
+Ecs.0001), ``--token-ttl-seconds`` (28800),
 ``--list-lag-seconds`` (0: how long a new server is missing from the server list) and
 ``--allow-field PATH`` (a create-body field of a newer API to accept, repeatable). Logs one line
 with the URL once listening. Credentials given here are never logged.
@@ -20,7 +23,14 @@ import sys
 import structlog
 
 from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
-from worker.simulator.config import Faults, FaultsError, Range, SimulatorConfig, parse_range
+from worker.simulator.config import (
+    Faults,
+    FaultsError,
+    Range,
+    SimulatorConfig,
+    parse_offering,
+    parse_range,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8700
@@ -36,6 +46,13 @@ def _pair(text: str) -> tuple[str, str]:
 def _range(text: str) -> Range:
     try:
         return parse_range(text)
+    except FaultsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _offering(text: str) -> str:
+    try:
+        return parse_offering(text)
     except FaultsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
@@ -107,6 +124,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="fraction of jobs with count > 1 that FAIL on one sub-job only",
     )
     parser.add_argument(
+        "--sold-out",
+        type=_offering,
+        action="append",
+        default=[],
+        metavar="FLAVOR@ZONE",
+        help="an offering out of capacity, answered Ecs.0319; * for any flavor or zone "
+        '(repeatable; change at run time with POST /_sim/faults {"sold_out": [...]})',
+    )
+    parser.add_argument(
+        "--quota-exceeded",
+        type=_offering,
+        action="append",
+        default=[],
+        metavar="FLAVOR@ZONE",
+        help="an offering over the project's quota, answered Ecs.0001; * for any flavor or zone "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--sold-out-job-rate",
+        type=_rate,
+        default=0.5,
+        help="fraction of creates of a sold-out offering accepted and then failed in the job; "
+        "the rest are refused at once (%(default)s)",
+    )
+    parser.add_argument(
         "--quota-per-second",
         type=float,
         default=0.0,
@@ -165,6 +207,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             job_failure_rate=args.job_failure_rate,
             partial_failure_rate=args.partial_failure_rate,
             quota_per_second=args.quota_per_second,
+            sold_out=tuple(args.sold_out),
+            sold_out_job_rate=args.sold_out_job_rate,
+            quota_exceeded=tuple(args.quota_exceeded),
         ),
     )
 

@@ -4,7 +4,8 @@ The loop is written against these, not against aiokafka: `worker.consumer.kafka`
 aiokafka consumer to `RequestConsumer` (translation only), `EventPublisher` satisfies
 `EventSink`, and the tests' in-memory broker implements both, so the no-loss logic (ordered
 commits, pause/resume, revoke drain) is exercised without a broker. `RequestTracing` is where a
-request's span starts (`worker.consumer.tracing`; none when tracing is off).
+request's span starts (`worker.consumer.tracing`; none when tracing is off). The pipeline is
+reached through its own port (`worker.pipeline.port.RequestHandler`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
 from ecsp_contract.cloudevent import CloudEvent
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import ProgressSink
+from worker.pipeline.port import InboundMessage
 
 
 class TopicPartition(NamedTuple):
@@ -96,14 +96,6 @@ class EventSink(Protocol):
     async def publish_best_effort(
         self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
     ) -> bool: ...
-
-
-class RequestProcessor(Protocol):
-    """One request's life (`worker.pipeline.process.Pipeline`): returns its terminal event."""
-
-    async def process(
-        self, message: InboundMessage, progress: ProgressSink | None
-    ) -> CloudEvent: ...
 
 
 class RequestSpan(Protocol):

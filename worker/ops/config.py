@@ -314,6 +314,13 @@ class Settings(BaseSettings):
         description="A failed job's built servers: `keep` or `delete` them; header "
         "`ecs-on-partial-failure` overrides per request.",
     )
+    capacity_cache_seconds: float = Field(
+        180.0,
+        ge=0,
+        description="How long the pod remembers an offering (flavor, zone, charging mode) the "
+        "API answered sold out: later requests skip it for their next `ecs-fallbacks` "
+        "alternative; 0 remembers nothing.",
+    )
 
     # Guardrails
     policy_file: Path | None = Field(

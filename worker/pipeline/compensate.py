@@ -1,8 +1,9 @@
 """Deleting the servers a failed job did create (``on-partial-failure: delete``).
 
-Owns `partial_failure_policy` (the setting, overridden per request by the Kafka header
-``ecs-on-partial-failure``), `delete_flags` (what the request itself created besides servers:
-a new EIP → ``delete_publicip``, data volumes → ``delete_volume``) and `compensate`.
+Owns the `Compensate` step (around following the job: when the job failed and the request's
+choice, validated from the ``ecs-on-partial-failure`` header or the setting, is ``delete``) and
+`compensate`, which deletes what the job built, with what the request itself created besides
+servers (`submit.delete_flags`: a new EIP, data volumes).
 
 `compensate` is safe to run again after a crash or a redelivery: when the servers carry the
 token tag it first lists them, so a server already gone counts as deleted and one whose deletion
@@ -17,24 +18,26 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Protocol
 
 import structlog
 
 from ecsp_contract.events import Compensation, ServerNotDeleted, SubJobInfo
-from ecsp_contract.failures import FailureStage, WorkerErrorCode
-from ecsp_contract.request import Server
+from ecsp_contract.failures import FailureStage
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import JobStatus, ServerSummary
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
+from worker.pipeline.api_errors import error_code
+from worker.pipeline.events import sub_job_infos
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import JobReader, JobSchedule, follow_job, sub_job_infos
+from worker.pipeline.follow import JobReader, follow_job
+from worker.pipeline.port import Outcome
+from worker.pipeline.schedule import JobSchedule
+from worker.pipeline.state import Created, Request, Step
 from worker.pipeline.tagging import token_tag
 
 log = structlog.get_logger("worker.pipeline")
 
-PARTIAL_FAILURE_HEADER = "ecs-on-partial-failure"
-OnPartialFailure = Literal["keep", "delete"]
 NOT_FOUND_CODE = "Ecs.0114"  # the server is gone already
 _JITTER = random.Random()
 
@@ -50,29 +53,6 @@ class ServerDeleter(ServerLister, JobReader, Protocol):
     ) -> str: ...
 
 
-def partial_failure_policy(header: str | None, default: OnPartialFailure) -> OnPartialFailure:
-    """The header's choice (``keep``/``delete``, any case) or the setting; StageFailure if bad."""
-    if header is None:
-        return default
-    choice = header.strip().lower()
-    if choice == "keep":
-        return "keep"
-    if choice == "delete":
-        return "delete"
-    raise StageFailure(
-        stage=FailureStage.VALIDATE,
-        code=WorkerErrorCode.INVALID_REQUEST,
-        message=f"header {PARTIAL_FAILURE_HEADER} must be keep or delete",
-        details=[{"path": f"headers.{PARTIAL_FAILURE_HEADER}", "message": "keep or delete"}],
-    )
-
-
-def delete_flags(server: Server) -> tuple[bool, bool]:
-    """(delete_publicip, delete_volume): remove what the request created with the servers."""
-    new_eip = server.publicip is not None and server.publicip.eip is not None
-    return new_eip, bool(server.data_volumes)
-
-
 def built_servers(sub_jobs: tuple[SubJobInfo, ...]) -> list[str]:
     """Servers whose create sub-job succeeded, sorted."""
     return sorted({s.server_id for s in sub_jobs if s.status == "SUCCESS" and s.server_id})
@@ -84,6 +64,35 @@ def _is_deleting(server: ServerSummary) -> bool:
 
 async def _ignore_payment(job: JobStatus) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class Compensate:
+    """Deletes what a failed job built when the request chose ``delete``; its own deadline,
+    as long as a request's."""
+
+    api: ServerDeleter
+    schedule: JobSchedule
+    deadline_seconds: float
+    next_step: Step[Created]
+    stage: ClassVar[FailureStage] = FailureStage.JOB
+
+    async def __call__(self, request: Request[Created]) -> Outcome:
+        try:
+            return await self.next_step(request)
+        except StageFailure as failure:
+            state = request.state
+            if failure.stage == FailureStage.JOB and state.on_partial_failure == "delete":
+                failure.compensation = await compensate(
+                    self.api,
+                    failure.sub_jobs,
+                    project_id=state.project_id,
+                    tag_token=state.token if state.tagging == "tagged" else None,
+                    flags=state.delete_flags,
+                    schedule=self.schedule,
+                    deadline=time.monotonic() + self.deadline_seconds,
+                )
+            raise
 
 
 @dataclass(frozen=True)
@@ -186,7 +195,7 @@ async def compensate(
             ]
     except EcsApiError as exc:
         handled = set(deleted) | {n.server_id for n in not_deleted}
-        reason = f"the API refused: {exc.code}: {exc.message}"
+        reason = f"the API refused: {error_code(exc)}: {exc.message}"
         not_deleted += [
             ServerNotDeleted(server_id=sid, reason=reason) for sid in built if sid not in handled
         ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from worker.simulator import ecs_api, iam, metadata, server_api, sim_api
+from worker.simulator import ecs_api, iam, metadata, sell_policies, server_api, sim_api
 from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.gateway import gateway
 from worker.simulator.state import STATE, build_state
@@ -28,6 +28,10 @@ def make_app(config: SimulatorConfig) -> web.Application:
     app.router.add_get("/v1/{project_id}/jobs/{job_id}", ecs_api.show_job)
     app.router.add_get("/v1/{project_id}/cloudservers/detail", server_api.list_servers_details)
     app.router.add_post("/v1/{project_id}/cloudservers/delete", server_api.delete_servers)
+    app.router.add_get(
+        "/v1/{project_id}/cloudservers/flavor-sell-policies",
+        sell_policies.list_flavor_sell_policies,
+    )
     app.router.add_get("/v1/{project_id}/cloudservers/{server_id}", ecs_api.show_server)
     app.router.add_post("/v3/auth/tokens", iam.issue_token)
     app.router.add_get("/_sim/stats", sim_api.get_stats)

@@ -1,0 +1,224 @@
+"""Capacity-aware placement through the composed steps, over the real client and the simulator
+(no broker): the `ecs-fallbacks` header, sold-out answers at create time and in the job, the
+capacity memory across requests, a crash mid-fallback, quota. The broker runs are in
+tests/e2e/test_placement_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.idempotency import client_token
+from tests.support.bodies import server_body
+from tests.support.ecs_client import layered_client
+from tests.support.pipeline import pipeline_for
+from worker.ecs.auth import AkSkAuth
+from worker.ecs.client import EcsClient
+from worker.ecs.credentials import Credential
+from worker.ecs.models import CreateResult, JobStatus
+from worker.ecs.retry import RetryPolicy
+from worker.ops.config import Settings
+from worker.pipeline.alternatives import placement_token
+from worker.pipeline.capacity_memory import CapacityMemory
+from worker.pipeline.placement import Placer
+from worker.pipeline.port import InboundMessage
+from worker.simulator.config import Faults, SimulatorConfig
+from worker.simulator.server import running_simulator
+
+AK, SK = "PLACEAK0000000000001", "place-secret-key-1"
+PROJECT = "0123456789abcdef0123456789abcdef"
+FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, deadline=10)
+CREATES = "POST /v1.1/{project_id}/cloudservers"
+
+
+@dataclass
+class Cloud:
+    """The simulator and a client of it; `process` runs one request through the steps."""
+
+    client: EcsClient
+    session: aiohttp.ClientSession
+    base_url: str
+
+    async def process(
+        self, placer: Placer, key: str, header: str, api: Any = None
+    ) -> dict[str, Any]:
+        """The terminal event's data of request `key` with the `ecs-fallbacks` header."""
+        settings = Settings(
+            ecs_project_id=PROJECT,
+            job_poll_initial_seconds=0.01,
+            job_poll_max_seconds=0.01,
+            request_deadline_seconds=20.0,
+        )
+        value = json.dumps(server_body(count=2, availability_zone="az1")).encode()
+        headers = (("ecs-fallbacks", header.encode()),) if header else ()
+        record = InboundMessage(
+            "requests", 0, 1, key.encode(), value, headers, int(time.time() * 1000)
+        )
+        pipeline = pipeline_for(settings, api or self.client, placer=placer)
+        event: CloudEvent = await pipeline.process(record)
+        data: dict[str, Any] = event.data
+        return data
+
+    async def faults(self, **faults: Any) -> None:
+        async with self.session.post(f"{self.base_url}/_sim/faults", json=faults) as response:
+            assert response.status == 200, await response.text()
+
+    async def stats(self) -> dict[str, Any]:
+        async with self.session.get(f"{self.base_url}/_sim/stats") as response:
+            result: dict[str, Any] = await response.json()
+            return result
+
+
+@asynccontextmanager
+async def cloud(faults: Faults) -> AsyncIterator[Cloud]:
+    config = SimulatorConfig(credentials={AK: SK}, job_seconds=(0.0, 0.0), seed=11, faults=faults)
+    async with running_simulator(config) as base_url, aiohttp.ClientSession() as session:
+        client = layered_client(session, base_url, AkSkAuth(Credential(AK, SK)), retry=FAST)
+        yield Cloud(client, session, base_url)
+
+
+def codes(data: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    return [
+        (a["flavorRef"], a["availability_zone"], a["code"]) for a in data["placement"]["attempts"]
+    ]
+
+
+def token_of(key: str, flavor: str, zone: str) -> str:
+    return placement_token(client_token(key), flavor, zone)
+
+
+async def test_a_zone_sold_out_at_create_time_is_placed_in_the_next_zone() -> None:
+    async with cloud(Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)) as c:
+        data = await c.process(Placer(), "zone-fallback", "@az2")
+        stats = await c.stats()
+    assert data["server_ids"]
+    assert data["placement"]["availability_zone"] == "az2"
+    assert codes(data) == [("s6.small.1", "az1", "Ecs.0319"), ("s6.small.1", "az2", None)]
+    assert stats["servers_by_token"] == {token_of("zone-fallback", "s6.small.1", "az2"): 2}
+    assert data["client_token"] == client_token("zone-fallback")  # the request's own
+
+
+async def test_a_flavor_and_zone_sold_out_in_the_job_is_placed_in_the_next_alternative() -> None:
+    async with cloud(Faults(sold_out=("s6.small.1@*",), sold_out_job_rate=1.0)) as c:
+        data = await c.process(Placer(), "flavor-and-zone", "@az2,c7.large.2@az3")
+        stats = await c.stats()
+    assert codes(data) == [
+        ("s6.small.1", "az1", "Ecs.0319"),
+        ("s6.small.1", "az2", "Ecs.0319"),
+        ("c7.large.2", "az3", None),
+    ]
+    assert sorted(stats["servers_by_token"].values()) == [2, 2, 2]  # each token created once
+    assert stats["jobs_by_status"] == {"FAIL": 2, "SUCCESS": 1}
+
+
+async def test_every_alternative_sold_out_is_capacity_exhausted() -> None:
+    async with cloud(Faults(sold_out=("*@*",), sold_out_job_rate=0.0)) as c:
+        data = await c.process(Placer(), "all-sold-out", "@az2,c7@az3")
+    assert (data["stage"], data["error"]["code"], data["retryable"]) == (
+        "submit",
+        "ECSP.CapacityExhausted",
+        True,
+    )
+    assert [a[2] for a in codes(data)] == ["Ecs.0319"] * 3
+
+
+async def test_without_the_header_no_fallback_is_invented() -> None:
+    async with cloud(Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)) as c:
+        data = await c.process(Placer(), "no-header", "")
+        stats = await c.stats()
+    assert data["error"]["code"] == "Ecs.0319"
+    assert data["placement"] is None  # today's event, byte for byte
+    assert stats["requests_by_operation"][CREATES] == 1
+
+
+async def test_ten_requests_for_a_sold_out_offering_ask_the_api_about_it_once() -> None:
+    async with cloud(Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)) as c:
+        placer = Placer()
+        done = await asyncio.gather(*(c.process(placer, f"burst-{i}", "@az2") for i in range(10)))
+        stats = await c.stats()
+    assert stats["faults_injected"]["sold_out_at_create"] == 1
+    assert all(d["placement"]["availability_zone"] == "az2" for d in done)
+    assert len(stats["servers_by_token"]) == 10
+
+
+async def test_capacity_switched_back_on_is_used_once_the_memory_expires() -> None:
+    now = [0.0]
+    async with cloud(Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)) as c:
+        placer = Placer(CapacityMemory(180.0), clock=lambda: now[0])
+        first = await c.process(placer, "before", "@az2")
+        await c.faults(sold_out=[])
+        remembered = await c.process(placer, "remembered", "@az2")
+        now[0] = 181.0
+        back = await c.process(placer, "after", "@az2")
+    assert first["placement"]["availability_zone"] == "az2"
+    assert remembered["placement"]["availability_zone"] == "az2"
+    assert [s["reason"] for s in remembered["placement"]["skipped"]] == ["sold_out_recently"]
+    assert back["placement"]["availability_zone"] == "az1"
+
+
+@dataclass
+class DiesFollowing:
+    """The client, except that the pod "dies" (hangs, to be cancelled) once it follows the
+    job created with `token`, after setting `following`."""
+
+    client: EcsClient
+    token: str
+    following: asyncio.Event
+    job_id: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    async def create_servers(
+        self, body: dict[str, Any], client_token: str, project_id: str
+    ) -> CreateResult:
+        created = await self.client.create_servers(body, client_token, project_id)
+        if client_token == self.token:
+            self.job_id = created.job_id
+        return created
+
+    async def get_job(self, job_id: str, project_id: str) -> JobStatus:
+        if job_id == self.job_id:
+            self.following.set()
+            await asyncio.Event().wait()
+        return await self.client.get_job(job_id, project_id)
+
+
+async def test_a_crash_mid_fallback_then_a_redelivery_creates_no_token_twice() -> None:
+    async with cloud(Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=1.0)) as c:
+        following = asyncio.Event()
+        dying = DiesFollowing(c.client, token_of("crash", "s6.small.1", "az2"), following)
+        first_pod = asyncio.create_task(c.process(Placer(), "crash", "@az2,@az3", api=dying))
+        await following.wait()  # alternative 0 failed sold out in its job, 1 was accepted
+        first_pod.cancel()  # the pod is killed while following alternative 1
+        with pytest.raises(asyncio.CancelledError):
+            await first_pod
+        data = await c.process(Placer(), "crash", "@az2,@az3")  # the redelivery
+        stats = await c.stats()
+    assert codes(data) == [("s6.small.1", "az1", "Ecs.0319"), ("s6.small.1", "az2", None)]
+    assert stats["replays"] == 2  # both tokens got their first job back
+    assert sorted(stats["servers_by_token"].values()) == [2, 2]  # and created once each
+
+
+async def test_a_quota_answer_fails_at_once_without_trying_further_alternatives() -> None:
+    faults = Faults(sold_out=("s6.small.1@az1",), quota_exceeded=("c7.8xlarge.2@*",))
+    async with cloud(replace(faults, sold_out_job_rate=0.0)) as c:
+        data = await c.process(Placer(), "quota", "c7.8xlarge.2@az2,c6.large.2@az3")
+        stats = await c.stats()
+    assert (data["stage"], data["error"]["code"], data["retryable"]) == (
+        "submit",
+        "Ecs.0001",
+        False,
+    )
+    assert [a[2] for a in codes(data)] == ["Ecs.0319", "Ecs.0001"]
+    assert stats["requests_by_operation"][CREATES] == 2
