@@ -34,6 +34,7 @@ from worker.consumer.kafka import KafkaRequestConsumer, make_consumer, make_prod
 from worker.consumer.ports import EventSink
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
+from worker.consumer.state import StateRecordingSink
 from worker.consumer.tracing import KafkaTracing, TracedEventSink
 from worker.ecs.breaker import CircuitBreaker
 from worker.ecs.client import EcsClient
@@ -123,9 +124,11 @@ async def _serve(
         )
         producer = make_producer(settings)
         consumer = make_consumer(settings)
-        publisher: EventSink = EventPublisher(
-            producer, metrics, max_event_bytes=settings.max_event_bytes
-        )
+        events = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
+        publisher: EventSink = events
+        if settings.topic_state:
+            dropped = metrics.state_write_dropped
+            publisher = StateRecordingSink(events, settings.topic_state, dropped)
         request_tracing = None
         if tracing is not None:
             publisher = TracedEventSink(publisher, tracing.tracer())

@@ -12,8 +12,8 @@ Files (under the package directory, `schemas/ecsp_contract/`):
   `dataschema`;
 - `json/cloudevent.schema.json`: the CloudEvents 1.0 structured-mode envelope;
 - `asyncapi.yaml`: servers, topics with their Kafka bindings (key schema, consumer group,
-  partitions), headers (with the W3C trace context), messages with examples (every example
-  request, one event of each type).
+  partitions, the state topic's `cleanup.policy=compact`), headers (with the W3C trace context),
+  messages with examples (every example request, one event of each type).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, channel_of
+from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, ChannelSpec, channel_of
 from ecsp_contract.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VERSION, dataschema_uri
 from ecsp_contract.event_examples import REQUEST_TRACEPARENT, TRACESTATE, example_event
 from ecsp_contract.events import EVENT_DATA_MODELS, EVENT_TYPE_DOCS, EventType
@@ -144,13 +144,7 @@ def asyncapi_document() -> dict[str, Any]:
             "address": spec.default_topic,
             "description": spec.description + " The topic name is configurable.",
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
-            "bindings": {
-                "kafka": {
-                    "topic": spec.default_topic,
-                    "partitions": spec.partitions,
-                    "bindingVersion": KAFKA_BINDING_VERSION,
-                }
-            },
+            "bindings": {"kafka": _topic_binding(spec)},
         }
         action = "receive" if spec.inbound else "send"
         operations[f"{action}-{channel_id}"] = {
@@ -384,6 +378,15 @@ def _event_example(event_type: EventType) -> dict[str, Any]:
         },
         "payload": event.to_dict(),
     }
+
+
+def _topic_binding(spec: ChannelSpec) -> dict[str, Any]:
+    """The channel's Kafka binding: topic, partitions and, for a compacted view, its policy."""
+    binding: dict[str, Any] = {"topic": spec.default_topic, "partitions": spec.partitions}
+    if spec.compacted:
+        binding["topicConfiguration"] = {"cleanup.policy": ["compact"]}
+    binding["bindingVersion"] = KAFKA_BINDING_VERSION
+    return binding
 
 
 def _kafka_key(description: str, *, max_bytes: int, nullable: bool = False) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from tests.support.kafka import TopicFactory
-from tests.support.stack import stack
+from tests.support.stack import EXAMPLES, stack
 
 #: The command must be gone this long after the signal (the clean-up gets 2 s, then it exits).
 WITHIN_SECONDS = 5.0
@@ -109,4 +109,21 @@ async def test_a_signal_before_the_batch_finished_is_an_interruption(
     await wait_for_line(process, "Published 7 requests")
     took = await signal_and_time_the_exit(process, signal.SIGTERM)
     assert process.returncode == 128 + signal.SIGTERM
+    assert took < WITHIN_SECONDS
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_an_interrupted_publish_wait_is_an_interruption(
+    kafka_bootstrap: str, signum: int, code: int
+) -> None:
+    """No worker answers: the wait is interrupted, not ended normally (the request goes on)."""
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        body = str(EXAMPLES / "05-dry-run.json")
+        process = await start(s.env, "publish", body, "--key", "sig-wait", "--wait")
+        assert process.stderr is not None
+        async with asyncio.timeout(90):
+            published = (await process.stderr.readline()).decode()
+        took = await signal_and_time_the_exit(process, signum)
+    assert published.startswith("published sig-wait to ")
+    assert process.returncode == code
     assert took < WITHIN_SECONDS

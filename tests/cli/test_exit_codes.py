@@ -3,9 +3,9 @@
 Each scenario drives one command into the situation a row describes (a bad option, an
 unreadable file, a refused body, an unreachable or silent broker, a signal, a clean end) and
 returns the exit codes it saw; the test compares them with the row. A row of a command that is
-not registered yet (`publish --wait`, `status`, `doctor`) must stay unregistered until its
-scenarios are written here. Kafka-less rows use an unused port (refused) or a local socket that
-accepts and never answers (a broker that hangs), so a signal arrives while the command waits.
+not registered yet must stay unregistered until its scenarios are written here. Kafka-less
+rows use an unused port (refused) or a local socket that accepts and never answers (a broker
+that hangs), so a signal arrives while the command waits.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 
 from ecsp_contract.export import PACKAGE_DIR
 from tests.cli.conftest import run_cli
-from tests.support.kafka import create_topics, delete_topics, unique_topic, wait_for
+from tests.support.kafka import create_topics, delete_topics, produce, unique_topic, wait_for
 from tests.support.stack import example, stack, start_worker_process
 from worker.cli import main as cli_main
 from worker.cli import run as run_cmd
@@ -275,6 +275,80 @@ async def samples_interrupted(request: pytest.FixtureRequest) -> tuple[int, ...]
     return await _interrupted("samples", "--no-watch")
 
 
+# --- publish --wait, status, doctor --------------------------------------------------------------
+
+
+async def _waited(request: pytest.FixtureRequest, *args: str) -> tuple[int, ...]:
+    """`publish EXAMPLE --key K --wait ARGS` against a stack with a worker."""
+    async with stack(request.getfixturevalue("kafka_bootstrap"), job_seconds=(0.1, 0.3)) as s:
+        result = await run_cli(s.env, "publish", EXAMPLE, "--key", "waited", "--wait", *args)
+    return (result.code,)
+
+
+async def wait_succeeded(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    return await _waited(request, "--timeout", "60")  # a dry run: validated
+
+
+async def wait_failed(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    return await _waited(request, "--timeout", "60", "--project", "not-allowed")
+
+
+async def wait_refused(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    bad = request.getfixturevalue("tmp_path") / "bad.json"
+    bad.write_text(_body(count=101))
+    return (
+        await _cli("publish", str(bad), "--key", "k", "--wait", "--bootstrap-servers", REFUSED),
+    )
+
+
+async def wait_timed_out(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+    async with stack(bootstrap, in_process_worker=False) as s:  # no worker answers
+        result = await run_cli(s.env, "publish", EXAMPLE, "--key", "k", "--wait", "--timeout", "1")
+    return (result.code,)
+
+
+async def wait_interrupted(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    del request
+    return await _interrupted("publish", EXAMPLE, "--key", "k", "--wait")
+
+
+async def _status_of(request: pytest.FixtureRequest, key: str) -> tuple[int, ...]:
+    """`status KEY` of a state topic that knows the key `known` (a terminal event)."""
+    async with _new_topics(request, "state") as env:
+        event = {"type": "ecs.provisioning.succeeded", "data": {"request_key": "known"}}
+        await produce(
+            env["ECSP_KAFKA_BOOTSTRAP_SERVERS"],
+            env["ECSP_TOPIC_STATE"],
+            [(b"known", json.dumps(event).encode(), ())],
+        )
+        return (await _cli("status", key, env=env),)
+
+
+async def status_known(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    return await _status_of(request, "known")
+
+
+async def status_unknown(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    return await _status_of(request, "never-published")
+
+
+async def status_without_kafka(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    del request
+    return (await _cli("status", "k", "--bootstrap-servers", REFUSED),)
+
+
+async def doctor_passed(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    async with stack(request.getfixturevalue("kafka_bootstrap"), in_process_worker=False) as s:
+        return ((await run_cli(s.env, "doctor")).code,)
+
+
+async def doctor_failed(request: pytest.FixtureRequest) -> tuple[int, ...]:
+    async with stack(request.getfixturevalue("kafka_bootstrap"), in_process_worker=False) as s:
+        env = {**s.env, "ECSP_KAFKA_BOOTSTRAP_SERVERS": REFUSED}
+        return ((await run_cli(env, "doctor")).code,)
+
+
 # --- offline commands ---------------------------------------------------------------------------
 
 
@@ -369,6 +443,18 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("samples", "2"): samples_usage,
     ("samples", "3"): samples_unfinished,
     ("samples", "130/143"): samples_interrupted,
+    ("publish --wait", "0"): wait_succeeded,
+    ("publish --wait", "1"): wait_failed,
+    ("publish --wait", "2"): wait_refused,
+    ("publish --wait", "3"): wait_timed_out,
+    ("publish --wait", "130/143"): wait_interrupted,
+    ("status", "0"): status_known,
+    ("status", "1"): status_unknown,
+    ("status", "2"): _offline("status"),  # no KEY
+    ("status", "3"): status_without_kafka,
+    ("doctor", "0"): doctor_passed,
+    ("doctor", "1"): doctor_failed,
+    ("doctor", "2"): _offline("doctor", "--frobnicate"),
     ("simulator", "0"): simulator_stopped,
     ("simulator", "2"): simulator_usage,
     ("validate", "0"): _offline("validate", EXAMPLE),

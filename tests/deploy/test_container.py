@@ -146,9 +146,17 @@ def test_compose_creates_the_worker_topics_with_the_recommended_partitions() -> 
     created = dict(spec.split(":") for spec in re.findall(r"ecs\.provisioning\.\w+:\d+", script))
     topics = {
         Settings.model_fields[name].default
-        for name in ("topic_requests", "topic_results", "topic_failures", "topic_progress")
+        for name in (
+            "topic_requests",
+            "topic_results",
+            "topic_failures",
+            "topic_progress",
+            "topic_state",
+        )
     }
     assert set(created) == topics
+    state = Settings.model_fields["topic_state"].default
+    assert "--config cleanup.policy=compact" in script.split(f"spec={state}:", 1)[1]
     scaled_object = yaml.safe_load(SCALED_OBJECT.read_text())
     # one worker per partition at most: the k8s autoscaler's ceiling is this partition count
     assert (

@@ -32,10 +32,10 @@ def alive() -> dict[str, int]:
     gc.collect()
     counts: dict[str, int] = {}
     for obj in gc.get_objects():
-        name = type(obj).__name__
-        if isinstance(obj, LARGE):
-            counts[name] = counts.get(name, 0) + 1
-        elif isinstance(obj, dict) and obj.get("name") == NAME:
+        kind = type(obj)  # not isinstance: it would call __instancecheck__ on lazy modules
+        if kind in LARGE:
+            counts[kind.__name__] = counts.get(kind.__name__, 0) + 1
+        elif kind is dict and obj.get("name") == NAME:
             counts["server_dicts"] = counts.get("server_dicts", 0) + 1
     return counts
 

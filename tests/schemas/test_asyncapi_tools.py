@@ -99,7 +99,10 @@ def test_the_official_parser_reads_servers_bindings_headers_and_examples(
     }
     for channel, spec in CHANNELS.items():
         binding = out["channels"][channel.value]["kafka"]
-        assert binding == {"topic": spec.default_topic, "partitions": spec.partitions}
+        expected: dict[str, Any] = {"topic": spec.default_topic, "partitions": spec.partitions}
+        if spec.compacted:
+            expected["topicConfiguration"] = {"cleanup.policy": ["compact"]}
+        assert binding == expected
     group = out["operations"][f"receive-{Channel.REQUESTS.value}"]["kafka"]["groupId"]
     assert group["const"] == DEFAULT_GROUP_ID
     messages = out["messages"]

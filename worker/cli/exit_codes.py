@@ -14,8 +14,7 @@ The scheme (`ExitCode`) gives each number one meaning for every command:
 
 `COMMANDS` says what each code means for each command (the rows printed in every `--help`,
 `worker.cli.usage`, and in the README's generated CLI table); `tests/cli/test_exit_codes.py`
-produces every row. Rows of commands not registered yet (`publish --wait`, `status`, `doctor`)
-are the codes agreed for them in docs/contract.md.
+produces every row.
 """
 
 from __future__ import annotations
@@ -90,7 +89,11 @@ COMMANDS: Mapping[str, tuple[Outcome, ...]] = MappingProxyType(
         "publish --wait": (
             Outcome(_OK, "the request succeeded (or, a dry run, was validated)"),
             Outcome(_FAILED, "the request failed"),
-            Outcome(_USAGE, "a bad option, unreadable input or a bad setting"),
+            Outcome(
+                _USAGE,
+                "a request the worker would refuse (nothing was published), unreadable input, "
+                "a bad option or setting",
+            ),
             Outcome(_UNAVAILABLE, "no terminal event within --timeout, or Kafka unreachable"),
             _INTERRUPTED,
         ),

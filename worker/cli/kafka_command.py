@@ -1,8 +1,9 @@
-"""What the commands that talk to Kafka directly (`publish`, `results`, `samples`) share.
+"""What the commands that talk to Kafka directly (`publish`, `results`, `samples`, `status`) share.
 
 - `add_kafka_options`: `--bootstrap-servers` and `--config`;
-- `cli_producer` / `cli_consumer`: aiokafka clients with the configured security, an idempotent
-  producer and a consumer that never commits (these commands read without a group);
+- `cli_producer` / `cli_consumer` / `cli_admin`: aiokafka clients with the configured security,
+  an idempotent producer and a consumer that never commits (these commands read without a
+  group);
 - `run_kafka_command`: loads the settings, runs the command's coroutine (`stopping`: SIGINT or
   SIGTERM end it within about two seconds) and maps the outcome to the exit codes of
   `worker.cli.exit_codes`: 2 configuration error, 3 Kafka error (`KafkaError` or
@@ -21,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from worker.cli.exit_codes import ExitCode
@@ -59,6 +61,14 @@ def cli_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=True,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+        **security_options(settings),
+    )
+
+
+def cli_admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
         request_timeout_ms=REQUEST_TIMEOUT_MS,
         **security_options(settings),
     )

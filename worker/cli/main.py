@@ -33,6 +33,8 @@ def _command_modules() -> list[ModuleType]:
         run,
         publish,
         results,
+        status,
+        doctor,
         samples,
         simulator,
         validate,
@@ -40,7 +42,18 @@ def _command_modules() -> list[ModuleType]:
         schemas_cmd,
     )
 
-    return [run, publish, results, samples, simulator, validate, policy_cmd, schemas_cmd]
+    return [
+        run,
+        publish,
+        results,
+        status,
+        doctor,
+        samples,
+        simulator,
+        validate,
+        policy_cmd,
+        schemas_cmd,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,26 +6,46 @@ One body with `--key` (its bytes are published as read), or a JSON-lines file of
 out, sent as the `ecs-fallbacks` header. Each value gets the worker's verdict first
 (`worker.cli.request_check`); nothing is published when any request (or fallback) would be
 refused. Prints partition and offset of each published request; when
-SIGINT/SIGTERM interrupt, the lines printed so far name the requests already published. Exit
-codes: `worker.cli.exit_codes` (`publish`).
+SIGINT/SIGTERM interrupt, the lines printed so far name the requests already published.
+
+With `--wait` (one request), it then waits for the request's outcome (`worker.cli.wait`) and
+prints one line (the servers, or the stage, error code and message; `--json`: the event), with a
+progress line while it waits when stdout is a terminal. Exit codes: `worker.cli.exit_codes`
+(`publish`, `publish --wait`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
+
+from aiokafka import AIOKafkaProducer
 
 from ecsp_contract.extensions import ExtraField
 from ecsp_contract.idempotency import client_token
 from ecsp_contract.placement import FALLBACKS_HEADER, InvalidFallbacks, parse_fallbacks
+from worker.cli import wait
 from worker.cli.exit_codes import ExitCode
-from worker.cli.kafka_command import add_kafka_options, cli_producer, run_kafka_command
+from worker.cli.kafka_command import (
+    add_kafka_options,
+    cli_admin,
+    cli_consumer,
+    cli_producer,
+    run_kafka_command,
+)
+from worker.cli.key_partition import events_key
 from worker.cli.request_check import Refused, check_value
 from worker.cli.stopping import Stop
-from worker.cli.usage import HelpFormatter, epilog
+from worker.cli.usage import HelpFormatter, epilog, exit_code_lines
+from worker.cli.wait import Origin
 from worker.ops.config import Settings
+
+#: How long `--wait` waits for the outcome unless --timeout says otherwise.
+DEFAULT_TIMEOUT = 900.0
 
 EXAMPLE = "schemas/ecsp_contract/examples/06-postpaid-within-policy.json"
 EXAMPLES = (
@@ -44,6 +64,10 @@ EXAMPLES = (
         "--fallback c7.large.2@ap-southeast-1c",
     ),
     (
+        "from a CI step: wait for the outcome and exit with it",
+        f"ecs-provisioner publish {EXAMPLE} --key ci-1234 --wait --timeout 1200 --json",
+    ),
+    (
         'many requests: a {"key": ..., "request": {...}} object per line',
         "ecs-provisioner publish batch.jsonl --jsonl",
     ),
@@ -58,7 +82,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "topic. One body with --key is published as read; --jsonl publishes a file of "
         '{"key": ..., "request": {...}} lines. Nothing is published when any request would be '
         "refused. Prints the partition, offset and client token of each published request.",
-        epilog=epilog("publish", EXAMPLES),
+        epilog=epilog("publish", EXAMPLES)
+        + "\n\nWith --wait:\n"
+        + "\n".join(exit_code_lines("publish --wait")),
         formatter_class=HelpFormatter,
     )
     parser.add_argument("file", metavar="FILE|-", help="request body (JSON), or - for stdin")
@@ -76,6 +102,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "most 10; sent as the ecs-fallbacks header)",
     )
     parser.add_argument("--topic", help="request topic (default: ECSP_TOPIC_REQUESTS)")
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for the request's outcome; exit with it"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"with --wait: give up after this long, exit 3 (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument("--json", action="store_true", help="with --wait: print the event")
     add_kafka_options(parser)
     parser.set_defaults(handler=handle)
 
@@ -86,6 +122,15 @@ class _InputError(Exception):
 
 #: One request to publish: (key, value, where it came from for messages about its bytes).
 Request = tuple[str, bytes, str]
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    if args.wait and args.jsonl:
+        raise _InputError("--wait waits for one request: give FILE and --key, not --jsonl")
+    if not args.wait and (args.timeout is not None or args.json):
+        raise _InputError("--timeout and --json go with --wait")
+    if args.timeout is not None and not args.timeout > 0:
+        raise _InputError("--timeout must be a number of seconds above 0")
 
 
 def _read_requests(args: argparse.Namespace) -> list[Request]:
@@ -147,32 +192,84 @@ def _fallbacks(values: list[str]) -> tuple[str | None, list[str]]:
     return header, problems
 
 
-async def _publish(
-    settings: Settings,
-    topic: str,
-    requests: list[Request],
-    project: str | None,
-    fallbacks: str | None,
-) -> None:
-    producer = cli_producer(settings)
+def _headers(project: str | None, fallbacks: str | None) -> list[tuple[str, bytes]]:
+    """The request records' headers: the project and the fallbacks, when given."""
     headers = [("ecs-project-id", project.encode())] if project else []
     if fallbacks is not None:
         headers.append((FALLBACKS_HEADER, fallbacks.encode()))
+    return headers
+
+
+async def _send(
+    producer: AIOKafkaProducer,
+    settings: Settings,
+    topic: str,
+    request: Request,
+    headers: list[tuple[str, bytes]],
+    *,
+    to: TextIO,
+) -> Origin:
+    """Publishes one request (its bytes as checked); prints where it went on `to`."""
+    key, value, _ = request
+    metadata = await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+    token = client_token(key, settings.token_namespace)
+    print(
+        f"published {key} to {topic} partition {metadata.partition} offset "
+        f"{metadata.offset} (client token {token})",
+        file=to,
+    )
+    return Origin(topic, metadata.partition, metadata.offset)
+
+
+async def _publish(
+    settings: Settings, topic: str, requests: list[Request], headers: list[tuple[str, bytes]]
+) -> None:
+    producer = cli_producer(settings)
     try:
         await producer.start()
-        for key, value, _ in requests:
-            metadata = await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
-            token = client_token(key, settings.token_namespace)
-            print(
-                f"published {key} to {topic} partition {metadata.partition} offset "
-                f"{metadata.offset} (client token {token})"
-            )
+        for request in requests:
+            await _send(producer, settings, topic, request, headers, to=sys.stdout)
     finally:
         await producer.stop()  # also after a failed start: nothing is left unclosed
 
 
+async def _publish_and_wait(
+    settings: Settings,
+    topic: str,
+    request: Request,
+    headers: list[tuple[str, bytes]],
+    args: argparse.Namespace,
+) -> int:
+    """Watches the answer topics from their current ends, publishes, waits for the answer."""
+    key = request[0]
+    answers_key = events_key(key)
+    admin, consumer, producer = (
+        cli_admin(settings),
+        cli_consumer(settings, isolation_level="read_committed", fetch_max_wait_ms=wait.TICK_MS),
+        cli_producer(settings),
+    )
+    async with contextlib.AsyncExitStack() as clients:
+        # stop/close registered before start: a start that fails half-way is cleaned too
+        clients.push_async_callback(admin.close)
+        clients.push_async_callback(consumer.stop)
+        clients.push_async_callback(producer.stop)
+        for client in (admin, consumer, producer):
+            await client.start()
+        await wait.watch(admin, consumer, settings, answers_key)
+        origin = await _send(producer, settings, topic, request, headers, to=sys.stderr)
+        return await wait.answer(
+            consumer,
+            key,
+            answers_key,
+            origin,
+            within=args.timeout or DEFAULT_TIMEOUT,
+            as_json=args.json,
+        )
+
+
 def handle(args: argparse.Namespace) -> int:
     try:
+        _check_options(args)
         requests = _read_requests(args)
     except _InputError as exc:
         print(f"ecs-provisioner publish: {exc}", file=sys.stderr)
@@ -185,9 +282,13 @@ def handle(args: argparse.Namespace) -> int:
         if problems:
             print("\n".join(problems))
             print(f"not published: {len(problems)} problem(s)", file=sys.stderr)
-            return ExitCode.FAILED
+            # with --wait, 1 means the request failed: nothing published is invalid input
+            return ExitCode.USAGE if args.wait else ExitCode.FAILED
         topic = args.topic or settings.topic_requests
-        await _publish(settings, topic, requests, args.project, fallbacks)
+        headers = _headers(args.project, fallbacks)
+        if args.wait:
+            return await _publish_and_wait(settings, topic, requests[0], headers, args)
+        await _publish(settings, topic, requests, headers)
         return ExitCode.OK
 
     return run_kafka_command("publish", args, check_then_publish)

@@ -236,8 +236,13 @@ def hints(settings: Settings) -> str:
 
 
 def _topics(settings: Settings) -> list[str]:
-    """Every topic the worker publishes to (the progress topic only when it is on)."""
-    topics = [settings.topic(channel) for channel, spec in CHANNELS.items() if not spec.inbound]
+    """Every topic the worker routes events to (the progress topic only when it is on; not the
+    state topic, whose events are copies)."""
+    topics = [
+        settings.topic(channel)
+        for channel, spec in CHANNELS.items()
+        if not spec.inbound and not spec.compacted
+    ]
     return [t for t in topics if t]
 
 

@@ -14,7 +14,8 @@ authorisation, unknown topics) are retried with capped backoff until the send su
 caller is cancelled (revocation, shutdown): they affect every event alike, the request's offset
 is not committed meanwhile, so nothing is lost, and a redelivery publishes an event with the
 same id. Progress events are best effort: after a bounded time they are dropped (logged),
-never blocking the request.
+never blocking the request. A copy of an event for another topic (the state topic,
+`worker.consumer.state`) is sent the same way but is not counted again in the event metrics.
 """
 
 from __future__ import annotations
@@ -81,13 +82,29 @@ class EventPublisher:
         or broken progress topic must not hold up the request's terminal outcome)."""
         return await self._send(topic, key, event, give_up_at=time.monotonic() + within)
 
+    async def publish_copy(
+        self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
+    ) -> bool:
+        """Like `publish_best_effort`, for a copy of an event already published on its own topic:
+        `ecsp_events_published_total` and `ecsp_events_unpublishable_total` count each event once,
+        so the copy is not counted."""
+        return await self._send(
+            topic, key, event, give_up_at=time.monotonic() + within, counted=False
+        )
+
     def value_budget(self, key: bytes | None, headers: list[tuple[str, bytes]]) -> int:
         """How many bytes an event's value may have next to `key` and `headers`."""
         overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", headers)
         return self._max_event_bytes - overhead - _SIZE_SLACK
 
     async def _send(
-        self, topic: str, key: bytes | None, event: CloudEvent, *, give_up_at: float | None
+        self,
+        topic: str,
+        key: bytes | None,
+        event: CloudEvent,
+        *,
+        give_up_at: float | None,
+        counted: bool = True,
     ) -> bool:
         minimal = False
         backoff = 0.1
@@ -98,7 +115,7 @@ class EventPublisher:
                 await self._producer.send_and_wait(topic, value, key=key, headers=headers)
             except EVENT_REJECTED as exc:
                 if minimal:
-                    return self._unpublishable(topic, event, type(exc).__name__)
+                    return self._unpublishable(topic, event, type(exc).__name__, counted)
                 log.warning(
                     "event refused as it is; sending its minimal form",
                     topic=topic,
@@ -108,7 +125,7 @@ class EventPublisher:
                 minimal = True
                 continue
             except EventTooLarge:
-                return self._unpublishable(topic, event, "EventTooLarge")
+                return self._unpublishable(topic, event, "EventTooLarge", counted)
             except KafkaError as exc:
                 if give_up_at is not None and time.monotonic() + backoff > give_up_at:
                     log.error(
@@ -128,10 +145,11 @@ class EventPublisher:
                 await asyncio.sleep(backoff)
                 backoff = min(self._max_backoff, backoff * 2)
                 continue
-            self._metrics.event_published(event.type)
+            if counted:
+                self._metrics.event_published(event.type)
             return True
 
-    def _unpublishable(self, topic: str, event: CloudEvent, reason: str) -> bool:
+    def _unpublishable(self, topic: str, event: CloudEvent, reason: str, counted: bool) -> bool:
         log.error(
             "event cannot be published, even in its minimal form; moving on",
             topic=topic,
@@ -140,7 +158,8 @@ class EventPublisher:
             origin=event.data.get("origin"),
             error=reason,
         )
-        self._metrics.events_unpublishable.labels(event.type).inc()
+        if counted:
+            self._metrics.events_unpublishable.labels(event.type).inc()
         return False
 
 

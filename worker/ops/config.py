@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         CHANNELS[Channel.PROGRESS].default_topic,
         description=_topic_of_events(Channel.PROGRESS, "; empty turns them off"),
     )
+    topic_state: str = Field(
+        CHANNELS[Channel.STATE].default_topic,
+        description="Compacted topic (`cleanup.policy=compact`) of each request's latest event, "
+        "keyed by request key, written after the event's own topic: what `status KEY` reads; "
+        "empty turns it off.",
+    )
     max_event_bytes: int = Field(
         1_048_576,
         ge=16_384,

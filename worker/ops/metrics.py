@@ -97,6 +97,11 @@ class Metrics:
             ["type"],
             registry=r,
         )
+        self.state_writes_dropped = Counter(
+            "ecsp_state_writes_dropped",
+            "Copies of events to the state topic given up (the event itself was published).",
+            registry=r,
+        )
         self.failures = Counter(
             "ecsp_failures", "Requests that ended in a failed event.", ["stage"], registry=r
         )
@@ -225,6 +230,9 @@ class Metrics:
 
     def event_published(self, event_type: str) -> None:
         self._published(event_type).inc()
+
+    def state_write_dropped(self) -> None:
+        self.state_writes_dropped.inc()
 
     # ApiObserver protocol of worker.ecs.client
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
