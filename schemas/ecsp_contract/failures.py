@@ -22,7 +22,13 @@ from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.limits import (
+    MAX_HEADER_BYTES,
+    MAX_INT_DIGITS,
+    MAX_JSON_DEPTH,
+    MAX_KEY_BYTES,
+    MAX_OBJECT_KEYS,
+)
 
 
 class FailureStage(StrEnum):
@@ -44,8 +50,9 @@ class FailureStage(StrEnum):
         "decode",
         "the record is out of bounds or its value is not a JSON object of UTF-8 text: value over "
         f"`ECSP_MAX_REQUEST_BYTES`, key over {MAX_KEY_BYTES} bytes, `ecs-project-id` header over "
-        f"{MAX_HEADER_BYTES} bytes, nesting deeper than {MAX_JSON_DEPTH}, an integer of more "
-        f'than {MAX_INT_DIGITS} digits, a lone surrogate escape (`"\\ud800"`)',
+        f"{MAX_HEADER_BYTES} bytes, nesting deeper than {MAX_JSON_DEPTH}, more than "
+        f"{MAX_OBJECT_KEYS:,} object keys, an integer of more than {MAX_INT_DIGITS} digits, a "
+        'lone surrogate escape (`"\\ud800"`)',
         "fix the publisher; publish again (any key)",
     )
     VALIDATE = (
@@ -154,6 +161,12 @@ class WorkerErrorCode(StrEnum):
         "ECSP.TooDeep",
         (_S.DECODE,),
         f"The message value nests objects/arrays deeper than {MAX_JSON_DEPTH} levels.",
+    )
+    TOO_MANY_KEYS = (
+        "ECSP.TooManyKeys",
+        (_S.DECODE,),
+        f"The message value has more than {MAX_OBJECT_KEYS:,} object keys (all objects "
+        "together); the largest create body has about 1,300.",
     )
     NUMBER_TOO_LARGE = (
         "ECSP.NumberTooLarge",

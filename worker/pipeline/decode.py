@@ -2,9 +2,10 @@
 
 Every way a record can be unusable ends in a StageFailure with a machine-readable code
 (`ecsp_contract.failures.WorkerErrorCode`): stage `decode` when the record is out of bounds (key,
-header, value size, JSON depth, integer size) or its value is not a JSON object of text that
-UTF-8 can carry, stage `validate` when the key, the project or the body is wrong. The bounds
-keep every later step (events, logs, serialisation) far from Python's and pydantic's limits.
+header, value size, JSON depth, object keys, integer size) or its value is not a JSON object of
+text that UTF-8 can carry, stage `validate` when the key, the project or the body is wrong. The
+bounds keep every later step (events, logs, serialisation) far from Python's and pydantic's
+limits, and a record's CPU cost bounded.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import Any
 from ecsp_contract.extensions import ExtraField
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from ecsp_contract.idempotency import client_token
-from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.limits import (
+    MAX_HEADER_BYTES,
+    MAX_INT_DIGITS,
+    MAX_JSON_DEPTH,
+    MAX_KEY_BYTES,
+    MAX_OBJECT_KEYS,
+)
 from ecsp_contract.request import CreateServersBody
 from ecsp_contract.verdict import InvalidBody, check_body
 from worker.pipeline.failure import StageFailure
@@ -156,15 +163,23 @@ _DECODER = json.JSONDecoder(parse_int=_bounded_int)
 
 
 def _check_tree(document: dict[str, Any], *, texts: bool) -> None:
-    """Depth (and, if `texts`, text) checks over the parsed value, without recursion (any depth
-    is safe). Scalars are never deeper than their container, so only containers are queued."""
+    """Depth, key count (and, if `texts`, text) checks over the parsed value, without recursion
+    (any depth is safe). Scalars are never deeper than their container, so only containers are
+    queued. The key count stops a value before validation and redaction spend CPU per key."""
     pending: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 1)]
+    keys = 0
     while pending:
         node, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
             raise _too_deep()
         items: Iterable[Any] = node
         if isinstance(node, dict):
+            keys += len(node)
+            if keys > MAX_OBJECT_KEYS:
+                raise _decode_failure(
+                    WorkerErrorCode.TOO_MANY_KEYS,
+                    f"message value has more than {MAX_OBJECT_KEYS} object keys",
+                )
             items = node.values()
             if texts:
                 for key in node:

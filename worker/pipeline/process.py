@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import time
@@ -70,6 +71,7 @@ from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.reconcile import Reconciliation
 from worker.pipeline.secrets import SecretSource, body_for_api
 from worker.pipeline.submit import CreatingApi, Submitted, submit
+from worker.pipeline.turns import CpuTurns
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -96,8 +98,9 @@ Sleep = Callable[[float], Awaitable[None]]
 class Pipeline:
     """Everything a request needs from the process: its config, API client, secrets, observer,
     the guardrails (None: no policy file), the intake holds a request takes while it waits
-    for the API (None: nobody to tell) and the bulk follower of tagged jobs (None: every job
-    is followed on the per-job schedule)."""
+    for the API (None: nobody to tell), the bulk follower of tagged jobs (None: every job
+    is followed on the per-job schedule) and the CPU turns its requests' decoding and failed
+    events take (one per pipeline, so no batch of costly records holds the event loop)."""
 
     config: PipelineConfig
     api: EcsApi
@@ -106,6 +109,7 @@ class Pipeline:
     guardrails: Guardrails | None = None
     holds: IntakeHolds | None = None
     follower: BulkFollower | None = None
+    turns: CpuTurns = field(default_factory=CpuTurns)
 
     async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
         """The terminal event of `message`; progress events go to `progress` (None: off).
@@ -150,7 +154,7 @@ class Pipeline:
                 return events.validated(created)
             return await self._follow(created, accepted, events, progress)
         except StageFailure as failure:
-            return self._failed(events, failure)
+            return await self.turns.run(functools.partial(self._failed, events, failure))
         except Exception as exc:  # a bug must not stall the partition: fail this request
             log_unexpected(exc)
             return self._failed(events, internal_failure(events.stage, exc))
@@ -174,17 +178,8 @@ class Pipeline:
         Everything the create needed (parsed document, model, body with the resolved password)
         lives only in this frame, so it is freed while the job is followed for minutes.
         """
-        c = self.config
-        check_bounds(message)
-        document = parse_json_object(message, max_bytes=c.max_request_bytes)
-        if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
-            events.keep_request_copy(redact(document, c.redact_fields))
-        events.stage = FailureStage.VALIDATE
-        request = validate(
-            identity, document, allowed_projects=c.allowed_projects, extra_fields=c.extra_fields
-        )
-        on_partial_failure = partial_failure_policy(
-            message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
+        request, on_partial_failure = await self.turns.run(
+            lambda: self._decode(message, identity, events)
         )
         body = await body_for_api(request, self.secrets)
         spent = None
@@ -211,6 +206,25 @@ class Pipeline:
             delete_flags=delete_flags(request.body.server),
             may_await_payment=_may_await_payment(request),
         )
+
+    def _decode(
+        self, message: InboundMessage, identity: Identity, events: _EventMaker
+    ) -> tuple[DecodedRequest, OnPartialFailure]:
+        """The record's bounds, JSON, request copy, body and headers: the synchronous work a
+        record's size decides, run in the request's CPU turn."""
+        c = self.config
+        check_bounds(message)
+        document = parse_json_object(message, max_bytes=c.max_request_bytes)
+        if c.include_request and message.value and len(message.value) <= MAX_REQUEST_COPY_BYTES:
+            events.keep_request_copy(redact(document, c.redact_fields))
+        events.stage = FailureStage.VALIDATE
+        request = validate(
+            identity, document, allowed_projects=c.allowed_projects, extra_fields=c.extra_fields
+        )
+        on_partial_failure = partial_failure_policy(
+            message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
+        )
+        return request, on_partial_failure
 
     async def _follow(
         self,
