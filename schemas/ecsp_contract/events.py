@@ -94,8 +94,8 @@ class SubJobInfo(_EventModel):
 
 Tagging = Literal["tagged", "no_room", "first_submitted_untagged"]
 """Whether the worker's own server tags (deployment and client token) went into the create:
-tagged; no_room (the publisher's tags leave no room within the API's limit, or use the worker's
-tag keys): sent untagged, as before tagging existed; first_submitted_untagged (the API had the
+tagged; no_room (the publisher's tags leave no room within the API's limit): sent untagged, as
+before tagging existed; first_submitted_untagged (the API had the
 token with the untagged body of an earlier release, so that body was sent again)."""
 
 

@@ -57,8 +57,8 @@ class FailureStage(StrEnum):
     )
     VALIDATE = (
         "validate",
-        "no key, a schema violation (`details` lists `{path, message}`), an unknown or weak "
-        "`$NAME` secret, a project not allowed",
+        "no key, a schema violation (`details` lists `{path, message}`), a tag key of the "
+        "worker's own (`ecsp-`), an unknown or weak `$NAME` secret, a project not allowed",
         "fix the request or the worker's secrets/allow-list; re-publish (same key is fine: "
         "nothing was created)",
     )
@@ -200,6 +200,13 @@ class WorkerErrorCode(StrEnum):
         (_S.VALIDATE,),
         "The resolved adminPass secret is not an acceptable password; the event says nothing "
         "more about the value (not its length, not the rule).",
+    )
+    RESERVED_TAG = (
+        "ECSP.ReservedTag",
+        (_S.VALIDATE,),
+        "A tag key (server_tags, or a legacy tags entry) starts with ecsp-, in any case: those "
+        "are the worker's own tags, which it trusts to find and to delete a request's servers; "
+        "error.details lists {path, message} per tag. The API itself would accept them.",
     )
     PROJECT_NOT_ALLOWED = (
         "ECSP.ProjectNotAllowed",

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.pipeline.tagging import deployment_tag_value, tag_body, token_tag
+from ecsp_contract.reserved import is_reserved_tag_key
+from worker.pipeline.tagging import (
+    DEPLOYMENT_TAG_KEY,
+    TOKEN_TAG_KEY,
+    deployment_tag_value,
+    tag_body,
+    token_tag,
+)
 
 TOKEN = "7495b1af-e371-54f6-8fc4-e04374171be8"
 
@@ -46,9 +53,8 @@ def test_eight_publisher_tags_leave_room_nine_do_not_and_legacy_tags_count() -> 
     assert tag_body(same_key_twice, token=TOKEN, deployment_name="d").tagging == "tagged"
 
 
-def test_a_publisher_using_the_worker_keys_gets_no_worker_tags() -> None:
-    theirs = [{"key": "ecsp-client-token", "value": "mine"}]
-    assert tag_body(body(server_tags=theirs), token=TOKEN, deployment_name="d").tagging == "no_room"
+def test_the_worker_keys_are_reserved_ones() -> None:
+    assert all(is_reserved_tag_key(key) for key in (DEPLOYMENT_TAG_KEY, TOKEN_TAG_KEY))
 
 
 def test_deployment_names_become_valid_tag_values() -> None:

@@ -28,7 +28,7 @@ from ecsp_contract.limits import (
     MAX_OBJECT_KEYS,
 )
 from ecsp_contract.request import CreateServersBody
-from ecsp_contract.verdict import InvalidBody, check_body
+from ecsp_contract.verdict import InvalidBody, ReservedTags, check_body
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.message import InboundMessage
 
@@ -237,7 +237,11 @@ def validate(
         problems = exc.problems
         raise StageFailure(
             stage=FailureStage.VALIDATE,
-            code=WorkerErrorCode.INVALID_REQUEST,
+            code=(
+                WorkerErrorCode.RESERVED_TAG
+                if isinstance(exc, ReservedTags)
+                else WorkerErrorCode.INVALID_REQUEST
+            ),
             message="; ".join(f"{p.path}: {p.message}" for p in problems[:5])
             + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
             details=[{"path": p.path, "message": p.message} for p in problems],

@@ -5,9 +5,10 @@ Owns the tag keys, `tag_body` (the body with the tags appended after the publish
 list filter that finds a request's servers again, e.g. after the API forgot the token).
 
 The API allows `MAX_SERVER_TAGS` tags per server. The publisher's ``server_tags`` and legacy
-``tags`` (``key.value``) are counted together by key; when the two worker tags do not fit, or
-the publisher already uses one of the worker's keys, the body goes out untagged, as it did before
-tagging existed, and the events say ``tagging: no_room``.
+``tags`` (``key.value``) are counted together by key; when the two worker tags do not fit, the
+body goes out untagged, as it did before tagging existed, and the events say ``tagging:
+no_room``. The keys start with `RESERVED_TAG_PREFIX`: a request using such a key failed
+`validate` (`ecsp_contract.reserved`), so a tag with one of these keys is always the worker's.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsp_contract.events import Tagging
+from ecsp_contract.reserved import RESERVED_TAG_PREFIX
 
 MAX_SERVER_TAGS = 10
-DEPLOYMENT_TAG_KEY = "ecsp-deployment"
-TOKEN_TAG_KEY = "ecsp-client-token"  # noqa: S105 - a tag key, not a secret
+DEPLOYMENT_TAG_KEY = f"{RESERVED_TAG_PREFIX}deployment"
+TOKEN_TAG_KEY = f"{RESERVED_TAG_PREFIX}client-token"
 _MAX_VALUE = 43
 _FORBIDDEN_IN_VALUE = re.compile(r"[\x00-\x1f=*<>\\,|]")  # ecsp_contract.constraints' value rule
 
@@ -57,7 +59,7 @@ def tag_body(body: dict[str, Any], *, token: str, deployment_name: str) -> Tagge
         {"key": DEPLOYMENT_TAG_KEY, "value": deployment_tag_value(deployment_name)},
         {"key": TOKEN_TAG_KEY, "value": token},
     ]
-    if len(keys) + len(ours) > MAX_SERVER_TAGS or keys & {DEPLOYMENT_TAG_KEY, TOKEN_TAG_KEY}:
+    if len(keys) + len(ours) > MAX_SERVER_TAGS:
         return TaggedBody(body, "no_room")
     tagged_server = {**server, "server_tags": [*(server.get("server_tags") or []), *ours]}
     return TaggedBody({**body, "server": tagged_server}, "tagged")
