@@ -137,6 +137,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
             after_token_window=settings.after_token_window,
         ),
         on_partial_failure=settings.on_partial_failure,
+        partial_failure_header_allowed=settings.allow_partial_failure_header,
         extra_fields=settings.extra_fields(),
     )
 

@@ -99,14 +99,15 @@ class FailureStage(StrEnum):
     )
     CONFLICT = (
         "conflict",
-        "the key was used before with a different body",
+        "the key was used before with a different body (within the API's 8 h token memory, or "
+        "after it, as the servers' request tag shows)",
         "the publisher reused a key: use a new key for a new request",
     )
     TOKEN_EXPIRED = (
         "token_expired",
         "the key's token is older than the API's 8 h memory and not all requested servers were "
-        "found by their client-token tag (`servers` lists what was found; none when the create "
-        "went out untagged)",
+        "found by their tags (`servers` lists what was found, including servers of an earlier "
+        "release without a request tag; none when the create went out untagged)",
         "the worker created nothing: delete or keep the servers listed, then publish with a new "
         "key (or run with `ECSP_AFTER_TOKEN_WINDOW=recreate`)",
     )
@@ -264,6 +265,13 @@ class WorkerErrorCode(StrEnum):
         (_S.TOKEN_EXPIRED,),
         "The record is older than the API's token window and only some of its servers were "
         "found by their client-token tag (listed in `servers`); nothing was created.",
+    )
+    OTHER_BODY = (
+        "ECSP.OtherBody",
+        (_S.CONFLICT,),
+        "After the token window: the servers found by the key's client-token tag carry another "
+        "request's digest (their ecsp-request tag), so the key was used before with a different "
+        "body, which Ecs.0122 says within the window; nothing was created.",
     )
     INTERNAL_ERROR = (
         "ECSP.InternalError",

@@ -306,7 +306,13 @@ class Settings(BaseSettings):
     on_partial_failure: Literal["keep", "delete"] = Field(
         "keep",
         description="A failed job's built servers: `keep` or `delete` them; header "
-        "`ecs-on-partial-failure` overrides per request.",
+        "`ecs-on-partial-failure` overrides per request. The first create of a key fixes the "
+        "choice (a tag on its servers); a replay cannot change it.",
+    )
+    allow_partial_failure_header: bool = Field(
+        True,
+        description="false: a request carrying the `ecs-on-partial-failure` header fails "
+        "`validate`; `ECSP_ON_PARTIAL_FAILURE` decides for every request.",
     )
 
     # Guardrails

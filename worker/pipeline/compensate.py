@@ -1,14 +1,21 @@
 """Deleting the servers a failed job did create (``on-partial-failure: delete``).
 
 Owns `partial_failure_policy` (the setting, overridden per request by the Kafka header
-``ecs-on-partial-failure``), `delete_flags` (what the request itself created besides servers:
-a new EIP → ``delete_publicip``, data volumes → ``delete_volume``) and `compensate`.
+``ecs-on-partial-failure`` unless the operator forbids the header), `delete_flags` (what the
+request itself created besides servers: a new EIP → ``delete_publicip``, data volumes →
+``delete_volume``), `compensate` and `not_compensated`.
 
-`compensate` is safe to run again after a crash or a redelivery: when the servers carry the
-token tag it first lists them, so a server already gone counts as deleted and one whose deletion
-is under way is waited for, not deleted a second time; only the rest is sent to DeleteServers,
-whose job is followed like a create job. Without the tag (no room) it deletes by id directly.
-Whatever it cannot delete is named, with the reason, in the `failed` event.
+The choice is the first create's, not the message's: a record's key, value and headers are
+claims, and a replay of a key with another header must not delete servers its first create
+chose to keep. The create records the choice on the servers (`tagging.RequestTag`), and
+`compensate` deletes only a server whose own tags say ``delete`` for this request; a server
+created without that tag (an earlier release's body, or no room for tags) is never deleted.
+
+`compensate` is safe to run again after a crash or a redelivery: it first lists the servers by
+their token tag, so a server already gone counts as deleted and one whose deletion is under way
+is waited for, not deleted a second time; only the rest is sent to DeleteServers, whose job is
+followed like a create job. Whatever it does not delete is named, with the reason, in the
+`failed` event.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -29,12 +36,11 @@ from worker.ecs.models import JobStatus, ServerSummary
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.follow import JobReader, JobSchedule, follow_job, sub_job_infos
-from worker.pipeline.tagging import token_tag
+from worker.pipeline.tagging import OnPartialFailure, RequestTag, token_tag
 
 log = structlog.get_logger("worker.pipeline")
 
 PARTIAL_FAILURE_HEADER = "ecs-on-partial-failure"
-OnPartialFailure = Literal["keep", "delete"]
 NOT_FOUND_CODE = "Ecs.0114"  # the server is gone already
 _JITTER = random.Random()
 
@@ -50,10 +56,22 @@ class ServerDeleter(ServerLister, JobReader, Protocol):
     ) -> str: ...
 
 
-def partial_failure_policy(header: str | None, default: OnPartialFailure) -> OnPartialFailure:
-    """The header's choice (``keep``/``delete``, any case) or the setting; StageFailure if bad."""
+def partial_failure_policy(
+    header: str | None, default: OnPartialFailure, *, header_allowed: bool = True
+) -> OnPartialFailure:
+    """The header's choice (``keep``/``delete``, any case) or the setting; a `validate`
+    StageFailure for another value, or for any header when the operator forbids it."""
     if header is None:
         return default
+    if not header_allowed:
+        raise StageFailure(
+            stage=FailureStage.VALIDATE,
+            code=WorkerErrorCode.INVALID_REQUEST,
+            message=f"header {PARTIAL_FAILURE_HEADER} is not accepted by this worker "
+            f"(ECSP_ALLOW_PARTIAL_FAILURE_HEADER=false): its setting ({default}) applies to "
+            "every request",
+            details=[{"path": f"headers.{PARTIAL_FAILURE_HEADER}", "message": "not accepted"}],
+        )
     choice = header.strip().lower()
     if choice == "keep":
         return "keep"
@@ -80,6 +98,11 @@ def built_servers(sub_jobs: tuple[SubJobInfo, ...]) -> list[str]:
 
 def _is_deleting(server: ServerSummary) -> bool:
     return server.task_state == "deleting"
+
+
+def _allows(server: ServerSummary, digest: str) -> bool:
+    """The server's own request tag says ``delete`` for the request of `digest`."""
+    return RequestTag(digest, "delete").listed in server.tags
 
 
 async def _ignore_payment(job: JobStatus) -> None:
@@ -147,17 +170,29 @@ async def _wait_until_gone(scope: _Scope, token: str, server_ids: list[str]) -> 
     return sorted(remaining)
 
 
+def not_compensated(sub_jobs: tuple[SubJobInfo, ...], reason: str) -> Compensation | None:
+    """The compensation of a request that asked for deletion but whose servers do not allow
+    it: every built server kept, with the reason, and no API call."""
+    built = built_servers(sub_jobs)
+    if not built:
+        return None
+    kept = [ServerNotDeleted(server_id=sid, reason=reason) for sid in built]
+    return Compensation(action="delete", deleted=[], not_deleted=kept)
+
+
 async def compensate(
     api: ServerDeleter,
     sub_jobs: tuple[SubJobInfo, ...],
     *,
     project_id: str,
-    tag_token: str | None,
+    token: str,
+    digest: str,
     flags: tuple[bool, bool],
     schedule: JobSchedule,
     deadline: float,
 ) -> Compensation | None:
-    """Delete the built servers of a failed job; None when it had built none."""
+    """Delete the built servers of a failed job whose own tags say ``delete`` for the request
+    of `digest` (listed by the token's tag); None when it had built none."""
     built = built_servers(sub_jobs)
     if not built:
         return None
@@ -165,20 +200,23 @@ async def compensate(
     deleted: list[str] = []
     not_deleted: list[ServerNotDeleted] = []
     try:
-        deleting: list[str] = []
-        to_delete = built
-        if tag_token is not None:
-            listed = await list_all_servers(api, project_id, ServerQuery(tags=token_tag(tag_token)))
-            present = {s.server_id: s for s in listed}
-            deleted = [sid for sid in built if sid not in present]
-            deleting = [sid for sid in built if sid in present and _is_deleting(present[sid])]
-            to_delete = [sid for sid in built if sid in present and sid not in deleting]
+        listed = await list_all_servers(api, project_id, ServerQuery(tags=token_tag(token)))
+        present = {s.server_id: s for s in listed}
+        deleted = [sid for sid in built if sid not in present]
+        refused = [sid for sid in built if sid in present and not _allows(present[sid], digest)]
+        not_deleted += [
+            ServerNotDeleted(server_id=sid, reason="its tags do not say it may be deleted")
+            for sid in refused
+        ]
+        mine = [sid for sid in built if sid in present and sid not in refused]
+        deleting = [sid for sid in mine if _is_deleting(present[sid])]
+        to_delete = [sid for sid in mine if sid not in deleting]
         if to_delete:
             done, failed = await _run_delete_job(scope, to_delete, flags)
             deleted += done
             not_deleted += failed
-        if deleting and tag_token is not None:
-            still = await _wait_until_gone(scope, tag_token, deleting)
+        if deleting:
+            still = await _wait_until_gone(scope, token, deleting)
             deleted += [sid for sid in deleting if sid not in still]
             not_deleted += [
                 ServerNotDeleted(server_id=sid, reason="its deletion was still running")

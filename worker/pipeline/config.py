@@ -10,9 +10,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from ecsp_contract.extensions import ExtraField
-from worker.pipeline.compensate import OnPartialFailure
 from worker.pipeline.follow import JobSchedule
 from worker.pipeline.submit import SubmitPolicy
+from worker.pipeline.tagging import OnPartialFailure
 
 
 @dataclass(frozen=True)
@@ -30,4 +30,5 @@ class PipelineConfig:
     schedule: JobSchedule
     submit: SubmitPolicy = field(default_factory=SubmitPolicy)
     on_partial_failure: OnPartialFailure = "keep"
+    partial_failure_header_allowed: bool = True
     extra_fields: tuple[ExtraField, ...] = ()

@@ -46,10 +46,10 @@ from worker.ecs.models import CreateResult, JobStatus
 from worker.pipeline.bulk_follow import BulkFollower
 from worker.pipeline.compensate import (
     PARTIAL_FAILURE_HEADER,
-    OnPartialFailure,
     ServerDeleter,
     compensate,
     delete_flags,
+    not_compensated,
     partial_failure_policy,
 )
 from worker.pipeline.config import PipelineConfig
@@ -71,6 +71,7 @@ from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.reconcile import Reconciliation
 from worker.pipeline.secrets import SecretSource, body_for_api
 from worker.pipeline.submit import CreatingApi, Submitted, submit
+from worker.pipeline.tagging import OnPartialFailure
 from worker.pipeline.turns import CpuTurns
 
 log = structlog.get_logger("worker.pipeline")
@@ -191,7 +192,9 @@ class Pipeline:
             )
         events.stage = FailureStage.SUBMIT
         try:
-            submitted = await self._submit_when_available(request, body, message, events.deadline)
+            submitted = await self._submit_when_available(
+                request, body, message, events.deadline, on_partial_failure
+            )
         except StageFailure as failure:
             if spent is not None and not failure.retryable:
                 spent.refund()  # the API refused the create: no server was made
@@ -222,7 +225,9 @@ class Pipeline:
             identity, document, allowed_projects=c.allowed_projects, extra_fields=c.extra_fields
         )
         on_partial_failure = partial_failure_policy(
-            message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
+            message.header(PARTIAL_FAILURE_HEADER),
+            c.on_partial_failure,
+            header_allowed=c.partial_failure_header_allowed,
         )
         return request, on_partial_failure
 
@@ -267,7 +272,7 @@ class Pipeline:
                 )
         except StageFailure as failure:
             self._observe_job(started, failure.stage)
-            if failure.stage == FailureStage.JOB and accepted.on_partial_failure == "delete":
+            if failure.stage == FailureStage.JOB:
                 failure.compensation = await self._compensate(failure, accepted)
             raise
         self._observe_job(started, "succeeded")
@@ -286,17 +291,31 @@ class Pipeline:
             yield follower.config.safety_net, watch.wait
 
     async def _compensate(self, failure: StageFailure, accepted: _Accepted) -> Compensation | None:
-        """Delete what the failed job built; its own deadline, as long as a request's."""
-        submitted = accepted.submitted
-        return await compensate(
-            self.api,
-            failure.sub_jobs,
-            project_id=accepted.project_id,
-            tag_token=submitted.token if submitted.tagging == "tagged" else None,
-            flags=accepted.delete_flags,
-            schedule=self.config.schedule,
-            deadline=time.monotonic() + self.config.request_deadline_seconds,
-        )
+        """What becomes of the servers a failed job built: deleted when the first create of the
+        key chose ``delete`` (its request tag on the servers), within a deadline as long as a
+        request's; kept otherwise, saying why when this message asked for their deletion."""
+        recorded = accepted.submitted.request_tag
+        if recorded is not None and recorded.on_partial_failure == "delete":
+            return await compensate(
+                self.api,
+                failure.sub_jobs,
+                project_id=accepted.project_id,
+                token=accepted.submitted.token,
+                digest=recorded.digest,
+                flags=accepted.delete_flags,
+                schedule=self.config.schedule,
+                deadline=time.monotonic() + self.config.request_deadline_seconds,
+            )
+        if accepted.on_partial_failure != "delete":
+            return None
+        if recorded is None:
+            why = (
+                "created without the worker's request tag "
+                f"(tagging: {accepted.submitted.tagging}): nothing says it may be deleted"
+            )
+        else:
+            why = "the first create of this key chose keep; a later header cannot change it"
+        return not_compensated(failure.sub_jobs, why)
 
     async def _submit_when_available(
         self,
@@ -304,6 +323,7 @@ class Pipeline:
         body: dict[str, Any],
         message: InboundMessage,
         deadline: RequestDeadline,
+        on_partial_failure: OnPartialFailure,
     ) -> Submitted:
         """`submit`, but while the API is down (breaker open) the request waits for it, up to
         its deadline, without spending attempts, holding every partition's intake (new records
@@ -316,6 +336,7 @@ class Pipeline:
             try:
                 return await submit(
                     self.api, request, body, self.config.submit,
+                    on_partial_failure=on_partial_failure,
                     record_age_seconds=message.age_seconds(),
                 )  # fmt: skip
             except (StageFailure, EcsApiError) as exc:
@@ -499,7 +520,7 @@ class _EventMaker:
             servers=list(found.servers),
             job_id=None,
             order_id=None,
-            server_ids=list(found.server_ids),
+            server_ids=[server.server_id for server in found.servers],
             sub_jobs=[],
             begin_time=None,
             end_time=None,
