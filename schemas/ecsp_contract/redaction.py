@@ -5,9 +5,11 @@ request or not): every object key that *means* a secret, at any depth, has its v
 `"***"`, whatever that value was. A key means a secret by what it says, not by its exact
 spelling: case and separators do not count (`adminPass`, `admin_pass`, `AdminPass`, `admin-pass`,
 `adminpass`, `userData`, `user-data` …), a word like `pass`, `password`, `pwd` or `secret`
-anywhere in it counts (`root_password`, `dbSecret`), and so does a near-miss of a secret field
-(`adminPas`, `usrdata`: at most two letters off). Real fields such as `hw:passthrough` or
-`key_name` are not secrets.
+anywhere in it counts (`root_password`, `dbSecret`, `admin_pw`, `rootPw`, `pswd`, `passcode`,
+`auth_token`), as does `api_key`/`apikey` or `private_key` in any spelling, and so does a
+near-miss of a secret field (`adminPas`, `usrdata`: at most two letters off). Real fields such as
+`hw:passthrough` or `key_name` are not secrets, and neither is the idempotency token
+`client_token` (derived from the request key, in every event and log line to identify it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,21 @@ SECRET_FIELDS = ("adminPass", "user_data")
 MASK = "***"
 
 _SECRET_WORDS = frozenset(
-    {"pass", "password", "passwd", "passphrase", "pwd", "secret", "secrets", "credential"}
+    {
+        "pass",
+        "password",
+        "passwd",
+        "passphrase",
+        "passcode",
+        "pwd",
+        "pw",
+        "pswd",
+        "secret",
+        "secrets",
+        "credential",
+        "token",
+        "tokens",
+    }
 )
 """Whole words (split at separators and camelCase) that make a key secret."""
 _SECRET_PARTS = (
@@ -34,9 +50,13 @@ _SECRET_PARTS = (
     "passwd",
     "secret",
     "privatekey",
+    "apikey",
     "credential",
 )
 """Substrings of the normalised key (lower case, letters and digits only) that make it secret."""
+_NOT_SECRET = frozenset({"clienttoken", "xclienttoken"})
+"""Normalised keys that are never secret: the idempotency token (`X-Client-Token`), derived from
+the request key and carried by every event as `client_token`."""
 _NEAR_MISS_OF = ("adminpass", "userdata", "password")
 """A normalised key at most `_MAX_TYPOS` edits away from one of these is secret."""
 _MAX_TYPOS = 2
@@ -78,7 +98,7 @@ def is_secret_key(key: str, extra: frozenset[str] = frozenset()) -> bool:
     an intact piece of a target (`_pieces`), so 10,000 distinct made-up keys stay cheap.
     """
     normal = _normalise(key)
-    if not normal:
+    if not normal or (normal in _NOT_SECRET and normal not in extra):
         return False
     if normal in extra or _SECRET_PART.search(normal):
         return True

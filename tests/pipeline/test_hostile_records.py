@@ -196,10 +196,14 @@ def test_log_lines_mask_secret_keys_at_any_depth(suite_log: Path) -> None:
         "probe-7c1",
         Admin_Pass=secrets.PLANTED,
         payload={"outer": [{"userData": secrets.PLANTED}], "name": "kept-9d2"},
+        admin_pw=secrets.PLANTED,
+        api_key=secrets.PLANTED,
+        client_token="token-kept-4e1",
     )
     [line] = [line for line in suite_log.read_text().splitlines() if "probe-7c1" in line]
     assert secrets.PLANTED not in line
     assert "kept-9d2" in line
+    assert "token-kept-4e1" in line  # the idempotency token identifies the request
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
