@@ -98,6 +98,7 @@ class World:
 async def world(**faults: Any) -> AsyncIterator[World]:
     clock = FakeClock(time.time())
     config = SimulatorConfig(
+        admin_routes=True,
         credentials={AK: SK},
         job_seconds=(0.0, 0.0),
         seed=5,

@@ -201,6 +201,7 @@ async def stack(
     await create_topics(bootstrap, [topics["requests"]], partitions)
     await create_topics(bootstrap, [t for n, t in topics.items() if n != "requests"], 1)
     config = SimulatorConfig(
+        admin_routes=True,
         credentials={secrets.TEST_AK: secrets.TEST_SK},
         job_seconds=job_seconds,
         seed=7,
