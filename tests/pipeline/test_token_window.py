@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
 
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.idempotency import client_token
@@ -22,11 +23,14 @@ from tests.support.bodies import server_body
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import Credential
+from worker.ecs.errors import EcsApiError
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.servers import ServerQuery
 from worker.ops.config import Settings
+from worker.ops.metrics import Metrics
 from worker.pipeline.message import InboundMessage
+from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
 from worker.pipeline.tagging import (
@@ -62,6 +66,7 @@ class World:
         headers: tuple[tuple[str, bytes], ...] = (),
         age_seconds: float = 0.0,
         deadline: float = 10.0,
+        observer: PipelineObserver | None = None,
         **overrides: Any,
     ) -> CloudEvent:
         settings = Settings(
@@ -72,7 +77,12 @@ class World:
             token_window_seconds=WINDOW,
             **overrides,
         )
-        pipeline = Pipeline(pipeline_config(settings), self.client, SecretSource("X_", None))
+        pipeline = Pipeline(
+            pipeline_config(settings),
+            self.client,
+            SecretSource("X_", None),
+            observer=observer or SilentObserver(),
+        )
         stamp = int((time.time() - age_seconds) * 1000)
         record = InboundMessage(
             "requests", 0, 1, key.encode(), json.dumps(document).encode(), headers, stamp
@@ -442,3 +452,20 @@ async def test_an_operator_can_forbid_the_partial_failure_header() -> None:
             {"path": "headers.ecs-on-partial-failure", "message": "not accepted"}
         ]
         assert (await w.stats())["requests_total"] == 0
+
+
+async def test_servers_a_compensation_could_not_delete_are_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def refuse(*args: Any, **kwargs: Any) -> str:
+        raise EcsApiError("Ecs.0001", "quota exceeded", http_status=403)
+
+    metrics = Metrics()
+    async with world(partial_failure_rate=1.0) as w:
+        monkeypatch.setattr(w.client, "delete_servers", refuse)
+        failed = data(await w.run(server_body(count=3), headers=DELETE, observer=metrics))
+        kept = data(await w.run(server_body(count=3), key="req-2", observer=metrics))
+    assert len(failed["compensation"]["not_deleted"]) == 2
+    assert "Ecs.0001" in failed["compensation"]["not_deleted"][0]["reason"]
+    assert kept["compensation"] is None  # kept on purpose: not counted
+    assert metrics.registry.get_sample_value("ecsp_compensation_not_deleted_total") == 2

@@ -97,6 +97,12 @@ class Metrics(PipelineObserver):
             registry=r,
         )
         self.rebalances = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.servers_not_deleted_total = Counter(
+            "ecsp_compensation_not_deleted",
+            "Servers a compensation was to delete (on-partial-failure: delete) and could not: "
+            "they still run and are billed.",
+            registry=r,
+        )
         self.policy_reloads = Counter(
             "ecsp_policy_reloads",
             "Policy file reads by outcome: loaded, or invalid (the last good policy stays).",
@@ -191,6 +197,9 @@ class Metrics(PipelineObserver):
 
     def job_finished(self, outcome: str, seconds: float) -> None:
         self._job_duration(outcome).observe(seconds)
+
+    def servers_not_deleted(self, count: int) -> None:
+        self.servers_not_deleted_total.inc(count)
 
     # PolicyObserver (worker.policy.source) and GuardrailsObserver (worker.pipeline.guardrails)
     def policy_loaded(self, valid: bool) -> None:

@@ -23,6 +23,11 @@ class PipelineObserver(Protocol):
         """A followed job ended: `succeeded` or the failure stage, `seconds` after the create."""
         return None
 
+    def servers_not_deleted(self, count: int) -> None:
+        """A compensation meant to delete `count` servers and could not: they still run (and
+        cost); the `failed` event names them."""
+        return None
+
 
 class SilentObserver(PipelineObserver):
     """Records nothing (tests, tools)."""

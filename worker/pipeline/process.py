@@ -296,7 +296,7 @@ class Pipeline:
         request's; kept otherwise, saying why when this message asked for their deletion."""
         recorded = accepted.submitted.request_tag
         if recorded is not None and recorded.on_partial_failure == "delete":
-            return await compensate(
+            compensation = await compensate(
                 self.api,
                 failure.sub_jobs,
                 project_id=accepted.project_id,
@@ -306,6 +306,9 @@ class Pipeline:
                 schedule=self.config.schedule,
                 deadline=time.monotonic() + self.config.request_deadline_seconds,
             )
+            if compensation is not None and compensation.not_deleted:
+                self.observer.servers_not_deleted(len(compensation.not_deleted))
+            return compensation
         if accepted.on_partial_failure != "delete":
             return None
         if recorded is None:
