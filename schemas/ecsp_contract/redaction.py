@@ -15,7 +15,6 @@ near-miss of a secret field (`adminPas`, `usrdata`: at most two letters off). Re
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -63,20 +62,18 @@ _MAX_TYPOS = 2
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
-def _pieces(target: str) -> tuple[str, ...]:
-    """`target` cut into _MAX_TYPOS + 1 pieces: a word within _MAX_TYPOS edits of it keeps at
-    least one piece intact (each edit touches at most one piece), so a word containing none of
-    them needs no edit-distance computation (the pigeonhole filter of approximate matching)."""
-    size, extra = divmod(len(target), _MAX_TYPOS + 1)
-    bounds = [i * size + min(i, extra) for i in range(_MAX_TYPOS + 2)]
-    return tuple(target[start:end] for start, end in itertools.pairwise(bounds))
-
-
 _SECRET_PART = re.compile("|".join(_SECRET_PARTS))
-_NEAR_MISS_PIECES = tuple(
-    (target, re.compile("|".join(_pieces(target)))) for target in _NEAR_MISS_OF
+_NEAR_MISS_PIECES = (
+    ("adminpass", ("adm", "inp", "ass")),
+    ("userdata", ("use", "rda", "ta")),
+    ("password", ("pas", "swo", "rd")),
 )
-"""Each near-miss target with a pattern finding any of its pieces (one C-level scan)."""
+"""Each near-miss target cut into _MAX_TYPOS + 1 pieces: a word within _MAX_TYPOS edits of it
+keeps at least one piece intact (each edit touches at most one piece), so a word holding none
+of them needs no edit distance (the pigeonhole filter of approximate matching)."""
+_PIECE_FINDERS = tuple(
+    (target, re.compile("|".join(pieces))) for target, pieces in _NEAR_MISS_PIECES
+)
 
 
 def redact(request: Any, extra_fields: Iterable[str] = ()) -> Any:
@@ -95,7 +92,8 @@ def is_secret_key(key: str, extra: frozenset[str] = frozenset()) -> bool:
 
     Cached: every log line and every request copy asks again for the same few keys. A key not
     seen before costs a regex pass (~2 us); the edit distance runs only for a key that contains
-    an intact piece of a target (`_pieces`), so 10,000 distinct made-up keys stay cheap.
+    an intact piece of a target (`_NEAR_MISS_PIECES`), so 10,000 distinct made-up keys stay
+    cheap.
     """
     normal = _normalise(key)
     if not normal or (normal in _NOT_SECRET and normal not in extra):
@@ -105,9 +103,7 @@ def is_secret_key(key: str, extra: frozenset[str] = frozenset()) -> bool:
     if any(word.lower() in _SECRET_WORDS for word in _WORD.findall(key)):
         return True
     return any(
-        _within_typos(normal, target)
-        for target, pieces in _NEAR_MISS_PIECES
-        if pieces.search(normal)
+        _within_typos(normal, target) for target, pieces in _PIECE_FINDERS if pieces.search(normal)
     )
 
 
@@ -135,9 +131,10 @@ def _normalise(key: str) -> str:
 
 def _within_typos(word: str, target: str, typos: int = _MAX_TYPOS) -> bool:
     """Levenshtein distance of `word` and `target` is at most `typos`: common ends never need
-    an edit, so they are cut; what is left is one edit apart only if it is a letter or two at
-    most, and otherwise its first letters need an edit (one replaced, or one of them dropped),
-    tried with one typo less. Four short calls at most for two typos."""
+    an edit, so they are cut; what is left is within reach if one side is gone (the length check
+    bounds the other), one edit apart only if both are a single letter, and otherwise needs an
+    edit of its first letters (one replaced, or one of them dropped), tried with one typo less.
+    Four short calls at most for two typos."""
     if abs(len(word) - len(target)) > typos:
         return False
     start, shortest = 0, min(len(word), len(target))
@@ -149,9 +146,9 @@ def _within_typos(word: str, target: str, typos: int = _MAX_TYPOS) -> bool:
         end_target -= 1
     word, target = word[start:end_word], target[start:end_target]
     if not word or not target:
-        return len(word) + len(target) <= typos
-    if typos <= 1:
-        return typos == 1 and len(word) == 1 and len(target) == 1
+        return True
+    if typos == 1:
+        return len(word) == 1 and len(target) == 1
     return (
         _within_typos(word[1:], target[1:], typos - 1)
         or _within_typos(word[1:], target, typos - 1)

@@ -13,7 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecsp_contract import redaction
-from ecsp_contract.redaction import _MAX_TYPOS, _NEAR_MISS_OF, _within_typos, is_secret_key
+from ecsp_contract.redaction import (
+    _MAX_TYPOS,
+    _NEAR_MISS_OF,
+    _NEAR_MISS_PIECES,
+    _within_typos,
+    is_secret_key,
+)
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -56,6 +62,14 @@ def test_any_two_words_at_any_bound_agree_with_the_textbook_distance(
     word: str, target: str, typos: int
 ) -> None:
     assert _within_typos(word, target, typos) == (levenshtein(word, target) <= typos)
+
+
+def test_each_target_is_cut_into_one_piece_more_than_the_typos_allowed() -> None:
+    assert [target for target, _ in _NEAR_MISS_PIECES] == list(_NEAR_MISS_OF)
+    for target, pieces in _NEAR_MISS_PIECES:
+        assert "".join(pieces) == target
+        assert len(pieces) == _MAX_TYPOS + 1
+        assert all(pieces)
 
 
 @given(near())
