@@ -317,7 +317,10 @@ class Pipeline:
                 f"(tagging: {accepted.submitted.tagging}): nothing says it may be deleted"
             )
         else:
-            why = "the first create of this key chose keep; a later header cannot change it"
+            why = (
+                "the first create of this key chose keep; a later header or setting cannot "
+                "change it"
+            )
         return not_compensated(failure.sub_jobs, why)
 
     async def _submit_when_available(

@@ -175,17 +175,23 @@ async def _create(
     api: CreatingApi, bodies: tuple[TaggedBody, ...], token: str, project_id: str
 ) -> Submitted:
     """Sends `bodies` in turn while the API answers Ecs.0122; raises the last EcsApiError."""
-    for index, tagged in enumerate(bodies):
+    *earlier, last = bodies
+    for tagged in earlier:
         try:
             created = await api.create_servers(tagged.body, token, project_id)
         except EcsApiError as exc:
-            if exc.code != CONFLICT or index == len(bodies) - 1:
+            if exc.code != CONFLICT:
                 raise
             continue
-        if index > 0:
-            log.info("token known with an earlier body", tagging=tagged.tagging)
-        return Submitted(token, tagged.tagging, created=created, request_tag=tagged.request_tag)
-    raise AssertionError("create_bodies gives at least one body")
+        return _submitted(token, tagged, created, first=tagged is bodies[0])
+    created = await api.create_servers(last.body, token, project_id)
+    return _submitted(token, last, created, first=last is bodies[0])
+
+
+def _submitted(token: str, tagged: TaggedBody, created: CreateResult, *, first: bool) -> Submitted:
+    if not first:
+        log.info("token known with an earlier body", tagging=tagged.tagging)
+    return Submitted(token, tagged.tagging, created=created, request_tag=tagged.request_tag)
 
 
 async def _after_token_window(
