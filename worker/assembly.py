@@ -134,6 +134,7 @@ def pipeline_parts(
             extra_fields=settings.extra_fields(),
             include_request=settings.include_request,
             on_partial_failure=settings.on_partial_failure,
+            partial_failure_header_allowed=settings.allow_partial_failure_header,
         ),
         max_request_bytes=settings.max_request_bytes,
         create=create_policy(settings),

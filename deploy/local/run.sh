@@ -189,8 +189,11 @@ EOF
 
 # setsid: own session, so Ctrl-C reaches only this script, which then stops them in order.
 say "starting the ECS simulator on http://$HOST:$SIM_PORT (jobs take ${JOB_SECONDS}s)"
-setsid "$BIN/ecs-provisioner" simulator --host "$HOST" --port "$SIM_PORT" \
-    --credential "$DEMO_AK:$DEMO_SK" --job-seconds "$JOB_SECONDS" --seed 1 \
+# The AK/SK pair goes through the environment, not the command line (`ps` shows that); the
+# admin routes (/_sim/stats, faults, paying orders) are for watching the demo.
+ECSP_SIMULATOR_CREDENTIALS="$DEMO_AK:$DEMO_SK" \
+    setsid "$BIN/ecs-provisioner" simulator --host "$HOST" --port "$SIM_PORT" --admin-routes \
+    --job-seconds "$JOB_SECONDS" --seed 1 \
     </dev/null >"$RUN_DIR/simulator.log" 2>&1 &
 simulator_pid=$!
 for ((i = 0; i < 100; i++)); do

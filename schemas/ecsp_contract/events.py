@@ -92,11 +92,15 @@ class SubJobInfo(_EventModel):
     end_time: str | None = None
 
 
-Tagging = Literal["tagged", "no_room", "first_submitted_untagged"]
-"""Whether the worker's own server tags (deployment and client token) went into the create:
-tagged; no_room (the publisher's tags leave no room within the API's limit, or use the worker's
-tag keys): sent untagged, as before tagging existed; first_submitted_untagged (the API had the
-token with the untagged body of an earlier release, so that body was sent again)."""
+Tagging = Literal[
+    "tagged", "no_room", "first_submitted_untagged", "first_submitted_before_request_tag"
+]
+"""Whether the worker's own server tags (deployment, client token and request: digest and
+partial-failure choice) went into the create: tagged; no_room (the publisher's tags leave no
+room within the API's limit): sent untagged, as before tagging existed;
+first_submitted_untagged (the API had the token with the untagged body of an earlier release,
+so that body was sent again); first_submitted_before_request_tag (likewise with the body of the
+release before the request tag: deployment and token tags only)."""
 
 
 class ServerInfo(_EventModel):

@@ -25,7 +25,13 @@ from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.limits import (
+    MAX_HEADER_BYTES,
+    MAX_INT_DIGITS,
+    MAX_JSON_DEPTH,
+    MAX_KEY_BYTES,
+    MAX_OBJECT_KEYS,
+)
 
 
 class FailureStage(StrEnum):
@@ -47,14 +53,15 @@ class FailureStage(StrEnum):
         "decode",
         "the record is out of bounds or its value is not a JSON object of UTF-8 text: value over "
         f"`ECSP_MAX_REQUEST_BYTES`, key over {MAX_KEY_BYTES} bytes, `ecs-project-id` header over "
-        f"{MAX_HEADER_BYTES} bytes, nesting deeper than {MAX_JSON_DEPTH}, an integer of more "
-        f'than {MAX_INT_DIGITS} digits, a lone surrogate escape (`"\\ud800"`)',
+        f"{MAX_HEADER_BYTES} bytes, nesting deeper than {MAX_JSON_DEPTH}, more than "
+        f"{MAX_OBJECT_KEYS:,} object keys, an integer of more than {MAX_INT_DIGITS} digits, a "
+        'lone surrogate escape (`"\\ud800"`)',
         "fix the publisher; publish again (any key)",
     )
     VALIDATE = (
         "validate",
-        "no key, a schema violation (`details` lists `{path, message}`), an unknown or weak "
-        "`$NAME` secret, a project not allowed",
+        "no key, a schema violation (`details` lists `{path, message}`), a tag key of the "
+        "worker's own (`ecsp-`), an unknown or weak `$NAME` secret, a project not allowed",
         "fix the request or the worker's secrets/allow-list; re-publish (same key is fine: "
         "nothing was created)",
     )
@@ -95,14 +102,15 @@ class FailureStage(StrEnum):
     )
     CONFLICT = (
         "conflict",
-        "the key was used before with a different body",
+        "the key was used before with a different body (within the API's 8 h token memory, or "
+        "after it, as the servers' request tag shows)",
         "the publisher reused a key: use a new key for a new request",
     )
     TOKEN_EXPIRED = (
         "token_expired",
         "the key's token is older than the API's 8 h memory and not all requested servers were "
-        "found by their client-token tag (`servers` lists what was found; none when the create "
-        "went out untagged)",
+        "found by their tags (`servers` lists what was found, including servers of an earlier "
+        "release without a request tag; none when the create went out untagged)",
         "the worker created nothing: delete or keep the servers listed, then publish with a new "
         "key (or run with `ECSP_AFTER_TOKEN_WINDOW=recreate`)",
     )
@@ -158,6 +166,12 @@ class WorkerErrorCode(StrEnum):
         (_S.DECODE,),
         f"The message value nests objects/arrays deeper than {MAX_JSON_DEPTH} levels.",
     )
+    TOO_MANY_KEYS = (
+        "ECSP.TooManyKeys",
+        (_S.DECODE,),
+        f"The message value has more than {MAX_OBJECT_KEYS:,} object keys (all objects "
+        "together); the largest create body has about 1,300.",
+    )
     NUMBER_TOO_LARGE = (
         "ECSP.NumberTooLarge",
         (_S.DECODE,),
@@ -190,6 +204,13 @@ class WorkerErrorCode(StrEnum):
         (_S.VALIDATE,),
         "The resolved adminPass secret is not an acceptable password; the event says nothing "
         "more about the value (not its length, not the rule).",
+    )
+    RESERVED_TAG = (
+        "ECSP.ReservedTag",
+        (_S.VALIDATE,),
+        "A tag key (server_tags, or a legacy tags entry) starts with ecsp-, in any case: those "
+        "are the worker's own tags, which it trusts to find and to delete a request's servers; "
+        "error.details lists {path, message} per tag. The API itself would accept them.",
     )
     PROJECT_NOT_ALLOWED = (
         "ECSP.ProjectNotAllowed",
@@ -257,6 +278,13 @@ class WorkerErrorCode(StrEnum):
         (_S.TOKEN_EXPIRED,),
         "The record is older than the API's token window and only some of its servers were "
         "found by their client-token tag (listed in `servers`); nothing was created.",
+    )
+    OTHER_BODY = (
+        "ECSP.OtherBody",
+        (_S.CONFLICT,),
+        "After the token window: the servers found by the key's client-token tag carry another "
+        "request's digest (their ecsp-request tag), so the key was used before with a different "
+        "body, which Ecs.0122 says within the window; nothing was created.",
     )
     INTERNAL_ERROR = (
         "ECSP.InternalError",

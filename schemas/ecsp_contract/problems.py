@@ -46,12 +46,25 @@ def format_path(loc: Sequence[int | str]) -> str:
     return path or ROOT_PATH
 
 
+#: At most this many unknown fields get a "did you mean": a guess costs a similarity search,
+#: and a hostile body may carry thousands of unknown fields (its CPU must stay bounded).
+MAX_GUESSES = 20
+
+
 def problems_from(exc: ValidationError, model: type[BaseModel] | None = None) -> list[Problem]:
     """One `Problem` per error in `exc`, in pydantic's order, without echoing any input value.
 
-    With the validated `model`, an unknown field's message names the closest known field.
+    With the validated `model`, the message of each of the first `MAX_GUESSES` unknown fields
+    names the closest known field.
     """
-    return [_problem(error, model) for error in exc.errors(include_url=False, include_input=False)]
+    errors = exc.errors(include_url=False, include_input=False)
+    problems = []
+    guesses = 0
+    for error in errors:
+        guessing = model if guesses < MAX_GUESSES else None
+        guesses += error["type"] == "extra_forbidden"
+        problems.append(_problem(error, guessing))
+    return problems
 
 
 def _problem(error: ErrorDetails, model: type[BaseModel] | None) -> Problem:

@@ -130,10 +130,13 @@ def test_compose_worker_settings_are_known_and_consistent() -> None:
     assert endpoint.hostname == "simulator"
     assert str(endpoint.port) == option(simulator_args, "--port")
     assert option(simulator_args, "--host") == "0.0.0.0"
-    credentials = {
+    simulator_env = services["simulator"].get("environment", {})
+    credentials = set(simulator_env.get("ECSP_SIMULATOR_CREDENTIALS", "").split(","))
+    credentials |= {
         simulator_args[i + 1] for i, a in enumerate(simulator_args) if a == "--credential"
     }
     assert f"{env['ECSP_ECS_AK']}:{env['ECSP_ECS_SK']}" in credentials
+    assert "--admin-routes" in simulator_args  # its health check reads /_sim/stats
     assert env["ECSP_ECS_PROJECT_ID"]
 
     advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")

@@ -98,6 +98,7 @@ async def simulator(**overrides: Any) -> AsyncIterator[Sim]:
         "iam_users": {"alice": "alice-password-1"},
         "job_seconds": (0.2, 0.2),
         "seed": 11,
+        "admin_routes": True,
     }
     values.update(overrides)
     async with (

@@ -72,7 +72,11 @@ class Sim:
 
 @asynccontextmanager
 async def simulator(**overrides: Any) -> AsyncIterator[Sim]:
-    values: dict[str, Any] = {"credentials": {TEST_AK: TEST_SK}, "job_seconds": (0.1, 0.1)}
+    values: dict[str, Any] = {
+        "credentials": {TEST_AK: TEST_SK},
+        "job_seconds": (0.1, 0.1),
+        "admin_routes": True,
+    }
     values.update(overrides)
     async with (
         running_simulator(SimulatorConfig(**values)) as base_url,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from worker.ops.config import ConfigError, load_settings
+from worker.ops.config import ConfigError, Settings, load_settings
 from worker.ops.config_table import main as config_table_main
 from worker.ops.failure_table import main as failure_table_main
 
@@ -61,6 +62,12 @@ def test_secrets_come_from_files_and_are_never_printed(
         ({"ECSP_ECS_SK_FILE": "/nonexistent/sk"}, "ECSP_ECS_SK_FILE"),
         ({"ECSP_ALLOWED_EXTRA_FIELDS": "server.name"}, "ECSP_ALLOWED_EXTRA_FIELDS"),
         ({"ECSP_ALLOWED_EXTRA_FIELDS": "server.colour.x"}, "ECSP_ALLOWED_EXTRA_FIELDS"),
+        ({"ECSP_ECS_REGION": "attacker.example/#"}, "ECSP_ECS_REGION"),
+        ({"ECSP_ECS_REGION": "AP-SOUTHEAST-1"}, "ECSP_ECS_REGION"),
+        ({"ECSP_ECS_ENDPOINT": "http://ecs.example.com"}, "ECSP_ECS_ENDPOINT.*plain http"),
+        ({"ECSP_ECS_ENDPOINT": "ftp://127.0.0.1"}, "ECSP_ECS_ENDPOINT.*http"),
+        ({"ECSP_IAM_ENDPOINT": "http://10.0.0.7/v3/auth/tokens"}, "ECSP_IAM_ENDPOINT"),
+        ({"ECSP_ECS_METADATA_ENDPOINT": "http://metadata.example"}, "ECSP_ECS_METADATA_ENDPOINT"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -83,6 +90,23 @@ def test_invalid_settings_are_worded_by_the_project_not_pydantic(
         "ECSP_MAX_IN_FLIGHT: must be at least 1; "
         "ECSP_LOG_FORMAT: must be 'auto', 'json' or 'console'"
     )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ecs_endpoint": "https://ecs.example.com"},
+        {"ecs_endpoint": "http://127.0.0.1:8700", "iam_endpoint": "http://[::1]:8700"},
+        {"ecs_endpoint": "http://localhost:8700"},
+        {"ecs_metadata_endpoint": "http://169.254.169.254"},  # the metadata service is http
+        {"ecs_endpoint": "http://ecs-simulator:8700", "allow_insecure_endpoints": True},
+        {"ecs_region": "cn-north-4"},
+    ],
+)
+def test_https_loopback_or_an_explicit_insecure_setting_is_accepted(
+    settings: dict[str, Any],
+) -> None:
+    Settings(**settings)
 
 
 def test_run_requires_project_and_credentials() -> None:

@@ -1,5 +1,6 @@
-"""Starting the worker against an unreachable broker, with an invalid policy file or with OTEL_*
-asking for an exporter it lacks fails fast, clearly, and cleanly."""
+"""Starting the worker against an unreachable broker, with an invalid policy file, with OTEL_*
+asking for an exporter it lacks, or with a region or endpoint that would send credentials
+elsewhere fails fast, clearly, and cleanly."""
 
 from __future__ import annotations
 
@@ -58,3 +59,21 @@ def test_the_worker_refuses_to_start_when_otel_asks_for_an_exporter_it_lacks() -
     assert result.returncode == 2
     assert "OTEL_EXPORTER_OTLP_PROTOCOL='grpc'" in result.stderr
     assert "invalid configuration" in result.stderr
+
+
+def test_a_region_that_is_not_a_region_name_exits_2_before_any_connection() -> None:
+    result = run_worker_against_no_broker(ECSP_ECS_REGION="attacker.example/#")
+    assert result.returncode == 2
+    assert "ECSP_ECS_REGION" in result.stderr
+    assert "Unable to bootstrap" not in result.stderr  # not even the broker was contacted
+
+
+def test_a_plain_http_endpoint_exits_2_unless_the_operator_allows_it() -> None:
+    result = run_worker_against_no_broker(ECSP_ECS_ENDPOINT="http://ecs.example.com")
+    assert result.returncode == 2
+    assert "ECSP_ECS_ENDPOINT" in result.stderr
+    assert "Unable to bootstrap" not in result.stderr
+    allowed = run_worker_against_no_broker(
+        ECSP_ECS_ENDPOINT="http://ecs.example.com", ECSP_ALLOW_INSECURE_ENDPOINTS="true"
+    )
+    assert allowed.returncode == 3  # past the configuration: the missing broker stops it

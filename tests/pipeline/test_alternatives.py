@@ -32,7 +32,7 @@ from worker.pipeline.alternatives import (
     placement_token,
 )
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.tagging import tag_body
+from worker.pipeline.tagging import RequestTag, create_bodies, request_digest
 
 GOLDEN = Path(__file__).parent / "golden"
 PLACEMENT = GOLDEN / "placement"
@@ -48,8 +48,12 @@ VECTORS: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-def _tagged_bytes(body: dict[str, Any], token: str) -> bytes:
-    return encode_body(tag_body(body, token=token, deployment_name="ecs-provisioner").body)
+def _tagged_bytes(body: dict[str, Any], token: str, digest: str) -> bytes:
+    """The first body a create of `body` sends: this release's tags, the default keep choice."""
+    first, *_ = create_bodies(
+        body, token=token, deployment_name="ecs-provisioner", request_tag=RequestTag(digest, "keep")
+    )
+    return encode_body(first.body)
 
 
 def _rendered(name: str) -> dict[str, bytes]:
@@ -60,8 +64,9 @@ def _rendered(name: str) -> dict[str, bytes]:
     found = alternatives(wire, token, parse_fallbacks(HEADER))
     lines = [f"{a.index} {a.flavor_ref}@{a.availability_zone or ''} {a.token}" for a in found]
     files = {f"{name}.tokens": ("\n".join(lines) + "\n").encode()}
+    digest = request_digest(wire)  # the request's, whichever placement carries it
     for alternative in found:
-        body = _tagged_bytes(alternative.body_of(wire), alternative.token)
+        body = _tagged_bytes(alternative.body_of(wire), alternative.token, digest)
         files[f"{name}.{alternative.index}.tagged.json"] = body
     return files
 
@@ -78,7 +83,7 @@ def test_alternative_0_is_the_request_s_own_token_and_bytes() -> None:
     rendered = _rendered("01-prepaid-keypair")
     assert (
         rendered["01-prepaid-keypair.0.tagged.json"]
-        == (GOLDEN / "01-prepaid-keypair.tagged.json").read_bytes()
+        == (GOLDEN / "01-prepaid-keypair.request-tagged.json").read_bytes()
     )
     own_token = (GOLDEN / "01-prepaid-keypair.token").read_text().strip()
     assert rendered["01-prepaid-keypair.tokens"].decode().splitlines()[0].endswith(own_token)

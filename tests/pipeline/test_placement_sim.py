@@ -81,7 +81,9 @@ class Cloud:
 
 @asynccontextmanager
 async def cloud(faults: Faults) -> AsyncIterator[Cloud]:
-    config = SimulatorConfig(credentials={AK: SK}, job_seconds=(0.0, 0.0), seed=11, faults=faults)
+    config = SimulatorConfig(
+        credentials={AK: SK}, job_seconds=(0.0, 0.0), seed=11, faults=faults, admin_routes=True
+    )
     async with running_simulator(config) as base_url, aiohttp.ClientSession() as session:
         client = layered_client(session, base_url, AkSkAuth(Credential(AK, SK)), retry=FAST)
         yield Cloud(client, session, base_url)

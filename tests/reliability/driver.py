@@ -163,6 +163,7 @@ class _Run:
     ) -> dict[str, Any]:
         c = self.config
         sim = SimulatorConfig(
+            admin_routes=True,
             credentials={secrets.TEST_AK: secrets.TEST_SK},
             job_seconds=c.job_seconds,
             seed=c.seed,

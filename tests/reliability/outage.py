@@ -70,7 +70,7 @@ class SimProcess:
     async def start(self) -> None:
         command = [
             sys.executable, "-m", "worker", "simulator", "--port", str(self.port),
-            "--credential", f"{secrets.TEST_AK}:{secrets.TEST_SK}",
+            "--credential", f"{secrets.TEST_AK}:{secrets.TEST_SK}", "--admin-routes",
             "--job-seconds", self.job_seconds, "--seed", "17",
             "--quota-per-second", str(self.quota),
         ]  # fmt: skip

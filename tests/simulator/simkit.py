@@ -172,6 +172,7 @@ def config(clock: Callable[[], float], **overrides: Any) -> SimulatorConfig:
         "job_seconds": (10.0, 10.0),
         "seed": 7,
         "clock": clock,
+        "admin_routes": True,
     }
     values.update(overrides)
     return SimulatorConfig(**values)

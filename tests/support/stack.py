@@ -205,6 +205,7 @@ async def stack(
     await create_topics(bootstrap, [topics[n] for n in ("results", "failures", "progress")], 1)
     await create_topics(bootstrap, [topics["state"]], state_partitions, STATE_TOPIC_CONFIG)
     config = SimulatorConfig(
+        admin_routes=True,
         credentials={secrets.TEST_AK: secrets.TEST_SK},
         job_seconds=job_seconds,
         seed=7,

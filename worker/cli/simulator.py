@@ -9,9 +9,12 @@ FLAVOR@ZONE`` (repeatable, ``*`` for any flavor or zone: those offerings answer 
 ``--sold-out-job-rate`` (0.5: the fraction of them accepted and failed in the job),
 ``--quota-exceeded FLAVOR@ZONE`` (repeatable: Ecs.0001), ``--token-window-seconds`` (28800;
 ``--token-ttl-seconds`` is a hidden alias of old),
-``--list-lag-seconds`` (0: how long a new server is missing from the server list) and
-``--allow-field PATH`` (a create-body field of a newer API to accept, repeatable). Logs one line
-with the URL once listening. Credentials given here are never logged. Exit codes:
+``--list-lag-seconds`` (0: how long a new server is missing from the server list),
+``--allow-field PATH`` (a create-body field of a newer API to accept, repeatable) and
+``--admin-routes`` (serve the unauthenticated ``/_sim/`` paths; off by default). AK/SK pairs
+may also come from ``--credentials-file FILE`` (one ``AK:SK`` a line) or the environment
+(`CREDENTIALS_ENV`, comma-separated), which ``ps`` does not show. Logs one line with the URL
+once listening. Credentials given here are never logged. Exit codes:
 ``worker.cli.exit_codes`` (``simulator``).
 """
 
@@ -19,8 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 import structlog
 
@@ -49,6 +55,8 @@ EXAMPLES = (
         "--token-window-seconds 30",
     ),
 )
+CREDENTIALS_ENV = "ECSP_SIMULATOR_CREDENTIALS"
+"""Accepted AK/SK pairs, ``AK:SK,AK2:SK2`` (the environment is not on the command line)."""
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -110,6 +118,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=[],
         metavar="AK:SK",
         help="accepted AK/SK pair (repeatable)",
+    )
+    parser.add_argument(
+        "--credentials-file",
+        type=Path,
+        metavar="FILE",
+        help=f"accepted AK:SK pairs, one a line, # comments (also ${CREDENTIALS_ENV}: AK:SK,...)",
+    )
+    parser.add_argument(
+        "--admin-routes",
+        action="store_true",
+        help="serve /_sim/... (statistics, faults, paying orders, key rotation); they need no "
+        "authentication: tests and local stacks only",
     )
     parser.add_argument(
         "--iam-user",
@@ -235,10 +255,35 @@ def _extra_field(text: str) -> str:
     return text
 
 
-def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
-    """The simulator configuration the parsed command line describes."""
+def credentials_from(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, str]:
+    """The AK/SK pairs of the file, the environment and ``--credential``, in that order;
+    ValueError naming the source of a malformed entry (never the entry: it holds a secret)."""
+    sources: list[tuple[str, list[str]]] = []
+    if args.credentials_file is not None:
+        lines = args.credentials_file.read_text(encoding="utf-8").splitlines()
+        sources.append((str(args.credentials_file), [line.split("#", 1)[0] for line in lines]))
+    sources.append((CREDENTIALS_ENV, environ.get(CREDENTIALS_ENV, "").split(",")))
+    pairs: dict[str, str] = {}
+    for where, entries in sources:
+        for number, entry in enumerate(entries, 1):
+            if not entry.strip():
+                continue
+            try:
+                access_key, secret = _pair(entry.strip())
+            except argparse.ArgumentTypeError:
+                raise ValueError(f"{where}: entry {number} is not AK:SK") from None
+            pairs[access_key] = secret
+    return pairs | dict(args.credential)
+
+
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> SimulatorConfig:
+    """The simulator configuration the parsed command line (and the credentials' file and
+    environment variable) describes; ValueError for a malformed credential entry."""
     return SimulatorConfig(
-        credentials=dict(args.credential),
+        admin_routes=args.admin_routes,
+        credentials=credentials_from(args, os.environ if environ is None else environ),
         iam_users=dict(args.iam_user),
         job_seconds=args.job_seconds,
         seed=args.seed,
@@ -274,6 +319,7 @@ async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
             "simulator listening",
             url=base_url,
             access_keys=len(config.credentials),
+            admin_routes=config.admin_routes,
             iam_users=len(config.iam_users),
             job_seconds=list(config.job_seconds),
             seed=config.seed,
@@ -282,10 +328,19 @@ async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until SIGTERM/SIGINT; 0 on a clean stop, 2 without any credential or port."""
-    config = config_from_args(args)
+    """Serve until SIGTERM/SIGINT; 0 on a clean stop, 2 without any credential (or with an
+    unreadable or malformed one)."""
+    try:
+        config = config_from_args(args)
+    except (OSError, ValueError) as exc:
+        print(f"simulator: credentials: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     if not config.credentials and not config.iam_users:
-        print("simulator: give at least one --credential or --iam-user", file=sys.stderr)
+        print(
+            f"simulator: give at least one --credential, --credentials-file, ${CREDENTIALS_ENV} "
+            "or --iam-user",
+            file=sys.stderr,
+        )
         return ExitCode.USAGE
     try:
         asyncio.run(_serve(config, args.host, args.port))

@@ -33,7 +33,12 @@ from ecsp_contract.events import EventType
 from ecsp_contract.extensions import ExtraField, ExtraFieldError, parse_extra_fields
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE
 from ecsp_contract.problems import describe
-from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
+from worker.ecs.endpoints import (
+    REGION_PATTERN,
+    default_endpoint,
+    default_iam_endpoint,
+    endpoint_problem,
+)
 from worker.ops.setting_names import unknown_names
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -192,7 +197,9 @@ class Settings(BaseSettings):
     )
 
     # ECS API
-    ecs_region: str = Field("ap-southeast-1", description="Huawei Cloud region.")
+    ecs_region: str = Field(
+        "ap-southeast-1", description="Huawei Cloud region (lower-case letters, digits and `-`)."
+    )
     ecs_endpoint: str | None = Field(
         None, description="ECS base URL; overrides `https://ecs.{region}.myhuaweicloud.com`."
     )
@@ -202,6 +209,11 @@ class Settings(BaseSettings):
     ecs_project_allowlist: CommaList = Field(
         default_factory=list,
         description="Comma list of projects a request may name in `ecs-project-id`.",
+    )
+    allow_insecure_endpoints: bool = Field(
+        False,
+        description="Accept plain-http ECS/IAM/metadata endpoints on hosts that are not loopback "
+        "(a simulator in the cluster); otherwise they must be https (loopback may be http).",
     )
     ecs_ca_file: Path | None = Field(None, description="CA bundle for the ECS/IAM endpoints.")
     ecs_verify_tls: bool = Field(True, description="Verify TLS certificates of the API.")
@@ -317,7 +329,13 @@ class Settings(BaseSettings):
     on_partial_failure: Literal["keep", "delete"] = Field(
         "keep",
         description="A failed job's built servers: `keep` or `delete` them; header "
-        "`ecs-on-partial-failure` overrides per request.",
+        "`ecs-on-partial-failure` overrides per request. The first create of a key fixes the "
+        "choice (a tag on its servers); a replay cannot change it.",
+    )
+    allow_partial_failure_header: bool = Field(
+        True,
+        description="false: a request carrying the `ecs-on-partial-failure` header fails "
+        "`validate`; `ECSP_ON_PARTIAL_FAILURE` decides for every request.",
     )
     capacity_cache_seconds: float = Field(
         180.0,
@@ -375,6 +393,13 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("ecs_region")
+    @classmethod
+    def _region_name(cls, value: str) -> str:
+        if not REGION_PATTERN.fullmatch(value):
+            raise ValueError("must be a region name: lower-case letters, digits and -")
+        return value
+
     @field_validator("log_level", "kafka_security_protocol", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -401,9 +426,25 @@ class Settings(BaseSettings):
             problems.append(
                 "ECSP_KAFKA_SASL_USERNAME and ECSP_KAFKA_SASL_PASSWORD are required with SASL"
             )
+        problems += self._endpoint_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _endpoint_problems(self) -> list[str]:
+        endpoints = (
+            ("ECSP_ECS_ENDPOINT", self.ecs_base_url, False),
+            ("ECSP_IAM_ENDPOINT", self.iam_url, False),
+            ("ECSP_ECS_METADATA_ENDPOINT", self.ecs_metadata_endpoint, True),
+        )
+        problems = []
+        for name, url, link_local in endpoints:
+            why = endpoint_problem(
+                url, allow_insecure=self.allow_insecure_endpoints, link_local=link_local
+            )
+            if why is not None:
+                problems.append(f"{name}: {url!r} {why}")
+        return problems
 
     def secret_file(self, name: str) -> Path | None:
         """The file secret `name` was read from (to read it again), or None."""

@@ -142,6 +142,12 @@ class Metrics:
             registry=r,
         )
         self.rebalances_counter = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.servers_not_deleted_total = Counter(
+            "ecsp_compensation_not_deleted",
+            "Servers a compensation was to delete (on-partial-failure: delete) and could not: "
+            "they still run and are billed.",
+            registry=r,
+        )
         self.policy_reloads = Counter(
             "ecsp_policy_reloads",
             "Policy file reads by outcome: loaded, or invalid (the last good policy stays).",
@@ -286,6 +292,9 @@ class Metrics:
         self, flavor_ref: str, availability_zone: str | None, reason: SkipReason
     ) -> None:
         self.placement_skips.labels(*self._offering(flavor_ref, availability_zone), reason).inc()
+
+    def servers_not_deleted(self, count: int) -> None:
+        self.servers_not_deleted_total.inc(count)
 
     # PolicyObserver (worker.policy.source) and GuardrailsObserver (worker.pipeline.guardrails)
     def policy_loaded(self, valid: bool) -> None:

@@ -8,7 +8,8 @@ setting (`ecsp_contract.suggest.closest`). An `ECSP_*` environment variable may 
 - a `$NAME` secret: it starts with the configured `ECSP_SECRET_ENV_PREFIX` (`ECSP_SECRET_` by
   default; `SecretSource` reads these from the environment only);
 - the project's own tooling: it starts with one of `TOOLING_PREFIXES` (the test suite's
-  `ECSP_TEST_KAFKA_BOOTSTRAP`, `ECSP_TEST_EVENT_LOG`, …, the benchmarks' `ECSP_BENCH_*`);
+  `ECSP_TEST_KAFKA_BOOTSTRAP`, `ECSP_TEST_EVENT_LOG`, …, the benchmarks' `ECSP_BENCH_*`, the ECS
+  API simulator's `ECSP_SIMULATOR_CREDENTIALS`);
 - named in `ECSP_ALLOWED_UNKNOWN_VARIABLES` (names or `fnmatch` patterns such as `ECSP_MYTOOL_*`).
 
 Every key of a `--config` file must be a setting (or allowed): secrets are not read from it.
@@ -23,8 +24,8 @@ from fnmatch import fnmatchcase
 from ecsp_contract.suggest import closest
 
 PREFIX = "ECSP_"
-#: Prefixes of variables the repository's tests and benchmarks set for themselves.
-TOOLING_PREFIXES = ("ECSP_TEST_", "ECSP_BENCH_")
+#: Prefixes of variables the repository's tests, benchmarks and simulator read for themselves.
+TOOLING_PREFIXES = ("ECSP_TEST_", "ECSP_BENCH_", "ECSP_SIMULATOR_")
 ALLOW_SETTING = "ECSP_ALLOWED_UNKNOWN_VARIABLES"
 
 

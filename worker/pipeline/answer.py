@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 
@@ -28,6 +29,7 @@ from worker.pipeline.port import (
     minimal_failed_event,
 )
 from worker.pipeline.state import Received, Request, Step
+from worker.pipeline.turns import CpuTurns
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -51,6 +53,7 @@ class Answer:
 
     config: AnswerConfig
     observer: PipelineObserver
+    turns: CpuTurns  # a failed event (its request copy, its details) is built in a CPU turn
     next_step: Step[Received]
 
     async def __call__(self, message: InboundMessage, progress: ProgressSink | None) -> Outcome:
@@ -62,7 +65,7 @@ class Answer:
         try:
             return await self.next_step(request)
         except StageFailure as failure:
-            return self._failed(message, request.ctx, failure)
+            return await self.turns.run(partial(self._failed, message, request.ctx, failure))
         except Exception as exc:  # only a step composed without its guard lets one through
             return self._minimal(message, FailureStage.DECODE, exc)
 

@@ -15,8 +15,9 @@ the job's own GET say how it ended. The list only decides *when* to look, never 
 - a listing that fails on any page wakes nobody (its absences prove nothing);
 - the safety net: the follower checks the job at least every `safety_net_seconds` anyway.
 
-Jobs whose servers carry no tags (``no_room``, ``first_submitted_untagged``) are not watched;
-the pipeline follows them on the per-job schedule, as before.
+Only jobs of this release's tagged body (``tagged``) are watched; the pipeline follows the others
+(``no_room``, ``first_submitted_untagged``, and the rare ``first_submitted_before_request_tag``
+of a request in flight across an upgrade) on the per-job schedule, as before.
 """
 
 from __future__ import annotations

@@ -1,15 +1,20 @@
 """Deleting the servers a failed job did create (``on-partial-failure: delete``).
 
-Owns the `Compensate` step (around following the job: when the job failed and the request's
-choice, validated from the ``ecs-on-partial-failure`` header or the setting, is ``delete``) and
-`compensate`, which deletes what the job built, with what the request itself created besides
-servers (`submit.delete_flags`: a new EIP, data volumes).
+Owns the `Compensate` step (around following the job: when the job failed), `compensate`, which
+deletes what the job built, with what the request itself created besides servers
+(`submit.delete_flags`: a new EIP, data volumes), and `not_compensated`.
 
-`compensate` is safe to run again after a crash or a redelivery: when the servers carry the
-token tag it first lists them, so a server already gone counts as deleted and one whose deletion
-is under way is waited for, not deleted a second time; only the rest is sent to DeleteServers,
-whose job is followed like a create job. Without the tag (no room) it deletes by id directly.
-Whatever it cannot delete is named, with the reason, in the `failed` event.
+The choice is the first create's, not the message's: a record's key, value and headers are
+claims, and a replay of a key with another header must not delete servers its first create
+chose to keep. The create records the choice on the servers (`tagging.RequestTag`), and
+`compensate` deletes only a server whose own tags say ``delete`` for this request; a server
+created without that tag (an earlier release's body, or no room for tags) is never deleted.
+
+`compensate` is safe to run again after a crash or a redelivery: it first lists the servers by
+their token tag, so a server already gone counts as deleted and one whose deletion is under way
+is waited for, not deleted a second time; only the rest is sent to DeleteServers, whose job is
+followed like a create job. Whatever it does not delete is named, with the reason, in the
+`failed` event.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from worker.pipeline.follow import JobReader, follow_job
 from worker.pipeline.port import Outcome
 from worker.pipeline.schedule import JobSchedule
 from worker.pipeline.state import Created, Request, Step
-from worker.pipeline.tagging import token_tag
+from worker.pipeline.tagging import RequestTag, token_tag
 
 log = structlog.get_logger("worker.pipeline")
 
@@ -62,8 +67,23 @@ def _is_deleting(server: ServerSummary) -> bool:
     return server.task_state == "deleting"
 
 
+def _allows(server: ServerSummary, digest: str) -> bool:
+    """The server's own request tag says ``delete`` for the request of `digest`."""
+    return RequestTag(digest, "delete").listed in server.tags
+
+
 async def _ignore_payment(job: JobStatus) -> None:
     return None
+
+
+class CompensationObserver(Protocol):
+    def servers_not_deleted(self, count: int) -> None:
+        """A compensation left `count` servers of a failed job it should have deleted."""
+
+
+class NoCompensationObserver:
+    def servers_not_deleted(self, count: int) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -75,24 +95,46 @@ class Compensate:
     schedule: JobSchedule
     deadline_seconds: float
     next_step: Step[Created]
+    observer: CompensationObserver = NoCompensationObserver()  # noqa: RUF009 - stateless
     stage: ClassVar[FailureStage] = FailureStage.JOB
 
     async def __call__(self, request: Request[Created]) -> Outcome:
         try:
             return await self.next_step(request)
         except StageFailure as failure:
-            state = request.state
-            if failure.stage == FailureStage.JOB and state.on_partial_failure == "delete":
-                failure.compensation = await compensate(
-                    self.api,
-                    failure.sub_jobs,
-                    project_id=state.project_id,
-                    tag_token=state.token if state.tagging == "tagged" else None,
-                    flags=state.delete_flags,
-                    schedule=self.schedule,
-                    deadline=time.monotonic() + self.deadline_seconds,
-                )
+            if failure.stage == FailureStage.JOB:
+                failure.compensation = await self.compensation(request.state, failure)
             raise
+
+    async def compensation(self, state: Created, failure: StageFailure) -> Compensation | None:
+        """What becomes of the servers the failed job built: deleted when the first create of
+        the key chose ``delete`` (its request tag on the servers); kept otherwise, saying why
+        when this message asked for their deletion."""
+        recorded = state.request_tag
+        if recorded is not None and recorded.on_partial_failure == "delete":
+            compensation = await compensate(
+                self.api,
+                failure.sub_jobs,
+                project_id=state.project_id,
+                token=state.token,
+                digest=recorded.digest,
+                flags=state.delete_flags,
+                schedule=self.schedule,
+                deadline=time.monotonic() + self.deadline_seconds,
+            )
+            if compensation is not None and compensation.not_deleted:
+                self.observer.servers_not_deleted(len(compensation.not_deleted))
+            return compensation
+        if state.on_partial_failure != "delete":
+            return None
+        if recorded is None:
+            why = (
+                "created without the worker's request tag "
+                f"(tagging: {state.tagging}): nothing says it may be deleted"
+            )
+        else:
+            why = "the first create of this key chose keep; a later header cannot change it"
+        return not_compensated(failure.sub_jobs, why)
 
 
 @dataclass(frozen=True)
@@ -156,17 +198,29 @@ async def _wait_until_gone(scope: _Scope, token: str, server_ids: list[str]) -> 
     return sorted(remaining)
 
 
+def not_compensated(sub_jobs: tuple[SubJobInfo, ...], reason: str) -> Compensation | None:
+    """The compensation of a request that asked for deletion but whose servers do not allow
+    it: every built server kept, with the reason, and no API call."""
+    built = built_servers(sub_jobs)
+    if not built:
+        return None
+    kept = [ServerNotDeleted(server_id=sid, reason=reason) for sid in built]
+    return Compensation(action="delete", deleted=[], not_deleted=kept)
+
+
 async def compensate(
     api: ServerDeleter,
     sub_jobs: tuple[SubJobInfo, ...],
     *,
     project_id: str,
-    tag_token: str | None,
+    token: str,
+    digest: str,
     flags: tuple[bool, bool],
     schedule: JobSchedule,
     deadline: float,
 ) -> Compensation | None:
-    """Delete the built servers of a failed job; None when it had built none."""
+    """Delete the built servers of a failed job whose own tags say ``delete`` for the request
+    of `digest` (listed by the token's tag); None when it had built none."""
     built = built_servers(sub_jobs)
     if not built:
         return None
@@ -174,20 +228,23 @@ async def compensate(
     deleted: list[str] = []
     not_deleted: list[ServerNotDeleted] = []
     try:
-        deleting: list[str] = []
-        to_delete = built
-        if tag_token is not None:
-            listed = await list_all_servers(api, project_id, ServerQuery(tags=token_tag(tag_token)))
-            present = {s.server_id: s for s in listed}
-            deleted = [sid for sid in built if sid not in present]
-            deleting = [sid for sid in built if sid in present and _is_deleting(present[sid])]
-            to_delete = [sid for sid in built if sid in present and sid not in deleting]
+        listed = await list_all_servers(api, project_id, ServerQuery(tags=token_tag(token)))
+        present = {s.server_id: s for s in listed}
+        deleted = [sid for sid in built if sid not in present]
+        refused = [sid for sid in built if sid in present and not _allows(present[sid], digest)]
+        not_deleted += [
+            ServerNotDeleted(server_id=sid, reason="its tags do not say it may be deleted")
+            for sid in refused
+        ]
+        mine = [sid for sid in built if sid in present and sid not in refused]
+        deleting = [sid for sid in mine if _is_deleting(present[sid])]
+        to_delete = [sid for sid in mine if sid not in deleting]
         if to_delete:
             done, failed = await _run_delete_job(scope, to_delete, flags)
             deleted += done
             not_deleted += failed
-        if deleting and tag_token is not None:
-            still = await _wait_until_gone(scope, tag_token, deleting)
+        if deleting:
+            still = await _wait_until_gone(scope, token, deleting)
             deleted += [sid for sid in deleting if sid not in still]
             not_deleted += [
                 ServerNotDeleted(server_id=sid, reason="its deletion was still running")

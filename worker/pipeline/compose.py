@@ -32,6 +32,7 @@ from worker.pipeline.schedule import JobSchedule
 from worker.pipeline.secrets import ResolveSecrets, SecretSource
 from worker.pipeline.state import Step
 from worker.pipeline.submit import Submit, SubmittingApi
+from worker.pipeline.turns import CpuTurns
 from worker.pipeline.validate import Validate, ValidateConfig
 
 S = TypeVar("S")
@@ -70,10 +71,12 @@ def compose(
             wrapped = middleware(wrapped, stage)
         return cast(Step[S], wrapped)
 
-    api, rails = parts.api, parts.guardrails
+    api, rails, turns = parts.api, parts.guardrails, CpuTurns()
     follow = wrap(Follow(api, parts.pacing, parts.observer), Follow.stage)
     compensate = wrap(
-        Compensate(api, parts.schedule, parts.answer.request_deadline_seconds, follow),
+        Compensate(
+            api, parts.schedule, parts.answer.request_deadline_seconds, follow, parts.observer
+        ),
         Compensate.stage,
     )
     submit = wrap(Submit(api, parts.intake, parts.create, compensate, parts.placer), Submit.stage)
@@ -84,6 +87,6 @@ def compose(
     if rails is not None:
         guardrails = Guardrails(rails.policy, rails.budget, parts.intake, secrets, rails.observer)
         guarded = wrap(guardrails, Guardrails.stage)
-    validate = wrap(Validate(parts.validate, guarded), Validate.stage)
-    decode = wrap(Decode(parts.max_request_bytes, validate), Decode.stage)
-    return Answer(parts.answer, parts.observer, decode)
+    validate = wrap(Validate(parts.validate, turns, guarded), Validate.stage)
+    decode = wrap(Decode(parts.max_request_bytes, turns, validate), Decode.stage)
+    return Answer(parts.answer, parts.observer, turns, decode)

@@ -2,8 +2,9 @@
 
 Every way a record can be unusable here ends in a `decode` StageFailure with a machine-readable
 code (`ecsp_contract.failures.WorkerErrorCode`): out of bounds (key, header, value size, JSON
-depth, integer size), or a value that is not a JSON object of text UTF-8 can carry. The bounds
-keep every later step (events, logs, serialisation) far from Python's and pydantic's limits.
+depth, object keys, integer size), or a value that is not a JSON object of text UTF-8 can carry.
+The bounds keep every later step (events, logs, serialisation) far from Python's and pydantic's
+limits, and a record's CPU cost bounded.
 """
 
 from __future__ import annotations
@@ -11,26 +12,37 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
-from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.limits import (
+    MAX_HEADER_BYTES,
+    MAX_INT_DIGITS,
+    MAX_JSON_DEPTH,
+    MAX_KEY_BYTES,
+    MAX_OBJECT_KEYS,
+)
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.identity import PROJECT_HEADER
 from worker.pipeline.port import InboundMessage, Outcome
 from worker.pipeline.state import Parsed, Received, Request, Step
+from worker.pipeline.turns import CpuTurns
 
 
 @dataclass(frozen=True)
 class Decode:
-    """Checks the record's bounds and parses its value (`max_request_bytes` at most)."""
+    """Checks the record's bounds and parses its value (`max_request_bytes` at most), in the
+    pipeline's CPU turns (`turns.CpuTurns`: no batch of costly records holds the loop)."""
 
     max_request_bytes: int
+    turns: CpuTurns
     next_step: Step[Parsed]
     stage: ClassVar[FailureStage] = FailureStage.DECODE
 
     async def __call__(self, request: Request[Received]) -> Outcome:
-        return await self.next_step(request.advance(self.parsed(request.state)))
+        parsed = partial(self.parsed, request.state)
+        return await self.next_step(request.advance(await self.turns.run(parsed)))
 
     def parsed(self, state: Received) -> Parsed:
         check_bounds(state.message)
@@ -110,15 +122,23 @@ _DECODER = json.JSONDecoder(parse_int=_bounded_int)
 
 
 def _check_tree(document: dict[str, Any], *, texts: bool) -> None:
-    """Depth (and, if `texts`, text) checks over the parsed value, without recursion (any depth
-    is safe). Scalars are never deeper than their container, so only containers are queued."""
+    """Depth, key count (and, if `texts`, text) checks over the parsed value, without recursion
+    (any depth is safe). Scalars are never deeper than their container, so only containers are
+    queued. The key count stops a value before validation and redaction spend CPU per key."""
     pending: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 1)]
+    keys = 0
     while pending:
         node, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
             raise _too_deep()
         items: Iterable[Any] = node
         if isinstance(node, dict):
+            keys += len(node)
+            if keys > MAX_OBJECT_KEYS:
+                raise _decode_failure(
+                    WorkerErrorCode.TOO_MANY_KEYS,
+                    f"message value has more than {MAX_OBJECT_KEYS} object keys",
+                )
             items = node.values()
             if texts:
                 for key in node:

@@ -118,7 +118,7 @@ def reconciled(ctx: RequestContext, found: Reconciliation) -> CloudEvent:
         servers=list(found.servers),
         job_id=None,
         order_id=None,
-        server_ids=list(found.server_ids),
+        server_ids=[server.server_id for server in found.servers],
         sub_jobs=[],
         begin_time=None,
         end_time=None,

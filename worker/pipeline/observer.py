@@ -18,6 +18,10 @@ class PipelineObserver(Protocol):
     def job_finished(self, outcome: str, seconds: float) -> None:
         """A followed job ended: `succeeded` or the failure stage, `seconds` after the create."""
 
+    def servers_not_deleted(self, count: int) -> None:
+        """A compensation meant to delete `count` servers and could not: they still run (and
+        cost); the `failed` event names them."""
+
 
 class SilentObserver:
     """Records nothing."""
@@ -26,4 +30,7 @@ class SilentObserver:
         return None
 
     def job_finished(self, outcome: str, seconds: float) -> None:
+        return None
+
+    def servers_not_deleted(self, count: int) -> None:
         return None

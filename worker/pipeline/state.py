@@ -13,7 +13,7 @@ a job for minutes (`tests/pipeline/test_steps_memory.py` holds them to it). A st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ecsp_contract.events import Tagging
 from ecsp_contract.placement import Fallback
@@ -21,9 +21,7 @@ from ecsp_contract.request import CreateServersBody
 from worker.ecs.models import CreateResult
 from worker.pipeline.context import RequestContext
 from worker.pipeline.port import InboundMessage, Outcome
-
-#: What happens to the servers a failed job did build: kept, or deleted (compensation).
-OnPartialFailure = Literal["keep", "delete"]
+from worker.pipeline.tagging import OnPartialFailure, RequestTag
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -113,6 +111,7 @@ class Created:
     tagging: Tagging
     created: CreateResult
     job_id: str
-    on_partial_failure: OnPartialFailure
+    on_partial_failure: OnPartialFailure  # what this message asked (the first create decides)
     delete_flags: tuple[bool, bool]  # (delete_publicip, delete_volume) of a compensation
     may_await_payment: bool
+    request_tag: RequestTag | None  # what the servers record (None: the accepted body had none)

@@ -107,6 +107,7 @@ class Submit:
             on_partial_failure=state.on_partial_failure,
             delete_flags=delete_flags(state.request),
             may_await_payment=may_await_payment(state.request),
+            request_tag=submitted.request_tag,
         )
 
     async def _when_available(self, state: Resolved) -> tuple[RequestDeadline, Submitted]:
@@ -121,6 +122,7 @@ class Submit:
             try:
                 return deadline, await create_or_find(
                     self.api, state.request, state.body, self.policy,
+                    on_partial_failure=state.on_partial_failure,
                     record_age_seconds=state.message.age_seconds(),
                 )  # fmt: skip
             except (StageFailure, EcsApiError) as exc:

@@ -11,6 +11,7 @@ what is wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, ClassVar
 
 import pydantic_core
@@ -19,19 +20,20 @@ from ecsp_contract.extensions import ExtraField
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from ecsp_contract.placement import FALLBACKS_HEADER
 from ecsp_contract.redaction import redact
-from ecsp_contract.verdict import InvalidBody, check_body
+from ecsp_contract.verdict import InvalidBody, ReservedTags, check_body
 from worker.pipeline.alternatives import fallbacks_of
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.identity import Identity
 from worker.pipeline.port import Outcome
 from worker.pipeline.state import (
     DecodedRequest,
-    OnPartialFailure,
     Parsed,
     Request,
     Step,
     Validated,
 )
+from worker.pipeline.tagging import OnPartialFailure
+from worker.pipeline.turns import CpuTurns
 
 PARTIAL_FAILURE_HEADER = "ecs-on-partial-failure"
 #: A request copy is put into events only up to this size, so events stay small.
@@ -46,6 +48,7 @@ class ValidateConfig:
     extra_fields: tuple[ExtraField, ...] = ()
     include_request: bool = True
     on_partial_failure: OnPartialFailure = "keep"
+    partial_failure_header_allowed: bool = True  # False: the operator forbids the header
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,13 @@ class Validate:
     """Keeps the redacted copy, then checks key, project, body and headers."""
 
     config: ValidateConfig
+    turns: CpuTurns
     next_step: Step[Validated]
     stage: ClassVar[FailureStage] = FailureStage.VALIDATE
 
     async def __call__(self, request: Request[Parsed]) -> Outcome:
-        return await self.next_step(request.advance(self.validated(request)))
+        validated = partial(self.validated, request)  # a redacted copy and checks: CPU work
+        return await self.next_step(request.advance(await self.turns.run(validated)))
 
     def validated(self, request: Request[Parsed]) -> Validated:
         c, state = self.config, request.state
@@ -73,7 +78,9 @@ class Validate:
             extra_fields=c.extra_fields,
         )
         on_partial_failure = partial_failure_choice(
-            state.message.header(PARTIAL_FAILURE_HEADER), c.on_partial_failure
+            state.message.header(PARTIAL_FAILURE_HEADER),
+            c.on_partial_failure,
+            header_allowed=c.partial_failure_header_allowed,
         )
         fallbacks = fallbacks_of(state.message.header(FALLBACKS_HEADER))
         return Validated(state.ctx, state.message, checked, on_partial_failure, fallbacks)
@@ -106,7 +113,11 @@ def validate(
         problems = exc.problems
         raise StageFailure(
             stage=FailureStage.VALIDATE,
-            code=WorkerErrorCode.INVALID_REQUEST,
+            code=(
+                WorkerErrorCode.RESERVED_TAG
+                if isinstance(exc, ReservedTags)
+                else WorkerErrorCode.INVALID_REQUEST
+            ),
             message="; ".join(f"{p.path}: {p.message}" for p in problems[:5])
             + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
             details=[{"path": p.path, "message": p.message} for p in problems],
@@ -120,10 +131,23 @@ def validate(
     )
 
 
-def partial_failure_choice(header: str | None, default: OnPartialFailure) -> OnPartialFailure:
-    """The header's choice (``keep``/``delete``, any case) or the setting; StageFailure if bad."""
+def partial_failure_choice(
+    header: str | None, default: OnPartialFailure, *, header_allowed: bool = True
+) -> OnPartialFailure:
+    """The header's choice (``keep``/``delete``, any case) or the setting; a `validate`
+    StageFailure for another value, or for any header when the operator forbids it. It is what
+    this message asks: the first create of the key fixes what happens (`compensate`)."""
     if header is None:
         return default
+    if not header_allowed:
+        raise StageFailure(
+            stage=FailureStage.VALIDATE,
+            code=WorkerErrorCode.INVALID_REQUEST,
+            message=f"header {PARTIAL_FAILURE_HEADER} is not accepted by this worker "
+            f"(ECSP_ALLOW_PARTIAL_FAILURE_HEADER=false): its setting ({default}) applies to "
+            "every request",
+            details=[{"path": f"headers.{PARTIAL_FAILURE_HEADER}", "message": "not accepted"}],
+        )
     choice = header.strip().lower()
     if choice == "keep":
         return "keep"

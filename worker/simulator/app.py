@@ -1,8 +1,9 @@
 """The simulator application: `make_app(SimulatorConfig)` wires state, gateway and routes.
 
-Owns the route table, i.e. which API paths the simulator serves. Everything else is in the
-modules it wires together: `gateway` (faults, request ids), `ecs_api`, `iam`, `metadata`,
-`sim_api`.
+Owns the route table, i.e. which API paths the simulator serves. The simulator-only paths under
+``/_sim/`` (statistics, faults, order payment, key rotation: unauthenticated) are served only
+with ``SimulatorConfig.admin_routes``. Everything else is in the modules it wires together:
+`gateway` (faults, request ids), `ecs_api`, `iam`, `metadata`, `sim_api`.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ def make_app(config: SimulatorConfig) -> web.Application:
     )
     app.router.add_get("/v1/{project_id}/cloudservers/{server_id}", ecs_api.show_server)
     app.router.add_post("/v3/auth/tokens", iam.issue_token)
-    app.router.add_get("/_sim/stats", sim_api.get_stats)
-    app.router.add_get("/_sim/faults", sim_api.get_faults)
-    app.router.add_post("/_sim/faults", sim_api.set_faults)
-    app.router.add_post("/_sim/orders/{order_id}/pay", sim_api.pay_order)
-    app.router.add_put("/_sim/credentials", sim_api.replace_credentials)
-    app.router.add_post("/_sim/temporary-credentials", sim_api.issue_temporary)
-    app.router.add_delete("/_sim/temporary-credentials/{access_key}", sim_api.revoke_temporary)
     app.router.add_put("/meta-data/latest/api/token", metadata.session_token)
     app.router.add_get("/openstack/latest/securitykey", metadata.security_key)
+    if config.admin_routes:
+        app.router.add_get("/_sim/stats", sim_api.get_stats)
+        app.router.add_get("/_sim/faults", sim_api.get_faults)
+        app.router.add_post("/_sim/faults", sim_api.set_faults)
+        app.router.add_post("/_sim/orders/{order_id}/pay", sim_api.pay_order)
+        app.router.add_put("/_sim/credentials", sim_api.replace_credentials)
+        app.router.add_post("/_sim/temporary-credentials", sim_api.issue_temporary)
+        app.router.add_delete("/_sim/temporary-credentials/{access_key}", sim_api.revoke_temporary)
     return app

@@ -74,7 +74,9 @@ class SimulatorConfig:
     jump over token TTLs, signature skew and job retention. ``extra_fields`` are create-body
     fields of a newer API (``server.new_field``; see `ecsp_contract.extensions`) it accepts too.
     ``list_lag_seconds``: the server list is eventually consistent; a new server is missing from
-    ListServersDetails for this long after its job starts.
+    ListServersDetails for this long after its job starts. ``admin_routes``: serve the
+    unauthenticated ``/_sim/`` paths (tests, local stacks); off, the simulator serves only what
+    the real services do.
     """
 
     credentials: Mapping[str, str] = field(default_factory=dict)
@@ -92,6 +94,7 @@ class SimulatorConfig:
     clock: Callable[[], float] = time.time
     extra_fields: tuple[str, ...] = ()
     list_lag_seconds: float = 0.0
+    admin_routes: bool = False
 
 
 class FaultsError(ValueError):
