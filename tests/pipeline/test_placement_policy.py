@@ -10,6 +10,7 @@ from typing import Any
 from ecsp_contract.idempotency import client_token
 from tests.support.pipeline import PROJECT, ComposedPipeline, body, message, pipeline_for, settings
 from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
+from worker.ecs.errors import EcsApiError
 from worker.ops.metrics import Metrics
 from worker.pipeline.alternatives import placement_token
 from worker.pipeline.guardrails import GuardrailsParts, SilentGuardrailsObserver
@@ -37,8 +38,11 @@ def pipeline(
     )
 
 
-async def process(api: ScriptedApi, budget: HourlyBudget, key: str, fallbacks: str) -> Any:
-    record = message(body(), key=key.encode(), headers=(("ecs-fallbacks", fallbacks.encode()),))
+async def process(
+    api: ScriptedApi, budget: HourlyBudget, key: str, fallbacks: str, **server: Any
+) -> Any:
+    headers = (("ecs-fallbacks", fallbacks.encode()),)
+    record = message(body(**server), key=key.encode(), headers=headers)
     return (await pipeline(api, budget).process(record)).data
 
 
@@ -101,3 +105,32 @@ async def test_every_placement_forbidden_is_counted_as_a_policy_violation() -> N
     await pipeline(api, HourlyBudget(), metrics).process(record)
     counted = metrics.registry.get_sample_value("ecsp_policy_violations_total", {"rule": "flavors"})
     assert counted == 1
+
+
+SOLD_OUT = EcsApiError(code="Ecs.0319", message="sold out", http_status=400, retryable=False)
+
+
+async def test_every_placement_refused_at_create_time_gives_the_budget_back() -> None:
+    api = ScriptedApi(SOLD_OUT, [])
+    budget = HourlyBudget()
+    data = await process(api, budget, "refused", "@az2-dc1", flavorRef="s6.large.2")
+
+    assert (data["stage"], data["error"]["code"], data["retryable"]) == (
+        "submit",
+        "ECSP.CapacityExhausted",
+        True,
+    )
+    assert len(api.bodies) == 2
+    assert budget.used(PROJECT) == 0  # the API refused both creates: nothing was submitted
+
+
+async def test_placements_whose_jobs_sold_out_keep_their_budget() -> None:
+    """A create the API accepted counts, even if its job then failed sold out."""
+    sold_out_job = job("FAIL", ("FAIL", None), code="Ecs.0319")
+    api = ScriptedApi(ACCEPTED, [sold_out_job])
+    budget = HourlyBudget()
+    data = await process(api, budget, "in-jobs", "@az2-dc1", flavorRef="s6.large.2")
+
+    assert (data["stage"], data["error"]["code"]) == ("job", "ECSP.CapacityExhausted")
+    assert len(api.bodies) == 2
+    assert budget.used(PROJECT) == 1

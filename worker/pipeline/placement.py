@@ -138,6 +138,7 @@ class Placer:
         record = _Record(alternatives[0])
         pending = list(alternatives)
         last_capacity: StageFailure | None = None
+        accepted = False  # a create was accepted (its job then sold out)
         while pending:
             current = plan(
                 pending,
@@ -160,9 +161,12 @@ class Placer:
                 return await self._attempt(nxt, record, attempt)
             except _SoldOut as sold_out:
                 last_capacity = sold_out.failure
+                accepted = accepted or sold_out.failure.job_id is not None
         if last_capacity is None:
             raise _forbidden_failure(record)
-        raise _exhausted(last_capacity, record, single=len(alternatives) == 1)
+        exhausted = _exhausted(last_capacity, record, single=len(alternatives) == 1)
+        exhausted.refused_everywhere = not accepted
+        raise exhausted
 
     async def _attempt(
         self,
