@@ -81,7 +81,10 @@ def compose(
     )
     submit = wrap(Submit(api, parts.intake, parts.create, compensate, parts.placer), Submit.stage)
     forbidden_of = nothing_forbidden_of if rails is None else rails.forbidden_of
-    place = wrap(Place(parts.placer, forbidden_of, submit), Place.stage)
+    place = wrap(
+        Place(parts.placer, forbidden_of, api, parts.intake, parts.create.deployment_name, submit),
+        Place.stage,
+    )
     secrets = wrap(ResolveSecrets(parts.secrets, place), ResolveSecrets.stage)
     guarded = secrets
     if rails is not None:

@@ -41,6 +41,9 @@ class StageFailure(Exception):
     servers: tuple[ServerInfo, ...] = ()
     compensation: Compensation | None = None
     placement: Placement | None = None
+    refused_everywhere: bool = False
+    """Every create of the request was refused at once (ECSP.CapacityExhausted without a job):
+    retryable, yet nothing was created."""
 
     def __str__(self) -> str:
         return f"{self.stage}: {self.code}: {self.message}"
@@ -49,7 +52,7 @@ class StageFailure(Exception):
     def created_nothing(self) -> bool:
         """The request ends without a create the API accepted: refused or never sent (a job
         failure carries its job; a retryable failure may have reached the API)."""
-        return self.job_id is None and not self.retryable
+        return self.refused_everywhere or (self.job_id is None and not self.retryable)
 
 
 def internal_failure(stage: FailureStage, exc: BaseException) -> StageFailure:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import structlog
 
@@ -80,15 +80,15 @@ class Guardrails:
 
     async def __call__(self, request: Request[Validated]) -> Outcome:
         spent = await self.checked_and_admitted(request.state)
-        if spent is None:
-            return await self.next_step(request)
         try:
             outcome = await self.next_step(request)
         except StageFailure as failure:
-            if failure.created_nothing:
+            if failure.stage is FailureStage.POLICY:  # every placement forbidden (place step)
+                self._count(failure.details or [])
+            if spent is not None and failure.created_nothing:
                 spent.refund()
             raise
-        if not outcome.created:
+        if spent is not None and not outcome.created:
             spent.refund()  # found by tag instead of created
         return outcome
 
@@ -114,6 +114,11 @@ class Guardrails:
             retryable=False,
             details=[v.as_detail() for v in found],
         )
+
+    def _count(self, details: list[dict[str, Any]]) -> None:
+        """`ecsp_policy_violations_total`: one per broken rule of a request failing at policy."""
+        for detail in details:
+            self.observer.policy_violation(str(detail["rule"]))
 
     async def admit(
         self, request: DecodedRequest, partition: PartitionKey, deadline: float

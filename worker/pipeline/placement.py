@@ -132,37 +132,51 @@ class Placer:
         *,
         attempt: Callable[[Alternative, Placement], Awaitable[R]],
         forbidden: Forbidden = nothing_forbidden,
+        resume: Alternative | None = None,
     ) -> R:
         """The outcome in the first placement that is not sold out; raises the request's
-        StageFailure (with `placement` set) otherwise."""
+        StageFailure (with `placement` set) otherwise. `resume`: a placement an earlier delivery
+        of the request created (its servers are there): it is attempted first, whatever the
+        memory or the policy says (its create is answered with its first job), and only the
+        placements after it may follow."""
         record = _Record(alternatives[0])
         pending = list(alternatives)
+        if resume is not None:
+            pending = pending[pending.index(resume) :]
         last_capacity: StageFailure | None = None
+        accepted = False  # a create was accepted (its job then sold out)
         while pending:
-            current = plan(
-                pending,
-                self.memory,
-                self.clock(),
-                forbidden=forbidden,
-                attempted=bool(record.attempts),
-            )
-            nxt = current.to_try[0] if current.to_try else None
-            for skip in current.skipped:
-                if nxt is None or skip.alternative.index < nxt.index:
-                    self._skip(record, skip)
-                    pending.remove(skip.alternative)
-            if nxt is None:
-                break
-            if len(current.to_try) > 1 and await self._waited_for_probe(nxt.offering):
-                continue  # another request just asked the API about this offering: replan
+            if resume is not None:
+                nxt, resume = resume, None
+            else:
+                current = plan(
+                    pending,
+                    self.memory,
+                    self.clock(),
+                    forbidden=forbidden,
+                    attempted=bool(record.attempts),
+                )
+                planned = current.to_try[0] if current.to_try else None
+                for skip in current.skipped:
+                    if planned is None or skip.alternative.index < planned.index:
+                        self._skip(record, skip)
+                        pending.remove(skip.alternative)
+                if planned is None:
+                    break
+                nxt = planned
+                if len(current.to_try) > 1 and await self._waited_for_probe(nxt.offering):
+                    continue  # another request just asked the API about this offering: replan
             pending.remove(nxt)
             try:
                 return await self._attempt(nxt, record, attempt)
             except _SoldOut as sold_out:
                 last_capacity = sold_out.failure
+                accepted = accepted or sold_out.failure.job_id is not None
         if last_capacity is None:
             raise _forbidden_failure(record)
-        raise _exhausted(last_capacity, record, single=len(alternatives) == 1)
+        exhausted = _exhausted(last_capacity, record, single=len(alternatives) == 1)
+        exhausted.refused_everywhere = not accepted
+        raise exhausted
 
     async def _attempt(
         self,
