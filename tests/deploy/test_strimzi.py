@@ -20,10 +20,11 @@ import pytest
 import yaml
 
 from ecsp_contract.channels import CHANNELS
-from tests.deploy.conftest import K8S, kustomize
-from tests.deploy.test_k8s_manifests import (
+from tests.support.manifests import (
+    K8S,
     KUBERNETES_VERSIONS,
     Manifest,
+    kustomize,
     objects_of,
     setting,
     the,

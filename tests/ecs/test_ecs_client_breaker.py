@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.ecs.test_ecs_client_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from tests.support.bodies import server_body
 from tests.support.ecs_client import layered_client
+from tests.support.ecs_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
 from worker.ecs.client import EcsClient

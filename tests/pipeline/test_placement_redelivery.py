@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline.test_placement_sim import Cloud, DiesFollowing, cloud, codes, token_of
 from tests.support.pipeline import body, message, pipeline_for, settings
+from tests.support.placement_cloud import Cloud, DiesFollowing, cloud, codes, token_of
 from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
 from worker.ecs.errors import unavailable_error
 from worker.ecs.models import ServerPage

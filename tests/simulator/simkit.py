@@ -24,19 +24,6 @@ PROJECT = "0123456789abcdef0123456789abcdef"
 START = 1_750_000_000.0
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def prepaid(auto_pay: str) -> dict[str, Any]:
     return {
         "extendparam": {
