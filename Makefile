@@ -1,5 +1,6 @@
 # The two commands of the README, and the steps they are made of.
 #   make test   set up .venv, start a local Kafka if none runs, lint, type-check, run every test
+#   make test-fast  the broker-free tests only, for the edit-test loop (under a minute)
 #   make run    the whole thing on a laptop: Kafka + ECS simulator + worker + sample requests
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ export KAFKA_CHECK_PYTHON := $(abspath $(BIN)/python)
 export ECSP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-lowest lint typecheck pytest run kafka-start kafka-stop schemas bench reliability \
+.PHONY: venv test test-fast test-lowest lint typecheck pytest run kafka-start kafka-stop schemas bench reliability \
 	reliability-outage mutation clean
 
 venv: $(VENV)/.installed
@@ -34,6 +35,11 @@ pytest: venv
 	deploy/local/with-kafka.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The edit-test loop: every test that needs no broker and is not marked slow (under a minute);
+# it ends by saying what it left out. `make test` (what CI runs) is still the whole suite.
+test-fast: venv
+	$(BIN)/pytest -q -p no:cacheprovider -m "not kafka and not slow" $(PYTEST_ARGS)
 
 # The broker-free unit tests on the LOWEST versions pyproject allows for every direct dependency
 # (uv's lowest-direct resolution), in a venv of their own: proves the floors are true.

@@ -104,10 +104,38 @@ def suite_log() -> Path:
     return SUITE_LOG
 
 
+#: Tests here start brokers of their own (restarts, SASL/SSL, the start script): Kafka tests too.
+OWN_BROKER_TESTS = Path(__file__).parent / "kafka"
+DESELECTED: list[pytest.Item] = []
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+        if "kafka_bootstrap" in getattr(item, "fixturenames", ()) or item.path.is_relative_to(
+            OWN_BROKER_TESTS
+        ):
             item.add_marker(pytest.mark.kafka)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    DESELECTED.extend(items)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Says what a `-m` selection (`make test-fast`) left out, by marker."""
+    if not DESELECTED:
+        return
+    kafka = sum(1 for item in DESELECTED if item.get_closest_marker("kafka"))
+    slow = sum(
+        1
+        for item in DESELECTED
+        if item.get_closest_marker("slow") and not item.get_closest_marker("kafka")
+    )
+    other = len(DESELECTED) - kafka - slow
+    terminalreporter.write_line(
+        f"left out: {kafka} kafka (need a broker), {slow} slow, {other} other; "
+        "`make test` runs them all"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `make run`: the whole thing on one machine. Starts a local Kafka broker (unless one already
-# answers on KAFKA_PORT), creates the four topics, starts the ECS simulator and the worker in the
-# background, then runs `ecs-provisioner samples` in the foreground: the five example requests of
-# the API reference plus one invalid request, each shown live, then the batch summary and how to
-# publish more from a second terminal. The worker keeps serving until Ctrl-C, which stops
-# everything this script started (the broker only if it started it) and checks the ports are free.
+# answers on KAFKA_PORT), creates the five topics (the state topic compacted), starts the ECS
+# simulator and the worker in the background, then runs `ecs-provisioner samples` in the
+# foreground: the example requests (the API reference's five and one the shipped guardrails policy
+# allows) plus one invalid request, each shown live, then the batch summary and how to publish
+# more from a second terminal. The worker keeps serving until Ctrl-C, which stops everything this
+# script started (the broker only if it started it) and checks the ports are free. The worker's
+# settings are written to DEMO_RUN_DIR/worker.env (its `--config`); when something does not come
+# up, the failure names the command that checks them:
+# `ecs-provisioner doctor --config DEMO_RUN_DIR/worker.env`.
 #
 # Usage: deploy/local/run.sh     (normally through `make run`, which sets up .venv first)
 #
@@ -54,12 +58,17 @@ fi
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
-# One line saying what failed, then the last lines of the log that tells why.
+# One line saying what failed, the last lines of the log that tells why, and (once the worker's
+# settings are written) the command that checks the deployment and says how to fix it.
 fail() {
     echo "run.sh: $1" >&2
     if [[ -n ${2:-} && -s $2 ]]; then
         echo "--- last lines of $2:" >&2
         tail -n 20 "$2" >&2
+    fi
+    if [[ -s ${WORKER_ENV:-} ]]; then
+        echo "run.sh: for a checklist with a fix for each problem, run:" >&2
+        echo "  $BIN/ecs-provisioner doctor --config $WORKER_ENV" >&2
     fi
     exit 1
 }
@@ -121,8 +130,28 @@ for pair in "SIM_PORT:$SIM_PORT" "OPS_PORT:$OPS_PORT"; do
     port_open "${pair#*:}" && fail "port ${pair#*:} is in use by another process (set ${pair%%:*}=<free port>)"
 done
 
-# Kafka: reuse a broker that answers, else start (and later stop) our own.
+# The worker's settings (demo values only), as the file `run` and `doctor` read with --config;
+# topic and group names given in the environment are kept, so doctor checks the same ones.
 export ECSP_KAFKA_BOOTSTRAP_SERVERS=$HOST:$KAFKA_PORT
+WORKER_ENV=$RUN_DIR/worker.env
+(
+    umask 077
+    {
+        echo "ECSP_KAFKA_BOOTSTRAP_SERVERS=$ECSP_KAFKA_BOOTSTRAP_SERVERS"
+        for name in ECSP_TOPIC_REQUESTS ECSP_TOPIC_RESULTS ECSP_TOPIC_FAILURES ECSP_TOPIC_PROGRESS \
+            ECSP_TOPIC_STATE ECSP_GROUP_ID; do
+            if [[ -n ${!name+set} ]]; then echo "$name=${!name}"; fi
+        done
+        echo "ECSP_ECS_ENDPOINT=http://$HOST:$SIM_PORT"
+        echo "ECSP_ECS_AK=$DEMO_AK"
+        echo "ECSP_ECS_SK=$DEMO_SK"
+        echo "ECSP_ECS_PROJECT_ID=$DEMO_PROJECT"
+        echo "ECSP_OPS_HOST=$HOST"
+        echo "ECSP_OPS_PORT=$OPS_PORT"
+    } >"$WORKER_ENV"
+)
+
+# Kafka: reuse a broker that answers, else start (and later stop) our own.
 if port_open "$KAFKA_PORT"; then
     say "using the Kafka broker already listening on $HOST:$KAFKA_PORT (left running on exit)"
 else
@@ -130,7 +159,8 @@ else
     "$HERE/kafka.sh" start || fail "the Kafka broker did not start" "$HERE/.run/kafka-$KAFKA_PORT/logs/kafka.out"
 fi
 
-# The four topics; requests gets 3 partitions so per-key ordering across partitions shows.
+# The five topics; requests and state get 3 partitions so per-key ordering across partitions
+# and the key's partition that `status` reads show; the state topic is compacted.
 "$BIN/python" - <<'EOF' || fail "cannot create the topics on $ECSP_KAFKA_BOOTSTRAP_SERVERS"
 import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -139,13 +169,17 @@ from worker.ops.config import Settings
 async def main() -> None:
     s = Settings()
     wanted = {s.topic_requests: 3, s.topic_results: 1, s.topic_failures: 1, s.topic_progress: 1}
+    configs = {s.topic_state: {"cleanup.policy": "compact", "segment.ms": "3600000"}}
+    if s.topic_state:
+        wanted[s.topic_state] = 3
     admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers, request_timeout_ms=15000)
     await asyncio.wait_for(admin.start(), 30)
     try:
         missing = set(wanted) - set(await asyncio.wait_for(admin.list_topics(), 30))
         if missing:
             await asyncio.wait_for(admin.create_topics(
-                [NewTopic(t, num_partitions=wanted[t], replication_factor=1) for t in missing]), 30)
+                [NewTopic(t, num_partitions=wanted[t], replication_factor=1,
+                          topic_configs=configs.get(t)) for t in missing]), 30)
             print("run.sh: created topics", ", ".join(sorted(missing)))
     finally:
         await admin.close()
@@ -155,8 +189,11 @@ EOF
 
 # setsid: own session, so Ctrl-C reaches only this script, which then stops them in order.
 say "starting the ECS simulator on http://$HOST:$SIM_PORT (jobs take ${JOB_SECONDS}s)"
-setsid "$BIN/ecs-provisioner" simulator --host "$HOST" --port "$SIM_PORT" \
-    --credential "$DEMO_AK:$DEMO_SK" --job-seconds "$JOB_SECONDS" --seed 1 \
+# The AK/SK pair goes through the environment, not the command line (`ps` shows that); the
+# admin routes (/_sim/stats, faults, paying orders) are for watching the demo.
+ECSP_SIMULATOR_CREDENTIALS="$DEMO_AK:$DEMO_SK" \
+    setsid "$BIN/ecs-provisioner" simulator --host "$HOST" --port "$SIM_PORT" --admin-routes \
+    --job-seconds "$JOB_SECONDS" --seed 1 \
     </dev/null >"$RUN_DIR/simulator.log" 2>&1 &
 simulator_pid=$!
 for ((i = 0; i < 100; i++)); do
@@ -167,13 +204,10 @@ done
 port_open "$SIM_PORT" || fail "the simulator is not listening on $SIM_PORT after 10s" "$RUN_DIR/simulator.log"
 
 say "starting the worker (health on http://$HOST:$OPS_PORT/readyz, log $RUN_DIR/worker.log)"
-ECSP_ECS_ENDPOINT=http://$HOST:$SIM_PORT \
-    ECSP_ECS_AK=$DEMO_AK ECSP_ECS_SK=$DEMO_SK ECSP_ECS_PROJECT_ID=$DEMO_PROJECT \
-    ECSP_SECRET_ADMIN_PASS='Demo-Passw0rd!' \
-    ECSP_LOG_FORMAT=json ECSP_OPS_HOST=$HOST ECSP_OPS_PORT=$OPS_PORT \
+ECSP_SECRET_ADMIN_PASS='Demo-Passw0rd!' ECSP_LOG_FORMAT=json \
     ECSP_JOB_POLL_INITIAL_SECONDS=1 ECSP_JOB_POLL_MAX_SECONDS=2 \
     ECSP_COMMIT_INTERVAL_SECONDS=0.5 ECSP_SHUTDOWN_GRACE_SECONDS=5 \
-    setsid "$BIN/ecs-provisioner" run </dev/null >"$RUN_DIR/worker.log" 2>&1 &
+    setsid "$BIN/ecs-provisioner" run --config "$WORKER_ENV" </dev/null >"$RUN_DIR/worker.log" 2>&1 &
 worker_pid=$!
 ready() {
     "$BIN/python" -c 'import sys, urllib.request

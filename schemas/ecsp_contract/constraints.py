@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, 
 from pydantic_core import PydanticCustomError
 
 from ecsp_contract.password import PASSWORD_SPECIALS, admin_password_problems, literal_password
+from ecsp_contract.reserved import RESERVED_TAG_KEY_PATTERN
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 CHINESE = r"\u4e00-\u9fff"
@@ -241,7 +242,10 @@ Tag = Annotated[
             'must be "key.value": key 1-36 letters, digits, _ or -; value at most 43 of those or .',
         )
     ),
-    Field(json_schema_extra={"pattern": TAG_PATTERN}),
+    Field(
+        description="key.value; a key starting with ecsp- (any case) is the worker's own: refused",
+        json_schema_extra={"pattern": TAG_PATTERN, "not": {"pattern": RESERVED_TAG_KEY_PATTERN}},
+    ),
 ]
 ServerTagKey = Annotated[
     StrictStr,
@@ -252,7 +256,13 @@ ServerTagKey = Annotated[
             "must be 1-36 characters without control characters or = * < > \\ , | /",
         )
     ),
-    Field(json_schema_extra={"pattern": SERVER_TAG_KEY_PATTERN}),
+    Field(
+        description="A key starting with ecsp- (any case) is the worker's own: refused.",
+        json_schema_extra={
+            "pattern": SERVER_TAG_KEY_PATTERN,
+            "not": {"pattern": RESERVED_TAG_KEY_PATTERN},
+        },
+    ),
 ]
 ServerTagValue = Annotated[
     StrictStr,

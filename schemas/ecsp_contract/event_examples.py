@@ -19,6 +19,8 @@ from ecsp_contract.events import (
     EventType,
     FailedData,
     KafkaOrigin,
+    Placement,
+    PlacementAttempt,
     SubJobInfo,
     SubmittedData,
     SucceededData,
@@ -70,6 +72,19 @@ def _data() -> dict[EventType, EventData]:
             begin_time="2026-11-30T09:00:02.112Z",
             end_time="2026-11-30T09:01:29.870Z",
             attempts=1,
+            placement=Placement(  # the body's zone was sold out; the header's @az2-dc1 was not
+                flavorRef="s2.small.1",
+                availability_zone="az2-dc1",
+                attempts=[
+                    PlacementAttempt(
+                        flavorRef="s2.small.1", availability_zone="az1-dc1", code="Ecs.0319"
+                    ),
+                    PlacementAttempt(
+                        flavorRef="s2.small.1", availability_zone="az2-dc1", code=None
+                    ),
+                ],
+                skipped=[],
+            ),
         ),
         EventType.VALIDATED: ValidatedData(**_common(1043), attempts=1),
         EventType.FAILED: FailedData(

@@ -92,11 +92,15 @@ class SubJobInfo(_EventModel):
     end_time: str | None = None
 
 
-Tagging = Literal["tagged", "no_room", "first_submitted_untagged"]
-"""Whether the worker's own server tags (deployment and client token) went into the create:
-tagged; no_room (the publisher's tags leave no room within the API's limit, or use the worker's
-tag keys): sent untagged, as before tagging existed; first_submitted_untagged (the API had the
-token with the untagged body of an earlier release, so that body was sent again)."""
+Tagging = Literal[
+    "tagged", "no_room", "first_submitted_untagged", "first_submitted_before_request_tag"
+]
+"""Whether the worker's own server tags (deployment, client token and request: digest and
+partial-failure choice) went into the create: tagged; no_room (the publisher's tags leave no
+room within the API's limit): sent untagged, as before tagging existed;
+first_submitted_untagged (the API had the token with the untagged body of an earlier release,
+so that body was sent again); first_submitted_before_request_tag (likewise with the body of the
+release before the request tag: deployment and token tags only)."""
 
 
 class ServerInfo(_EventModel):
@@ -121,6 +125,51 @@ class Compensation(_EventModel):
     deleted: list[str] = Field(description="Servers deleted (or found already gone).")
     not_deleted: list[ServerNotDeleted] = Field(
         description="Servers still there: they run and are billed; delete them by hand."
+    )
+
+
+SkipReason = Literal["sold_out_recently", "policy"]
+"""Why an alternative was not sent: the pod saw its offering sold out within
+`ECSP_CAPACITY_CACHE_SECONDS` (sold_out_recently), or the guardrails policy forbids it (policy)."""
+
+
+class PlacementAttempt(_EventModel):
+    """One placement sent to the API, and the API's code for it (null: accepted and not failed)."""
+
+    flavorRef: str
+    availability_zone: str | None = Field(description="null: the body named no zone.")
+    code: str | None = Field(
+        description="The API's answer: a capacity code (Ecs.0319, Ecs.0044) when it was sold "
+        "out at create time or in its job, another code when that ended the request, null when "
+        "it was accepted and did not fail."
+    )
+
+
+class PlacementSkip(_EventModel):
+    """An alternative that was not sent to the API, and why."""
+
+    flavorRef: str
+    availability_zone: str | None
+    reason: SkipReason
+
+
+class Placement(_EventModel):
+    """Where the servers were asked for: the placement of the last attempt, every attempt in
+    order and every alternative skipped (the body's own placement is the first alternative,
+    the `ecs-fallbacks` header's follow)."""
+
+    flavorRef: str = Field(
+        description="Flavor of the last attempt (the servers', on success); the first "
+        "alternative's when none was sent."
+    )
+    availability_zone: str | None = Field(description="Zone of the last attempt; null: none named.")
+    attempts: list[PlacementAttempt] = Field(
+        description="Alternatives sent to the API, in order, each with the API's code."
+    )
+    skipped: list[PlacementSkip] = Field(
+        description="Alternatives passed over before the one that took the request (all of "
+        "them, on failure): sold out recently (the pod's capacity memory) or forbidden by the "
+        "policy."
     )
 
 
@@ -189,6 +238,11 @@ class SucceededData(EventData):
     begin_time: str | None
     end_time: str | None
     attempts: int = Field(description="Number of create API calls made (retries included).")
+    placement: Placement | None = Field(
+        default=None,
+        description="Where the servers were placed and which alternatives were tried or "
+        "skipped first (null when no create was sent, e.g. reconciled).",
+    )
 
 
 class ValidatedData(EventData):
@@ -220,6 +274,11 @@ class FailedData(EventData):
     compensation: Compensation | None = Field(
         default=None,
         description="With on-partial-failure delete: what was deleted of a failed job's servers.",
+    )
+    placement: Placement | None = Field(
+        default=None,
+        description="The placements tried (each with the API's code) and skipped, when the "
+        "request got as far as choosing one.",
     )
 
 

@@ -12,8 +12,8 @@ Files (under the package directory, `schemas/ecsp_contract/`):
   `dataschema`;
 - `json/cloudevent.schema.json`: the CloudEvents 1.0 structured-mode envelope;
 - `asyncapi.yaml`: servers, topics with their Kafka bindings (key schema, consumer group,
-  partitions), headers (with the W3C trace context), messages with examples (the five reference
-  requests, one event of each type).
+  partitions, the state topic's `cleanup.policy=compact`), headers (with the W3C trace context),
+  messages with examples (every example request, one event of each type).
 """
 
 from __future__ import annotations
@@ -25,16 +25,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, channel_of
+from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, ChannelSpec, channel_of
 from ecsp_contract.cloudevent import CONTENT_TYPE, DATA_CONTENT_TYPE, SCHEMA_VERSION, dataschema_uri
 from ecsp_contract.event_examples import REQUEST_TRACEPARENT, TRACESTATE, example_event
 from ecsp_contract.events import EVENT_DATA_MODELS, EVENT_TYPE_DOCS, EventType
 from ecsp_contract.failures import WorkerErrorCode
-from ecsp_contract.limits import MAX_KEY_BYTES
+from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_KEY_BYTES
+from ecsp_contract.placement import MAX_FALLBACKS_HEADER_BYTES
 from ecsp_contract.request import CreateServersBody
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 EXAMPLES_DIR_NAME = "examples"
+#: The examples of the API reference ("Creating an ECS", v1.1), as it prints them; the other
+#: files of `examples/` are the project's own (06: allowed by the shipped guardrails policy).
+REFERENCE_EXAMPLES = frozenset(
+    {
+        "01-prepaid-keypair",
+        "02-prepaid-password",
+        "03-prepaid-traffic-eip",
+        "04-prepaid-shared-bandwidth",
+        "05-dry-run",
+    }
+)
 JSON_DIR_NAME = "json"
 ASYNCAPI_NAME = "asyncapi.yaml"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -132,13 +144,7 @@ def asyncapi_document() -> dict[str, Any]:
             "address": spec.default_topic,
             "description": spec.description + " The topic name is configurable.",
             "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
-            "bindings": {
-                "kafka": {
-                    "topic": spec.default_topic,
-                    "partitions": spec.partitions,
-                    "bindingVersion": KAFKA_BINDING_VERSION,
-                }
-            },
+            "bindings": {"kafka": _topic_binding(spec)},
         }
         action = "receive" if spec.inbound else "send"
         operations[f"{action}-{channel_id}"] = {
@@ -271,9 +277,32 @@ def _headers(*, with_project: bool) -> dict[str, Any]:
     if with_project:
         properties["ecs-project-id"] = {
             "type": "string",
+            "maxLength": MAX_HEADER_BYTES,
             "description": (
-                "Project to create in; must be in the worker's allow-list "
-                "(default: the configured project)."
+                "Project to create in. Without it, the worker's default project "
+                "(ECSP_ECS_PROJECT_ID); with it, that project must be the default one or in "
+                "ECSP_ECS_PROJECT_ALLOWLIST, else the request fails at validate with "
+                "ECSP.ProjectNotAllowed (no fallback to the default)."
+            ),
+        }
+        properties["ecs-on-partial-failure"] = {
+            "type": "string",
+            "examples": ["keep", "delete"],
+            "description": (
+                "keep or delete (any case): what to do with the servers a failed job did "
+                "create; without it, ECSP_ON_PARTIAL_FAILURE (keep). Any other value fails the "
+                "request at validate (ECSP.InvalidRequest)."
+            ),
+        }
+        properties["ecs-fallbacks"] = {
+            "type": "string",
+            "maxLength": MAX_FALLBACKS_HEADER_BYTES,
+            "examples": ["@ap-southeast-1b,c7.large.2@ap-southeast-1c"],
+            "description": (
+                "Placements to try, in order, when the body's own flavor or zone is sold out: "
+                "a comma list of at most 10 FLAVOR@ZONE, FLAVOR or @ZONE. Invalid syntax fails "
+                "the request at validate (ECSP.InvalidRequest); every placement sold out fails "
+                "it with ECSP.CapacityExhausted (retryable). See docs/placement.md."
             ),
         }
         properties["content-type"] = {
@@ -325,10 +354,11 @@ def _servers() -> dict[str, Any]:
 def _request_examples() -> list[dict[str, Any]]:
     examples = []
     for path in sorted((PACKAGE_DIR / EXAMPLES_DIR_NAME).glob("*.json")):
+        whose = "The API reference's" if path.stem in REFERENCE_EXAMPLES else "The project's"
         examples.append(
             {
                 "name": path.stem,
-                "summary": f"The API reference's example {path.stem}, keyed ticket-{path.stem}.",
+                "summary": f"{whose} example {path.stem}, keyed ticket-{path.stem}.",
                 "headers": {"traceparent": REQUEST_TRACEPARENT, "tracestate": TRACESTATE},
                 "payload": json.loads(path.read_text(encoding="utf-8")),
             }
@@ -348,6 +378,15 @@ def _event_example(event_type: EventType) -> dict[str, Any]:
         },
         "payload": event.to_dict(),
     }
+
+
+def _topic_binding(spec: ChannelSpec) -> dict[str, Any]:
+    """The channel's Kafka binding: topic, partitions and, for a compacted view, its policy."""
+    binding: dict[str, Any] = {"topic": spec.default_topic, "partitions": spec.partitions}
+    if spec.compacted:
+        binding["topicConfiguration"] = {"cleanup.policy": ["compact"]}
+    binding["bindingVersion"] = KAFKA_BINDING_VERSION
+    return binding
 
 
 def _kafka_key(description: str, *, max_bytes: int, nullable: bool = False) -> dict[str, Any]:

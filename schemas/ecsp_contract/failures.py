@@ -2,13 +2,16 @@
 
 This module is the one place to add a stage or an `ECSP.*` code: one member each, carrying its
 meaning (and, for a stage, what the publisher should do). The exported JSON Schema, the AsyncAPI
-document and the README's failure table (`python -m worker.ops.failure_table`) are generated
-from these members, and the pipeline can only raise the stages listed here (mypy checks it).
+document and the tables of docs/failures.md (`python -m worker.ops.failure_table`) are
+generated from these members, and the pipeline can only raise the stages listed here (mypy
+checks it).
 
 - `FailureStage`: the `stage` of a `failed` event.
 - `WorkerErrorCode`: the `error.code` values the worker (or its API client) detects itself; the
   API's own codes (`Ecs.xxxx`, `APIG.xxxx`) pass through unchanged.
 - `STAGE_OF_API_CODE`: the API codes that end a request at a stage other than `submit`.
+- `API_ERROR_CODES`: every API code the documentation names, with what it means for a request
+  (tests/docs checks that the docs name no other code, of the API or the worker, and list all).
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from pydantic import GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
+from ecsp_contract.limits import (
+    MAX_HEADER_BYTES,
+    MAX_INT_DIGITS,
+    MAX_JSON_DEPTH,
+    MAX_KEY_BYTES,
+    MAX_OBJECT_KEYS,
+)
 
 
 class FailureStage(StrEnum):
@@ -44,14 +53,15 @@ class FailureStage(StrEnum):
         "decode",
         "the record is out of bounds or its value is not a JSON object of UTF-8 text: value over "
         f"`ECSP_MAX_REQUEST_BYTES`, key over {MAX_KEY_BYTES} bytes, `ecs-project-id` header over "
-        f"{MAX_HEADER_BYTES} bytes, nesting deeper than {MAX_JSON_DEPTH}, an integer of more "
-        f'than {MAX_INT_DIGITS} digits, a lone surrogate escape (`"\\ud800"`)',
+        f"{MAX_HEADER_BYTES} bytes, nesting deeper than {MAX_JSON_DEPTH}, more than "
+        f"{MAX_OBJECT_KEYS:,} object keys, an integer of more than {MAX_INT_DIGITS} digits, a "
+        'lone surrogate escape (`"\\ud800"`)',
         "fix the publisher; publish again (any key)",
     )
     VALIDATE = (
         "validate",
-        "no key, a schema violation (`details` lists `{path, message}`), an unknown or weak "
-        "`$NAME` secret, a project not allowed",
+        "no key, a schema violation (`details` lists `{path, message}`), a tag key of the "
+        "worker's own (`ecsp-`), an unknown or weak `$NAME` secret, a project not allowed",
         "fix the request or the worker's secrets/allow-list; re-publish (same key is fine: "
         "nothing was created)",
     )
@@ -92,14 +102,15 @@ class FailureStage(StrEnum):
     )
     CONFLICT = (
         "conflict",
-        "the key was used before with a different body",
+        "the key was used before with a different body (within the API's 8 h token memory, or "
+        "after it, as the servers' request tag shows)",
         "the publisher reused a key: use a new key for a new request",
     )
     TOKEN_EXPIRED = (
         "token_expired",
         "the key's token is older than the API's 8 h memory and not all requested servers were "
-        "found by their client-token tag (`servers` lists what was found; none when the create "
-        "went out untagged)",
+        "found by their tags (`servers` lists what was found, including servers of an earlier "
+        "release without a request tag; none when the create went out untagged)",
         "the worker created nothing: delete or keep the servers listed, then publish with a new "
         "key (or run with `ECSP_AFTER_TOKEN_WINDOW=recreate`)",
     )
@@ -155,6 +166,12 @@ class WorkerErrorCode(StrEnum):
         (_S.DECODE,),
         f"The message value nests objects/arrays deeper than {MAX_JSON_DEPTH} levels.",
     )
+    TOO_MANY_KEYS = (
+        "ECSP.TooManyKeys",
+        (_S.DECODE,),
+        f"The message value has more than {MAX_OBJECT_KEYS:,} object keys (all objects "
+        "together); the largest create body has about 1,300.",
+    )
     NUMBER_TOO_LARGE = (
         "ECSP.NumberTooLarge",
         (_S.DECODE,),
@@ -187,6 +204,13 @@ class WorkerErrorCode(StrEnum):
         (_S.VALIDATE,),
         "The resolved adminPass secret is not an acceptable password; the event says nothing "
         "more about the value (not its length, not the rule).",
+    )
+    RESERVED_TAG = (
+        "ECSP.ReservedTag",
+        (_S.VALIDATE,),
+        "A tag key (server_tags, or a legacy tags entry) starts with ecsp-, in any case: those "
+        "are the worker's own tags, which it trusts to find and to delete a request's servers; "
+        "error.details lists {path, message} per tag. The API itself would accept them.",
     )
     PROJECT_NOT_ALLOWED = (
         "ECSP.ProjectNotAllowed",
@@ -226,6 +250,16 @@ class WorkerErrorCode(StrEnum):
         "refused connections or timeouts). Requests wait for it rather than fail; this code "
         "shows only where nothing waits, e.g. in the reason of a compensating delete.",
     )
+    CAPACITY_EXHAUSTED = (
+        "ECSP.CapacityExhausted",
+        (_S.SUBMIT, _S.JOB),
+        "Every placement the request allowed (the body's own and the ecs-fallbacks header's "
+        "alternatives) was sold out (Ecs.0319 flavor capacity, Ecs.0044 disk type, at create "
+        "time or in the job) or skipped; data.placement lists each attempt with the API's code "
+        "and each skipped alternative with its reason. Retryable: capacity comes back; the "
+        "same key re-sends the same placements with the same tokens (never a duplicate), but "
+        "the API replays an alternative whose job failed for 8 h, so a new key retries sooner.",
+    )
     JOB_FAILED = "ECSP.JobFailed", (_S.JOB,), "The job ended FAIL without an error_code of its own."
     JOB_VANISHED = (
         "ECSP.JobNotFound",
@@ -245,6 +279,13 @@ class WorkerErrorCode(StrEnum):
         "The record is older than the API's token window and only some of its servers were "
         "found by their client-token tag (listed in `servers`); nothing was created.",
     )
+    OTHER_BODY = (
+        "ECSP.OtherBody",
+        (_S.CONFLICT,),
+        "After the token window: the servers found by the key's client-token tag carry another "
+        "request's digest (their ecsp-request tag), so the key was used before with a different "
+        "body, which Ecs.0122 says within the window; nothing was created.",
+    )
     INTERNAL_ERROR = (
         "ECSP.InternalError",
         ANY_STAGE,
@@ -262,6 +303,48 @@ STAGE_OF_API_CODE: Mapping[str, FailureStage] = MappingProxyType(
     }
 )
 """API error codes that end a request at their own stage (not `submit`), never retried."""
+
+API_ERROR_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "APIG.0101": "the gateway knows no such API path (HTTP 404)",
+        "APIG.0202": "the API's backend is unavailable (HTTP 502): retried, an outage signal",
+        "APIG.0203": "the API's backend timed out (HTTP 504): retried, an outage signal",
+        "APIG.0301": "the signature was refused: a wrong AK/SK, or more than 15 min of clock "
+        "skew (HTTP 401); the credentials are read again once, then the request fails",
+        "APIG.0308": "throttled (HTTP 429): retried after Retry-After, and the pod's adaptive "
+        "rate goes down",
+        "APIG.1002": "the IAM token is unknown or expired (HTTP 401): a new one is fetched once",
+        "Ecs.0000": "request error; for a job read, the job is gone (finished jobs are deleted "
+        "after about a day), which fails as ECSP.JobNotFound",
+        "Ecs.0001": "not enough ECS quota (usually a job's error_code)",
+        "Ecs.0002": "the API failed to submit the task (HTTP 500): retried",
+        "Ecs.0005": "invalid parameters: the API refused the body",
+        "Ecs.0011": "the password does not meet the API's complexity rules",
+        "Ecs.0012": "not enough free IP addresses in the subnet (a job's error_code)",
+        "Ecs.0013": "not enough EIP quota: a quota answer, never a reason to try another placement",
+        "Ecs.0014": "invalid VPC parameters, e.g. a subnet of another VPC",
+        "Ecs.0021": "not enough EVS disk quota (a job's error_code)",
+        "Ecs.0022": "not enough server group quota: a quota answer, never a reason to try "
+        "another placement",
+        "Ecs.0023": "the project of the IAM token is not the project in the URL",
+        "Ecs.0029": "the flavor does not exist or was withdrawn",
+        "Ecs.0031": "the image does not exist",
+        "Ecs.0044": "the disk type is sold out in the zone: a capacity answer; with ecs-fallbacks "
+        "the next placement is tried",
+        "Ecs.0114": "the server does not exist (any more): a compensating delete counts it as "
+        "deleted",
+        "Ecs.0122": "the X-Client-Token was used before with another body: the publisher reused a "
+        "key (stage conflict; never retried)",
+        "Ecs.0123": "the X-Client-Token is malformed; the worker always sends a UUID, so something "
+        "on the way changed it (stage submit; never retried)",
+        "Ecs.0124": "the X-Client-Token is older than the API's 8 h memory: the worker looks the "
+        "servers up by their token tag (stage token_expired unless all are found)",
+        "Ecs.0319": "sold out: not enough capacity for the flavor in the zone (at create time or "
+        "a job's error_code); with ecs-fallbacks the next placement is tried",
+    }
+)
+"""The API's codes that the documentation names: (code -> what it means for a request). The
+API may answer others; they pass through to `error.code` unchanged all the same."""
 
 
 def error_code_description() -> str:

@@ -6,44 +6,22 @@ inspects `sys.modules`, so an indirect import through a third module is caught t
 
 from __future__ import annotations
 
-import json
-import pkgutil
-import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
+import worker.consumer
+import worker.ecs
+import worker.ops
 import worker.pipeline
+from tests.support.imports import loaded_by, offending, package_modules
+from worker.ops.metrics import Metrics
 
 ROOT = Path(__file__).parents[2]
 
 
-def loaded_by(*modules: str) -> set[str]:
-    """Every module a fresh interpreter has loaded after importing `modules`."""
-    code = "import json, sys\n"
-    code += "".join(f"import {name}\n" for name in modules)
-    code += "print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    return set(json.loads(out))
-
-
-def offending(loaded: set[str], *forbidden: str) -> list[str]:
-    return sorted(
-        name for name in loaded for f in forbidden if name == f or name.startswith(f + ".")
-    )
-
-
-def package_modules(package: object) -> list[str]:
-    path = package.__path__  # type: ignore[attr-defined]
-    prefix = package.__name__ + "."  # type: ignore[attr-defined]
-    return [info.name for info in pkgutil.iter_modules(path, prefix)]
-
-
 def test_the_pipeline_knows_no_kafka_no_process_settings_and_no_consumer() -> None:
     modules = package_modules(worker.pipeline)
-    assert "worker.pipeline.process" in modules
+    assert "worker.pipeline.compose" in modules
     loaded = loaded_by(*modules)
     assert offending(loaded, "worker.ops", "worker.consumer", "aiokafka", "kafka") == []
 
@@ -70,8 +48,46 @@ def test_the_consumer_core_does_not_load_aiokafka() -> None:
 
 
 def test_the_check_sees_indirect_imports() -> None:
-    """The process module loads the request schema only through the decoder: it is still seen."""
-    assert offending(loaded_by("worker.pipeline.process"), "ecsp_contract.request") != []
+    """The composition loads the request schema only through its steps: it is still seen."""
+    assert offending(loaded_by("worker.pipeline.compose"), "ecsp_contract.request") != []
+
+
+def test_the_consumer_core_knows_the_pipeline_only_through_its_port() -> None:
+    """The loop hands a message to one callable and gets an outcome back
+    (`worker.pipeline.port`); it takes a small config and an observer, not the settings."""
+    core = [m for m in package_modules(worker.consumer) if m not in ADAPTERS]
+    assert "worker.consumer.runner" in core
+    loaded = loaded_by(*core)
+    assert offending(loaded, "worker.pipeline") == ["worker.pipeline", "worker.pipeline.port"]
+    assert offending(loaded, "worker.ops", "worker.ecs") == []
+
+
+#: The consumer modules that build aiokafka clients from the settings (the adapters).
+ADAPTERS = ("worker.consumer.kafka", "worker.consumer.publisher")
+
+
+def test_the_ecs_client_speaks_the_api_only() -> None:
+    """`worker.ecs` knows no contract (the pipeline maps API errors to `ECSP.*` codes), no
+    pipeline, no consumer and no process settings or metrics."""
+    loaded = loaded_by(*package_modules(worker.ecs))
+    assert "worker.ecs.layers" in loaded
+    assert (
+        offending(loaded, "ecsp_contract", "worker.pipeline", "worker.consumer", "worker.ops") == []
+    )
+
+
+def test_ops_knows_neither_the_pipeline_nor_the_client() -> None:
+    """Metrics, health, logging and the settings load nothing of the pipeline or the client
+    (the settings read the regions' endpoint templates, nothing else of `worker.ecs`)."""
+    loaded = loaded_by(*package_modules(worker.ops))
+    ecs = offending(loaded, "worker.ecs")
+    assert offending(loaded, "worker.pipeline", "worker.consumer") == []
+    assert ecs == ["worker.ecs", "worker.ecs.endpoints"]
+
+
+def test_the_metrics_implement_the_observers_without_inheriting_them() -> None:
+    protocols = [c for c in Metrics.__mro__ if getattr(c, "_is_protocol", False)]
+    assert protocols == []
 
 
 def test_the_contract_stands_alone_on_pydantic() -> None:

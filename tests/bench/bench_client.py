@@ -45,10 +45,9 @@ from huaweicloudsdkecs.v2 import (  # noqa: E402
 from huaweicloudsdkecs.v2 import EcsClient as SdkEcsClient  # noqa: E402
 
 from tests.support.bodies import server_body  # noqa: E402
+from tests.support.ecs_client import layered_client  # noqa: E402
 from worker.ecs.auth import AkSkAuth  # noqa: E402
-from worker.ecs.client import EcsClient, EcsClientSettings  # noqa: E402
 from worker.ecs.credentials import Credential  # noqa: E402
-from worker.ecs.ratelimit import TokenBucket  # noqa: E402
 from worker.ecs.retry import RetryPolicy  # noqa: E402
 from worker.ecs.signing import sign_request  # noqa: E402
 
@@ -130,10 +129,11 @@ class Throughput:
 
 
 async def bench_ours(url: str, requests: int, concurrency: int) -> Throughput:
-    settings = EcsClientSettings(endpoint=url, retry=RetryPolicy(max_attempts=1))
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        client = EcsClient(session, settings, AkSkAuth(Credential(AK, SK)), TokenBucket(rate=0))
+        client = layered_client(
+            session, url, AkSkAuth(Credential(AK, SK)), retry=RetryPolicy(max_attempts=1)
+        )
         job_id = (
             await client.create_servers({"server": SERVER}, str(uuid.uuid4()), PROJECT)
         ).job_id

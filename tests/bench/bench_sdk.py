@@ -34,10 +34,9 @@ from huaweicloudsdkecs.v2 import EcsClient as SdkEcsClient
 
 from tests.bench.bench_client import AK, PROJECT, SERVER, SK, Throughput
 from tests.bench.common import Section, ratio, run_alone, simulator
+from tests.support.ecs_client import layered_client
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import Credential
-from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 
 #: Job checks per request before giving up (instant jobs need one).
@@ -47,10 +46,11 @@ SUBNET = "ef039b60-6a14-42d1-963b-687b627fea08"  # SERVER's nics[0]
 
 
 async def ours(url: str, requests: int, concurrency: int) -> Throughput:
-    settings = EcsClientSettings(endpoint=url, retry=RetryPolicy(max_attempts=1))
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        client = EcsClient(session, settings, AkSkAuth(Credential(AK, SK)), TokenBucket(rate=0))
+        client = layered_client(
+            session, url, AkSkAuth(Credential(AK, SK)), retry=RetryPolicy(max_attempts=1)
+        )
         gate = asyncio.Semaphore(concurrency)
         errors = 0
 

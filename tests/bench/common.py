@@ -110,7 +110,7 @@ async def simulator(
     port = free_port()
     args = [
         sys.executable, "-m", "worker", "simulator", "--host", "127.0.0.1", "--port", str(port),
-        "--credential", ":".join(credentials), "--seed", "1",
+        "--credential", ":".join(credentials), "--seed", "1", "--admin-routes",
         "--job-seconds", f"{job_seconds[0]}:{job_seconds[1]}",
         "--latency-ms", f"{latency_ms[0]}:{latency_ms[1]}",
         "--list-lag-seconds", str(list_lag_seconds),

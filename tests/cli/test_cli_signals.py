@@ -18,15 +18,11 @@ import time
 import pytest
 
 from tests.support.kafka import TopicFactory
-from tests.support.stack import stack
+from tests.support.signals import IGNORING_SIGINT
+from tests.support.stack import EXAMPLES, stack
 
 #: The command must be gone this long after the signal (the clean-up gets 2 s, then it exits).
 WITHIN_SECONDS = 5.0
-#: Runs argv[1:] with SIGINT ignored, as a background job of a non-interactive shell has it.
-IGNORING_SIGINT = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
-)
 
 
 async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
@@ -93,7 +89,7 @@ async def test_samples_watch_stops_at_once_on_ctrl_c(kafka_bootstrap: str) -> No
         process = await start(s.env, "samples", "--watch", "--run-id", "sig", "--timeout", "60")
         lines = await wait_for_line(process, "Following new events")
         took = await signal_and_time_the_exit(process, signal.SIGINT)
-    assert "Sample batch: 4 succeeded, 1 validated, 1 failed\n" in lines
+    assert "Sample batch: 5 succeeded, 1 validated, 1 failed\n" in lines
     assert process.returncode == 0
     assert took < WITHIN_SECONDS
 
@@ -106,7 +102,24 @@ async def test_a_signal_before_the_batch_finished_is_an_interruption(
     for channel in ("requests", "results", "failures", "progress"):
         env[f"ECSP_TOPIC_{channel.upper()}"] = await new_topic(channel)
     process = await start(env, "samples", "--run-id", "sig2", "--timeout", "60")
-    await wait_for_line(process, "Published 6 requests")
+    await wait_for_line(process, "Published 7 requests")
     took = await signal_and_time_the_exit(process, signal.SIGTERM)
     assert process.returncode == 128 + signal.SIGTERM
+    assert took < WITHIN_SECONDS
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_an_interrupted_publish_wait_is_an_interruption(
+    kafka_bootstrap: str, signum: int, code: int
+) -> None:
+    """No worker answers: the wait is interrupted, not ended normally (the request goes on)."""
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        body = str(EXAMPLES / "05-dry-run.json")
+        process = await start(s.env, "publish", body, "--key", "sig-wait", "--wait")
+        assert process.stderr is not None
+        async with asyncio.timeout(90):
+            published = (await process.stderr.readline()).decode()
+        took = await signal_and_time_the_exit(process, signum)
+    assert published.startswith("published sig-wait to ")
+    assert process.returncode == code
     assert took < WITHIN_SECONDS

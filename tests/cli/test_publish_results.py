@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from ecsp_contract.idempotency import client_token
 from tests.cli.conftest import Cli
+from tests.support.offsets import end_offset
 from tests.support.stack import EXAMPLES, example, stack
-
-
-async def end_offset(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        return int((await consumer.end_offsets([tp]))[tp])
-    finally:
-        await consumer.stop()
 
 
 async def test_publish_prints_partition_and_offset_and_the_worker_answers(
@@ -59,7 +50,7 @@ async def test_publish_refuses_an_invalid_request_and_publishes_nothing(
     assert published == 0
 
 
-async def test_publish_of_text_that_is_not_json_is_a_usage_error(
+async def test_publish_refuses_what_the_worker_cannot_decode_naming_the_file_and_place(
     kafka_bootstrap: str, cli: Cli, tmp_path: Path
 ) -> None:
     path = tmp_path / "body.json"
@@ -67,9 +58,26 @@ async def test_publish_of_text_that_is_not_json_is_a_usage_error(
     async with stack(kafka_bootstrap, in_process_worker=False) as s:
         result = await cli(s.env, "publish", str(path), "--key", "k")
         published = await end_offset(kafka_bootstrap, s.settings.topic_requests)
-    assert result.code == 2
-    assert "not JSON" in result.err
+    assert result.code == 1
+    assert result.out == (
+        f"{path}: message value is not JSON: Expecting property name enclosed in double quotes "
+        "at line 1 column 2 (ECSP.NotJson)\n"
+    )
     assert published == 0
+
+
+async def test_publish_names_an_unreachable_broker_and_its_setting_without_aiokafka_noise(
+    cli: Cli,
+) -> None:
+    path = str(EXAMPLES / "05-dry-run.json")
+    result = await cli(
+        {"ECSP_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, "publish", path, "--key", "k"
+    )
+    assert result.code == 3
+    assert result.err == (
+        "ecs-provisioner publish: cannot reach Kafka at 127.0.0.1:1 "
+        "(ECSP_KAFKA_BOOTSTRAP_SERVERS): no broker answered\n"
+    )
 
 
 async def test_results_show_the_table_and_raw_cloudevents(kafka_bootstrap: str, cli: Cli) -> None:
@@ -90,3 +98,44 @@ async def test_results_show_the_table_and_raw_cloudevents(kafka_bootstrap: str, 
     assert event["type"] == "ecs.provisioning.failed"
     assert event["subject"] == "res-bad"
     assert event["data"]["stage"] == "decode"
+
+
+async def _published_headers(bootstrap: str, topic: str) -> list[dict[str, bytes]]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", request_timeout_ms=10_000
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+        return [dict(record.headers) for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
+async def test_publish_sends_the_fallbacks_in_order_as_the_ecs_fallbacks_header(
+    kafka_bootstrap: str, cli: Cli
+) -> None:
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        path = str(EXAMPLES / "01-prepaid-keypair.json")
+        args = ["--fallback", "c7.large.2@az2-dc1", "--fallback", "@az3-dc1"]
+        result = await cli(s.env, "publish", path, "--key", "placed", *args)
+        (headers,) = await _published_headers(kafka_bootstrap, s.settings.topic_requests)
+    assert result.code == 0, result.err
+    assert headers["ecs-fallbacks"] == b"c7.large.2@az2-dc1,@az3-dc1"
+
+
+async def test_publish_refuses_a_bad_fallback_and_publishes_nothing(
+    kafka_bootstrap: str, cli: Cli
+) -> None:
+    async with stack(kafka_bootstrap, in_process_worker=False) as s:
+        path = str(EXAMPLES / "01-prepaid-keypair.json")
+        args = ["--fallback", "c7@az2,c8@az3", "--fallback", "c9@"]
+        result = await cli(s.env, "publish", path, "--key", "k", *args)
+        published = await end_offset(kafka_bootstrap, s.settings.topic_requests)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "--fallback 'c7@az2,c8@az3': names one alternative each",
+        "--fallback 'c9@': alternative 1 is not FLAVOR@ZONE, FLAVOR or @ZONE (visible ASCII "
+        "characters other than , and @)",
+    ]
+    assert published == 0

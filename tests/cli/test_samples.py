@@ -36,7 +36,7 @@ def test_running_shows_elapsed_seconds_and_awaiting_payment_follows() -> None:
 
 def test_summary_is_counted_from_states() -> None:
     batch = build_batch("x")
-    assert [s.key for s in batch] == [f"sample-x-0{n}" for n in range(1, 7)]
+    assert [s.key for s in batch] == [f"sample-x-0{n}" for n in range(1, 8)]
     batch[0].apply("succeeded", "")
     batch[1].apply("failed", "")
     batch[2].apply("failed", "")
@@ -77,17 +77,17 @@ async def test_samples_reach_the_summary_ignoring_other_keys(
         result = await other
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert "Sample batch: 4 succeeded, 1 validated, 1 failed" in lines
+    assert "Sample batch: 5 succeeded, 1 validated, 1 failed" in lines
     terminal = [
         line
         for line in lines
         if line.startswith("sample-t1-") and any(f" {w}: " in line for w in TERMINAL)
     ]
-    assert len([t for t in terminal if " succeeded: server " in t]) == 4
+    assert len([t for t in terminal if " succeeded: server " in t]) == 5
     (validated,) = [t for t in terminal if " validated: " in t]
     assert validated.startswith("sample-t1-05 ")
     (failed,) = [t for t in terminal if " failed: " in t]
-    assert failed.startswith("sample-t1-06 ")
+    assert failed.startswith("sample-t1-07 ")
     assert "validate: ECSP.InvalidRequest" in failed
     assert "server.vpcid" in failed
     assert "colour" in failed
@@ -98,12 +98,12 @@ async def test_samples_reach_the_summary_ignoring_other_keys(
     assert f"ECSP_TOPIC_REQUESTS={s.settings.topic_requests}" in result.out
 
 
-async def test_samples_time_out_with_exit_1_naming_the_pending_keys(
+async def test_samples_time_out_with_exit_3_naming_the_pending_keys(
     kafka_bootstrap: str, cli: Cli
 ) -> None:
     async with stack(kafka_bootstrap, in_process_worker=False) as s:
         result = await cli(s.env, "samples", "--no-watch", "--run-id", "t2", "--timeout", "2")
-    assert result.code == 1
+    assert result.code == 3
     assert "Sample batch incomplete after 2s: sample-t2-01, sample-t2-02" in result.out
     assert "Sample batch:" not in result.out
 

@@ -10,15 +10,18 @@ member without telling it (a zombie that goes on processing and committing). Com
 answered-offsets map, within a metadata limit that is either the broker's default or so small
 that maps overflow and partitions pause. Delivery is at_least_once, or exactly_once: the real
 `TransactionalDelivery` over the in-memory transactions of `tests.support.memory_transactions`
-(a transactional id per partition, fencing, a SIGKILL leaving a transaction open). Everything
-runs on one event loop the machine owns, step by step, without a broker or wall-clock waits.
+(a transactional id per partition, fencing, a SIGKILL leaving a transaction open), wrapped in
+the state topic's `StateRecordingSink` as the service wraps it. Everything runs on one event
+loop the machine owns, step by step, without a broker or wall-clock waits.
 
 Invariants:
 - safety, checked at every commit: a committed offset never passes, and its map never names, a
   record whose terminal event the broker has not acknowledged;
 - the map is honoured: a member never processes a record again that the commit its assignment
   started from named answered;
-- exactly_once: no record is ever answered twice (a read_committed subscriber's view);
+- exactly_once: no record is ever answered twice (a read_committed subscriber's view), and the
+  state topic holds a record's terminal copy exactly when its answer is committed (same
+  transaction: never one without the other, never twice);
 - liveness, checked at the end: once members keep running, every record is answered and every
   partition's committed offset reaches its end.
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from hypothesis import strategies as st
@@ -40,18 +43,19 @@ from hypothesis.stateful import (
     rule,
 )
 
-from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.cloudevent import build_event
 from ecsp_contract.events import EventType, SubmittedData, ValidatedData
-from tests.support.memory_broker import MemoryBroker, MemoryConsumer, MemoryPublisher
+from tests.support.memory_broker import STATE_TOPIC, MemoryBroker, MemoryConsumer, MemoryPublisher
 from tests.support.memory_transactions import MemoryTransactions
+from worker.assembly import transactional_config, worker_config
 from worker.consumer.answered_codec import PREFIX, encode
 from worker.consumer.ports import TopicPartition
 from worker.consumer.runner import Worker
+from worker.consumer.state import CopySink, StateRecordingSink
 from worker.consumer.transactional import TransactionalDelivery, transactional_id
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import ProgressSink
+from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
 
 TOPIC = "requests"
 PARTITIONS = 3
@@ -93,7 +97,7 @@ class ScriptedPipeline:
         self.jobs = [job for job in self.jobs if not job.done()]
         return self.jobs
 
-    async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
+    async def __call__(self, message: InboundMessage, progress: ProgressSink | None) -> Outcome:
         common = {
             "request_key": None if message.key is None else message.key.decode(),
             "client_token": None,
@@ -107,7 +111,8 @@ class ScriptedPipeline:
         job = asyncio.get_running_loop().create_future()
         self.jobs.append(job)
         await job  # raises when the machine makes the job fail
-        return build_event(ValidatedData(**common, attempts=1), EventType.VALIDATED, source="m")
+        event = build_event(ValidatedData(**common, attempts=1), EventType.VALIDATED, source="m")
+        return Outcome(event, message.key)
 
 
 @dataclass
@@ -118,10 +123,10 @@ class MemberPipeline:
     broker: MemoryBroker
     consumer: MemoryConsumer
 
-    async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
+    async def __call__(self, message: InboundMessage, progress: ProgressSink | None) -> Outcome:
         tp = TopicPartition(message.topic, message.partition)
         self.broker.processing(self.consumer, tp, message.offset)
-        return await self.shared.process(message, progress)
+        return await self.shared(message, progress)
 
 
 @dataclass
@@ -155,6 +160,13 @@ class NoLossMachine(RuleBasedStateMachine):
     def transactional_id(self, consumer: MemoryConsumer, partition: TopicPartition) -> str:
         return transactional_id("machine", partition)
 
+    def state_copies(self, delivery: TransactionalDelivery) -> CopySink:
+        """What the state sink sends copies through: the delivery, into its transactions."""
+        return delivery
+
+    def _state_dropped(self) -> None:
+        raise AssertionError("a state copy was dropped: nothing here refuses one")
+
     # ----- running the loop
     def _run(self, step: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(step)
@@ -176,14 +188,16 @@ class NoLossMachine(RuleBasedStateMachine):
     def _start_member(self) -> None:
         consumer, publisher = self.broker.join()
         pipeline = MemberPipeline(self.pipeline, self.broker, consumer)
+        config = worker_config(self.settings)
         if self.exactly_once:
             delivery = self._transactional(consumer)
-            worker = Worker(
-                self.settings, consumer, delivery, pipeline, Metrics(), delivery=delivery
+            events = StateRecordingSink(
+                self.state_copies(delivery), STATE_TOPIC, self._state_dropped
             )
+            worker = Worker(config, consumer, events, pipeline, Metrics(), delivery=delivery)
         else:
             sink = self.make_publisher(publisher)
-            worker = Worker(self.settings, consumer, sink, pipeline, Metrics())
+            worker = Worker(config, consumer, sink, pipeline, Metrics())
         stop = asyncio.Event()
         task = self.loop.create_task(worker.run(stop))
         self.members.append(Member(consumer, worker, stop, task))
@@ -194,14 +208,9 @@ class NoLossMachine(RuleBasedStateMachine):
             partition = TopicPartition(TOPIC, int(name.rsplit("-", 1)[1]))
             return self.transactions.producer(consumer, self.transactional_id(consumer, partition))
 
+        config = replace(transactional_config(self.settings), transaction_timeout_seconds=30.0)
         return TransactionalDelivery(
-            group_id="machine",
-            producer_for=producer_for,
-            positions=consumer,
-            metrics=Metrics(),
-            max_event_bytes=self.settings.max_event_bytes,
-            transaction_timeout=30.0,
-            rejoin=consumer.rejoin,
+            config, producer_for, consumer, rejoin=consumer.rejoin, observer=Metrics()
         )
 
     def _rebalance(self, owners: list[int]) -> None:
@@ -360,6 +369,11 @@ class NoLossMachine(RuleBasedStateMachine):
     def no_record_is_answered_twice_under_exactly_once(self) -> None:
         if self.exactly_once:
             assert not self.broker.duplicates, "; ".join(self.broker.duplicates)
+
+    @invariant()
+    def the_state_topic_commits_with_the_answers_under_exactly_once(self) -> None:
+        if self.exactly_once:
+            assert self.broker.state_answers == self.broker.answers, "state copies differ"
 
     @invariant()
     def no_commit_passes_an_unanswered_record(self) -> None:

@@ -9,18 +9,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.cloudevent import build_event
 from ecsp_contract.events import EventType, ValidatedData
 from tests.consumer.machine import BASE_SETTINGS, older_version_map
 from tests.support.kafka import wait_for
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer
+from worker.assembly import worker_config
 from worker.consumer.answered_codec import decode
 from worker.consumer.ports import BrokerError, Position, TopicPartition
 from worker.consumer.runner import Worker
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import ProgressSink
+from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
 
 RECORDS = 5
 
@@ -39,7 +39,7 @@ class Jobs:
 
     started: dict[int, asyncio.Future[None]] = field(default_factory=dict)
 
-    async def process(self, message: InboundMessage, progress: ProgressSink | None) -> CloudEvent:
+    async def __call__(self, message: InboundMessage, progress: ProgressSink | None) -> Outcome:
         job = asyncio.get_running_loop().create_future()
         self.started[message.offset] = job
         await job
@@ -51,7 +51,7 @@ class Jobs:
             origin=message.origin,
             attempts=1,
         )
-        return build_event(data, EventType.VALIDATED, source="test")
+        return Outcome(build_event(data, EventType.VALIDATED, source="test"), message.key)
 
 
 @dataclass
@@ -70,7 +70,7 @@ async def member(broker: MemoryBroker, settings: Settings = BASE_SETTINGS) -> As
     """A group member that owns the partition until the block ends with its SIGKILL."""
     consumer, publisher = broker.join()
     jobs, metrics = Jobs(), Metrics()
-    worker = Worker(settings, consumer, publisher, jobs, metrics)
+    worker = Worker(worker_config(settings), consumer, publisher, jobs, metrics)
     run = asyncio.create_task(worker.run(asyncio.Event()))
     await turns_until(lambda: consumer.listener is not None)
     await broker.rebalance({consumer: broker.partitions})

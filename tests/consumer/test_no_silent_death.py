@@ -8,17 +8,18 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from ecsp_contract.cloudevent import CloudEvent
+from worker.assembly import worker_config
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.runner import Worker
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
-from worker.pipeline.message import InboundMessage
+from worker.pipeline.port import InboundMessage, Outcome
 
 TP = TopicPartition("requests", 0)
 
 
 class RaisingPipeline:
-    async def process(self, message: InboundMessage, progress: Any) -> CloudEvent:
+    async def __call__(self, message: InboundMessage, progress: Any) -> Outcome:
         raise KeyError("a stage that raises")
 
 
@@ -35,7 +36,8 @@ async def test_a_raising_pipeline_still_publishes_one_failed_event_and_finishes_
 ):
     settings = Settings(ecs_project_id="p")
     publisher = RecordingPublisher()
-    worker = Worker(settings, None, publisher, RaisingPipeline(), Metrics())  # type: ignore[arg-type]
+    config = worker_config(settings)
+    worker = Worker(config, None, publisher, RaisingPipeline(), Metrics())  # type: ignore[arg-type]
     offsets = PartitionOffsets()
     offsets.started(41)
     message = InboundMessage("requests", 0, 41, b"k" * 5000, b"{}", (), 1_700_000_000_000)

@@ -76,3 +76,26 @@ async def test_progress_events_are_dropped_after_the_bound() -> None:
         delivered = await publisher.publish_best_effort("progress", b"k", event(), within=0.3)
     assert delivered is False
     assert producer.calls > 1  # it did retry before giving up
+
+
+async def test_a_copy_is_retried_within_its_bound_and_not_counted_as_another_event() -> None:
+    producer = FailingProducer(failures=2)
+    metrics = Metrics()
+    publisher = EventPublisher(producer, metrics, max_event_bytes=BUDGET, max_backoff=0.01)
+    async with asyncio.timeout(5):
+        delivered = await publisher.publish_copy("state", b"k", event(), within=5.0)
+    assert delivered is True
+    assert producer.calls == 3
+    published = metrics.registry.get_sample_value(
+        "ecsp_events_published_total", {"type": "ecs.provisioning.submitted"}
+    )
+    assert published == 0
+
+
+async def test_a_copy_is_dropped_after_its_bound() -> None:
+    producer = FailingProducer(failures=10**9)
+    publisher = EventPublisher(producer, Metrics(), max_event_bytes=BUDGET, max_backoff=0.01)
+    async with asyncio.timeout(5):
+        delivered = await publisher.publish_copy("state", b"k", event(), within=0.3)
+    assert delivered is False
+    assert producer.calls > 1

@@ -98,3 +98,14 @@ async def test_an_impossible_budget_is_counted_without_sending() -> None:
     await publisher.publish("failures", b"k", big_failed(details=1))
     assert producer.sent == []
     assert unpublishable(metrics) == 1
+
+
+async def test_a_copy_refused_even_minimal_is_not_counted_again() -> None:
+    producer = Producer(MessageSizeTooLargeError(), RecordListTooLargeError())
+    metrics = Metrics()
+    publisher = EventPublisher(producer, metrics, max_event_bytes=BUDGET)
+    async with asyncio.timeout(5):
+        delivered = await publisher.publish_copy("state", b"k", big_failed(details=10), within=5)
+    assert delivered is False
+    assert len(producer.sent) == 2  # the minimal form once, as for the event itself
+    assert unpublishable(metrics) is None

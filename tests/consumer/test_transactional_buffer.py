@@ -2,21 +2,30 @@
 `publish` never suspends (the loop marks the record answered in the same step), events go to
 the partition their `data.origin` names, and a terminal event is committed only together with a
 position that names its record answered: not with a partition's other events, not while the
-partition's map is too large for the commit."""
+partition's map is too large for the commit. The state topic's copies (`StateRecordingSink` over
+the delivery) go into their event's transaction, are not counted as events, and a topic that
+refuses them costs a bounded number of given-up producers, never an answer."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 
 from ecsp_contract.cloudevent import CloudEvent, build_event
 from ecsp_contract.events import EventType, SubmittedData, ValidatedData
-from tests.support.memory_broker import MemoryBroker
+from tests.support.clock import FakeClock
+from tests.support.memory_broker import STATE_TOPIC, MemoryBroker
 from tests.support.memory_transactions import MemoryTransactions
 from worker.consumer.answered_codec import encode
 from worker.consumer.ports import Position
-from worker.consumer.transactional import TransactionalDelivery
+from worker.consumer.state import StateRecordingSink
+from worker.consumer.transactional import (
+    COPY_PAUSE_SECONDS,
+    TransactionalConfig,
+    TransactionalDelivery,
+)
 from worker.ops.metrics import Metrics
 
 TOPIC = "requests"
@@ -29,12 +38,9 @@ async def sink() -> AsyncIterator[tuple[TransactionalDelivery, MemoryBroker]]:
     consumer.assign(broker.partitions)
     transactions = MemoryTransactions(broker)
     delivery = TransactionalDelivery(
-        group_id="group",
-        producer_for=lambda name: transactions.producer(consumer, name),
-        positions=consumer,
-        metrics=Metrics(),
-        max_event_bytes=1_048_576,
-        transaction_timeout=30.0,
+        TransactionalConfig("group", transaction_timeout_seconds=30.0),
+        lambda name: transactions.producer(consumer, name),
+        consumer,
         rejoin=consumer.rejoin,
     )
     for tp in broker.partitions:
@@ -124,3 +130,108 @@ async def test_while_the_map_is_too_large_events_above_the_offset_wait(
     assert visible(broker) == [("validated", 0, 3)]
     assert await delivery.commit({}) == set()  # nothing moved: 5 still waits
     assert visible(broker) == [("validated", 0, 3)]
+
+
+@dataclass
+class StateRig:
+    delivery: TransactionalDelivery
+    events: StateRecordingSink
+    broker: MemoryBroker
+    transactions: MemoryTransactions
+    metrics: Metrics
+    clock: FakeClock
+    rejoins: list[int]
+
+    def count(self, name: str, labels: dict[str, str] | None = None) -> float:
+        return self.metrics.registry.get_sample_value(name, labels or {}) or 0.0
+
+    def topics(self) -> list[str]:
+        return [topic for topic, _, _ in self.broker.published]
+
+
+@pytest.fixture
+async def state() -> AsyncIterator[StateRig]:
+    broker = MemoryBroker(TOPIC, 1)
+    consumer, _ = broker.join()
+    consumer.assign(broker.partitions)
+    transactions = MemoryTransactions(broker)
+    metrics, clock, rejoins = Metrics(), FakeClock(), []
+    delivery = TransactionalDelivery(
+        TransactionalConfig("group"),
+        lambda name: transactions.producer(consumer, name),
+        consumer,
+        rejoin=lambda: rejoins.append(1),
+        observer=metrics,
+        clock=clock,
+    )
+    events = StateRecordingSink(delivery, STATE_TOPIC, metrics.state_write_dropped)
+    await delivery.open(broker.partitions[0])
+    yield StateRig(delivery, events, broker, transactions, metrics, clock, rejoins)
+    await delivery.close(broker.partitions)
+
+
+async def test_a_state_copy_is_committed_in_its_events_transaction(state: StateRig) -> None:
+    tp = state.broker.partitions[0]
+    await state.events.publish("results", b"k", event(0))
+    assert state.broker.published == []  # buffered, both
+
+    assert await state.delivery.commit({tp: Position(1)}) == {tp}
+
+    assert state.topics() == ["results", STATE_TOPIC]
+    assert state.count("ecsp_events_published_total", {"type": EventType.VALIDATED.value}) == 1
+    assert state.count("ecsp_transactions_total", {"outcome": "committed"}) == 1
+    assert state.count("ecsp_state_writes_dropped_total") == 0
+
+
+async def test_a_state_copy_waits_with_its_terminal_event(state: StateRig) -> None:
+    """The copy of an answer no position names yet stays buffered with its event."""
+    tp = state.broker.partitions[0]
+    await state.events.publish("results", b"k", event(2))
+    assert await state.delivery.commit({tp: Position(1)}) == {tp}
+    assert state.topics() == []
+    assert await state.delivery.commit({tp: Position(3)}) == {tp}
+    assert state.topics() == ["results", STATE_TOPIC]
+
+
+async def test_a_state_topic_refusing_copies_loses_no_answer_and_pauses_its_copies(
+    state: StateRig,
+) -> None:
+    """A refused record spoils aiokafka's producer, so each refusal costs the partition's
+    producer and a rejoin: the full copy once, its minimal form once; then the topic gets no
+    copies for a while (each dropped and counted), and the answer goes out."""
+    tp = state.broker.partitions[0]
+    state.transactions.refusing.add(STATE_TOPIC)
+    for attempt in range(3):  # the request is answered again after each given-up producer
+        await state.delivery.open(tp)
+        await state.events.publish("results", b"k", event(0))
+        committed = await state.delivery.commit({tp: Position(1)})
+        assert committed == (set() if attempt < 2 else {tp})
+    assert len(state.rejoins) == 2
+    assert state.topics() == ["results"]
+    assert state.count("ecsp_state_writes_dropped_total") == 1
+
+    await state.events.publish("results", b"k", event(1))  # still paused: no rejoin
+    assert await state.delivery.commit({tp: Position(2)}) == {tp}
+    assert len(state.rejoins) == 2
+    assert state.count("ecsp_state_writes_dropped_total") == 2
+
+    state.transactions.refusing.clear()  # the operator fixed the topic
+    state.clock.advance(COPY_PAUSE_SECONDS)
+    await state.events.publish("results", b"k", event(2))
+    assert await state.delivery.commit({tp: Position(3)}) == {tp}
+    assert state.topics()[-2:] == ["results", STATE_TOPIC]
+
+
+async def test_a_copy_that_cannot_be_sent_is_left_out_and_its_answer_committed(
+    state: StateRig,
+) -> None:
+    """The state topic missing (no metadata in time): the copies are dropped and counted, the
+    transaction goes on with the events; no producer is given up."""
+    tp = state.broker.partitions[0]
+    state.transactions.unreachable.add(STATE_TOPIC)
+    for offset in (0, 1):
+        await state.events.publish("results", b"k", event(offset))
+    assert await state.delivery.commit({tp: Position(2)}) == {tp}
+    assert state.topics() == ["results", "results"]
+    assert state.count("ecsp_state_writes_dropped_total") == 2  # the second without a wait
+    assert state.rejoins == []

@@ -130,10 +130,13 @@ def test_compose_worker_settings_are_known_and_consistent() -> None:
     assert endpoint.hostname == "simulator"
     assert str(endpoint.port) == option(simulator_args, "--port")
     assert option(simulator_args, "--host") == "0.0.0.0"
-    credentials = {
+    simulator_env = services["simulator"].get("environment", {})
+    credentials = set(simulator_env.get("ECSP_SIMULATOR_CREDENTIALS", "").split(","))
+    credentials |= {
         simulator_args[i + 1] for i, a in enumerate(simulator_args) if a == "--credential"
     }
     assert f"{env['ECSP_ECS_AK']}:{env['ECSP_ECS_SK']}" in credentials
+    assert "--admin-routes" in simulator_args  # its health check reads /_sim/stats
     assert env["ECSP_ECS_PROJECT_ID"]
 
     advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
@@ -146,9 +149,17 @@ def test_compose_creates_the_worker_topics_with_the_recommended_partitions() -> 
     created = dict(spec.split(":") for spec in re.findall(r"ecs\.provisioning\.\w+:\d+", script))
     topics = {
         Settings.model_fields[name].default
-        for name in ("topic_requests", "topic_results", "topic_failures", "topic_progress")
+        for name in (
+            "topic_requests",
+            "topic_results",
+            "topic_failures",
+            "topic_progress",
+            "topic_state",
+        )
     }
     assert set(created) == topics
+    state = Settings.model_fields["topic_state"].default
+    assert "--config cleanup.policy=compact" in script.split(f"spec={state}:", 1)[1]
     scaled_object = yaml.safe_load(SCALED_OBJECT.read_text())
     # one worker per partition at most: the k8s autoscaler's ceiling is this partition count
     assert (

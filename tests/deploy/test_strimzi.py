@@ -20,10 +20,11 @@ import pytest
 import yaml
 
 from ecsp_contract.channels import CHANNELS
-from tests.deploy.conftest import K8S, kustomize
-from tests.deploy.test_k8s_manifests import (
+from tests.support.manifests import (
+    K8S,
     KUBERNETES_VERSIONS,
     Manifest,
+    kustomize,
     objects_of,
     setting,
     the,
@@ -87,7 +88,7 @@ def test_topics_and_user_validate_against_strimzis_crd_schemas(
     with_keda_and_strimzi: list[Manifest],
 ) -> None:
     custom = [o for o in with_keda_and_strimzi if o["kind"] in {"KafkaTopic", "KafkaUser"}]
-    assert sorted(o["kind"] for o in custom) == ["KafkaTopic"] * 4 + ["KafkaUser"]
+    assert sorted(o["kind"] for o in custom) == ["KafkaTopic"] * 5 + ["KafkaUser"]
     for obj in custom:
         validate_custom_resource(obj)
 
@@ -117,14 +118,20 @@ def test_builtin_objects_with_strimzi_validate(with_keda_and_strimzi: list[Manif
                 kubernetes_validate.validate(obj, version, strict=True)
 
 
-def test_the_four_topics_are_the_workers_with_the_partitions_keda_scales_to(
+def test_the_five_topics_are_the_workers_with_the_partitions_keda_scales_to(
     with_keda_and_strimzi: list[Manifest],
 ) -> None:
     objects = with_keda_and_strimzi
     topics = {t["spec"]["topicName"]: t["spec"] for t in objects_of(objects, "KafkaTopic")}
     wanted = {
         setting(objects, name)
-        for name in ("topic_requests", "topic_results", "topic_failures", "topic_progress")
+        for name in (
+            "topic_requests",
+            "topic_results",
+            "topic_failures",
+            "topic_progress",
+            "topic_state",
+        )
     }
     assert set(topics) == wanted
     scaled = the(objects, "ScaledObject", "ecs-provisioner")
@@ -132,6 +139,8 @@ def test_the_four_topics_are_the_workers_with_the_partitions_keda_scales_to(
     assert topics[setting(objects, "topic_requests")]["partitions"] == int(partitions)
     for spec in CHANNELS.values():  # as the AsyncAPI document's channel bindings say
         assert topics[spec.default_topic]["partitions"] == spec.partitions
+        policy = topics[spec.default_topic]["config"].get("cleanup.policy", "delete")
+        assert policy == ("compact" if spec.compacted else "delete"), spec.default_topic
     max_event = int(setting(objects, "max_event_bytes"))
     for name, spec in topics.items():
         if name != setting(objects, "topic_requests"):
@@ -165,6 +174,7 @@ def test_the_user_may_do_what_the_worker_does_and_nothing_else(
         ("topic", setting(objects, "topic_results")): write,
         ("topic", setting(objects, "topic_failures")): write,
         ("topic", setting(objects, "topic_progress")): write,
+        ("topic", setting(objects, "topic_state")): write,
         # exactly_once: one transactional id per request partition, `<group>-<topic>-<p>`
         ("transactionalId", f"{setting(objects, 'group_id')}-*"): write,
     }

@@ -11,14 +11,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support.ecs_client import layered_client
 from tests.support.secret_mount import write_secret
 from tests.support.secrets import ROTATED_AK, ROTATED_SK, TEST_AK, TEST_SK
 from tests.support.stack import PROJECT, Stack, example, keyed_examples, stack
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import Credential, parse_security_key
 from worker.ecs.errors import EcsApiError
-from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 
 
@@ -28,9 +27,10 @@ def batch(phase: int) -> list[tuple[str, dict[str, Any]]]:
 
 async def refused(s: Stack, credential: Credential) -> bool:
     """Whether the simulator refuses `credential` (401) for a create."""
-    settings = EcsClientSettings(endpoint=s.base_url, retry=RetryPolicy(max_attempts=1))
     async with aiohttp.ClientSession() as session:
-        client = EcsClient(session, settings, AkSkAuth(credential), TokenBucket(rate=0))
+        client = layered_client(
+            session, s.base_url, AkSkAuth(credential), retry=RetryPolicy(max_attempts=1)
+        )
         body = example("05-dry-run.json")
         try:
             await client.create_servers(body, str(uuid.uuid4()), PROJECT)

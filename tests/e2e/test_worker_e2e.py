@@ -11,16 +11,9 @@ from typing import Any
 
 from ecsp_contract.idempotency import client_token
 from tests.support import secrets
-from tests.support.kafka import Record, wait_for
+from tests.support.kafka import by_key, wait_for
 from tests.support.stack import example, examples, stack
 from worker.simulator.config import Faults
-
-
-def by_key(records: list[Record]) -> dict[str | None, list[dict[str, Any]]]:
-    result: dict[str | None, list[dict[str, Any]]] = {}
-    for r in records:
-        result.setdefault(r.key.decode() if r.key else None, []).append(r.json())
-    return result
 
 
 def prepaid_manual(name: str = "manual") -> dict[str, Any]:
@@ -43,7 +36,7 @@ async def test_reference_examples_and_a_batch_of_three_succeed(kafka_bootstrap: 
 
     assert set(events) == set(requests)
     types = Counter(e[0]["type"] for e in events.values())
-    assert types == {"ecs.provisioning.succeeded": 5, "ecs.provisioning.validated": 1}
+    assert types == {"ecs.provisioning.succeeded": 6, "ecs.provisioning.validated": 1}
     assert events["ex-05-dry-run.json"][0]["type"] == "ecs.provisioning.validated"
     batch = events["batch-of-3"][0]["data"]
     assert len(batch["server_ids"]) == 3

@@ -10,13 +10,9 @@ import pytest
 
 from tests.support import secrets
 from tests.support.kafka import wait_for
+from tests.support.metrics import sample
 from tests.support.ports import reserved_ports
 from tests.support.stack import example, in_process, settings_from, stack
-from worker.ops.metrics import Metrics
-
-
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels or None) or 0.0
 
 
 async def test_health_readiness_and_metrics_endpoints(kafka_bootstrap: str) -> None:

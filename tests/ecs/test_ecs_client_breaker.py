@@ -6,28 +6,30 @@ import asyncio
 
 import pytest
 
-from ecsp_contract.failures import WorkerErrorCode
-from tests.ecs.test_ecs_client_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from tests.support.bodies import server_body
+from tests.support.ecs_client import layered_client
+from tests.support.ecs_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
-from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
-from worker.ecs.errors import EcsApiError
-from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter, TokenBucket
+from worker.ecs.errors import CallFailure, EcsApiError
+from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter
 from worker.ecs.retry import RetryPolicy
+from worker.ecs.transport import HttpSettings
 
 RETRY = RetryPolicy(max_attempts=8, base_delay=0.001, max_delay=0.01, deadline=30)
 
 
 def client(sim: Sim, breaker: CircuitBreaker, limiter: CallLimiter | None = None) -> EcsClient:
-    settings = EcsClientSettings(endpoint=sim.base_url, request_timeout=5.0, retry=RETRY)
-    return EcsClient(
+    return layered_client(
         sim.session,
-        settings,
+        sim.base_url,
         AkSkAuth(Credential(AK, SK)),
-        limiter or TokenBucket(rate=0),
+        retry=RETRY,
+        limiter=limiter,
         breaker=breaker,
+        http=HttpSettings(request_timeout=5.0),
     )
 
 
@@ -41,7 +43,7 @@ async def test_an_outage_opens_the_breaker_calls_stop_reaching_the_api_then_a_pr
         with pytest.raises(EcsApiError) as caught:
             await api.create_servers(server_body(), new_token(), PROJECT)
         assert (
-            caught.value.code == WorkerErrorCode.API_UNAVAILABLE
+            caught.value.failure is CallFailure.UNAVAILABLE
         )  # attempts not used up: the API is down
         assert "last error" in caught.value.message
         assert breaker.state == "open"
@@ -49,7 +51,7 @@ async def test_an_outage_opens_the_breaker_calls_stop_reaching_the_api_then_a_pr
         for _ in range(20):  # held at once, nothing sent
             with pytest.raises(EcsApiError) as held:
                 await api.get_job("0" * 32, PROJECT)
-            assert held.value.code == WorkerErrorCode.API_UNAVAILABLE
+            assert held.value.failure is CallFailure.UNAVAILABLE
         assert (await sim.stats())["requests_total"] == before == 3
 
         await sim.faults(error_rate=0.0)
@@ -65,7 +67,7 @@ async def test_connection_refused_opens_the_breaker_too() -> None:
         refused = Sim("http://127.0.0.1:9", sim.session)  # the discard port: nothing listens
         with pytest.raises(EcsApiError) as caught:
             await client(refused, breaker).get_job("0" * 32, PROJECT)
-    assert caught.value.code == WorkerErrorCode.API_UNAVAILABLE
+    assert caught.value.failure is CallFailure.UNAVAILABLE
     assert breaker.state == "open"
     assert not await breaker.wait_available(0.01)
 

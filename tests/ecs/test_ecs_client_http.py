@@ -19,20 +19,16 @@ import structlog
 from aiohttp import web
 
 from tests.ecs.ecs_testkit import RecordingObserver, Serve
+from tests.support.ecs_client import layered_client
 from tests.support.timing import loop_lag
 from worker.ecs.auth import AkSkAuth, TokenAuth, iam_tokens_url
-from worker.ecs.client import (
-    EcsClient,
-    EcsClientSettings,
-    make_session,
-    make_ssl_context,
-)
+from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
 from worker.ecs.endpoints import default_endpoint
-from worker.ecs.errors import EcsApiError, is_not_found
-from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.errors import CallFailure, EcsApiError, is_not_found
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.signing import canonical_request, compute_signature, parse_authorization
+from worker.ecs.transport import HttpSettings, make_session, make_ssl_context
 
 AK, SK = "TESTAK0000000000", "test-secret-key"
 PROJECT = "0123456789abcdef0123456789abcdef"
@@ -137,17 +133,13 @@ def make_client(
         if sleeps is not None:
             sleeps.append(seconds)
 
-    settings = EcsClientSettings(
-        endpoint=endpoint,
-        request_timeout=request_timeout,
-        retry=policy or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, deadline=10),
-    )
-    return EcsClient(
+    return layered_client(
         session,
-        settings,
+        endpoint,
         auth or AkSkAuth(Credential(AK, SK)),
-        TokenBucket(rate=0),
-        observer,
+        retry=policy or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, deadline=10),
+        observer=observer,
+        http=HttpSettings(request_timeout=request_timeout),
         sleep=record_sleep if sleeps is not None else asyncio.sleep,
         rand=lambda: 1.0,
     )
@@ -313,7 +305,7 @@ async def test_timeout_then_gives_up_after_max_attempts(
     with pytest.raises(EcsApiError) as caught:
         await client.create_servers(BODY, TOKEN, PROJECT)
     assert (caught.value.code, caught.value.http_status, caught.value.attempts) == (
-        "ECSP.Timeout",
+        "timeout",
         None,
         2,
     )
@@ -332,7 +324,7 @@ async def test_deadline_exhaustion_raises_the_last_error(
             await client.create_servers(BODY, TOKEN, PROJECT)
         elapsed = loop.time() - started
     # the last error: the server's 503, or a timeout when the deadline cut the last attempt short
-    assert caught.value.http_status == 503 or caught.value.code == "ECSP.Timeout"
+    assert caught.value.http_status == 503 or caught.value.code == "timeout"
     assert caught.value.retryable
     assert 1 < caught.value.attempts < 1000
     assert elapsed < 0.5 + 0.3 + lag.seconds
@@ -350,7 +342,7 @@ async def test_deadline_also_bounds_a_slow_attempt(
         with pytest.raises(EcsApiError) as caught:
             await client.create_servers(BODY, TOKEN, PROJECT)
         elapsed = loop.time() - started
-    assert caught.value.code == "ECSP.Timeout"
+    assert caught.value.code == "timeout"
     assert elapsed < 1.0 + lag.seconds
 
 
@@ -452,7 +444,9 @@ async def _token_client(
 ) -> tuple[EcsClient, TokenAuth]:
     base = await serve(iam.app())
     extra: dict[str, Any] = {"clock": clock} if clock else {}
-    auth = TokenAuth(session, base, "domain", "user", password, PROJECT, observer=observer, **extra)
+    if observer is not None:
+        extra["observer"] = observer
+    auth = TokenAuth(session, base, "domain", "user", password, PROJECT, **extra)
     return make_client(session, base, auth=auth, observer=observer, sleeps=[]), auth
 
 
@@ -556,11 +550,11 @@ def test_iam_url_accepts_base_or_full_url() -> None:
 
 
 def test_tls_verification_is_on_by_default() -> None:
-    context = make_ssl_context(EcsClientSettings(endpoint="https://x"))
+    context = make_ssl_context(HttpSettings())
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
-    assert make_ssl_context(EcsClientSettings(endpoint="https://x", verify_tls=False)) is False
+    assert make_ssl_context(HttpSettings(verify_tls=False)) is False
 
 
 @pytest.fixture(scope="module")
@@ -593,16 +587,21 @@ async def test_tls_rejects_an_unknown_ca_and_trusts_a_configured_ca_file(
     endpoint = f"https://127.0.0.1:{port}"
     policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=5)
     try:
-        untrusted = EcsClientSettings(endpoint=endpoint, retry=policy)
+        untrusted = HttpSettings()
         async with make_session(untrusted) as tls_session:
-            client = EcsClient(tls_session, untrusted, AkSkAuth(Credential(AK, SK)), TokenBucket(0))
+            auth = AkSkAuth(Credential(AK, SK))
+            client = layered_client(tls_session, endpoint, auth, retry=policy, http=untrusted)
             with pytest.raises(EcsApiError) as caught:
                 await client.create_servers(BODY, TOKEN, PROJECT)
-        assert (caught.value.code, caught.value.retryable) == ("ECSP.TlsCertificate", False)
+        assert (caught.value.failure, caught.value.retryable) == (
+            CallFailure.TLS_CERTIFICATE,
+            False,
+        )
         assert script.seen == []
-        trusted = EcsClientSettings(endpoint=endpoint, ca_file=str(cert), retry=policy)
+        trusted = HttpSettings(ca_file=str(cert))
         async with make_session(trusted) as tls_session:
-            client = EcsClient(tls_session, trusted, AkSkAuth(Credential(AK, SK)), TokenBucket(0))
+            auth = AkSkAuth(Credential(AK, SK))
+            client = layered_client(tls_session, endpoint, auth, retry=policy, http=trusted)
             result = await client.create_servers(BODY, TOKEN, PROJECT)
         assert result.job_id == CREATED["job_id"]
         assert script.seen[0].signature_ok  # Host carries the port, as signed

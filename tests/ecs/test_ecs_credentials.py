@@ -18,10 +18,12 @@ import pytest
 
 from tests.ecs.ecs_testkit import RecordingObserver
 from tests.support.bodies import server_body
+from tests.support.clock import ShiftedClock
+from tests.support.ecs_client import layered_client
 from tests.support.secret_mount import write_secret
 from tests.support.secrets import ROTATED_AK, ROTATED_SK, TEST_AK, TEST_SK
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.client import EcsClient
 from worker.ecs.credentials import (
     Credential,
     CredentialSource,
@@ -30,8 +32,9 @@ from worker.ecs.credentials import (
     parse_security_key,
 )
 from worker.ecs.errors import EcsApiError
-from worker.ecs.ratelimit import TokenBucket
+from worker.ecs.observer import SilentObserver
 from worker.ecs.retry import RetryPolicy
+from worker.ecs.transport import HttpSettings
 from worker.simulator.config import SimulatorConfig
 from worker.simulator.server import running_simulator
 
@@ -49,12 +52,14 @@ class Sim:
             return await response.json()
 
     def client(self, source: CredentialSource, observer: Any = None) -> EcsClient:
-        settings = EcsClientSettings(
-            endpoint=self.base_url,
-            request_timeout=5.0,
+        return layered_client(
+            self.session,
+            self.base_url,
+            AkSkAuth(source),
             retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.01),
+            observer=observer,
+            http=HttpSettings(request_timeout=5.0),
         )
-        return EcsClient(self.session, settings, AkSkAuth(source), TokenBucket(rate=0), observer)
 
     async def create(self, source: CredentialSource, observer: Any = None) -> None:
         await self.client(source, observer).create_servers(
@@ -68,7 +73,11 @@ class Sim:
 
 @asynccontextmanager
 async def simulator(**overrides: Any) -> AsyncIterator[Sim]:
-    values: dict[str, Any] = {"credentials": {TEST_AK: TEST_SK}, "job_seconds": (0.1, 0.1)}
+    values: dict[str, Any] = {
+        "credentials": {TEST_AK: TEST_SK},
+        "job_seconds": (0.1, 0.1),
+        "admin_routes": True,
+    }
     values.update(overrides)
     async with (
         running_simulator(SimulatorConfig(**values)) as base_url,
@@ -151,25 +160,18 @@ async def test_temporary_keys_need_their_token_and_are_refused_once_revoked_or_e
             await sim.create(first)
 
 
-@dataclass
-class Clock:
-    """Real time plus an offset the test moves forward; the simulator and the credential source
-    share it (the simulator then ignores the signature's clock skew)."""
-
-    offset: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 def metadata_source(sim: Sim, clock: Callable[[], float], observer: Any = None) -> Any:
     return MetadataCredentials(
-        sim.session, sim.base_url, refresh_before=2400, observer=observer, clock=clock
+        sim.session,
+        sim.base_url,
+        refresh_before=2400,
+        observer=observer or SilentObserver(),
+        clock=clock,
     )
 
 
 async def test_metadata_credentials_are_renewed_before_they_expire() -> None:
-    clock = Clock()
+    clock = ShiftedClock()
     async with simulator(
         clock=clock, metadata_credential_ttl_seconds=3600, skew_seconds=1e9
     ) as sim:
@@ -194,7 +196,7 @@ async def test_metadata_credentials_are_renewed_before_they_expire() -> None:
 async def test_metadata_credentials_renewed_after_a_401_and_shared_by_concurrent_callers() -> None:
     """The worker's clock is an hour behind the service's: its cached credentials look valid
     but are refused; one renewal serves every caller that got the 401."""
-    service_clock = Clock()
+    service_clock = ShiftedClock()
     async with simulator(
         clock=service_clock, metadata_credential_ttl_seconds=3600, skew_seconds=1e9
     ) as sim:

@@ -129,14 +129,14 @@ def test_no_response_errors_are_retryable_network_errors() -> None:
         assert err.http_status is None
         assert err.retryable
         assert outcome(err) == "network_error"
-    assert network_error(ConnectionResetError()).code == "ECSP.NetworkError"
-    assert timeout_error("x").code == "ECSP.Timeout"
+    assert network_error(ConnectionResetError()).code == "network"
+    assert timeout_error("x").code == "timeout"
 
 
 def test_str_is_code_status_message_and_request_id() -> None:
     err = EcsApiError("Ecs.0005", "bad body", http_status=400, request_id="r1")
     assert str(err) == "Ecs.0005 (HTTP 400): bad body [request r1]"
-    assert str(timeout_error("job call")) == "ECSP.Timeout (no response): timed out: job call"
+    assert str(timeout_error("job call")) == "timeout (no response): timed out: job call"
     assert "retryable=False" in repr(err)
 
 

@@ -16,12 +16,11 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.fuzz.hostile import Record, hostile_records
 from tests.fuzz.malformed import schema_accepts
-from tests.fuzz.test_decode_fuzz import PROJECT, TERMINAL, AcceptingApi, pipeline
 from tests.support import secrets
+from tests.support.accepting_api import PROJECT, TERMINAL, AcceptingApi, pipeline
 from worker.consumer.publisher import EventPublisher
 from worker.ops.metrics import Metrics
-from worker.pipeline.decode import event_key
-from worker.pipeline.message import InboundMessage
+from worker.pipeline.port import InboundMessage, answer_key
 
 BUDGET = 64 * 1024
 HOSTILE = settings(
@@ -50,7 +49,7 @@ async def answer(record: Record) -> tuple[list[tuple[bytes | None, bytes, Any]],
     event = await pipeline(api).process(message, _ignore)
     producer = RecordingProducer()
     publisher = EventPublisher(producer, Metrics(), max_event_bytes=BUDGET)
-    await publisher.publish("events", event_key(key), event)
+    await publisher.publish("events", answer_key(key), event)
     return producer.sent, api.creates
 
 

@@ -143,9 +143,12 @@ def test_a_wrong_password_stops_the_worker_at_start_with_one_clear_line(
     broker: SecureBroker,
 ) -> None:
     result = run_worker(broker.env(password="not-the-password"))
-    assert result.returncode == 1
+    assert result.returncode == 3
     (line,) = plain_lines(result.stderr)
-    assert line.startswith(f"ecs-provisioner: cannot connect to Kafka {broker.bootstrap}: ")
+    assert line.startswith(
+        f"ecs-provisioner: cannot reach Kafka at {broker.bootstrap} "
+        "(ECSP_KAFKA_BOOTSTRAP_SERVERS): "
+    )
     assert "SASL authentication failed" in line
     assert "ECSP_KAFKA_SASL_PASSWORD" in line
     assert "not-the-password" not in result.stderr + result.stdout
@@ -161,7 +164,7 @@ def test_an_untrusted_ca_stops_the_worker_at_start_with_one_clear_line(
         capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     result = run_worker(broker.env(ca_file=other_ca))
-    assert result.returncode == 1
+    assert result.returncode == 3
     (line,) = plain_lines(result.stderr)
     assert "TLS certificate not trusted" in line
     assert "ECSP_KAFKA_CA_FILE" in line

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -19,6 +19,7 @@ from aiokafka.errors import MessageSizeTooLargeError, OutOfOrderSequenceNumber
 from ecsp_contract.cloudevent import CloudEvent, build_event
 from ecsp_contract.events import EventType, ValidatedData
 from tests.support.kafka import create_topics, delete_topics, read_committed
+from worker.assembly import transactional_config
 from worker.consumer.committed_fetch import CommittedReader
 from worker.consumer.kafka import make_transactional_producer
 from worker.consumer.ports import Position, TopicPartition
@@ -43,14 +44,13 @@ class Rig:
 
     def member(self, name: str, metrics: Metrics | None = None) -> TransactionalDelivery:
         settings = Settings(kafka_bootstrap_servers=self.bootstrap, group_id=self.group)
+        config = replace(transactional_config(settings), transaction_timeout_seconds=30.0)
         delivery = TransactionalDelivery(
-            group_id=self.group,
-            producer_for=lambda tid: make_transactional_producer(settings, tid),
-            positions=_Positions(CommittedReader(self.admin, self.group)),
-            metrics=metrics or Metrics(),
-            max_event_bytes=settings.max_event_bytes,
-            transaction_timeout=30.0,
+            config,
+            lambda tid: make_transactional_producer(settings, tid),
+            _Positions(CommittedReader(self.admin, self.group)),
             rejoin=lambda: self.rejoins.append(name),
+            observer=metrics or Metrics(),
         )
         self.deliveries.append(delivery)
         return delivery

@@ -53,9 +53,6 @@ _CODEC = "codec names are case-insensitive: 'UTF-8' is 'utf-8'"
 #: Mutants that behave exactly like the original, and why. Names are mutmut's (a function's
 #: mutants are numbered in order, so editing a function can renumber them: re-check then).
 EQUIVALENT: dict[str, str] = {
-    "ecsp_contract.redaction.x__within_typos__mutmut_9": (
-        "one extra cell in the first row: it is never read (the word is never empty)"
-    ),
     "worker.ecs.signing.x__encode__mutmut_5": (
         "quote(safe='XX~XX'): letters are always safe in quote(), so only '~' matters"
     ),

@@ -1,14 +1,15 @@
-"""Configuration: ECSP_* variables, *_FILE secrets, errors naming the setting, README table."""
+"""Configuration: ECSP_* variables, *_FILE secrets, errors naming the setting, generated tables."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from worker.ops.config import ConfigError, load_settings
+from worker.ops.config import ConfigError, Settings, load_settings
 from worker.ops.config_table import main as config_table_main
 from worker.ops.failure_table import main as failure_table_main
 
@@ -61,6 +62,12 @@ def test_secrets_come_from_files_and_are_never_printed(
         ({"ECSP_ECS_SK_FILE": "/nonexistent/sk"}, "ECSP_ECS_SK_FILE"),
         ({"ECSP_ALLOWED_EXTRA_FIELDS": "server.name"}, "ECSP_ALLOWED_EXTRA_FIELDS"),
         ({"ECSP_ALLOWED_EXTRA_FIELDS": "server.colour.x"}, "ECSP_ALLOWED_EXTRA_FIELDS"),
+        ({"ECSP_ECS_REGION": "attacker.example/#"}, "ECSP_ECS_REGION"),
+        ({"ECSP_ECS_REGION": "AP-SOUTHEAST-1"}, "ECSP_ECS_REGION"),
+        ({"ECSP_ECS_ENDPOINT": "http://ecs.example.com"}, "ECSP_ECS_ENDPOINT.*plain http"),
+        ({"ECSP_ECS_ENDPOINT": "ftp://127.0.0.1"}, "ECSP_ECS_ENDPOINT.*http"),
+        ({"ECSP_IAM_ENDPOINT": "http://10.0.0.7/v3/auth/tokens"}, "ECSP_IAM_ENDPOINT"),
+        ({"ECSP_ECS_METADATA_ENDPOINT": "http://metadata.example"}, "ECSP_ECS_METADATA_ENDPOINT"),
     ],
 )
 def test_invalid_settings_name_the_variable(
@@ -70,6 +77,36 @@ def test_invalid_settings_name_the_variable(
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=named):
         load_settings()
+
+
+def test_invalid_settings_are_worded_by_the_project_not_pydantic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ECSP_MAX_IN_FLIGHT", "0")
+    monkeypatch.setenv("ECSP_LOG_FORMAT", "yaml")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value) == (
+        "ECSP_MAX_IN_FLIGHT: must be at least 1; "
+        "ECSP_LOG_FORMAT: must be 'auto', 'json' or 'console'"
+    )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ecs_endpoint": "https://ecs.example.com"},
+        {"ecs_endpoint": "http://127.0.0.1:8700", "iam_endpoint": "http://[::1]:8700"},
+        {"ecs_endpoint": "http://localhost:8700"},
+        {"ecs_metadata_endpoint": "http://169.254.169.254"},  # the metadata service is http
+        {"ecs_endpoint": "http://ecs-simulator:8700", "allow_insecure_endpoints": True},
+        {"ecs_region": "cn-north-4"},
+    ],
+)
+def test_https_loopback_or_an_explicit_insecure_setting_is_accepted(
+    settings: dict[str, Any],
+) -> None:
+    Settings(**settings)
 
 
 def test_run_requires_project_and_credentials() -> None:
@@ -121,9 +158,9 @@ async def test_the_worker_signs_with_the_files_it_was_given(
 ) -> None:
     import aiohttp
 
+    from worker.assembly import credential_source
     from worker.ecs.credentials import Credential, FileCredentials, MetadataCredentials
     from worker.ops.metrics import Metrics
-    from worker.service import credential_source
 
     (tmp_path / "sk").write_text("file-secret-key\n")
     monkeypatch.setenv("ECSP_ECS_AK", "literal-ak")

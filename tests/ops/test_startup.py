@@ -1,5 +1,6 @@
-"""Starting the worker against an unreachable broker, with an invalid policy file or with OTEL_*
-asking for an exporter it lacks fails fast, clearly, and cleanly."""
+"""Starting the worker against an unreachable broker, with an invalid policy file, with OTEL_*
+asking for an exporter it lacks, or with a region or endpoint that would send credentials
+elsewhere fails fast, clearly, and cleanly."""
 
 from __future__ import annotations
 
@@ -31,10 +32,13 @@ def run_worker_against_no_broker(**extra: str) -> subprocess.CompletedProcess[st
     )
 
 
-def test_unreachable_broker_exits_1_with_a_clear_message_and_nothing_unclosed() -> None:
+def test_unreachable_broker_exits_3_naming_address_and_setting_and_nothing_unclosed() -> None:
     result = run_worker_against_no_broker()
-    assert result.returncode == 1
-    assert "Unable to bootstrap" in result.stderr
+    assert result.returncode == 3
+    assert (
+        "ecs-provisioner: cannot reach Kafka at 127.0.0.1:1 (ECSP_KAFKA_BOOTSTRAP_SERVERS)"
+        in result.stderr
+    )
     assert "Unclosed" not in result.stderr  # every client was closed on the way out
     assert "sk-value-never-printed" not in result.stderr + result.stdout
 
@@ -55,3 +59,21 @@ def test_the_worker_refuses_to_start_when_otel_asks_for_an_exporter_it_lacks() -
     assert result.returncode == 2
     assert "OTEL_EXPORTER_OTLP_PROTOCOL='grpc'" in result.stderr
     assert "invalid configuration" in result.stderr
+
+
+def test_a_region_that_is_not_a_region_name_exits_2_before_any_connection() -> None:
+    result = run_worker_against_no_broker(ECSP_ECS_REGION="attacker.example/#")
+    assert result.returncode == 2
+    assert "ECSP_ECS_REGION" in result.stderr
+    assert "Unable to bootstrap" not in result.stderr  # not even the broker was contacted
+
+
+def test_a_plain_http_endpoint_exits_2_unless_the_operator_allows_it() -> None:
+    result = run_worker_against_no_broker(ECSP_ECS_ENDPOINT="http://ecs.example.com")
+    assert result.returncode == 2
+    assert "ECSP_ECS_ENDPOINT" in result.stderr
+    assert "Unable to bootstrap" not in result.stderr
+    allowed = run_worker_against_no_broker(
+        ECSP_ECS_ENDPOINT="http://ecs.example.com", ECSP_ALLOW_INSECURE_ENDPOINTS="true"
+    )
+    assert allowed.returncode == 3  # past the configuration: the missing broker stops it

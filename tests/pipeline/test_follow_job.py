@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from ecsp_contract.events import SubJobInfo
-from worker.ecs.errors import EcsApiError
+from tests.support.clock import FakeClock
+from worker.ecs.errors import EcsApiError, network_error
 from worker.ecs.models import JobStatus, SubJob
+from worker.pipeline.events import sub_job_infos
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import PollSchedule, follow_job, sub_job_infos
+from worker.pipeline.follow import follow_job
+from worker.pipeline.schedule import PollSchedule
 
 JOB_ID = "ff8080828e1234560000000000000001"
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
@@ -37,24 +40,10 @@ class Jitter(random.Random):
 
 
 @dataclass
-class FakeTime:
-    now: float = 100.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@dataclass
 class JobReader:
     """Answers reads of JOB_ID in PROJECT from `answers` in turn (the last one repeats)."""
 
-    time: FakeTime
+    time: FakeClock
     answers: list[JobStatus | EcsApiError]
     read_at: list[float] = field(default_factory=list)
 
@@ -98,7 +87,7 @@ def job(
 
 @dataclass
 class Run:
-    time: FakeTime
+    time: FakeClock
     reader: JobReader
     announced: list[JobStatus]
 
@@ -107,7 +96,7 @@ async def follow(
     answers: list[JobStatus | EcsApiError], *, deadline_in: float = 60.0, jitter: float = 0.5
 ) -> tuple[JobStatus | StageFailure, Run]:
     """Follows JOB_ID against `answers`; returns the job or the failure, and what happened."""
-    fake = FakeTime()
+    fake = FakeClock(100.0)
     run = Run(fake, JobReader(fake, answers), [])
 
     async def on_awaiting_payment(status: JobStatus) -> None:
@@ -125,7 +114,7 @@ async def follow(
             on_awaiting_payment=on_awaiting_payment,
             rng=Jitter(jitter),
             sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         )
     except StageFailure as failure:
         result = failure
@@ -296,7 +285,7 @@ async def test_the_last_wait_is_cut_so_the_last_read_comes_exactly_at_the_deadli
 async def test_a_deadline_passing_before_any_successful_read_fails_timeout_knowing_the_create() -> (
     None
 ):
-    down = EcsApiError("ECSP.NetworkError", "refused", retryable=True)
+    down = network_error(ConnectionRefusedError("refused"))
     result, run = await follow([down], deadline_in=3.0)
     failure = failure_of(result)
     assert run.reader.read_at == [101.0, 103.0]

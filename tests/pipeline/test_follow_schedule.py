@@ -6,7 +6,7 @@ import random
 from itertools import accumulate
 
 from worker.ops.config import Settings
-from worker.pipeline.follow import PollSchedule
+from worker.pipeline.schedule import PollSchedule
 
 
 def default_schedule() -> PollSchedule:

@@ -6,12 +6,10 @@ outcome is pinned precisely: stage, code, ids, what reaches the API and what rea
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,145 +17,24 @@ from typing import Any
 import pytest
 
 from ecsp_contract.cloudevent import CloudEvent
-from ecsp_contract.failures import FailureStage
 from ecsp_contract.idempotency import client_token
 from tests.support.events import expected_event_id
-from tests.support.fake_servers import NoServersListed
-from worker.ecs.errors import EcsApiError, unavailable_error
-from worker.ecs.models import CreateResult, JobStatus, SubJob
-from worker.ops.config import Settings
+from tests.support.pipeline import (
+    PROJECT,
+    SECRET_VALUE,
+    body,
+    example,
+    message,
+    pipeline_for,
+    settings,
+)
+from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
+from worker.ecs.errors import EcsApiError
+from worker.ecs.models import CreateResult, JobStatus
 from worker.ops.metrics import Metrics
 from worker.pipeline.deadline import RequestDeadline
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.observer import PipelineObserver
-from worker.pipeline.process import Pipeline
+from worker.pipeline.port import InboundMessage
 from worker.pipeline.secrets import SecretSource
-from worker.service import pipeline_config
-
-EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
-PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
-SECRET_VALUE = "Sup3r-Secret!pw"
-
-
-def example(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
-    return document
-
-
-def job(status: str, *subs: tuple[str, str | None], code: str | None = None) -> JobStatus:
-    return JobStatus(
-        job_id="ff8080828e1234560000000000000001",
-        status=status,
-        sub_jobs=tuple(
-            SubJob(
-                job_id=f"sub{i}",
-                status=sub_status,
-                server_id=server,
-                error_code="Ecs.0319" if sub_status == "FAIL" else None,
-                fail_reason="sold out" if sub_status == "FAIL" else None,
-                begin_time="2026-11-26T10:00:00.000Z",
-                end_time="",
-            )
-            for i, (sub_status, server) in enumerate(subs)
-        ),
-        error_code=code,
-        fail_reason="flavor sold out" if code else None,
-        begin_time="2026-11-26T10:00:00.000Z",
-        end_time="2026-11-26T10:04:00.000Z" if status in ("SUCCESS", "FAIL") else "",
-        request_id="req-job",
-    )
-
-
-class ScriptedApi(NoServersListed):
-    """Answers create with `create` (a result or an error) and job reads from `jobs` in turn.
-
-    Honest about its arguments: a job may only be read after a create returned it, by that
-    job id, in the project the create was made in.
-    """
-
-    def __init__(
-        self,
-        create: CreateResult | EcsApiError,
-        jobs: list[JobStatus | EcsApiError],
-        *,
-        unavailable_creates: int = 0,
-    ):
-        self.create = create
-        self.jobs = jobs
-        self.bodies: list[dict[str, Any]] = []
-        self.tokens: list[str] = []
-        self.projects: list[str] = []
-        self.job_reads = 0
-        self.unavailable_creates = unavailable_creates  # the first ones find the breaker open
-        self.waits: list[float] = []
-
-    async def create_servers(
-        self, body: dict[str, Any], client_token: str, project_id: str
-    ) -> CreateResult:
-        self.bodies.append(body)
-        self.tokens.append(client_token)
-        self.projects.append(project_id)
-        if len(self.bodies) <= self.unavailable_creates:
-            raise unavailable_error("ECS API circuit open")
-        if isinstance(self.create, EcsApiError):
-            raise self.create
-        return self.create
-
-    async def wait_available(self, within: float) -> bool:
-        """The API comes back once `unavailable_creates` creates were refused."""
-        self.waits.append(within)
-        await asyncio.sleep(min(within, 0.005))
-        return len(self.bodies) >= self.unavailable_creates
-
-    async def get_job(self, job_id: str, project_id: str) -> JobStatus:
-        assert isinstance(self.create, CreateResult), "no job to read: the create failed"
-        assert job_id == self.create.job_id, f"read job {job_id}, created {self.create.job_id}"
-        assert project_id == self.projects[-1], "the job is read in the project it was created in"
-        answer = self.jobs[min(self.job_reads, len(self.jobs) - 1)]
-        self.job_reads += 1
-        if isinstance(answer, EcsApiError):
-            raise answer
-        return answer
-
-
-ACCEPTED = CreateResult(
-    job_id="ff8080828e1234560000000000000001",
-    order_id=None,
-    server_ids=("11111111-1111-4111-8111-111111111111",),
-    dry_run=False,
-    request_id="req-create",
-    attempts=1,
-)
-
-
-def settings(**overrides: Any) -> Settings:
-    base: dict[str, Any] = {
-        "ecs_project_id": PROJECT,
-        "job_poll_initial_seconds": 0.005,
-        "job_poll_max_seconds": 0.01,
-        "request_deadline_seconds": 5.0,
-        "secret_env_prefix": "TEST_ECSP_SECRET_",
-    }
-    return Settings(**{**base, **overrides})
-
-
-def message(value: bytes | None, key: bytes | None = b"req-1", **kw: Any) -> InboundMessage:
-    return InboundMessage(
-        topic="requests",
-        partition=0,
-        offset=7,
-        key=key,
-        value=value,
-        timestamp_ms=int(time.time() * 1000),  # published just now: the deadline counts from it
-        **kw,
-    )
-
-
-def body(name: str = "01-prepaid-keypair.json", **server_changes: Any) -> bytes:
-    document = example(name)
-    document["server"].update(server_changes)
-    return json.dumps(document).encode()
-
 
 Run = Callable[..., Any]
 
@@ -174,7 +51,7 @@ def run() -> Run:
 
         s = settings(**overrides)
         secrets = SecretSource(s.secret_env_prefix, s.secret_dir)
-        pipeline = Pipeline(pipeline_config(s), api, secrets)
+        pipeline = pipeline_for(s, api, secrets=secrets)
         return await pipeline.process(msg, sink if progress_events else None), progress
 
     return _run
@@ -390,27 +267,31 @@ async def test_a_job_that_vanished_fails_with_job_not_found(run: Run) -> None:
     assert data["server_ids"] == list(ACCEPTED.server_ids)
 
 
-class RecordingObserver(PipelineObserver):
+class RecordingObserver:
     def __init__(self) -> None:
         self.failed: list[str] = []
         self.jobs: list[str] = []
 
-    def request_failed(self, stage: FailureStage) -> None:
+    def request_failed(self, stage: str) -> None:
         self.failed.append(stage)
 
     def job_finished(self, outcome: str, seconds: float) -> None:
         assert seconds >= 0
         self.jobs.append(outcome)
 
+    def servers_not_deleted(self, count: int) -> None:
+        raise AssertionError("no compensation here")
+
 
 async def test_outcomes_are_reported_to_the_observer() -> None:
     observer = RecordingObserver()
     api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
-    pipeline = Pipeline(pipeline_config(settings()), api, SecretSource("", None), observer)
+    pipeline = pipeline_for(settings(), api, secrets=SecretSource("", None), observer=observer)
     await pipeline.process(message(body()), None)
     await pipeline.process(message(b"not json"), None)
     gone = EcsApiError("Ecs.0000", "job not found", http_status=404, retryable=False)
-    await replace(pipeline, api=ScriptedApi(ACCEPTED, [gone])).process(message(body()), None)
+    job_gone = pipeline_for(settings(), ScriptedApi(ACCEPTED, [gone]), observer=observer)
+    await job_gone.process(message(body()), None)
     assert observer.jobs == ["succeeded", "job"]
     assert observer.failed == ["decode", "job"]
 
@@ -477,6 +358,7 @@ async def test_a_failed_event_carries_every_field_a_subscriber_cleans_up_with(ru
         "tagging": "tagged",
         "truncated": None,
         "compensation": None,
+        "placement": None,
         "servers": [],
         "job_id": "ff8080828e1234560000000000000001",
         "order_id": "CS77",
@@ -559,11 +441,11 @@ def test_once_a_create_may_reach_the_api_the_token_window_caps_the_deadline() ->
     )
     assert deadline.remaining() == 23 * 3600
     now[0] += 600  # ten more minutes waiting for the API, then the first create
-    deadline.create_may_reach_api(8 * 3600)
+    deadline = deadline.before_token_expires(8 * 3600)
     assert deadline.remaining() == 8 * 3600 - 300
     assert "X-Client-Token" in deadline.describe()
     now[0] += 3600
-    deadline.create_may_reach_api(8 * 3600)  # later creates do not extend it
+    deadline = deadline.before_token_expires(8 * 3600)  # later creates do not extend it
     assert deadline.remaining() == 7 * 3600 - 300
     future = RequestDeadline.starting(  # a publisher's clock ahead of ours counts as now
         datetime.fromtimestamp(wall + 999, UTC), 60, clock=lambda: 0.0, wall=lambda: wall

@@ -11,21 +11,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.pipeline.test_process import (
-    ACCEPTED,
-    PROJECT,
-    ScriptedApi,
-    body,
-    job,
-    message,
-    settings,
-)
+from tests.support.pipeline import PROJECT, body, message, pipeline_for, settings
+from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
 from worker.ecs.models import JobStatus, ServerPage, ServerSummary
 from worker.ecs.servers import ServerQuery
 from worker.pipeline.bulk_follow import BulkFollowConfig, BulkFollower
-from worker.pipeline.process import Pipeline
 from worker.pipeline.secrets import SecretSource
-from worker.service import pipeline_config
 
 CONFIG = BulkFollowConfig(
     deployment_tag="ecs-provisioner", interval_seconds=0.01, safety_net_seconds=60.0,
@@ -74,7 +65,7 @@ def counting_api() -> tuple[CountingApi, BuildingLister]:
 async def process(api: ScriptedApi, lister: BuildingLister, value: bytes) -> Any:
     s = settings()
     follower = BulkFollower(lister, CONFIG)
-    pipeline = Pipeline(pipeline_config(s), api, SecretSource("", None), follower=follower)
+    pipeline = pipeline_for(s, api, secrets=SecretSource("", None), follower=follower)
     try:
         return await asyncio.wait_for(pipeline.process(message(value), None), 10)
     finally:

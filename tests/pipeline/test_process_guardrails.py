@@ -3,25 +3,23 @@ servers the API refused are given back to the hourly budget."""
 
 from __future__ import annotations
 
-from tests.pipeline.test_process import ACCEPTED, PROJECT, ScriptedApi, body, message, settings
+from tests.support.pipeline import PROJECT, ComposedPipeline, body, message, pipeline_for, settings
+from tests.support.scripted_api import ACCEPTED, ScriptedApi
 from worker.ecs.errors import EcsApiError
-from worker.pipeline.guardrails import Guardrails
-from worker.pipeline.holds import IntakeHolds
-from worker.pipeline.process import Pipeline
+from worker.pipeline.guardrails import GuardrailsParts
 from worker.pipeline.secrets import SecretSource
 from worker.policy.budget import HourlyBudget
 from worker.policy.load import parse_policy
-from worker.service import pipeline_config
 
 
-def pipeline(api: ScriptedApi, policy: str, budget: HourlyBudget) -> Pipeline:
+def pipeline(api: ScriptedApi, policy: str, budget: HourlyBudget) -> ComposedPipeline:
     s = settings()
     document = parse_policy(policy.encode())
-    return Pipeline(
-        pipeline_config(s),
+    return pipeline_for(
+        s,
         api,
-        SecretSource(s.secret_env_prefix, s.secret_dir),
-        guardrails=Guardrails(lambda: document, budget, IntakeHolds()),
+        secrets=SecretSource(s.secret_env_prefix, s.secret_dir),
+        guardrails=GuardrailsParts(lambda: document, budget),
     )
 
 

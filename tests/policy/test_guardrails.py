@@ -12,10 +12,11 @@ import pytest
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from ecsp_contract.request import CreateServersBody, to_wire
 from tests.support.bodies import server_body
-from worker.pipeline.decode import DecodedRequest
+from worker.consumer.holds import IntakeHolds
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.guardrails import Guardrails
-from worker.pipeline.holds import IntakeHolds
+from worker.pipeline.port import Outcome
+from worker.pipeline.state import DecodedRequest, Request, Validated
 from worker.policy.budget import HourlyBudget
 from worker.policy.load import parse_policy
 
@@ -39,10 +40,15 @@ def request(body: dict[str, Any], project: str = "p1") -> DecodedRequest:
     return DecodedRequest(key="k", token="t", project_id=project, body=model, wire=to_wire(model))
 
 
+async def unreachable(request: Request[Validated]) -> Outcome:
+    raise AssertionError("these tests call check and admit only")
+
+
 def guardrails(policy: str, window: float = 3600.0) -> tuple[Guardrails, IntakeHolds, Observer]:
     document = parse_policy(policy.encode())
     holds, observer = IntakeHolds(), Observer()
-    return Guardrails(lambda: document, HourlyBudget(window), holds, observer), holds, observer
+    rails = Guardrails(lambda: document, HourlyBudget(window), holds, unreachable, observer)
+    return rails, holds, observer
 
 
 def test_a_broken_rule_is_a_policy_failure_listing_each_rule_and_path() -> None:

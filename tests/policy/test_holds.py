@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.pipeline.holds import IntakeHolds
+from worker.consumer.holds import IntakeHolds
 
 
 def test_holds_are_counted_and_released_and_listeners_hear_each_change() -> None:

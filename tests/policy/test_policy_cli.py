@@ -45,6 +45,26 @@ def test_policy_check_lists_every_problem_and_exits_1(
     assert sorted(line.split(":")[0] for line in lines) == ["default.flavor", "default.max_count"]
 
 
+DEPTH = 3000
+HOSTILE_FILES = {
+    "deep list": "default:\n  flavors: " + "[" * DEPTH + "]" * DEPTH + "\n",
+    "deep map": "default: " + "{a: " * DEPTH + "1" + "}" * DEPTH + "\n",
+    "impossible date": "default: {max_count: 2001-02-30}\n",
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE_FILES.values(), ids=HOSTILE_FILES.keys())
+def test_policy_check_of_a_hostile_file_says_why_without_a_traceback(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    assert main(["policy", "check", str(path)]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert any(why in out.out for why in ("nested too deeply", "cannot be read: ValueError"))
+
+
 def test_policy_check_of_an_unreadable_file_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -34,7 +34,10 @@ def test_every_problem_of_an_invalid_file_is_named_with_its_path() -> None:
         "projects.p1.charging_modes[0]",
         "projects.p1.flavors.allow",
     ]
-    assert "default.flavours: unknown key" in found
+    assert "default.flavours: unknown key; did you mean flavors?" in found
+    assert "default.max_count: must be at least 1" in found  # the project's words, not pydantic's
+    assert "projects.p1.flavors.allow: must have at least 1 item" in found
+    assert "projects.p1.charging_modes[0]: must be 'prePaid' or 'postPaid'" in found
 
 
 @pytest.mark.parametrize(

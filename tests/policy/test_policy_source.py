@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from worker.ops.metrics import Metrics
 from worker.policy.load import PolicyFileError
 from worker.policy.source import PolicySource
+from worker.tasks import cancel_and_wait
 
 
 def write(path: Path, text: str) -> None:
@@ -66,3 +69,59 @@ async def test_changes_apply_and_a_bad_change_keeps_the_last_good_policy(tmp_pat
     assert reloads(metrics, "loaded") == 3
     assert reloads(metrics, "invalid") == 2
     assert metrics.registry.get_sample_value("ecsp_policy_file_valid") == 1
+
+
+async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    """Waits until `condition()` holds (checked every 10 ms); fails after `within` seconds."""
+    for _ in range(int(within / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {within} s")
+
+
+async def test_the_watcher_survives_a_file_too_deep_to_read(
+    tmp_path: Path, suite_log: Path
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("default: {max_count: 3}\n")
+    metrics = Metrics()
+    source = PolicySource.open(path, observer=metrics)
+    watcher = asyncio.create_task(source.watch(0.01))
+    try:
+        write(path, "default:\n  flavors: " + "[" * 3000 + "]" * 3000 + "\n")
+        await _until(lambda: reloads(metrics, "invalid") == 1)
+        assert metrics.registry.get_sample_value("ecsp_policy_file_valid") == 0
+        assert source.current().default.max_count == 3
+
+        write(path, "default: {max_count: 7}\n")
+        await _until(lambda: source.current().default.max_count == 7)
+        assert not watcher.done()
+    finally:
+        await cancel_and_wait(watcher)
+    assert "nested too deeply" in suite_log.read_text()
+
+
+async def test_the_watcher_survives_any_exception_and_says_so(
+    tmp_path: Path, suite_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("default: {max_count: 3}\n")
+    metrics = Metrics()
+    source = PolicySource.open(path, observer=metrics)
+
+    def explode(raw: bytes, *, source: str) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("worker.policy.source.parse_policy", explode)
+    write(path, "default: {max_count: 4}\n")
+    watcher = asyncio.create_task(source.watch(0.01))
+    try:
+        await _until(lambda: reloads(metrics, "invalid") >= 1)
+        monkeypatch.undo()
+        await _until(lambda: source.current().default.max_count == 4)
+        assert metrics.registry.get_sample_value("ecsp_policy_file_valid") == 1
+    finally:
+        await cancel_and_wait(watcher)
+    lines = [line for line in suite_log.read_text().splitlines() if "policy reload failed" in line]
+    assert any("MemoryError" in line for line in lines)

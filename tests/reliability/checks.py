@@ -7,7 +7,10 @@ Definitions (printed with the results, so a reader knows exactly what passed):
   same-key-other-body, which must end with exactly {succeeded (first body), failed/conflict
   (second body)}. Redeliveries may repeat events, never add an outcome;
 - *duplicates* are terminal events answering the same origin; they must carry one id, and an id
-  identifies one outcome: events sharing an id share their key and outcome.
+  identifies one outcome: events sharing an id share their key and outcome;
+- a key's *placements* are the body's own and, with an `ecs-fallbacks` header, the header's,
+  each with its own client token (`PlannedKey.tokens`); a key's servers may come from one of
+  them only.
 """
 
 from __future__ import annotations
@@ -52,12 +55,15 @@ class Event:
     origin: tuple[int, int]
     server_ids: int
     raw: bytes
+    placement: tuple[str, str | None] | None = None
+    """`data.placement`'s (flavorRef, availability_zone), None when the event has none."""
 
     @classmethod
     def parse(cls, key: bytes | None, value: bytes) -> Event:
         document = json.loads(value)
         data = document["data"]
         kind = str(document["type"]).removeprefix(TYPE_PREFIX)
+        placement = data.get("placement")
         return cls(
             key=key.decode(errors="replace") if key is not None else None,
             id=str(document["id"]),
@@ -65,6 +71,11 @@ class Event:
             origin=(int(data["origin"]["partition"]), int(data["origin"]["offset"])),
             server_ids=len(data.get("server_ids") or ()),
             raw=value,
+            placement=(
+                None
+                if placement is None
+                else (str(placement["flavorRef"]), placement["availability_zone"])
+            ),
         )
 
 
@@ -89,6 +100,8 @@ class Observation:
     exits: list[WorkerExit]
     logs: dict[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
+    built_by_token: dict[str, int] = field(default_factory=dict)
+    """Servers there at the end (built, not failed), by their client token tag."""
 
 
 @dataclass(frozen=True)
@@ -175,22 +188,31 @@ def outcomes_as_allowed(obs: Observation) -> CheckResult:
     )
 
 
+def _succeeded_token(planned: PlannedKey, event: Event) -> str:
+    """The client token of the placement a succeeded event names (the key's own without one)."""
+    for alternative in planned.placements:
+        if (alternative.flavor_ref, alternative.availability_zone) == event.placement:
+            return alternative.token
+    return planned.token
+
+
 def servers_at_most_once(obs: Observation) -> CheckResult:
-    """Per client token: never more servers than one create of its body makes (none for dry
-    runs and bad input); exactly that many when the key's event says it succeeded."""
+    """Per client token (each placement of a key has its own): never more servers than one
+    create of its body makes (none for dry runs and bad input); exactly that many for the
+    placement the key's event says it succeeded in."""
     by_key = _events_by_key(obs.events)
-    allowed = {p.token: p.servers for p in obs.plan}
+    allowed = {token: p.servers for p in obs.plan for token in p.tokens}
     problems = [
         f"{token}: {count} servers, at most {allowed.get(token, 0)} allowed"
         for token, count in obs.servers_by_token.items()
         if count > allowed.get(token, 0)
     ]
-    problems += [
-        f"{p.key}: succeeded with {obs.servers_by_token.get(p.token, 0)} of {p.servers} servers"
-        for p in obs.plan
-        if any(e.outcome == SUCCEEDED for e in by_key.get(p.key, ()))
-        and obs.servers_by_token.get(p.token, 0) != p.servers
-    ]
+    for p in obs.plan:
+        succeeded = [e for e in by_key.get(p.key, ()) if e.outcome == SUCCEEDED]
+        for token in sorted({_succeeded_token(p, e) for e in succeeded}):
+            created = obs.servers_by_token.get(token, 0)
+            if created != p.servers:
+                problems.append(f"{p.key}: succeeded with {created} of {p.servers} servers")
     if obs.servers_without_token:
         problems.append(f"{obs.servers_without_token} servers created without a client token")
     return CheckResult(
@@ -198,6 +220,62 @@ def servers_at_most_once(obs: Observation) -> CheckResult:
         not problems,
         f"{len(obs.servers_by_token)} tokens, {sum(obs.servers_by_token.values())} servers"
         + (f"; {_examples(problems, 3)}" if problems else ""),
+    )
+
+
+def one_placement_per_key(obs: Observation) -> CheckResult:
+    """The servers there at the end carry, per key, the token of one placement only: a key
+    whose alternatives were tried in turn (and redelivered in between) never ends up with
+    servers in two places."""
+    by_token = {token: p for p in obs.plan for token in p.tokens}
+    placed: dict[str, set[str]] = defaultdict(set)
+    strangers = []
+    for token, count in obs.built_by_token.items():
+        if count and token in by_token:
+            placed[by_token[token].key].add(token)
+        elif count:
+            strangers.append(token)
+    twice = [
+        f"{key}: servers under {len(tokens)} tokens"
+        for key, tokens in placed.items()
+        if len(tokens) > 1
+    ]
+    twice += [f"{token}: servers of no planned key" for token in strangers]
+    fallback_keys = sum(1 for p in obs.plan if p.headers)
+    return CheckResult(
+        "no request has servers in two placements",
+        not twice,
+        f"{sum(obs.built_by_token.values())} servers there at the end, of {len(placed)} keys "
+        f"({fallback_keys} keys with ecs-fallbacks)"
+        + (f"; {_examples(twice, 3)}" if twice else ""),
+    )
+
+
+def placement_only_with_fallbacks(obs: Observation) -> CheckResult:
+    """A key with `ecs-fallbacks` that succeeded says where (`data.placement`, one of its
+    placements); no event of a key without the header has a placement."""
+    planned = {p.key: p for p in obs.plan}
+    wrong: list[str] = []
+    with_header = 0
+    for event in obs.events:
+        p = planned.get(event.key or "")
+        if p is None:
+            continue
+        if not p.headers:
+            if event.placement is not None:
+                wrong.append(f"{p.key}: placement {event.placement} without ecs-fallbacks")
+            continue
+        if event.outcome != SUCCEEDED:
+            continue
+        with_header += 1
+        where = {(a.flavor_ref, a.availability_zone) for a in p.placements}
+        if event.placement not in where:
+            wrong.append(f"{p.key}: succeeded with placement {event.placement}")
+    return CheckResult(
+        "data.placement on the events of requests with ecs-fallbacks only",
+        not wrong,
+        f"{with_header} succeeded events of keys with ecs-fallbacks"
+        + (f"; wrong: {_examples(wrong, 3)}" if wrong else ""),
     )
 
 
@@ -258,6 +336,25 @@ def one_event_per_message(obs: Observation) -> CheckResult:
     )
 
 
+def state_copies_are_the_answers(events: list[Event], copies: list[Event]) -> CheckResult:
+    """Exactly-once delivery with a state topic, both read as a read_committed subscriber: the
+    state topic's terminal copies are exactly the keyed answers, one each, the same event (id),
+    since each copy is committed in its answer's transaction."""
+    keyed = Counter((e.origin, e.id) for e in events if e.key is not None)
+    copied = Counter((c.origin, c.id) for c in copies)
+    missing = sorted(o for o, _ in keyed - copied)
+    extra = sorted(o for o, _ in copied - keyed)
+    return CheckResult(
+        "the state topic's terminal copies are the answers, once each (read_committed)",
+        not missing and not extra and bool(copied),
+        f"{sum(copied.values())} terminal copies for {sum(keyed.values())} keyed answers; "
+        f"{len(missing)} answers without their copy"
+        + (f" ({_examples(missing)})" if missing else "")
+        + f", {len(extra)} copies without their answer or repeated"
+        + (f" ({_examples(extra)})" if extra else ""),
+    )
+
+
 def never_crashed(obs: Observation) -> CheckResult:
     """No crash marker in any log; every exit was a SIGKILL we sent or a clean SIGTERM exit 0."""
     problems = [
@@ -296,6 +393,8 @@ CHECKS: tuple[Callable[[Observation], CheckResult], ...] = (
     every_message_answered,
     outcomes_as_allowed,
     servers_at_most_once,
+    one_placement_per_key,
+    placement_only_with_fallbacks,
     bad_input_failed_early,
     duplicates_share_id,
     never_crashed,

@@ -1,13 +1,14 @@
 """One reliability run, start to verdict: broker, simulator, worker processes, chaos, checks.
 
 `execute(config)` publishes the seeded request mix over `publish_seconds` while a chaos timeline
-SIGKILLs workers (restarting them), runs one more group member for part of the run and restarts
-the broker; the simulator answers with injected 5xx, 429 and latency. When the group has
-committed everything (and the events are in), the workers get SIGTERM, every topic is read back
-(as a read_committed subscriber under exactly-once delivery) and the checks of
-`tests.reliability.checks` judge the run. The delivery mode, the answered-offsets map, static
-membership and the number of workers from the start are settings of the run
-(`tests.reliability.delivery` compares the modes).
+SIGKILLs workers (restarting them), runs one more group member for part of the run, restarts
+the broker and switches offerings sold out and back (the `ecs-fallbacks` requests' placements);
+the simulator answers with injected 5xx, 429 and latency. When the group has committed
+everything (and the events are in), the workers get SIGTERM, every topic is read back (as a
+read_committed subscriber under exactly-once delivery), the simulator's servers are listed by
+their token tag and the checks of `tests.reliability.checks` judge the run. The delivery mode,
+the answered-offsets map, static membership and the number of workers from the start are
+settings of the run (`tests.reliability.delivery` compares the modes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from tests.reliability import mix
@@ -35,15 +37,24 @@ from tests.reliability.checks import (
     Observation,
     one_event_per_message,
     run_checks,
+    state_copies_are_the_answers,
 )
 from tests.reliability.observe import Collector, OffsetProbe, read_all
 from tests.reliability.processes import DEFECT_COMMAND, WORKER_COMMAND, OwnBroker, WorkerSlot
 from tests.reliability.schedule import Step, describe, make_schedule
 from tests.support import secrets
+from tests.support.ecs_client import layered_client
 from tests.support.kafka import create_topics, delete_topics
-from tests.support.stack import sim_call, worker_env
+from tests.support.stack import PROJECT, STATE_TOPIC_CONFIG, sim_call, worker_env
+from worker.ecs.auth import AkSkAuth
+from worker.ecs.credentials import Credential
+from worker.ecs.servers import ServerQuery, list_all_servers
+from worker.pipeline.tagging import TOKEN_TAG_KEY
 from worker.simulator.config import SimulatorConfig
 from worker.simulator.server import running_simulator
+
+#: The event types a state topic copy is terminal for (its progress copies are not).
+TERMINAL_KINDS = frozenset({"succeeded", "validated", "failed"})
 
 DEFECTS = ("commit-before-publish",)
 
@@ -93,6 +104,9 @@ class RunConfig:
     """How long publishing is spread over; default requests / 40 (at least 8 s)."""
     job_seconds: tuple[float, float] = (0.5, 3.0)
     faults: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_FAULTS))
+    capacity_changes: bool = True
+    """Switch the fallback requests' offerings sold out and back during the run (schedule.py);
+    False: the body's own offering of those requests stays sold out all along."""
     timeout: float = 600.0
     """Longest wait for the group to finish after publishing started."""
     delivery: str = "at_least_once"
@@ -103,6 +117,9 @@ class RunConfig:
     """Each worker slot keeps one `ECSP_GROUP_INSTANCE_ID` across its restarts (a pod name)."""
     initial_workers: int = 1
     """Workers from the start; `second_worker` adds one more that joins and leaves."""
+    state_topic: bool = False
+    """A compacted state topic (`ECSP_TOPIC_STATE`); under exactly_once its terminal copies,
+    read back as read_committed, must be the answers, once each."""
 
     @property
     def spread(self) -> float:
@@ -160,6 +177,9 @@ class _Run:
         topics["progress"] = ""
         await create_topics(self.bootstrap, [topics["requests"]], c.partitions)
         await create_topics(self.bootstrap, [topics["results"], topics["failures"]], 1)
+        if c.state_topic:
+            topics["state"] = f"reliability.state.{suffix}"
+            await create_topics(self.bootstrap, [topics["state"]], 1, STATE_TOPIC_CONFIG)
         keys = mix.plan(c.seed, c.requests)
         steps = make_schedule(
             c.seed,
@@ -167,6 +187,7 @@ class _Run:
             kills=c.kills,
             restart_broker=c.restart_broker and self.broker is not None,
             second_worker=c.second_worker,
+            sold_out_candidates=mix.SOLD_OUT_CANDIDATES if c.capacity_changes else (),
         )
         self.say(f"seed {c.seed}: {len(keys)} keys, {c.requests} messages; {describe(steps)}")
         try:
@@ -181,13 +202,17 @@ class _Run:
     ) -> dict[str, Any]:
         c = self.config
         sim = SimulatorConfig(
+            admin_routes=True,
             credentials={secrets.TEST_AK: secrets.TEST_SK},
             job_seconds=c.job_seconds,
             seed=c.seed,
             list_lag_seconds=LIST_LAG_SECONDS,
         )
         async with running_simulator(sim) as base_url:
-            await sim_call(base_url, "POST", "/_sim/faults", dict(c.faults))
+            faults = dict(c.faults)
+            if not c.capacity_changes:
+                faults["sold_out"] = list(mix.SOLD_OUT_CANDIDATES[:1])
+            await sim_call(base_url, "POST", "/_sim/faults", faults)
             env = worker_env(self.bootstrap, base_url, topics, group, **WORKER_SETTINGS)
             env["ECSP_DELIVERY"] = c.delivery
             env["ECSP_ANSWERED_OFFSETS_MAP"] = str(c.answered_map).lower()
@@ -209,10 +234,11 @@ class _Run:
             tasks = [
                 asyncio.create_task(self._publish(keys, topics["requests"])),
                 asyncio.create_task(self._chaos(steps, slots, collector, probe)),
+                asyncio.create_task(self._capacity(steps, base_url)),
                 asyncio.create_task(collector.run()),
             ]
             try:
-                drained = await self._wait_until_done(tasks[:2], slots, collector, probe)
+                drained = await self._wait_until_done(tasks[:3], slots, collector, probe)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -220,12 +246,13 @@ class _Run:
                 await probe.close()
                 for slot in slots:
                     await slot.terminate()
-            for task in tasks[:2]:
+            for task in tasks[:3]:
                 failure = None if task.cancelled() else task.exception()
                 if failure is not None:
                     raise failure
             stats = await sim_call(base_url, "GET", "/_sim/stats")
-        return await self._judge(keys, topics, slots, stats, drained)
+            built = await _servers_by_token_tag(base_url)
+        return await self._judge(keys, topics, slots, stats, built, drained)
 
     def _membership(self, group: str, slot: str) -> dict[str, str]:
         if not self.config.static_membership:
@@ -247,7 +274,12 @@ class _Run:
             for second, batch in sorted(batches.items()):
                 await asyncio.sleep(max(0.0, self.started + second - time.monotonic()))
                 async with self.kafka_lock:
-                    sent = [await producer.send(topic, p.value, key=p.key.encode()) for p in batch]
+                    sent = [
+                        await producer.send(
+                            topic, p.value, key=p.key.encode(), headers=list(p.headers)
+                        )
+                        for p in batch
+                    ]
                     for metadata in await asyncio.gather(*sent):
                         end = self.ends.get(metadata.partition, 0)
                         self.ends[metadata.partition] = max(end, metadata.offset + 1)
@@ -261,6 +293,8 @@ class _Run:
         self, steps: list[Step], slots: list[WorkerSlot], collector: Collector, probe: OffsetProbe
     ) -> None:
         for step in steps:
+            if step.action == "sold-out":
+                continue  # `_capacity`'s, on its own timeline
             await asyncio.sleep(max(0.0, self.started + step.at - time.monotonic()))
             if step.action == "kill":
                 running = [s for s in slots if s.running]
@@ -286,6 +320,15 @@ class _Run:
                 for slot in slots:
                     await slot.wait_logged(ASSIGNED, timeout=30)
                 await self._restart_broker()
+
+    async def _capacity(self, steps: list[Step], base_url: str) -> None:
+        """The `sold-out` steps, on time even while a kill or the broker restart is under way."""
+        for step in steps:
+            if step.action != "sold-out":
+                continue
+            await asyncio.sleep(max(0.0, self.started + step.at - time.monotonic()))
+            await sim_call(base_url, "POST", "/_sim/faults", {"sold_out": list(step.sold_out)})
+            self.counters["capacity_changes"] += 1
 
     async def _restart_broker(self) -> None:
         assert self.broker is not None
@@ -363,6 +406,7 @@ class _Run:
         topics: dict[str, str],
         slots: list[WorkerSlot],
         stats: dict[str, Any],
+        built: dict[str, int],
         drained: float | None,
     ) -> dict[str, Any]:
         c = self.config
@@ -383,6 +427,7 @@ class _Run:
             events=events,
             servers_by_token={k: int(v) for k, v in stats["servers_by_token"].items()},
             servers_without_token=int(stats["servers_without_token"]),
+            built_by_token=built,
             exits=[e for slot in slots for e in slot.exits],
             logs=logs,
             secrets=secrets.ALL,
@@ -390,6 +435,13 @@ class _Run:
         results = run_checks(observation)
         if c.delivery == "exactly_once":
             results.append(one_event_per_message(observation))
+        copies: list[Event] = []
+        if c.state_topic:
+            state = await read_all(self.bootstrap, {topics["state"]: 1}, isolation=isolation)
+            copies = [Event.parse(r.key, r.value) for r in state if r.value is not None]
+            copies = [e for e in copies if e.outcome[0] in TERMINAL_KINDS]
+            if c.delivery == "exactly_once":
+                results.append(state_copies_are_the_answers(events, copies))
         answered_calls = stats["creates"] + stats["replays"] + stats["dry_runs"]
         return {
             "results": results,
@@ -402,6 +454,7 @@ class _Run:
             "messages published": len(messages),
             "by kind": dict(Counter(k.kind.value for k in keys)),
             "terminal events": len(events),
+            "state topic terminal copies": len(copies) if c.state_topic else "-",
             "duplicate terminal events": len(events) - len({e.origin for e in events}),
             "worker SIGKILLs": self.counters["kills"],
             "worker processes started": sum(len(s.logs) for s in slots),
@@ -421,9 +474,57 @@ class _Run:
             "faults injected": stats["faults_injected"],
             "creates / replays / dry runs": (stats["creates"], stats["replays"], stats["dry_runs"]),
             "servers created": stats["servers_total"],
+            "servers there at the end (listed by token tag)": sum(built.values()),
+            **_placement_figures(keys, events, self.counters["capacity_changes"]),
             "seconds until all committed": round(drained, 1) if drained is not None else "TIMEOUT",
             "seconds total": round(self.elapsed(), 1),
         }
+
+
+async def _servers_by_token_tag(base_url: str) -> dict[str, int]:
+    """The servers the simulator has at the end (built, not failed), counted by their client
+    token tag, through the signed list API with the injected faults switched off."""
+    quiet = {"error_rate": 0, "throttle_rate": 0, "drop_rate": 0, "latency_ms": [0, 0]}
+    await sim_call(base_url, "POST", "/_sim/faults", quiet)
+    await asyncio.sleep(LIST_LAG_SECONDS)  # the list shows a server this long after it started
+    auth = AkSkAuth(Credential(secrets.TEST_AK, secrets.TEST_SK))
+    async with aiohttp.ClientSession() as session:
+        client = layered_client(session, base_url, auth)
+        servers = await list_all_servers(client, PROJECT, ServerQuery())
+    prefix = f"{TOKEN_TAG_KEY}="
+    return dict(
+        Counter(
+            tag.removeprefix(prefix)
+            for server in servers
+            for tag in server.tags
+            if tag.startswith(prefix)
+        )
+    )
+
+
+def _placement_figures(
+    keys: list[mix.PlannedKey], events: list[Event], capacity_changes: int
+) -> dict[str, Any]:
+    """How the `ecs-fallbacks` requests were placed: which placement took each (0: the body's
+    own), how many placements were sent to the API and how many skipped, per reason."""
+    fallback_keys = {p.key for p in keys if p.headers}
+    chosen: dict[str, str] = {}
+    sent: Counter[str] = Counter()
+    skips: Counter[str] = Counter()
+    for event in events:
+        if event.key not in fallback_keys or event.placement is None:
+            continue
+        document = json.loads(event.raw)["data"]["placement"]
+        chosen[event.key] = f"{document['flavorRef']}@{document['availability_zone']}"
+        sent[str(len(document["attempts"]))] += 1
+        skips.update(skip["reason"] for skip in document["skipped"])
+    return {
+        "capacity changes (sold-out offerings switched)": capacity_changes,
+        "keys with ecs-fallbacks": len(fallback_keys),
+        "fallback keys by the placement that took them": dict(Counter(chosen.values())),
+        "fallback events by placements sent to the API": dict(sorted(sent.items())),
+        "fallback skips by reason (over all their events)": dict(skips),
+    }
 
 
 def figures_text(figures: Mapping[str, Any]) -> str:

@@ -1,8 +1,14 @@
 """The seeded request mix of a reliability run and the ground truth of what each should become.
 
 A plan is a list of keys, each of one `Kind`, with the message values to publish under that key
-(two for repeated keys, in publication order) and the terminal outcome each value must reach.
-The same seed always gives the same plan, bodies and publication order.
+(two for repeated keys, in publication order), the headers they carry and the terminal outcome
+each value must reach. The same seed always gives the same plan, bodies and publication order.
+
+Requests of kind `fallbacks` ask for `FALLBACK_FLAVOR` in the body's zone and carry an
+`ecs-fallbacks` header; the run's schedule switches the first two of their placements
+(`SOLD_OUT_CANDIDATES`) sold out and back during the run, never the last one, so each must
+succeed, in one placement only. No other kind asks for that flavor, so sold-out offerings never
+touch the requests without the header.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from enum import StrEnum
 from typing import Any
 
 from ecsp_contract.idempotency import client_token
+from ecsp_contract.placement import FALLBACKS_HEADER, parse_fallbacks
 from tests.support.stack import example
+from worker.pipeline.alternatives import Alternative, alternatives
 
 #: A terminal outcome: the event type without its prefix, and the failure stage (or None).
 Outcome = tuple[str, str | None]
@@ -36,6 +44,7 @@ class Kind(StrEnum):
     NOT_JSON = "not-json"
     REPEAT = "same-key-same-body"
     CONFLICT = "same-key-other-body"
+    FALLBACK = "fallbacks"
 
 
 #: Share of keys of each kind (repeat and conflict keys publish two messages each).
@@ -48,6 +57,7 @@ WEIGHTS: dict[Kind, float] = {
     Kind.NOT_JSON: 4,
     Kind.REPEAT: 5,
     Kind.CONFLICT: 1.5,
+    Kind.FALLBACK: 8,
 }
 
 #: What each kind's messages must end as, in publication order.
@@ -60,7 +70,17 @@ OUTCOMES: dict[Kind, tuple[Outcome, ...]] = {
     Kind.NOT_JSON: (FAILED_DECODE,),
     Kind.REPEAT: (SUCCEEDED, SUCCEEDED),
     Kind.CONFLICT: (SUCCEEDED, FAILED_CONFLICT),
+    Kind.FALLBACK: (SUCCEEDED,),
 }
+
+#: The fallback requests' placements: the body's own, then the header's two alternatives.
+FALLBACK_FLAVOR = "s6.large.2"
+FALLBACK_ZONE = "az1-dc1"  # the reference example's zone
+FALLBACKS = "@az2-dc1,c7.large.2@az3-dc1"
+#: The offerings the schedule may switch sold out: the first two placements, never the last.
+SOLD_OUT_CANDIDATES = (f"{FALLBACK_FLAVOR}@{FALLBACK_ZONE}", f"{FALLBACK_FLAVOR}@az2-dc1")
+
+Headers = tuple[tuple[str, bytes], ...]
 
 NOT_JSON_VALUES: tuple[bytes | None, ...] = (
     b"{this is not json",
@@ -140,10 +160,26 @@ class PlannedKey:
     values: tuple[bytes | None, ...]
     servers: int
     """Servers one create of this key makes (0: no server may ever be created for it)."""
+    headers: Headers = ()
 
     @property
     def token(self) -> str:
         return client_token(self.key)
+
+    @property
+    def placements(self) -> tuple[Alternative, ...]:
+        """The placements the worker may try, each with its token: the body's own (the key's
+        token) and, with `ecs-fallbacks`, the header's."""
+        fallbacks = dict(self.headers).get(FALLBACKS_HEADER)
+        value = self.values[0]
+        if fallbacks is None or value is None:
+            return ()
+        return alternatives(json.loads(value), self.token, parse_fallbacks(fallbacks.decode()))
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """Every client token a create of this key may carry."""
+        return tuple(a.token for a in self.placements) or (self.token,)
 
     @property
     def outcomes(self) -> frozenset[Outcome]:
@@ -162,6 +198,7 @@ class Publication:
     slot: float
     key: str
     value: bytes | None
+    headers: Headers = ()
 
 
 def _encode(body: dict[str, Any]) -> bytes:
@@ -192,6 +229,12 @@ def _planned(index: int, kind: Kind, seed: int, rng: random.Random) -> PlannedKe
     if kind is Kind.CONFLICT:
         other = _postpaid(f"{name}-other")
         return PlannedKey(key, kind, (_encode(_postpaid(name)), _encode(other)), 1)
+    if kind is Kind.FALLBACK:
+        body = _postpaid(name)
+        body["server"].update(flavorRef=FALLBACK_FLAVOR, availability_zone=FALLBACK_ZONE)
+        body["server"]["count"] = rng.choice([1, 2])
+        headers = ((FALLBACKS_HEADER, FALLBACKS.encode()),)
+        return PlannedKey(key, kind, (_encode(body),), body["server"]["count"], headers)
     return PlannedKey(key, kind, (_encode(_postpaid(name)),), 1)
 
 
@@ -216,8 +259,10 @@ def publication_order(keys: list[PlannedKey], seed: int) -> list[Publication]:
     publications: list[Publication] = []
     for planned in keys:
         first = rng.uniform(0.0, 0.8)
-        publications.append(Publication(first, planned.key, planned.values[0]))
+        publications.append(Publication(first, planned.key, planned.values[0], planned.headers))
         if len(planned.values) == 2:
             second = first + rng.uniform(0.05, 0.19)
-            publications.append(Publication(second, planned.key, planned.values[1]))
+            publications.append(
+                Publication(second, planned.key, planned.values[1], planned.headers)
+            )
     return sorted(publications, key=lambda p: p.slot)

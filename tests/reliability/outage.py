@@ -49,7 +49,7 @@ from worker.ops.logging import configure_logging
 from worker.ops.metrics import Metrics
 from worker.tasks import cancel_and_wait
 
-LOG_DIR = Path(os.environ.get("ECSP_OUTAGE_LOG_DIR", ".run/outage"))
+LOG_DIR = Path(os.environ.get("ECSP_TEST_OUTAGE_LOG_DIR", ".run/outage"))
 
 
 @dataclass
@@ -70,7 +70,7 @@ class SimProcess:
     async def start(self) -> None:
         command = [
             sys.executable, "-m", "worker", "simulator", "--port", str(self.port),
-            "--credential", f"{secrets.TEST_AK}:{secrets.TEST_SK}",
+            "--credential", f"{secrets.TEST_AK}:{secrets.TEST_SK}", "--admin-routes",
             "--job-seconds", self.job_seconds, "--seed", "17",
             "--quota-per-second", str(self.quota),
         ]  # fmt: skip

@@ -23,6 +23,11 @@ def small(seed: int, bootstrap: str, log_dir: Path) -> RunConfig:
         publish_seconds=8,
         timeout=150,
         log_dir=log_dir,
+        # the fallback requests' own offering sold out all along, so they are placed elsewhere
+        # but capacity never comes back under a redelivery; the full run switches it (a resumed
+        # redelivery relies on the eventually consistent server list: a miss is rare, but the
+        # suite must not fail at random)
+        capacity_changes=False,
     )
 
 
@@ -37,6 +42,8 @@ async def test_smoke_run_loses_nothing_and_creates_nothing_twice(
     assert figures["messages published"] == 150
     assert figures["seconds until all committed"] != "TIMEOUT"
     assert sum(int(n) for n in figures["faults injected"].values()) > 0
+    assert figures["keys with ecs-fallbacks"] > 0
+    assert "s6.large.2@az1-dc1" not in figures["fallback keys by the placement that took them"]
 
 
 async def test_the_checks_catch_a_worker_that_commits_before_publishing(

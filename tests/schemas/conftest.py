@@ -1,4 +1,4 @@
-"""Fixtures of the schemas suite: the five example requests and the exported JSON Schemas."""
+"""Fixtures of the schemas suite: the example requests and the exported JSON Schemas."""
 
 from __future__ import annotations
 

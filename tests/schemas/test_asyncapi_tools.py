@@ -99,11 +99,14 @@ def test_the_official_parser_reads_servers_bindings_headers_and_examples(
     }
     for channel, spec in CHANNELS.items():
         binding = out["channels"][channel.value]["kafka"]
-        assert binding == {"topic": spec.default_topic, "partitions": spec.partitions}
+        expected: dict[str, Any] = {"topic": spec.default_topic, "partitions": spec.partitions}
+        if spec.compacted:
+            expected["topicConfiguration"] = {"cleanup.policy": ["compact"]}
+        assert binding == expected
     group = out["operations"][f"receive-{Channel.REQUESTS.value}"]["kafka"]["groupId"]
     assert group["const"] == DEFAULT_GROUP_ID
     messages = out["messages"]
-    assert len(messages[REQUEST_NAME]["examples"]) == len(load_examples()) == 5
+    assert len(messages[REQUEST_NAME]["examples"]) == len(load_examples()) == 6
     for name, message in messages.items():
         assert {"traceparent", "tracestate"} <= set(message["headers"]), name
         assert message["key"]["type"] in ("string", ["string", "null"])

@@ -63,23 +63,38 @@ def test_invalid_body_prints_one_line_per_problem(
     assert all("weakpassword" not in line for line in lines)
 
 
-@pytest.mark.parametrize("data", [b"{", b"", b"\xff\xfe\x00{", b"server: x"])
-def test_input_that_is_not_json_exits_2(
-    data: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"{", "ECSP.NotJson"),
+        (b"", "ECSP.NotJson"),
+        (b"\xff\xfe\x00{", "ECSP.NotUtf8"),
+        (b"server: x", "ECSP.NotJson"),
+        (b"[1]", "ECSP.NotObject"),
+    ],
+)
+def test_input_the_worker_cannot_decode_is_invalid_with_its_code(
+    data: bytes, code: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
 
-    assert run("validate", "-") == 2
-    assert "not JSON" in capsys.readouterr().err
+    assert run("validate", "-") == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("(stdin): message value ")
+    assert line.endswith(f"({code})")
 
 
-def test_json_that_is_not_an_object_is_invalid(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_not_json_names_the_file_and_the_place_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"[1]")))
+    path = tmp_path / "body.json"
+    path.write_text('{"server": {\n  "name": "x",\n}}')
 
-    assert run("validate") == 1
-    assert capsys.readouterr().out == "(body): must be a JSON object\n"
+    assert run("validate", str(path)) == 1
+    assert capsys.readouterr().out == (
+        f"{path}: message value is not JSON: Expecting property name enclosed in double quotes "
+        "at line 3 column 1 (ECSP.NotJson)\n"
+    )
 
 
 def test_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from worker.pipeline.decode import identify, validate
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.message import InboundMessage
+from worker.pipeline.identity import identify
+from worker.pipeline.port import InboundMessage
+from worker.pipeline.validate import validate
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "api-bodies.json").read_text("utf-8"))
 NAMESPACE = uuid.UUID("2c583f0f-d3c3-56a4-b688-680fd0fbb1b3")

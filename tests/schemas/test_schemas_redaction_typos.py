@@ -1,7 +1,9 @@
 """The near-miss rule of redaction, at its edges: exactly two letters off is a secret, three is not.
 
-`_within_typos` is a banded Levenshtein check with an early exit; it must agree with the plain
-textbook distance on every word, which a property test compares it with.
+`_within_typos` is a bounded Levenshtein check (common ends cut, at most two edits tried); it must
+agree with the plain textbook distance on every word, which property tests compare it with, for
+words made from the targets and for any two short words at any bound. `is_secret_key` skips the
+check for a key holding no intact piece of a target, which must never change its answer.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecsp_contract.redaction import _MAX_TYPOS, _NEAR_MISS_OF, _within_typos, is_secret_key
+from ecsp_contract import redaction
+from ecsp_contract.redaction import (
+    _MAX_TYPOS,
+    _NEAR_MISS_OF,
+    _NEAR_MISS_PIECES,
+    _within_typos,
+    is_secret_key,
+)
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -46,6 +55,47 @@ def near(draw: st.DrawFn) -> tuple[str, str]:
 def test_the_banded_check_agrees_with_the_textbook_distance(pair: tuple[str, str]) -> None:
     word, target = pair
     assert _within_typos(word, target) == (levenshtein(word, target) <= _MAX_TYPOS)
+
+
+@given(st.text("abcd", max_size=9), st.text("abcd", max_size=9), st.integers(0, 3))
+def test_any_two_words_at_any_bound_agree_with_the_textbook_distance(
+    word: str, target: str, typos: int
+) -> None:
+    assert _within_typos(word, target, typos) == (levenshtein(word, target) <= typos)
+
+
+def test_each_target_is_cut_into_one_piece_more_than_the_typos_allowed() -> None:
+    assert [target for target, _ in _NEAR_MISS_PIECES] == list(_NEAR_MISS_OF)
+    for target, pieces in _NEAR_MISS_PIECES:
+        assert "".join(pieces) == target
+        assert len(pieces) == _MAX_TYPOS + 1
+        assert all(pieces)
+
+
+@given(near())
+def test_the_piece_filter_never_changes_whether_a_key_is_secret(pair: tuple[str, str]) -> None:
+    word, _ = pair
+    unfiltered = any(levenshtein(word, target) <= _MAX_TYPOS for target in _NEAR_MISS_OF)
+    if unfiltered:
+        assert is_secret_key(word)
+
+
+def test_made_up_keys_without_a_piece_of_a_target_skip_the_edit_distance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10,000 distinct 8-letter keys (the shape of a 48 s stall), none holding a piece of a
+    target (their letters are f, h, j ... x, q, z, y): no edit distance is computed."""
+    calls: list[str] = []
+
+    def counting(word: str, target: str) -> bool:
+        calls.append(word)
+        return _within_typos(word, target)
+
+    monkeypatch.setattr(redaction, "_within_typos", counting)
+    keys = ["".join(chr(ord("f") + 2 * int(d)) for d in f"{i:05d}") + "qzy" for i in range(10_000)]
+    assert len(set(keys)) == 10_000
+    redaction.redact(dict.fromkeys(keys, 1))
+    assert calls == []
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ecsp_contract.export import REFERENCE_EXAMPLES
 from ecsp_contract.problems import problems_from
 from ecsp_contract.request import CreateServersBody, to_wire
 from tests.schemas.conftest import load_examples, schema_validator
@@ -20,8 +21,10 @@ from tests.schemas.conftest import load_examples, schema_validator
 EXAMPLE_NAMES = sorted(load_examples())
 
 
-def test_the_five_examples_of_the_api_page_are_present() -> None:
-    assert len(EXAMPLE_NAMES) == 5
+def test_the_five_examples_of_the_api_page_are_present_and_one_of_our_own() -> None:
+    assert len(REFERENCE_EXAMPLES) == 5
+    assert {f"{name}.json" for name in REFERENCE_EXAMPLES} < set(EXAMPLE_NAMES)
+    assert len(EXAMPLE_NAMES) == 6
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)

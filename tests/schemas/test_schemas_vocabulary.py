@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_event_type_is_routed_to_exactly_one_output_channel() -> None:
-    routed = [event for spec in CHANNELS.values() for event in spec.event_types]
+    routes = [spec for spec in CHANNELS.values() if not spec.compacted]
+    routed = [event for spec in routes for event in spec.event_types]
     assert sorted(routed) == sorted(EventType)
+    assert [c for c, spec in CHANNELS.items() if spec.compacted] == [Channel.STATE]
+    assert CHANNELS[Channel.STATE].event_types == tuple(EventType)  # copies of every type
     assert [channel for channel, spec in CHANNELS.items() if spec.inbound] == [Channel.REQUESTS]
     assert channel_of(EventType.FAILED) is Channel.FAILURES
     assert channel_of(EventType.VALIDATED) is Channel.RESULTS

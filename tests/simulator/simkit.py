@@ -24,19 +24,6 @@ PROJECT = "0123456789abcdef0123456789abcdef"
 START = 1_750_000_000.0
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def prepaid(auto_pay: str) -> dict[str, Any]:
     return {
         "extendparam": {
@@ -172,6 +159,7 @@ def config(clock: Callable[[], float], **overrides: Any) -> SimulatorConfig:
         "job_seconds": (10.0, 10.0),
         "seed": 7,
         "clock": clock,
+        "admin_routes": True,
     }
     values.update(overrides)
     return SimulatorConfig(**values)

@@ -55,12 +55,30 @@ class Record:
         return json.loads(self.value)
 
 
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 1) -> None:
+def by_key(records: list[Record]) -> dict[str | None, list[dict[str, Any]]]:
+    """Records' JSON values grouped by their key (None for keyless records), in order."""
+    result: dict[str | None, list[dict[str, Any]]] = {}
+    for r in records:
+        result.setdefault(r.key.decode() if r.key else None, []).append(r.json())
+    return result
+
+
+async def create_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int = 1,
+    configs: dict[str, str] | None = None,
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+            [
+                NewTopic(
+                    name, num_partitions=partitions, replication_factor=1, topic_configs=configs
+                )
+                for name in names
+            ]
         )
     finally:
         await admin.close()

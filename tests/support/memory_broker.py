@@ -16,6 +16,8 @@ map), how often each record was answered (terminal event acknowledged), every co
 offset passed or whose map named an unanswered record (`violations`), and every record answered
 again (processed: an API call, an event) by a member whose assignment started from a commit that
 named it answered (`replays`: the map was not honoured; the pipeline reports `processing`).
+Terminal events on `STATE_TOPIC` are copies (`worker.consumer.state`), not answers: they are
+counted apart, in `state_answers`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from worker.consumer.answered_codec import UnreadableMap, decode
 from worker.consumer.ports import CommitFailed, Position, RebalanceListener, TopicPartition
 
 TERMINAL = frozenset({EventType.SUCCEEDED, EventType.VALIDATED, EventType.FAILED})
+#: The state topic's name here: its terminal events are copies of answers, not answers.
+STATE_TOPIC = "state"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class MemoryBroker:
         self.replays: list[str] = []
         self.duplicates: list[str] = []
         self.answers: dict[TopicPartition, dict[int, int]] = {tp: {} for tp in self.partitions}
+        self.state_answers: dict[TopicPartition, dict[int, int]] = {
+            tp: {} for tp in self.partitions
+        }
         self.published: list[tuple[str, bytes | None, CloudEvent]] = []
         self.violations: list[str] = []
         self.members: list[MemoryConsumer] = []
@@ -139,6 +146,10 @@ class MemoryBroker:
         if event.type in TERMINAL:
             origin = event.data["origin"]
             tp = TopicPartition(origin["topic"], origin["partition"])
+            if topic == STATE_TOPIC:
+                copies = self.state_answers[tp]
+                copies[origin["offset"]] = copies.get(origin["offset"], 0) + 1
+                return
             self.answers[tp][origin["offset"]] = self.answers[tp].get(origin["offset"], 0) + 1
             if self.answers[tp][origin["offset"]] > 1:
                 self.duplicates.append(f"{tp} offset {origin['offset']} answered twice")

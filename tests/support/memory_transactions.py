@@ -8,7 +8,10 @@ machine (tests/consumer/machine.py) runs the real `worker.consumer.transactional
   `commit_transaction` (the broker stores the events and commits the offsets, running the
   no-loss checks, and counts any terminal event of a record already answered as a duplicate);
 - a fenced producer's calls raise `ProducerFenced`; a killed member's producer does nothing
-  (its open transaction stays open until the next owner's `start` aborts it).
+  (its open transaction stays open until the next owner's `start` aborts it);
+- a send to a topic in `refusing` fails as a record too large for the topic does; a send to
+  one in `unreachable` raises before anything is added to the transaction, as aiokafka's
+  `send` does when the topic's metadata never comes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, ProducerFenced
 
 from ecsp_contract.cloudevent import CloudEvent
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer
@@ -40,6 +43,8 @@ class MemoryTransactions:
     broker: MemoryBroker
     epochs: dict[str, int] = field(default_factory=dict)
     open: dict[str, _Staged] = field(default_factory=dict)
+    refusing: set[str] = field(default_factory=set)
+    unreachable: set[str] = field(default_factory=set)
 
     def producer(
         self, member: MemoryConsumer, transactional_id: str
@@ -86,9 +91,14 @@ class MemoryTransactionalProducer:
         self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> asyncio.Future[None]:
         self._check()
+        if topic in self._coordinator.unreachable:
+            raise KafkaTimeoutError()
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if topic in self._coordinator.refusing:
+            sent.set_exception(MessageSizeTooLargeError())
+            return sent
         if (staged := self._staged()) is not None:
             staged.events.append((topic, key, CloudEvent.model_validate(json.loads(value))))
-        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         sent.set_result(None)
         return sent
 

@@ -31,6 +31,7 @@ from worker.simulator.server import running_simulator
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
+STATE_TOPIC_CONFIG = {"cleanup.policy": "compact"}
 
 
 def event_log_path() -> Path:
@@ -144,6 +145,7 @@ def worker_env(
         "ECSP_TOPIC_RESULTS": topics["results"],
         "ECSP_TOPIC_FAILURES": topics["failures"],
         "ECSP_TOPIC_PROGRESS": topics["progress"],
+        "ECSP_TOPIC_STATE": topics.get("state", ""),  # none given: off, not the shared default
         "ECSP_ECS_ENDPOINT": base_url,
         "ECSP_ECS_PROJECT_ID": PROJECT,
         "ECSP_ECS_AK": secrets.TEST_AK,
@@ -187,6 +189,7 @@ async def stack(
     token_ttl_seconds: float = 8 * 3600,
     api_extra_fields: tuple[str, ...] = (),
     list_lag_seconds: float = 0.0,
+    state_partitions: int = 1,
     **settings_env: str,
 ) -> AsyncIterator[Stack]:
     """Fresh topics + simulator (+ an in-process worker); everything removed afterwards.
@@ -196,11 +199,13 @@ async def stack(
     suffix = uuid.uuid4().hex[:10]
     topics = {
         name: f"test.e2e.{name}.{suffix}"
-        for name in ("requests", "results", "failures", "progress")
+        for name in ("requests", "results", "failures", "progress", "state")
     }
     await create_topics(bootstrap, [topics["requests"]], partitions)
-    await create_topics(bootstrap, [t for n, t in topics.items() if n != "requests"], 1)
+    await create_topics(bootstrap, [topics[n] for n in ("results", "failures", "progress")], 1)
+    await create_topics(bootstrap, [topics["state"]], state_partitions, STATE_TOPIC_CONFIG)
     config = SimulatorConfig(
+        admin_routes=True,
         credentials={secrets.TEST_AK: secrets.TEST_SK},
         job_seconds=job_seconds,
         seed=7,

@@ -1,8 +1,9 @@
 """Entry point of the `ecs-provisioner` command: builds the parser from the sub-command modules.
 
-Each sub-command module exposes `add_parser(subparsers)`, which registers its parser and sets
-`handler` (a callable taking the parsed namespace and returning the exit code) as a default.
-Exit codes: 0 success, 1 the input or the run failed, 2 usage error or unreadable input.
+Each sub-command module exposes `add_parser(subparsers)`, which registers its parser (with the
+`worker.cli.usage` epilog: examples and its exit codes) and sets `handler` (a callable taking the
+parsed namespace and returning the exit code) as a default. Every command's exit codes follow
+the one scheme of `worker.cli.exit_codes`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
+from worker.cli.usage import HelpFormatter, scheme_epilog
 from worker.ops.version import package_version
+
+EXAMPLES = (
+    (
+        "30 seconds, offline: check a request body against the shipped guardrails policy",
+        "ecs-provisioner validate --policy deploy/k8s/components/guardrails/policy.yaml "
+        "schemas/ecsp_contract/examples/06-postpaid-within-policy.json",
+    ),
+    ("publish a request, then read its outcome", "ecs-provisioner publish FILE --key ticket-4711"),
+    ("", "ecs-provisioner results --key ticket-4711"),
+    ("one command's examples and exit codes", "ecs-provisioner publish --help"),
+)
 
 
 def _command_modules() -> list[ModuleType]:
@@ -20,6 +33,8 @@ def _command_modules() -> list[ModuleType]:
         run,
         publish,
         results,
+        status,
+        doctor,
         samples,
         simulator,
         validate,
@@ -27,13 +42,27 @@ def _command_modules() -> list[ModuleType]:
         schemas_cmd,
     )
 
-    return [run, publish, results, samples, simulator, validate, policy_cmd, schemas_cmd]
+    return [
+        run,
+        publish,
+        results,
+        status,
+        doctor,
+        samples,
+        simulator,
+        validate,
+        policy_cmd,
+        schemas_cmd,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecs-provisioner",
-        description="Event-driven provisioning worker for Huawei Cloud ECS.",
+        description="Event-driven provisioning worker for Huawei Cloud ECS: provisioning "
+        "requests from Kafka, idempotent creates, CloudEvents out.",
+        epilog=scheme_epilog(EXAMPLES),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

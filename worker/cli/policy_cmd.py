@@ -1,7 +1,8 @@
 """`ecs-provisioner policy check FILE`: validate a guardrails policy file offline.
 
-Exit codes: 0 valid (a summary on stdout), 1 invalid (one `path: message` line per problem on
-stdout), 2 unreadable.
+A valid file gets a summary on stdout (exit 0); an invalid one, YAML or not, a `path: message`
+line per problem on stdout (exit 1); an unreadable one a message on stderr (exit 2). The codes
+are `worker.cli.exit_codes`' (`policy check`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from worker.cli.exit_codes import ExitCode
+from worker.cli.usage import HelpFormatter, epilog
 from worker.policy.load import PolicyFileError, parse_policy
 from worker.policy.model import PolicyDocument, Rules
+
+EXAMPLES = (
+    (
+        "check the shipped policy before it goes into the ConfigMap",
+        "ecs-provisioner policy check deploy/k8s/components/guardrails/policy.yaml",
+    ),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,13 +29,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "policy",
         help="check a guardrails policy file",
         description="Work with the guardrails policy file (ECSP_POLICY_FILE).",
+        epilog=epilog("policy check", EXAMPLES),
+        formatter_class=HelpFormatter,
     )
     actions = parser.add_subparsers(dest="policy_action", required=True, metavar="ACTION")
     check = actions.add_parser(
         "check",
         help="validate a policy file",
-        description="Validate a policy file. Exit codes: 0 valid, 1 invalid (one "
-        "'path: message' line per problem), 2 unreadable.",
+        description="Validate a policy file: one 'path: message' line per problem, unknown "
+        "keys included (with the closest known key), so a typo never disables a rule.",
+        epilog=epilog("policy check", EXAMPLES),
+        formatter_class=HelpFormatter,
     )
     check.add_argument("file", metavar="FILE", help="the YAML policy file")
     check.set_defaults(handler=handle_check)
@@ -36,15 +50,15 @@ def handle_check(args: argparse.Namespace) -> int:
         raw = Path(args.file).read_bytes()
     except OSError as exc:
         print(f"ecs-provisioner policy: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         policy = parse_policy(raw, source=args.file)
     except PolicyFileError as exc:
         for problem in exc.problems:
             print(problem)
-        return 1
+        return ExitCode.FAILED
     print(summary(policy))
-    return 0
+    return ExitCode.OK
 
 
 def summary(policy: PolicyDocument) -> str:

@@ -2,9 +2,8 @@
 
 Without `--follow` it prints what the topics hold now and exits; with `--follow` it keeps
 printing new events until Ctrl-C. `--progress` adds the progress topic (submitted,
-awaiting_payment). Columns: key, type, servers, job, reason, age.
-Exit codes: 0 done (or stopped by Ctrl-C/SIGTERM with --follow); 2 usage/configuration error;
-3 Kafka error; 130/143 interrupted by SIGINT/SIGTERM before the topics were read to their end.
+awaiting_payment). Columns: key, type, servers, job, reason, age. Exit codes:
+`worker.cli.exit_codes` (`results`).
 """
 
 from __future__ import annotations
@@ -18,20 +17,34 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from worker.cli.exit_codes import ExitCode
 from worker.cli.kafka_command import add_kafka_options, cli_consumer, run_kafka_command
 from worker.cli.stopping import Stop
+from worker.cli.usage import HelpFormatter, epilog
 from worker.ops.config import Settings
 
 COLUMNS = ("KEY", "TYPE", "SERVERS", "JOB", "REASON", "AGE")
 WIDTHS = (24, 17, 38, 32, 48, 6)
+EXAMPLES = (
+    ("what the result and failure topics hold now, as a table", "ecs-provisioner results"),
+    (
+        "keep printing one request's events, progress included, until Ctrl-C",
+        "ecs-provisioner results --follow --progress --key ticket-4711",
+    ),
+    ("raw CloudEvents, one per line, for jq", "ecs-provisioner results --json | jq .data.stage"),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "results",
         help="show results and failures",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read the result and failure topics as a table (key, type, servers, job, "
+        "reason, age) or as raw CloudEvents. Without --follow it prints what the topics hold "
+        "now and exits; with --follow it keeps printing new events until Ctrl-C. --progress "
+        "adds the progress topic (submitted, awaiting_payment).",
+        epilog=epilog("results", EXAMPLES),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     parser.add_argument("--key", help="only events of this request key")
@@ -80,9 +93,12 @@ async def _read(settings: Settings, args: argparse.Namespace) -> None:
     topics = [settings.topic_results, settings.topic_failures]
     if args.progress and settings.topic_progress:
         topics.append(settings.topic_progress)
-    consumer = cli_consumer(settings, *topics, auto_offset_reset="earliest")
-    await consumer.start()
+    # read_committed: under ECSP_DELIVERY=exactly_once, no event of an aborted transaction
+    consumer = cli_consumer(
+        settings, *topics, auto_offset_reset="earliest", isolation_level="read_committed"
+    )
     try:
+        await consumer.start()
         partitions = sorted(consumer.assignment())  # no group: every partition, from the start
         end = await consumer.end_offsets(partitions)
         if not args.json:
@@ -119,6 +135,6 @@ def handle(args: argparse.Namespace) -> int:
     async def read(settings: Settings, stop: Stop) -> int:
         stop.ends_normally = args.follow  # following ends only with a signal
         await _read(settings, args)
-        return 0
+        return ExitCode.OK
 
     return run_kafka_command("results", args, read)

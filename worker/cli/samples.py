@@ -1,18 +1,17 @@
 """`ecs-provisioner samples`: the demo batch of `make run`.
 
-Publishes the five example requests of the API reference
-(`schemas/ecsp_contract/examples/*.json`, keys `sample-<run-id>-01` … `-05`) plus one invalid
-request (`-06`: a non-UUID vpcid and an unknown field, published raw so the worker's failure
-event shows), then follows the progress, results and failures topics from the offsets they had
-before publishing, only for this run's keys. Each request gets a line: submitted (on Kafka) ->
-running Ns (the worker's `submitted` event) -> succeeded / validated / failed with the reason.
-On a terminal the lines update in place; otherwise each change is appended. When every request
-has a terminal event it prints `Sample batch: N succeeded, N validated, N failed` and how to
-publish another request from a second terminal; with --watch (the default) it then prints every
-new event until Ctrl-C. Settings (bootstrap servers, topics, security) come from the ECSP_*
-environment like `publish`. Exit codes: 0 every request finished (with --watch: then Ctrl-C or
-SIGTERM); 1 not all finished within --timeout; 2 usage/configuration error; 3 Kafka error or a
-topic does not exist; 130/143 interrupted by SIGINT/SIGTERM before the batch finished.
+Publishes every example request (`schemas/ecsp_contract/examples/*.json`: the API reference's
+five and one that the shipped guardrails policy allows; keys `sample-<run-id>-01` …) plus one
+invalid request (the last: a non-UUID vpcid and an unknown field, published raw so the worker's
+failure event shows), then follows the progress, results and failures topics from the offsets
+they had before publishing, only for this run's keys. Each request gets a line: submitted (on
+Kafka) -> running Ns (the worker's `submitted` event) -> succeeded / validated / failed with the
+reason. On a terminal the lines update in place; otherwise each change is appended. When every
+request has a terminal event it prints `Sample batch: N succeeded, N validated, N failed` and
+how to publish another request from a second terminal; with --watch (the default) it then
+prints every new event until Ctrl-C. Settings (bootstrap servers, topics, security) come from
+the ECSP_* environment like `publish`. Exit codes: `worker.cli.exit_codes` (`samples`); a batch
+not finished within --timeout is 3, as a Kafka error or a missing topic is.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 import ecsp_contract
 from ecsp_contract.channels import CHANNELS
+from worker.cli.exit_codes import ExitCode
 from worker.cli.kafka_command import (
     KafkaCommandError,
     add_kafka_options,
@@ -39,19 +39,31 @@ from worker.cli.kafka_command import (
     run_kafka_command,
 )
 from worker.cli.stopping import Stop
+from worker.cli.usage import HelpFormatter, epilog
 from worker.ops.config import Settings
 
 TERMINAL = ("succeeded", "validated", "failed")
 SETUP_TIMEOUT = 30.0
 _RANK = {"submitted": 0, "running": 1, "awaiting payment": 1}
+EXAMPLES = (
+    ("the demo batch against the local stack (make run runs this)", "ecs-provisioner samples"),
+    (
+        "in CI: wait at most 60 s for the batch, then exit",
+        "ecs-provisioner samples --no-watch --timeout 60",
+    ),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "samples",
         help="publish the example requests (and one invalid one) and show their results",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Publish every example request (schemas/ecsp_contract/examples) and one "
+        "invalid request, then show each one's progress until all have a terminal event and "
+        "print the batch's summary; with --watch (the default), keep printing new events "
+        "until Ctrl-C. Settings come from the ECSP_* environment, like publish.",
+        epilog=epilog("samples", EXAMPLES),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--watch",
@@ -117,7 +129,7 @@ def invalid_request() -> dict[str, Any]:
 
 
 def build_batch(run_id: str) -> list[Sample]:
-    """The five examples (in file order) and the invalid request, keyed by run id."""
+    """Every example (in file order) and the invalid request, keyed by run id."""
     batch = [
         Sample(f"sample-{run_id}-{n:02d}", path.stem, path.read_bytes())
         for n, path in enumerate(sorted(examples_dir().glob("*.json")), start=1)
@@ -224,8 +236,13 @@ def hints(settings: Settings) -> str:
 
 
 def _topics(settings: Settings) -> list[str]:
-    """Every topic the worker publishes to (the progress topic only when it is on)."""
-    topics = [settings.topic(channel) for channel, spec in CHANNELS.items() if not spec.inbound]
+    """Every topic the worker routes events to (the progress topic only when it is on; not the
+    state topic, whose events are copies)."""
+    topics = [
+        settings.topic(channel)
+        for channel, spec in CHANNELS.items()
+        if not spec.inbound and not spec.compacted
+    ]
     return [t for t in topics if t]
 
 
@@ -306,7 +323,7 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO,
     """Publishes the batch, shows it to the end, prints the summary; see the module doc."""
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
     batch = build_batch(run_id)
-    consumer = cli_consumer(settings)
+    consumer = cli_consumer(settings, isolation_level="read_committed")  # see results
     producer = cli_producer(settings)
     try:
         try:
@@ -328,7 +345,7 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO,
         except TimeoutError:
             pending = ", ".join(s.key for s in batch if s.state not in TERMINAL)
             print(f"Sample batch incomplete after {args.timeout:g}s: {pending}", file=out)
-            return 1
+            return ExitCode.UNAVAILABLE
         print(f"\n{summary(batch)}\n\n{hints(settings)}\n", file=out, flush=True)
         if args.watch:
             stop.ends_normally = True  # watching ends only with a signal
@@ -336,7 +353,7 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO,
     finally:
         await producer.stop()
         await consumer.stop()
-    return 0
+    return ExitCode.OK
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
-"""Per-key serialisation: requests with the same key run strictly one after another, in order.
+"""Request keys in the consumer: per-key serialisation, and the one way a key is shown.
 
-Each key has a FIFO lock while any request of that key is held; tasks acquire it in dispatch
+`KeyLocks`: requests with the same key run strictly one after another, in order. Each key has a
+FIFO lock while any request of that key is held; tasks acquire it in dispatch
 order (asyncio locks are fair), so the second request of a key starts only after the first one's
 terminal event was published. Locks are dropped when no request of the key is left.
 """
@@ -10,6 +11,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+#: Log lines and span attributes carry at most this much of a request key.
+MAX_SHOWN_KEY_BYTES = 256
+
+
+def key_for_logs(raw: bytes | None) -> str | None:
+    """A key as log lines and spans show it: text (undecodable bytes replaced), cut to
+    `MAX_SHOWN_KEY_BYTES`, with its size when it was longer."""
+    if raw is None:
+        return None
+    text = raw[:MAX_SHOWN_KEY_BYTES].decode("utf-8", errors="replace")
+    return text if len(raw) <= MAX_SHOWN_KEY_BYTES else f"{text}…({len(raw)} bytes)"
 
 
 class KeyLocks:

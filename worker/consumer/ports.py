@@ -4,9 +4,10 @@ The loop is written against these, not against aiokafka: `worker.consumer.kafka`
 aiokafka consumer to `RequestConsumer` (translation only), `EventPublisher` satisfies
 `EventSink`, and the tests' in-memory broker implements both, so the no-loss logic (ordered
 commits, pause/resume, revoke drain) is exercised without a broker. `RequestTracing` is where a
-request's span starts (`worker.consumer.tracing`; none when tracing is off). `Delivery` is how
-answers become durable: offsets committed by the consumer (`worker.consumer.delivery`), or
-events and offsets in one transaction per partition (`worker.consumer.transactional`).
+request's span starts (`worker.consumer.tracing`; none when tracing is off). The pipeline is
+reached through its own port (`worker.pipeline.port.RequestHandler`). `Delivery` is how answers
+become durable: offsets committed by the consumer (`worker.consumer.delivery`), or events and
+offsets in one transaction per partition (`worker.consumer.transactional`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from ecsp_contract.cloudevent import CloudEvent
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import ProgressSink
+from worker.pipeline.port import InboundMessage
 
 
 class TopicPartition(NamedTuple):
@@ -108,7 +108,9 @@ class RequestConsumer(OffsetsClient, CommittedPositions, Protocol):
 
 
 class EventSink(Protocol):
-    """Where events go: `publish` returns once the broker acknowledged the event."""
+    """Where events go: `publish` returns once the event is as durable as the delivery makes it
+    (acknowledged by the broker; under exactly-once, buffered for the partition's next
+    transaction, which also commits the record's offset)."""
 
     async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None: ...
 
@@ -130,14 +132,6 @@ class Delivery(Protocol):
 
     async def close(self, partitions: Iterable[TopicPartition]) -> None:
         """The partitions were revoked: releases what `open` made for them."""
-
-
-class RequestProcessor(Protocol):
-    """One request's life (`worker.pipeline.process.Pipeline`): returns its terminal event."""
-
-    async def process(
-        self, message: InboundMessage, progress: ProgressSink | None
-    ) -> CloudEvent: ...
 
 
 class RequestSpan(Protocol):

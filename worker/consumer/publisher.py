@@ -14,7 +14,8 @@ authorisation, unknown topics) are retried with capped backoff until the send su
 caller is cancelled (revocation, shutdown): they affect every event alike, the request's offset
 is not committed meanwhile, so nothing is lost, and a redelivery publishes an event with the
 same id. Progress events are best effort: after a bounded time they are dropped (logged),
-never blocking the request.
+never blocking the request. A copy of an event for another topic (the state topic,
+`worker.consumer.state`) is sent the same way but is not counted again in the event metrics.
 """
 
 from __future__ import annotations
@@ -24,33 +25,14 @@ import time
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    CorruptRecordException,
-    InvalidMessageError,
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-)
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.errors import KafkaError
 
 from ecsp_contract.budget import EventTooLarge, fit_event
-from ecsp_contract.cloudevent import CONTENT_TYPE, CloudEvent
+from ecsp_contract.cloudevent import CloudEvent
+from worker.consumer.event_records import EVENT_REJECTED, event_headers, value_budget
 from worker.ops.metrics import Metrics
 
 log = structlog.get_logger("worker.publisher")
-
-#: Errors that are about the record, not the destination: sending it again cannot succeed.
-EVENT_REJECTED = (
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-    CorruptRecordException,
-    InvalidMessageError,
-)
-_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
-#: Room left for varint growth between the size estimate of an empty value and the real one.
-_SIZE_SLACK = 16
 
 
 class EventPublisher:
@@ -81,12 +63,28 @@ class EventPublisher:
         or broken progress topic must not hold up the request's terminal outcome)."""
         return await self._send(topic, key, event, give_up_at=time.monotonic() + within)
 
+    async def publish_copy(
+        self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
+    ) -> bool:
+        """Like `publish_best_effort`, for a copy of an event already published on its own topic:
+        `ecsp_events_published_total` and `ecsp_events_unpublishable_total` count each event once,
+        so the copy is not counted."""
+        return await self._send(
+            topic, key, event, give_up_at=time.monotonic() + within, counted=False
+        )
+
     def value_budget(self, key: bytes | None, headers: list[tuple[str, bytes]]) -> int:
         """How many bytes an event's value may have next to `key` and `headers`."""
         return value_budget(self._max_event_bytes, key, headers)
 
     async def _send(
-        self, topic: str, key: bytes | None, event: CloudEvent, *, give_up_at: float | None
+        self,
+        topic: str,
+        key: bytes | None,
+        event: CloudEvent,
+        *,
+        give_up_at: float | None,
+        counted: bool = True,
     ) -> bool:
         minimal = False
         backoff = 0.1
@@ -97,7 +95,7 @@ class EventPublisher:
                 await self._producer.send_and_wait(topic, value, key=key, headers=headers)
             except EVENT_REJECTED as exc:
                 if minimal:
-                    return self._unpublishable(topic, event, type(exc).__name__)
+                    return self._unpublishable(topic, event, type(exc).__name__, counted)
                 log.warning(
                     "event refused as it is; sending its minimal form",
                     topic=topic,
@@ -107,7 +105,7 @@ class EventPublisher:
                 minimal = True
                 continue
             except EventTooLarge:
-                return self._unpublishable(topic, event, "EventTooLarge")
+                return self._unpublishable(topic, event, "EventTooLarge", counted)
             except KafkaError as exc:
                 if give_up_at is not None and time.monotonic() + backoff > give_up_at:
                     log.error(
@@ -127,10 +125,11 @@ class EventPublisher:
                 await asyncio.sleep(backoff)
                 backoff = min(self._max_backoff, backoff * 2)
                 continue
-            self._metrics.event_published(event.type)
+            if counted:
+                self._metrics.event_published(event.type)
             return True
 
-    def _unpublishable(self, topic: str, event: CloudEvent, reason: str) -> bool:
+    def _unpublishable(self, topic: str, event: CloudEvent, reason: str, counted: bool) -> bool:
         log.error(
             "event cannot be published, even in its minimal form; moving on",
             topic=topic,
@@ -139,23 +138,6 @@ class EventPublisher:
             origin=event.data.get("origin"),
             error=reason,
         )
-        self._metrics.events_unpublishable.labels(event.type).inc()
+        if counted:
+            self._metrics.events_unpublishable.labels(event.type).inc()
         return False
-
-
-def value_budget(max_event_bytes: int, key: bytes | None, headers: list[tuple[str, bytes]]) -> int:
-    """How many bytes an event's value may have next to `key` and `headers` in a record of at
-    most `max_event_bytes`."""
-    overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", headers)
-    return max_event_bytes - overhead - _SIZE_SLACK
-
-
-def event_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
-    """The record's headers: the content type and the event's W3C trace context (the same
-    `traceparent`/`tracestate` as its CloudEvents distributed-tracing extension)."""
-    headers = [_CONTENT_TYPE_HEADER]
-    if event.traceparent is not None:
-        headers.append(("traceparent", event.traceparent.encode()))
-        if event.tracestate is not None:
-            headers.append(("tracestate", event.tracestate.encode()))
-    return headers

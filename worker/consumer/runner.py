@@ -5,7 +5,7 @@ task; the pipeline returns the terminal event; the task publishes it (waiting fo
 ack) and only then marks the offset finished. A periodic commit moves each partition's committed
 offset up to its lowest unfinished offset. Backpressure pauses partitions (all of them at the
 process limit, one at its own limit, and any partition whose intake a waiting request holds —
-see `worker.pipeline.holds`) and resumes them below a low-water mark, while the loop keeps
+see `worker.consumer.holds`) and resumes them below a low-water mark, while the loop keeps
 polling so the consumer stays in the group however long jobs take.
 
 New records are dispatched at most `DISPATCH_PER_POLL` at a time, each batch's first steps
@@ -26,6 +26,8 @@ no API call, no event.
 
 The loop is written against `worker.consumer.ports` and knows no aiokafka (the adapter is in
 `worker.consumer.kafka`), so tests run it on an in-memory broker (tests/consumer/machine.py).
+It knows the pipeline only through its port (`worker.pipeline.port`: a message in, an outcome
+out), and takes a small config and an observer, not the process settings or the metrics.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -42,8 +45,10 @@ from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.events import EventType
 from ecsp_contract.failures import FailureStage
 from worker.consumer.delivery import CommitDelivery
-from worker.consumer.keys import KeyLocks
+from worker.consumer.holds import IntakeHolds
+from worker.consumer.keys import KeyLocks, key_for_logs
 from worker.consumer.lag import report_lag
+from worker.consumer.observer import WorkerObserver
 from worker.consumer.offset_map import MapPolicy, Proposal, answered, propose
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.ports import (
@@ -52,17 +57,18 @@ from worker.consumer.ports import (
     Position,
     Record,
     RequestConsumer,
-    RequestProcessor,
     RequestSpan,
     RequestTracing,
     TopicPartition,
 )
-from worker.ops.config import Settings
-from worker.ops.metrics import Metrics
-from worker.pipeline.decode import event_key
-from worker.pipeline.holds import IntakeHolds
-from worker.pipeline.message import InboundMessage
-from worker.pipeline.process import ProgressSink, internal_failure_event, log_unexpected
+from worker.pipeline.port import (
+    InboundMessage,
+    Outcome,
+    ProgressSink,
+    RequestHandler,
+    answer_key,
+    minimal_failed_event,
+)
 from worker.tasks import cancel_and_wait
 
 #: Most records handed to the pipeline per poll (see the module docstring).
@@ -72,11 +78,27 @@ log = structlog.get_logger("worker.consumer")
 
 #: How long a progress event may take to publish before it is dropped (logged).
 PROGRESS_PUBLISH_SECONDS = 30.0
-#: Log lines carry at most this much of a request key.
-MAX_LOGGED_KEY_BYTES = 256
 #: Longest wait for one attempt at opening a partition, and the longest pause between attempts.
 OPEN_TIMEOUT_SECONDS = 30.0
 OPEN_RETRY_MAX_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What the loop needs of the settings (meanings: the configuration table)."""
+
+    topic: str  # the request topic
+    topic_of: Mapping[EventType, str]  # where each event type goes ("" for progress: off)
+    event_source: str  # for the last-resort answer
+    max_in_flight: int = 100
+    partition_limit: int = 50
+    resume_ratio: float = 0.5
+    commit_interval_seconds: float = 2.0
+    lag_interval_seconds: float = 15.0
+    revoke_grace_seconds: float = 20.0
+    shutdown_grace_seconds: float = 25.0
+    #: whether commits carry the answered-offsets map, and the brokers' metadata limit
+    offset_map: MapPolicy = field(default_factory=MapPolicy)
 
 
 class Worker:
@@ -84,29 +106,26 @@ class Worker:
 
     def __init__(
         self,
-        settings: Settings,
+        config: WorkerConfig,
         consumer: RequestConsumer,
         publisher: EventSink,
-        pipeline: RequestProcessor,
-        metrics: Metrics,
+        handler: RequestHandler,
+        observer: WorkerObserver,
         *,
         holds: IntakeHolds | None = None,
         tracing: RequestTracing | None = None,
         delivery: Delivery | None = None,
     ) -> None:
-        self._settings = settings
+        self._config = config
         self._consumer = consumer
         self._publisher = publisher
         self._delivery: Delivery = delivery or CommitDelivery(consumer)
-        self._map_policy = MapPolicy(
-            settings.answered_offsets_map, settings.offset_metadata_max_bytes
-        )
         self._positions: dict[TopicPartition, Position] = {}  # last committed
         self._map_full: set[TopicPartition] = set()
         self._opening: dict[TopicPartition, asyncio.Task[None]] = {}
         self._waiting: dict[TopicPartition, list[Record]] = {}  # read while opening
-        self._pipeline = pipeline
-        self._metrics = metrics
+        self._handler = handler
+        self._observer = observer
         self._keys = KeyLocks()
         self._offsets: dict[TopicPartition, PartitionOffsets] = {}
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = defaultdict(set)
@@ -119,7 +138,7 @@ class Worker:
         self._holds.on_change(self._apply_backpressure)
         self.last_poll: float | None = None
         self._joined = False
-        self._topic_of = {event_type: settings.topic_of(event_type) for event_type in EventType}
+        self._progress_on = bool(config.topic_of[EventType.SUBMITTED])
 
     # ----- state for health and tests
     @property
@@ -140,20 +159,20 @@ class Worker:
     # ----- the loop
     async def run(self, stop: asyncio.Event) -> None:
         """Consumes until `stop` is set, then drains and commits. The consumer must be started."""
-        self._consumer.subscribe(self._settings.topic_requests, listener=self)
+        self._consumer.subscribe(self._config.topic, listener=self)
         committer = asyncio.create_task(self._commit_periodically(), name="committer")
         lag = asyncio.create_task(
             report_lag(
                 self._consumer,
                 lambda: {tp: tracker.committed for tp, tracker in self._offsets.items()},
-                self._metrics,
-                self._settings.lag_interval_seconds,
+                self._observer,
+                self._config.lag_interval_seconds,
             ),
             name="lag",
         )
         try:
             while not stop.is_set():
-                room = self._settings.max_in_flight - self._held
+                room = self._config.max_in_flight - self._held
                 wanted = max(1, min(room, DISPATCH_PER_POLL))
                 batch = await self._consumer.getmany(timeout_ms=200, max_records=wanted)
                 self.last_poll = time.monotonic()
@@ -165,7 +184,7 @@ class Worker:
         finally:
             for task in (committer, lag):
                 await cancel_and_wait(task)
-            await self._drain(self._settings.shutdown_grace_seconds, list(self._offsets))
+            await self._drain(self._config.shutdown_grace_seconds, list(self._offsets))
 
     def _dispatch(self, tp: TopicPartition, record: Record) -> None:
         offsets = self._offsets.get(tp)
@@ -174,9 +193,9 @@ class Worker:
         if (waiting := self._waiting.get(tp)) is not None:
             waiting.append(record)  # dispatched once the partition is open
             return
-        self._metrics.message_consumed(tp.topic)
+        self._observer.message_consumed(tp.topic)
         if offsets.skip(record.offset):
-            self._metrics.record_skipped(tp.topic)  # answered before: no call, no event
+            self._observer.record_skipped(tp.topic)  # answered before: no call, no event
             return
         offsets.started(record.offset)
         message = InboundMessage(
@@ -190,7 +209,7 @@ class Worker:
         )
         self._pending[tp] += 1
         self._held += 1
-        self._metrics.in_flight.set(self._held)
+        self._observer.requests_in_flight(self._held)
         task = asyncio.create_task(self._handle(tp, offsets, message))
         self._tasks[tp].add(task)
         task.add_done_callback(lambda t: self._finished(tp, t))
@@ -201,37 +220,38 @@ class Worker:
         async with self._keys.hold(message.key):
             with (
                 structlog.contextvars.bound_contextvars(
-                    request_key=_text(message.key),
+                    request_key=key_for_logs(message.key),
                     partition=message.partition,
                     offset=message.offset,
                 ),
                 self._tracing.request(message) as span,
             ):
-                event = await self._answer(message)
-                span.answered(event)
+                outcome = await self._answer(message)
+                span.answered(outcome.event)
                 await self._publisher.publish(
-                    self._topic_of[event.type], event_key(message.key), event
+                    self._config.topic_of[outcome.event.type], outcome.key, outcome.event
                 )
         offsets.finished(message.offset)
 
-    async def _answer(self, message: InboundMessage) -> CloudEvent:
-        """The terminal event of `message`; a pipeline that raises still yields one."""
+    async def _answer(self, message: InboundMessage) -> Outcome:
+        """The outcome of `message`; a handler that raises still yields one."""
         try:
-            return await self._pipeline.process(message, self._publish_progress_for(message))
-        except Exception as exc:  # the pipeline promises not to raise; this holds it to that
-            log_unexpected(exc)
-            return internal_failure_event(
-                message, self._settings.event_source, exc, stage=FailureStage.DECODE
+            return await self._handler(message, self._publish_progress_for(message))
+        except Exception as exc:  # the handler promises not to raise; this holds it to that
+            log.error("request handler raised", error=type(exc).__name__)
+            event = minimal_failed_event(
+                message, self._config.event_source, stage=FailureStage.DECODE, exception=exc
             )
+            return Outcome(event, answer_key(message.key))
 
     def _publish_progress_for(self, message: InboundMessage) -> ProgressSink | None:
-        if not self._settings.topic_progress:
+        if not self._progress_on:
             return None  # progress events off: the pipeline does not even build them
 
         async def publish_progress(event: CloudEvent) -> None:
             await self._publisher.publish_best_effort(
-                self._topic_of[event.type],
-                event_key(message.key),
+                self._config.topic_of[event.type],
+                answer_key(message.key),
                 event,
                 within=PROGRESS_PUBLISH_SECONDS,
             )
@@ -242,7 +262,7 @@ class Worker:
         self._tasks[tp].discard(task)
         self._pending[tp] -= 1
         self._held -= 1
-        self._metrics.in_flight.set(self._held)
+        self._observer.requests_in_flight(self._held)
         if not task.cancelled() and task.exception() is not None:
             log.error("request task crashed", error=type(task.exception()).__name__)
         if self._paused:
@@ -250,7 +270,7 @@ class Worker:
 
     # ----- backpressure
     def _apply_backpressure(self) -> None:
-        s = self._settings
+        s = self._config
         assigned = set(self._offsets)
         if self._held >= s.max_in_flight:
             want_paused = assigned
@@ -271,16 +291,16 @@ class Worker:
         if to_resume:
             self._consumer.resume(*to_resume)
         self._paused = want_paused
-        self._metrics.partitions_paused.set(len(want_paused))
+        self._observer.partitions_paused(len(want_paused))
 
     def _below_low_water(self, tp: TopicPartition, process_low: bool) -> bool:
-        s = self._settings
+        s = self._config
         return process_low and self._pending[tp] < s.partition_limit * s.resume_ratio
 
     # ----- commits
     async def _commit_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self._settings.commit_interval_seconds)
+            await asyncio.sleep(self._config.commit_interval_seconds)
             await self.commit(self._offsets)
 
     async def commit(self, partitions: Iterable[TopicPartition]) -> None:
@@ -292,7 +312,7 @@ class Worker:
                 tracker = self._offsets.get(tp)
                 if tracker is None or tp in self._waiting:
                     continue
-                proposal = propose(tracker, self._map_policy)
+                proposal = propose(tracker, self._config.offset_map)
                 if proposal is None:
                     continue
                 self._note_map_size(tp, proposal.map_bytes)
@@ -311,7 +331,7 @@ class Worker:
         """A map past the pause share stops new records only while records are in flight: the
         lowest of them ending is what shrinks it. With none in flight the map's gaps are
         records not read yet (named by an earlier commit's map), and only reading them helps."""
-        if map_bytes >= self._map_policy.pause_bytes and self._offsets[tp].unfinished:
+        if map_bytes >= self._config.offset_map.pause_bytes and self._offsets[tp].unfinished:
             self._map_full.add(tp)
         else:
             self._map_full.discard(tp)
@@ -320,17 +340,17 @@ class Worker:
         position = proposal.position
         self._positions[tp] = position
         self._offsets[tp].mark_committed(position.offset)
-        self._metrics.committed_offset.labels(tp.topic, str(tp.partition)).set(position.offset)
-        self._metrics.offset_map_committed(tp.topic, tp.partition, len(position.metadata))
+        self._observer.offset_committed(tp.topic, tp.partition, position.offset)
+        self._observer.offset_map_committed(tp.topic, tp.partition, len(position.metadata))
         if proposal.overflow:
             log.warning(
                 "answered-offsets map too large for the commit; records above the offset will"
                 " be replayed",
                 partition=tp.partition,
                 map_bytes=proposal.map_bytes,
-                limit=self._map_policy.max_bytes,
+                limit=self._config.offset_map.max_bytes,
             )
-            self._metrics.offset_map_overflow(tp.topic)
+            self._observer.offset_map_overflow(tp.topic)
 
     # ----- rebalance and shutdown
     def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
@@ -341,7 +361,7 @@ class Worker:
                 self._waiting[tp] = []
                 self._opening[tp] = asyncio.create_task(self._open(tp), name=f"open {tp}")
         self._paused &= set(self._offsets)
-        self._metrics.partitions_assigned.set(len(self._offsets))
+        self._observer.partitions_assigned(len(self._offsets))
         log.info("partitions assigned", partitions=sorted(str(tp) for tp in self._offsets))
 
     async def _open(self, tp: TopicPartition) -> None:
@@ -363,7 +383,7 @@ class Worker:
                 await asyncio.sleep(backoff)
                 backoff = min(OPEN_RETRY_MAX_SECONDS, backoff * 2)
         below, above = answered(
-            position, self._map_policy, lambda _: self._metrics.offset_map_ignored(tp.topic)
+            position, self._config.offset_map, lambda _: self._observer.offset_map_ignored(tp.topic)
         )
         self._offsets[tp].load(below, above)
         if position is not None:
@@ -375,9 +395,9 @@ class Worker:
 
     async def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         revoked = [tp for tp in revoked if tp in self._offsets]
-        self._metrics.rebalances.inc()
-        await self._drain(self._settings.revoke_grace_seconds, revoked)
-        self._metrics.partitions_assigned.set(len(self._offsets))
+        self._observer.rebalanced()
+        await self._drain(self._config.revoke_grace_seconds, revoked)
+        self._observer.partitions_assigned(len(self._offsets))
 
     async def _drain(self, grace: float, partitions: list[TopicPartition]) -> None:
         """Lets work of `partitions` finish within `grace`, cancels the rest, commits, forgets."""
@@ -402,7 +422,7 @@ class Worker:
             self._positions.pop(tp, None)
             self._map_full.discard(tp)
             self._paused.discard(tp)
-            self._metrics.forget(tp.topic, tp.partition)  # its next owner reports it
+            self._observer.forget(tp.topic, tp.partition)  # its next owner reports it
 
 
 class _NoSpan:
@@ -417,11 +437,3 @@ class _Untraced:
 
     def request(self, message: InboundMessage) -> contextlib.AbstractContextManager[RequestSpan]:
         return self._NO_SPAN
-
-
-def _text(raw: bytes | None) -> str | None:
-    """The key for log lines: as text, cut to a bounded length."""
-    if raw is None:
-        return None
-    text = raw[:MAX_LOGGED_KEY_BYTES].decode("utf-8", errors="replace")
-    return text if len(raw) <= MAX_LOGGED_KEY_BYTES else f"{text}…({len(raw)} bytes)"

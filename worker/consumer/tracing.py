@@ -23,11 +23,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.events import EventType
+from worker.consumer.keys import key_for_logs
 from worker.consumer.ports import EventSink, RequestSpan
-from worker.pipeline.message import InboundMessage
+from worker.pipeline.port import InboundMessage
 
-#: Span attributes carry at most this much of a request key.
-MAX_KEY_CHARS = 256
 _W3C = TraceContextTextMapPropagator()
 
 
@@ -43,12 +42,6 @@ class _HeaderGetter(Getter[InboundMessage]):
 
 
 _GETTER = _HeaderGetter()
-
-
-def _key_text(key: bytes | None) -> str | None:
-    if key is None:
-        return None
-    return key.decode("utf-8", errors="replace")[:MAX_KEY_CHARS]
 
 
 def _kafka(operation: str, topic: str) -> dict[str, str]:
@@ -98,7 +91,7 @@ class KafkaTracing:
             "messaging.kafka.offset": message.offset,
             "messaging.message.body.size": len(message.value or b""),
         }
-        if (key := _key_text(message.key)) is not None:
+        if (key := key_for_logs(message.key)) is not None:
             attributes["messaging.kafka.message.key"] = key
         with self._tracer.start_as_current_span(
             f"process {message.topic}",
@@ -158,7 +151,7 @@ def _sent(topic: str, key: bytes | None, event: CloudEvent) -> dict[str, str]:
         "cloudevents.event_type": event.type.value,
         "cloudevents.event_source": event.source,
     }
-    if (text := _key_text(key)) is not None:
+    if (text := key_for_logs(key)) is not None:
         attributes["messaging.kafka.message.key"] = text
     return attributes
 

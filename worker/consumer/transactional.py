@@ -37,11 +37,25 @@ abort), so every later send to that topic partition fails with OutOfOrderSequenc
 partition is then given up the same way, and the event's id is remembered: when its request is
 answered again (same outcome, same id) the event goes out in its minimal form, and if even that
 is refused it is dropped and counted (as `EventPublisher` does).
+
+The state topic (`worker.consumer.state`): `StateRecordingSink` wraps this delivery as it wraps
+`EventPublisher`, and `publish_copy` buffers the copy right after its event, in the same batch,
+so the copy goes into the same transaction as the event and the offsets: a read_committed reader
+of the state topic never sees a state whose answer is not committed, and a crash loses both
+(the next owner writes both again, same event id). A copy keeps the state topic's promise not to
+hold up provisioning: a copy whose send cannot start within its `within` (the state topic
+missing, no leader) is left out of that transaction and counted
+(`ecsp_state_writes_dropped_total`), the transaction's events go on; a copy the broker refuses
+spoils the producer like an event does, and goes out minimal next time; if even that is refused,
+it is dropped (counted) and the topic gets no copies for `COPY_PAUSE_SECONDS` (each refusal
+costs a producer and a rejoin); a copy that failed after it was sent aborts its transaction,
+and the batch goes out again without it (counted). Copies are not counted as published events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -54,9 +68,9 @@ from ecsp_contract.budget import EventTooLarge, fit_event
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.events import EventType
 from worker.consumer.answered_codec import UnreadableMap, decode
+from worker.consumer.event_records import EVENT_REJECTED, event_headers, value_budget
+from worker.consumer.observer import DeliveryObserver, SilentDeliveryObserver
 from worker.consumer.ports import BrokerError, CommittedPositions, Position, TopicPartition
-from worker.consumer.publisher import EVENT_REJECTED, event_headers, value_budget
-from worker.ops.metrics import Metrics
 
 log = structlog.get_logger("worker.consumer.transactional")
 
@@ -65,10 +79,23 @@ TERMINAL = frozenset({EventType.SUCCEEDED, EventType.VALIDATED, EventType.FAILED
 ABORT_TIMEOUT_SECONDS = 30.0
 #: Event ids remembered as refused (minimal next time) or unpublishable (dropped), each.
 REMEMBERED_REFUSALS = 10_000
+#: After a topic refused a copy in its minimal form, how long no copy is sent to it: each
+#: refusal costs the partition's producer and a rejoin, which a misconfigured state topic
+#: must not cause for every request.
+COPY_PAUSE_SECONDS = 300.0
 
 
 class _Spoiled(KafkaError):  # type: ignore[misc]
     """The broker refused a record of the transaction: the producer's sequence numbers are off."""
+
+
+@dataclass(frozen=True)
+class TransactionalConfig:
+    """What the exactly-once delivery needs of the settings (meanings: the configuration table)."""
+
+    group_id: str  # the consumer group whose offsets the transactions commit
+    max_event_bytes: int = 1_048_576
+    transaction_timeout_seconds: float = 60.0
 
 
 def transactional_id(group_id: str, partition: TopicPartition) -> str:
@@ -78,12 +105,26 @@ def transactional_id(group_id: str, partition: TopicPartition) -> str:
 
 @dataclass
 class _Outgoing:
-    """One event waiting for its partition's next transaction."""
+    """One event (or a copy of one, for the state topic) waiting for its partition's next
+    transaction."""
 
     topic: str
     key: bytes | None
     event: CloudEvent
     minimal: bool = False
+    #: a copy: how long its send may take to start (None: an event, sent whatever it takes)
+    copy_within: float | None = None
+    #: a copy whose send failed: left out when its batch goes out again
+    failed: bool = False
+
+    @property
+    def is_copy(self) -> bool:
+        return self.copy_within is not None
+
+    @property
+    def remembered_as(self) -> tuple[str, str]:
+        """How refusals of it are remembered: a copy's and its event's apart."""
+        return (self.topic if self.is_copy else "", self.event.id)
 
 
 @dataclass
@@ -98,45 +139,65 @@ class TransactionalDelivery:
 
     def __init__(
         self,
-        *,
-        group_id: str,
+        config: TransactionalConfig,
         producer_for: Callable[[str], AIOKafkaProducer],
         positions: CommittedPositions,
-        metrics: Metrics,
-        max_event_bytes: int,
-        transaction_timeout: float,
+        *,
         rejoin: Callable[[], None],
+        observer: DeliveryObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._group_id = group_id
+        self._group_id = config.group_id
         self._producer_for = producer_for
         self._positions = positions
-        self._metrics = metrics
-        self._max_event_bytes = max_event_bytes
-        self._transaction_timeout = transaction_timeout
+        self._observer: DeliveryObserver = observer or SilentDeliveryObserver()
+        self._max_event_bytes = config.max_event_bytes
+        self._transaction_timeout = config.transaction_timeout_seconds
         self._rejoin = rejoin
         self._partitions: dict[TopicPartition, _Partition] = {}
-        self._minimal: dict[str, None] = {}  # ids refused once: their minimal form next time
-        self._unpublishable: dict[str, None] = {}  # ids refused in their minimal form too
+        # (copy topic or "", event id) refused once: their minimal form next time; refused in
+        # their minimal form too: never sent again
+        self._minimal: dict[tuple[str, str], None] = {}
+        self._unpublishable: dict[tuple[str, str], None] = {}
+        self._clock = clock
+        self._copies_paused_until: dict[str, float] = {}  # by topic (COPY_PAUSE_SECONDS)
 
     # ----- EventSink: buffering only, never suspends
     async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
-        self._buffer(topic, key, event)
+        self._buffer(_Outgoing(topic, key, event))
 
     async def publish_best_effort(
         self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
     ) -> bool:
-        return self._buffer(topic, key, event)
+        return self._buffer(_Outgoing(topic, key, event))
 
-    def _buffer(self, topic: str, key: bytes | None, event: CloudEvent) -> bool:
+    # ----- CopySink (`worker.consumer.state`): the copy joins its event's transaction
+    async def publish_copy(
+        self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
+    ) -> bool:
+        """Buffers the copy behind its event. False only when the copy is known to be refused
+        while its event goes out (the caller counts it); a partition given up drops both, and
+        its next owner writes both."""
+        if self._clock() < self._copies_paused_until.get(topic, 0.0):
+            return False
+        outgoing = _Outgoing(topic, key, event, copy_within=within)
+        if self._buffer(outgoing):
+            return True
+        return outgoing.remembered_as not in self._unpublishable
+
+    def _buffer(self, outgoing: _Outgoing) -> bool:
+        event = outgoing.event
         origin = event.data["origin"]
         partition = self._partitions.get(TopicPartition(origin["topic"], origin["partition"]))
         if partition is None:  # given up: its next owner answers the record
             log.info("event of a partition given up dropped", event_type=event.type)
             return False
-        if event.id in self._unpublishable:
-            self._metrics.events_unpublishable.labels(event.type).inc()
+        if outgoing.remembered_as in self._unpublishable:
+            if not outgoing.is_copy:  # a copy is counted by its caller
+                self._observer.event_unpublishable(event.type)
             return False
-        partition.batch.append(_Outgoing(topic, key, event, minimal=event.id in self._minimal))
+        outgoing.minimal = outgoing.remembered_as in self._minimal
+        partition.batch.append(outgoing)
         return True
 
     # ----- Delivery
@@ -219,6 +280,7 @@ class TransactionalDelivery:
                 await self._give_up(tp, "refused record" if aborted else "unusable")
             if isinstance(exc, asyncio.CancelledError):
                 raise
+            self._leave_out_failed_copies(tp)
             log.warning(
                 "transaction aborted; its events wait for the next commit",
                 partition=tp.partition,
@@ -227,9 +289,10 @@ class TransactionalDelivery:
             return False
         if position is not None and (partition := self._partitions.get(tp)) is not None:
             partition.committed = position
-        self._metrics.transaction_ended("committed")
+        self._observer.transaction_ended("committed")
         for outgoing in batch:
-            self._metrics.event_published(outgoing.event.type)
+            if not outgoing.is_copy:
+                self._observer.event_published(outgoing.event.type)
         return True
 
     async def _fill_and_commit(
@@ -246,12 +309,27 @@ class TransactionalDelivery:
                 {KafkaTopicPartition(*tp): (position.offset, position.metadata)}, self._group_id
             )
         sends: list[tuple[_Outgoing, asyncio.Future[object]]] = []
+        copies_on = True  # off once a copy could not be sent: the others would wait as long
         for outgoing in list(batch):
+            if outgoing.is_copy and not copies_on:
+                self._copy_dropped(outgoing, batch, "an earlier copy could not be sent")
+                continue
             value = self._value(outgoing, batch)
-            if value is not None:
-                headers = event_headers(outgoing.event)
-                sent = await producer.send(outgoing.topic, value, key=outgoing.key, headers=headers)
-                sends.append((outgoing, sent))
+            if value is None:
+                continue
+            headers = event_headers(outgoing.event)
+            send = producer.send(outgoing.topic, value, key=outgoing.key, headers=headers)
+            if outgoing.copy_within is None:
+                sends.append((outgoing, await send))
+                continue
+            try:
+                async with asyncio.timeout(
+                    min(outgoing.copy_within, self._transaction_timeout / 2)
+                ):
+                    sends.append((outgoing, await send))
+            except (KafkaError, TimeoutError) as exc:  # not appended: the transaction goes on
+                copies_on = False
+                self._copy_dropped(outgoing, batch, type(exc).__name__)
         results = await asyncio.gather(*(sent for _, sent in sends), return_exceptions=True)
         failures = [
             (outgoing, result)
@@ -260,12 +338,34 @@ class TransactionalDelivery:
         ]
         refused = [(o, f) for o, f in failures if isinstance(f, EVENT_REJECTED)]
         for outgoing, failure in refused:
-            self._refused(outgoing, type(failure).__name__)
+            self._refused(outgoing, type(failure).__name__, counted=False)
         if refused:
             raise _Spoiled(type(refused[0][1]).__name__)
         if failures:
+            if all(outgoing.is_copy for outgoing, _ in failures):
+                for outgoing, _ in failures:  # only the state topic failed: not again
+                    outgoing.failed = True
             raise failures[0][1]
         await producer.commit_transaction()
+
+    def _copy_dropped(self, outgoing: _Outgoing, batch: list[_Outgoing], reason: str) -> None:
+        """A copy left out of the transaction (counted); its event goes on."""
+        batch.remove(outgoing)
+        log.error(
+            "state copy dropped",
+            topic=outgoing.topic,
+            event_type=outgoing.event.type,
+            event_id=outgoing.event.id,
+            error=reason,
+        )
+        self._observer.state_write_dropped()
+
+    def _leave_out_failed_copies(self, tp: TopicPartition) -> None:
+        """After an abort that only copies caused: the batch goes out again without them."""
+        if (partition := self._partitions.get(tp)) is None:
+            return
+        for outgoing in [o for o in partition.batch if o.failed]:
+            self._copy_dropped(outgoing, partition.batch, "its transaction was aborted")
 
     def _value(self, outgoing: _Outgoing, batch: list[_Outgoing]) -> bytes | None:
         """The event's record value within the size budget; None (dropped, counted) when not
@@ -276,25 +376,36 @@ class TransactionalDelivery:
             return fit_event(outgoing.event, budget, minimal=outgoing.minimal)
         except EventTooLarge:
             outgoing.minimal = True
-            self._refused(outgoing, "EventTooLarge")
+            self._refused(outgoing, "EventTooLarge", counted=True)
             batch.remove(outgoing)
             return None
 
-    def _refused(self, outgoing: _Outgoing, reason: str) -> None:
-        """`outgoing` was refused: its minimal form next time, or, refused as that, never again."""
+    def _refused(self, outgoing: _Outgoing, reason: str, *, counted: bool) -> None:
+        """`outgoing` was refused: its minimal form next time, or, refused as that, never again
+        (counted now when its transaction goes on without it, else when its request, answered
+        again, meets the refusal in `_buffer`); a topic refusing a minimal copy gets no copies
+        for `COPY_PAUSE_SECONDS`."""
         event = outgoing.event
         if not outgoing.minimal:
-            _remember(self._minimal, event.id)
+            _remember(self._minimal, outgoing.remembered_as)
             return
-        _remember(self._unpublishable, event.id)
+        _remember(self._unpublishable, outgoing.remembered_as)
         log.error(
             "event cannot be published, even in its minimal form; moving on",
             topic=outgoing.topic,
             event_type=event.type,
             event_id=event.id,
+            copy=outgoing.is_copy,
             error=reason,
         )
-        self._metrics.events_unpublishable.labels(event.type).inc()
+        if not counted:
+            if outgoing.is_copy:  # the broker refused it: no copy to this topic for a while
+                self._copies_paused_until[outgoing.topic] = self._clock() + COPY_PAUSE_SECONDS
+            return
+        if outgoing.is_copy:
+            self._observer.state_write_dropped()
+        else:
+            self._observer.event_unpublishable(event.type)
 
     async def _abort(self, tp: TopicPartition, producer: AIOKafkaProducer) -> bool:
         """Aborts the open transaction; False when the producer cannot do even that."""
@@ -306,7 +417,7 @@ class TransactionalDelivery:
         except (KafkaError, TimeoutError, AssertionError) as exc:
             log.error("transaction abort failed", partition=tp.partition, error=type(exc).__name__)
             return False
-        self._metrics.transaction_ended("aborted")
+        self._observer.transaction_ended("aborted")
         return True
 
     async def _give_up(self, tp: TopicPartition, why: str) -> None:
@@ -321,14 +432,14 @@ class TransactionalDelivery:
             dropped_events=len(partition.batch),
         )
         if why == "fenced":
-            self._metrics.producer_fenced()
+            self._observer.producer_fenced()
         await partition.producer.stop()
         self._rejoin()
 
 
-def _remember(ids: dict[str, None], event_id: str) -> None:
-    """Adds `event_id`, forgetting the oldest beyond `REMEMBERED_REFUSALS`."""
-    ids[event_id] = None
+def _remember(ids: dict[tuple[str, str], None], refused: tuple[str, str]) -> None:
+    """Adds `refused`, forgetting the oldest beyond `REMEMBERED_REFUSALS`."""
+    ids[refused] = None
     if len(ids) > REMEMBERED_REFUSALS:
         del ids[next(iter(ids))]
 

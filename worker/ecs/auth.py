@@ -1,7 +1,10 @@
 """Request authentication: AK/SK signing (optionally with a security token) or an IAM token.
 
-Owns: ``AkSkAuth``, ``TokenAuth`` and the ``Auth`` protocol the client calls before every
-attempt (``apply``) and once after a 401 (``renew``). AK/SK come from a credential source
+Owns: ``AkSkAuth``, ``TokenAuth`` and the ``Auth`` protocol. As httpx's ``Auth.auth_flow``, an
+auth is a flow over one attempt: it yields the request signed, is sent the response, and after a
+401 it renews what it signed with and yields the request once more (only when the renewal
+changed something: a retry with the same credentials cannot help). The signing layer
+(`worker.ecs.layers.Signing`) drives it. AK/SK come from a credential source
 (`worker.ecs.credentials`: fixed, files re-read on change, or instance metadata); credentials
 never appear in ``repr``, logs or error text.
 """
@@ -11,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +31,9 @@ from worker.ecs.errors import (
     parse_error,
     timeout_error,
 )
+from worker.ecs.observer import CallObserver, SilentObserver
 from worker.ecs.signing import parse_authorization, sign_request
+from worker.ecs.transport import ApiRequest, ApiResponse
 
 IAM_TOKENS_PATH = "/v3/auth/tokens"
 TOKEN_HEADER = "X-Auth-Token"  # noqa: S105 - a header name
@@ -36,22 +41,14 @@ SECURITY_TOKEN_HEADER = "X-Security-Token"  # noqa: S105 - a header name
 _DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
 
 
-class CallObserver(Protocol):
-    """The part of the client's ``ApiObserver`` that auth reports IAM calls to."""
-
-    def api_call(self, endpoint: str, outcome: str, seconds: float) -> None: ...
+AuthFlow = AsyncGenerator[ApiRequest, ApiResponse]
 
 
 class Auth(Protocol):
-    """Adds authentication to the headers of one attempt (called again for every retry)."""
+    """Authenticates the attempts of one call (the flow runs again for every retry)."""
 
-    async def apply(
-        self, method: str, url: URL, headers: Mapping[str, str], body: bytes, project_id: str
-    ) -> dict[str, str]: ...
-
-    async def renew(self, sent: Mapping[str, str]) -> str | None:
-        """After a 401 to headers ``sent``: reload credentials; the retry reason, or None when
-        a retry cannot help (nothing changed)."""
+    def auth_flow(self, request: ApiRequest) -> AuthFlow:
+        """Yields ``request`` signed; sent its response, may yield it again after a 401."""
         ...
 
 
@@ -61,31 +58,35 @@ class AkSkAuth:
 
     credentials: CredentialSource
 
-    async def apply(
-        self, method: str, url: URL, headers: Mapping[str, str], body: bytes, project_id: str
-    ) -> dict[str, str]:
-        """Return ``headers`` plus Host, X-Sdk-Date, Authorization (and X-Security-Token)."""
+    async def auth_flow(self, request: ApiRequest) -> AuthFlow:
+        response = yield await self.signed(request)
+        if response.status != 401:
+            return
+        sent = response.request.headers
+        parsed = parse_authorization(sent.get("Authorization", ""))
+        if parsed is None:
+            return
+        if await self.credentials.renew(parsed.access_key, sent.get(SECURITY_TOKEN_HEADER)):
+            yield replace(await self.signed(request), renewal="credential_reload")
+
+    async def signed(self, request: ApiRequest) -> ApiRequest:
+        """``request`` with Host, X-Sdk-Date, Authorization (and X-Security-Token) added."""
         credential = await self.credentials.current()
-        to_sign = dict(headers)
+        to_sign = dict(request.headers)
         if credential.security_token:
             to_sign[SECURITY_TOKEN_HEADER] = credential.security_token
-        return sign_request(
+        url = request.url
+        headers = sign_request(
             credential.access_key,
             credential.secret_key,
-            method,
+            request.method,
             url.host_port_subcomponent or "",
             url.raw_path,
             list(url.query.items()) if url.raw_query_string else [],
             to_sign,
-            body,
+            request.body,
         )
-
-    async def renew(self, sent: Mapping[str, str]) -> str | None:
-        parsed = parse_authorization(sent.get("Authorization", ""))
-        if parsed is None:
-            return None
-        changed = await self.credentials.renew(parsed.access_key, sent.get(SECURITY_TOKEN_HEADER))
-        return "credential_reload" if changed else None
+        return replace(request, headers=headers)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class TokenAuth:
         *,
         timeout: float = 15.0,
         refresh_before: float = 600.0,
-        observer: CallObserver | None = None,
+        observer: CallObserver = SilentObserver(),  # noqa: B008 - stateless
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
@@ -157,15 +158,15 @@ class TokenAuth:
             f"TokenAuth(iam={self._url.host!r}, domain={self._domain!r}, user={self._username!r})"
         )
 
-    async def apply(
-        self, method: str, url: URL, headers: Mapping[str, str], body: bytes, project_id: str
-    ) -> dict[str, str]:
-        """Return ``headers`` plus ``X-Auth-Token`` for ``project_id``."""
-        return {**headers, TOKEN_HEADER: await self.token(project_id or self.project_id)}
+    async def auth_flow(self, request: ApiRequest) -> AuthFlow:
+        response = yield await self._with_token(request)
+        if response.status == 401:  # revoked or expired early: once with a fresh token
+            self.invalidate(response.request.headers.get(TOKEN_HEADER))
+            yield replace(await self._with_token(request), renewal="token_refresh")
 
-    async def renew(self, sent: Mapping[str, str]) -> str | None:
-        self.invalidate(sent.get(TOKEN_HEADER))
-        return "token_refresh"
+    async def _with_token(self, request: ApiRequest) -> ApiRequest:
+        token = await self.token(request.project_id or self.project_id)
+        return replace(request, headers={**request.headers, TOKEN_HEADER: token})
 
     def invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (only ``token``'s project, if given and still cached)."""
@@ -245,5 +246,4 @@ class TokenAuth:
         return _CachedToken(token, _expiry(document, self._clock()))
 
     def _report(self, result: str, started: float) -> None:
-        if self._observer is not None:
-            self._observer.api_call("iam", result, time.monotonic() - started)
+        self._observer.api_call("iam", result, time.monotonic() - started)

@@ -19,9 +19,6 @@ from typing import Literal
 
 CircuitState = Literal["closed", "open", "half_open"]
 
-#: Gauge value of each state (``ecsp_api_circuit_state``).
-STATE_VALUE: dict[CircuitState, int] = {"closed": 0, "half_open": 1, "open": 2}
-
 
 @dataclass(frozen=True)
 class BreakerPolicy:

@@ -32,6 +32,7 @@ from worker.ecs.errors import (
     parse_error,
     timeout_error,
 )
+from worker.ecs.observer import CallObserver, SilentObserver
 
 log = structlog.get_logger("worker.ecs.credentials")
 
@@ -42,12 +43,6 @@ METADATA_TOKEN_HEADER = "X-Metadata-Token"  # noqa: S105 - a header name
 METADATA_TOKEN_TTL_HEADER = "X-Metadata-Token-Ttl-Seconds"  # noqa: S105 - a header name
 METADATA_TOKEN_TTL_SECONDS = 6 * 3600
 NO_AGENCY_TEXT = "Please configure Cloud Service Agency first"
-
-
-class CallObserver(Protocol):
-    """The part of the client's ``ApiObserver`` that metadata calls are reported to."""
-
-    def api_call(self, endpoint: str, outcome: str, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -220,7 +215,7 @@ class MetadataCredentials:
         refresh_before: float = 2400.0,
         timeout: float = 5.0,
         min_interval: float = 30.0,
-        observer: CallObserver | None = None,
+        observer: CallObserver = SilentObserver(),  # noqa: B008 - stateless
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
@@ -343,5 +338,4 @@ class MetadataCredentials:
         return status, text
 
     def _report(self, result: str, started: float) -> None:
-        if self._observer is not None:
-            self._observer.api_call("metadata", result, time.monotonic() - started)
+        self._observer.api_call("metadata", result, time.monotonic() - started)

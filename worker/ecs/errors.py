@@ -1,11 +1,12 @@
 """One typed error for every way an ECS/IAM call can fail, and its retry classification.
 
-Owns: ``EcsApiError``, ``parse_error`` (every error body shape the API gateway, ECS and IAM
-use), ``network_error``/``timeout_error`` for calls that got no response, ``parse_retry_after``
-and the observer outcome label of an error. Errors without an API code carry the contract's
-``ecsp_contract.failures.WorkerErrorCode`` (``ECSP.NetworkError``…). The text of an error is built
-only from the response (code, message, request id), never from what we sent, so it cannot
-contain secrets.
+Owns: ``EcsApiError``, ``CallFailure``, ``parse_error`` (every error body shape the API gateway,
+ECS and IAM use), ``network_error``/``timeout_error``/… for calls that got no usable answer,
+``parse_retry_after`` and the observer outcome label of an error. The client speaks the API
+only: an error the API answered carries the API's code (``Ecs.0122``, ``APIG.0308``…); one it did
+not answer carries a ``CallFailure`` (its ``code`` is the failure's name), which the pipeline
+maps to the contract's ``ECSP.*`` codes. The text of an error is built only from the response
+(code, message, request id), never from what we sent, so it cannot contain secrets.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import Any
-
-from ecsp_contract.failures import WorkerErrorCode
 
 THROTTLE_CODES = frozenset({"APIG.0308", "APIGW.0308"})
 RETRYABLE_CODES = frozenset({"Ecs.0002"}) | THROTTLE_CODES
@@ -26,8 +26,22 @@ _MAX_MESSAGE = 500
 _CODE_KEYS = (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message"))
 
 
+class CallFailure(StrEnum):
+    """A call that got no usable answer from the API, and why."""
+
+    NETWORK = "network"  # refused, reset, DNS, an incomplete response
+    TIMEOUT = "timeout"  # the call or a wait before it ran out of time
+    TLS_CERTIFICATE = "tls_certificate"  # the server's certificate failed verification
+    BAD_RESPONSE = "bad_response"  # a 2xx whose body is not what the API documents
+    UNAVAILABLE = "unavailable"  # held: the circuit breaker considers the API down
+
+
 class EcsApiError(Exception):
-    """A failed API call: what the server said (or that nothing came back) and whether to retry."""
+    """A failed API call: what the server said (or that nothing came back) and whether to retry.
+
+    ``failure`` is None when the API answered with an error (``code`` is its code), else the
+    way the call failed (``code`` is its name).
+    """
 
     def __init__(
         self,
@@ -39,9 +53,11 @@ class EcsApiError(Exception):
         details: list[dict[str, Any]] | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        failure: CallFailure | None = None,
     ) -> None:
         super().__init__(code, message)
         self.code = code
+        self.failure = failure
         self.message = message
         self.http_status = http_status
         self.request_id = request_id
@@ -172,46 +188,60 @@ def network_error(exc: BaseException) -> EcsApiError:
     """A call that got no (complete) response: connection refused/reset, TLS, DNS, payload."""
     detail = str(exc)[:200]
     message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return EcsApiError(WorkerErrorCode.NETWORK_ERROR, message, retryable=True)
+    return _failed(CallFailure.NETWORK, message, retryable=True)
 
 
 def certificate_error(exc: BaseException) -> EcsApiError:
     """The server's TLS certificate failed verification: retrying will not help."""
-    return EcsApiError(
-        WorkerErrorCode.TLS_CERTIFICATE, f"{type(exc).__name__}: {str(exc)[:200]}", retryable=False
+    return _failed(
+        CallFailure.TLS_CERTIFICATE, f"{type(exc).__name__}: {str(exc)[:200]}", retryable=False
     )
 
 
 def timeout_error(what: str) -> EcsApiError:
     """A call or a wait that ran out of time."""
-    return EcsApiError(WorkerErrorCode.TIMEOUT, f"timed out: {what}", retryable=True)
+    return _failed(CallFailure.TIMEOUT, f"timed out: {what}", retryable=True)
 
 
 def bad_response(status: int, request_id: str | None, why: str) -> EcsApiError:
     """A 2xx whose body is not what the API documents (retrying is safe: same token, same job)."""
-    return EcsApiError(
-        WorkerErrorCode.BAD_RESPONSE,
-        why,
-        http_status=status,
-        request_id=request_id,
-        retryable=True,
+    return _failed(
+        CallFailure.BAD_RESPONSE, why, http_status=status, request_id=request_id, retryable=True
     )
 
 
 def unavailable_error(why: str, last: EcsApiError | None = None) -> EcsApiError:
     """The breaker holds calls: wait for the API (``wait_available``) rather than retry now."""
     cause = f"; last error {last}" if last is not None else ""
-    return EcsApiError(WorkerErrorCode.API_UNAVAILABLE, f"{why}{cause}", retryable=True)
+    return _failed(CallFailure.UNAVAILABLE, f"{why}{cause}", retryable=True)
+
+
+def _failed(
+    failure: CallFailure,
+    message: str,
+    *,
+    retryable: bool,
+    http_status: int | None = None,
+    request_id: str | None = None,
+) -> EcsApiError:
+    return EcsApiError(
+        failure.value,
+        message,
+        http_status=http_status,
+        request_id=request_id,
+        retryable=retryable,
+        failure=failure,
+    )
 
 
 def is_unavailable(err: EcsApiError) -> bool:
     """True when the call was held (or given up) because the API is considered down."""
-    return err.code == WorkerErrorCode.API_UNAVAILABLE
+    return err.failure is CallFailure.UNAVAILABLE
 
 
 def is_outage(err: EcsApiError) -> bool:
     """5xx, no response or a timeout: a sign the API is down (throttling is not)."""
-    return err.code != WorkerErrorCode.TLS_CERTIFICATE and outcome(err) in {
+    return err.failure is not CallFailure.TLS_CERTIFICATE and outcome(err) in {
         "network_error",
         "server_error",
     }

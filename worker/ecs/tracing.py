@@ -12,7 +12,7 @@ from __future__ import annotations
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from worker.ecs.client import HttpAttempt
+from worker.ecs.observer import HttpAttempt
 
 
 class HttpSpans:

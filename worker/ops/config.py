@@ -4,8 +4,10 @@ Settings come from the environment (and optionally a dotenv-style file named by 
 `ECSP_CONFIG_FILE`). Secrets may be given directly or as `…_FILE` paths (Kubernetes secret
 mounts), in the environment or in that file; the files are read at start (the ECS credential
 files again whenever they change, see `worker.ecs.credentials`). Invalid configuration fails
-at start with a message naming the setting (see `load_settings`). The README's configuration
-table is generated from this model (`python -m worker.ops.config_table`); a test keeps it in step.
+at start with a message naming the setting (see `load_settings`), and so does an `ECSP_*` name
+that is no setting (`worker.ops.setting_names`). The configuration table of
+docs/configuration.md is generated from this model (`python -m worker.ops.config_table`); a test
+keeps it in step.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import (
     Field,
     PrivateAttr,
@@ -29,7 +32,14 @@ from ecsp_contract.channels import CHANNELS, DEFAULT_GROUP_ID, Channel, channel_
 from ecsp_contract.events import EventType
 from ecsp_contract.extensions import ExtraField, ExtraFieldError, parse_extra_fields
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE
-from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
+from ecsp_contract.problems import describe
+from worker.ecs.endpoints import (
+    REGION_PATTERN,
+    default_endpoint,
+    default_iam_endpoint,
+    endpoint_problem,
+)
+from worker.ops.setting_names import unknown_names
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -58,7 +68,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    """All settings of the worker. Field descriptions feed the README's configuration table."""
+    """All settings of the worker. Field descriptions feed docs/configuration.md's table."""
 
     model_config = SettingsConfigDict(env_prefix="ECSP_", extra="ignore", frozen=True)
 
@@ -104,6 +114,12 @@ class Settings(BaseSettings):
     topic_progress: str = Field(
         CHANNELS[Channel.PROGRESS].default_topic,
         description=_topic_of_events(Channel.PROGRESS, "; empty turns them off"),
+    )
+    topic_state: str = Field(
+        CHANNELS[Channel.STATE].default_topic,
+        description="Compacted topic (`cleanup.policy=compact`) of each request's latest event, "
+        "keyed by request key, written after the event's own topic: what `status KEY` reads; "
+        "empty turns it off.",
     )
     max_event_bytes: int = Field(
         1_048_576,
@@ -180,12 +196,12 @@ class Settings(BaseSettings):
         5.0, ge=0, description="On partition revocation, how long their requests may finish."
     )
 
-    # Delivery (README "Delivery: what each mode guarantees")
+    # Delivery (docs/delivery.md)
     delivery: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description="`at_least_once`: events acknowledged one by one, offsets committed after"
-        " them; `exactly_once`: a partition's events and offsets in one Kafka transaction"
-        " (subscribers read with `isolation.level=read_committed`).",
+        " them; `exactly_once`: a partition's events, their state-topic copies and its offsets"
+        " in one Kafka transaction (subscribers read with `isolation.level=read_committed`).",
     )
     answered_offsets_map: bool = Field(
         True,
@@ -208,7 +224,9 @@ class Settings(BaseSettings):
     )
 
     # ECS API
-    ecs_region: str = Field("ap-southeast-1", description="Huawei Cloud region.")
+    ecs_region: str = Field(
+        "ap-southeast-1", description="Huawei Cloud region (lower-case letters, digits and `-`)."
+    )
     ecs_endpoint: str | None = Field(
         None, description="ECS base URL; overrides `https://ecs.{region}.myhuaweicloud.com`."
     )
@@ -218,6 +236,11 @@ class Settings(BaseSettings):
     ecs_project_allowlist: CommaList = Field(
         default_factory=list,
         description="Comma list of projects a request may name in `ecs-project-id`.",
+    )
+    allow_insecure_endpoints: bool = Field(
+        False,
+        description="Accept plain-http ECS/IAM/metadata endpoints on hosts that are not loopback "
+        "(a simulator in the cluster); otherwise they must be https (loopback may be http).",
     )
     ecs_ca_file: Path | None = Field(None, description="CA bundle for the ECS/IAM endpoints.")
     ecs_verify_tls: bool = Field(True, description="Verify TLS certificates of the API.")
@@ -252,7 +275,7 @@ class Settings(BaseSettings):
     iam_password: SecretStr | None = Field(
         None, description="IAM password, token mode (or `ECSP_IAM_PASSWORD_FILE`)."
     )
-    # The `…_FILE` forms of the secrets above (listed with them in the README table).
+    # The `…_FILE` forms of the secrets above (listed with them in the configuration table).
     _secrets_from_files: frozenset[str] = PrivateAttr(default=frozenset())
     kafka_sasl_password_file: Path | None = None
     ecs_ak_file: Path | None = None
@@ -333,7 +356,20 @@ class Settings(BaseSettings):
     on_partial_failure: Literal["keep", "delete"] = Field(
         "keep",
         description="A failed job's built servers: `keep` or `delete` them; header "
-        "`ecs-on-partial-failure` overrides per request.",
+        "`ecs-on-partial-failure` overrides per request. The first create of a key fixes the "
+        "choice (a tag on its servers); a replay cannot change it.",
+    )
+    allow_partial_failure_header: bool = Field(
+        True,
+        description="false: a request carrying the `ecs-on-partial-failure` header fails "
+        "`validate`; `ECSP_ON_PARTIAL_FAILURE` decides for every request.",
+    )
+    capacity_cache_seconds: float = Field(
+        180.0,
+        ge=0,
+        description="How long the pod remembers an offering (flavor, zone, charging mode) the "
+        "API answered sold out: later requests skip it for their next `ecs-fallbacks` "
+        "alternative; 0 remembers nothing.",
     )
 
     # Guardrails
@@ -356,9 +392,18 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="`json`, `console`, or `auto` (console on a terminal)."
     )
+    allowed_unknown_variables: CommaList = Field(
+        default_factory=list,
+        description="Other `ECSP_*` variables to leave alone (names or patterns such as "
+        "`ECSP_MYTOOL_*`); any other name that is no setting stops the worker at start.",
+    )
 
     @field_validator(
-        "ecs_project_allowlist", "redact_fields", "allowed_extra_fields", mode="before"
+        "ecs_project_allowlist",
+        "redact_fields",
+        "allowed_extra_fields",
+        "allowed_unknown_variables",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
@@ -373,6 +418,13 @@ class Settings(BaseSettings):
             parse_extra_fields(tuple(value))
         except ExtraFieldError as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("ecs_region")
+    @classmethod
+    def _region_name(cls, value: str) -> str:
+        if not REGION_PATTERN.fullmatch(value):
+            raise ValueError("must be a region name: lower-case letters, digits and -")
         return value
 
     @field_validator("log_level", "kafka_security_protocol", mode="before")
@@ -403,9 +455,25 @@ class Settings(BaseSettings):
             problems.append(
                 "ECSP_KAFKA_SASL_USERNAME and ECSP_KAFKA_SASL_PASSWORD are required with SASL"
             )
+        problems += self._endpoint_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _endpoint_problems(self) -> list[str]:
+        endpoints = (
+            ("ECSP_ECS_ENDPOINT", self.ecs_base_url, False),
+            ("ECSP_IAM_ENDPOINT", self.iam_url, False),
+            ("ECSP_ECS_METADATA_ENDPOINT", self.ecs_metadata_endpoint, True),
+        )
+        problems = []
+        for name, url, link_local in endpoints:
+            why = endpoint_problem(
+                url, allow_insecure=self.allow_insecure_endpoints, link_local=link_local
+            )
+            if why is not None:
+                problems.append(f"{name}: {url!r} {why}")
+        return problems
 
     def secret_file(self, name: str) -> Path | None:
         """The file secret `name` was read from (to read it again), or None."""
@@ -535,10 +603,24 @@ def load_settings(
         settings = with_file_secrets(Settings(_env_file=config_file))
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
-    problems = _require_for_run(settings) if for_run else []
+    problems = _unknown_names(settings, config_file)
+    problems += _require_for_run(settings) if for_run else []
     if problems:
         raise ConfigError("; ".join(problems))
     return settings
+
+
+def _unknown_names(settings: Settings, config_file: str | None) -> list[str]:
+    """Environment variables and config file keys that look like settings but are none."""
+    prefix = settings.secret_env_prefix
+    return unknown_names(
+        os.environ,
+        dotenv_values(config_file) if config_file else (),
+        known=settings_env_names(),
+        secret_prefix=None if _secret_prefix_problem(prefix) else prefix,
+        allowed=settings.allowed_unknown_variables,
+        config_file=config_file,
+    )
 
 
 def _describe(exc: ValidationError) -> str:
@@ -546,5 +628,5 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors(include_input=False, include_url=False):
         field = ".".join(str(part) for part in error["loc"])
         name = f"ECSP_{field.upper()}" if field else "configuration"
-        lines.append(f"{name}: {error['msg']}")
+        lines.append(f"{name}: {describe(error)}")
     return "; ".join(lines)

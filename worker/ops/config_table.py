@@ -1,7 +1,7 @@
-"""The README's configuration table, generated from the settings model.
+"""The configuration table of docs/configuration.md, generated from the settings model.
 
-`python -m worker.ops.config_table` rewrites the table between the README's markers;
-`--check` exits 1 when the README is out of date (a test runs the same check).
+`python -m worker.ops.config_table` rewrites the table between the page's markers;
+`--check` exits 1 when the page is out of date (a test runs the same check).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from worker.ops.config import FILE_BACKED_SECRETS, Settings
-from worker.ops.readme_section import GeneratedSection
+from worker.ops.readme_section import DOCS, GeneratedSection
 
 
 def _default(field: FieldInfo) -> str:
@@ -46,7 +46,9 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-SECTION = GeneratedSection("config-table", "worker.ops.config_table", markdown_table)
+SECTION = GeneratedSection(
+    "config-table", "worker.ops.config_table", markdown_table, DOCS / "configuration.md"
+)
 main = SECTION.main
 
 

@@ -1,15 +1,22 @@
-"""The README's failure tables (every stage, every worker error code), generated from the contract.
+"""The failure tables (every stage, every worker error code, the API codes the docs name),
+generated from the contract.
 
-`python -m worker.ops.failure_table` rewrites them between the README's markers from
-`ecsp_contract.failures`; `--check` exits 1 when the README is out of date (a test runs the check).
+`python -m worker.ops.failure_table` rewrites them between the markers of docs/failures.md from
+`ecsp_contract.failures`; `--check` exits 1 when the page is out of date (a test runs the check).
 """
 
 from __future__ import annotations
 
 import sys
 
-from ecsp_contract.failures import ANY_STAGE, STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
-from worker.ops.readme_section import GeneratedSection
+from ecsp_contract.failures import (
+    ANY_STAGE,
+    API_ERROR_CODES,
+    STAGE_OF_API_CODE,
+    FailureStage,
+    WorkerErrorCode,
+)
+from worker.ops.readme_section import DOCS, GeneratedSection
 
 
 def _cell(text: str) -> str:
@@ -48,10 +55,14 @@ def markdown_tables() -> str:
         f"| `{api_code}` (API) | `{stage.value}` | {_cell(stage.meaning)}; never retried |"
         for api_code, stage in STAGE_OF_API_CODE.items()
     ]
+    rows += ["", "| API code | what it means for a request |", "|---|---|"]
+    rows += [f"| `{code}` | {_cell(meaning)} |" for code, meaning in API_ERROR_CODES.items()]
     return "\n".join(rows)
 
 
-SECTION = GeneratedSection("failure-table", "worker.ops.failure_table", markdown_tables)
+SECTION = GeneratedSection(
+    "failure-table", "worker.ops.failure_table", markdown_tables, DOCS / "failures.md"
+)
 main = SECTION.main
 
 

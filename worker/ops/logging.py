@@ -7,6 +7,8 @@ last line of defence, values under keys that mean a secret are masked, at any de
 value, by the same rule as events' request copies (`ecsp_contract.redaction.is_secret_key`: case,
 separators and small misspellings do not count). A line written while a span is current
 (tracing on, `worker.ops.tracing`) carries its `trace_id` and `span_id`, in the W3C hex form.
+Console lines have the control characters of their keys and text values escaped: a record's key
+holding a line break or an ESC sequence cannot forge a line or drive the terminal.
 """
 
 from __future__ import annotations
@@ -35,6 +37,30 @@ def _mask_secret_keys(
         elif isinstance(value, dict | list | tuple):
             event_dict[key] = redact(value, _LOG_SECRET_KEYS)
     return event_dict
+
+
+_CONTROL_ESCAPES = {
+    **{code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))},
+    **{ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"},
+    **{code: f"\\u{code:04x}" for code in (0x2028, 0x2029)},
+}
+"""Control characters (C0, DEL, C1) and the Unicode line separators, as escapes."""
+
+
+def _escape_control_characters(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Console lines only: keys and text values with their control characters escaped, so a
+    value from a record (its key, a header) can neither end the line and forge the next one nor
+    send escape sequences to the terminal. (JSON lines escape them by themselves.)"""
+    return {
+        _escape(key): _escape(value) if isinstance(value, str) else value
+        for key, value in event_dict.items()
+    }
+
+
+def _escape(text: str) -> str:
+    return text.translate(_CONTROL_ESCAPES)
 
 
 def add_trace_ids(
@@ -67,9 +93,15 @@ def configure_logging(
         else structlog.processors.JSONRenderer()
     )
     exc_info: Any = structlog.processors.format_exc_info if not use_console else _identity
+    escape: Any = _escape_control_characters if use_console else _identity
     formatter = _Formatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, exc_info, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            exc_info,
+            escape,
+            renderer,
+        ],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
@@ -91,6 +123,7 @@ def configure_logging(
             *shared,
             structlog.processors.StackInfoRenderer(),
             exc_info,
+            escape,
             renderer,
             _as_rendered_record,
         ],

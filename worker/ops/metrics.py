@@ -2,7 +2,9 @@
 
 The names are part of the operator contract: the alerts and dashboard under deploy/monitoring
 use them (table in docs/architecture.md). Labels carry only bounded, non-secret values: topic,
-partition, event type, stage, endpoint, outcome and circuit state.
+partition, event type, stage, endpoint, outcome, circuit state, and the flavor and zone of an
+offering, which publishers choose: `OfferingLabels` keeps the first few dozen of each per pod
+and calls every later one `other`.
 """
 
 from __future__ import annotations
@@ -21,24 +23,61 @@ from prometheus_client import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
-from ecsp_contract.events import EventType
+from ecsp_contract.events import EventType, SkipReason
 from ecsp_contract.failures import FailureStage
-from worker.ecs.breaker import STATE_VALUE, CircuitState
 from worker.ops.version import package_version
-from worker.pipeline.observer import PipelineObserver
 
 #: Label values created at start (value 0), so the first increment of a pod's life is a rate
 #: change Prometheus can see (a series born at 1 has no increase) and alerts can fire on it.
 PRECREATED_ENDPOINTS = ("create", "job")
 API_OUTCOMES = ("ok", "throttled", "server_error", "client_error", "network_error")
 
+#: Gauge value of each circuit breaker state (``ecsp_api_circuit_state``).
+CIRCUIT_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+
+MAX_FLAVOR_LABELS = 40
+MAX_ZONE_LABELS = 12
+MAX_LABEL_CHARS = 64
+OTHER = "other"
+
 _API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _JOB_BUCKETS = (1, 5, 15, 30, 60, 120, 240, 480, 900, 1800, 3600)
 
 
 @dataclass
-class Metrics(PipelineObserver):
-    """All metrics of one worker; the ECS client's `ApiObserver` and the `PipelineObserver`."""
+class _BoundedValues:
+    """The first `limit` distinct values (of at most MAX_LABEL_CHARS) as themselves, any later
+    one as `other`: a label publishers choose cannot grow the series without bound."""
+
+    limit: int
+    seen: set[str] = field(default_factory=set)
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        if len(self.seen) >= self.limit or len(value) > MAX_LABEL_CHARS:
+            return OTHER
+        self.seen.add(value)
+        return value
+
+
+@dataclass
+class OfferingLabels:
+    """(flavor, zone) label values of an offering, bounded; a zone left to the cloud is `none`."""
+
+    flavors: _BoundedValues = field(default_factory=lambda: _BoundedValues(MAX_FLAVOR_LABELS))
+    zones: _BoundedValues = field(default_factory=lambda: _BoundedValues(MAX_ZONE_LABELS))
+
+    def __call__(self, flavor_ref: str, availability_zone: str | None) -> tuple[str, str]:
+        return self.flavors(flavor_ref), self.zones(availability_zone or "none")
+
+
+@dataclass
+class Metrics:
+    """All metrics of one worker. It implements (structurally) the observers of the parts: the
+    ECS client's `ApiObserver`, the pipeline's `PipelineObserver` and `GuardrailsObserver`, the
+    consume loop's `WorkerObserver`, the exactly-once delivery's `DeliveryObserver`, the policy
+    source's `PolicyObserver`."""
 
     registry: CollectorRegistry = field(
         default_factory=lambda: CollectorRegistry(auto_describe=True)
@@ -59,14 +98,21 @@ class Metrics(PipelineObserver):
             ["type"],
             registry=r,
         )
+        self.state_writes_dropped = Counter(
+            "ecsp_state_writes_dropped",
+            "Copies of events to the state topic given up (the event itself was published).",
+            registry=r,
+        )
         self.failures = Counter(
             "ecsp_failures", "Requests that ended in a failed event.", ["stage"], registry=r
         )
-        self.in_flight = Gauge("ecsp_requests_in_flight", "Requests held, not done.", registry=r)
-        self.partitions_assigned = Gauge(
+        self.in_flight_gauge = Gauge(
+            "ecsp_requests_in_flight", "Requests held, not done.", registry=r
+        )
+        self.assigned_gauge = Gauge(
             "ecsp_partitions_assigned", "Request partitions assigned.", registry=r
         )
-        self.partitions_paused = Gauge(
+        self.paused_gauge = Gauge(
             "ecsp_partitions_paused", "Partitions paused by backpressure.", registry=r
         )
         self.api_calls = Counter(
@@ -96,7 +142,13 @@ class Metrics(PipelineObserver):
             ["topic", "partition"],
             registry=r,
         )
-        self.rebalances = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.rebalances_counter = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
+        self.servers_not_deleted_total = Counter(
+            "ecsp_compensation_not_deleted",
+            "Servers a compensation was to delete (on-partial-failure: delete) and could not: "
+            "they still run and are billed.",
+            registry=r,
+        )
         self.records_skipped = Counter(
             "ecsp_records_skipped",
             "Records read again that an earlier commit named answered: skipped, no call, no event.",
@@ -172,6 +224,26 @@ class Metrics(PipelineObserver):
             "Current API call rate limit (calls/s) after throttling adapted it; 0 = unlimited.",
             registry=r,
         )
+        offering = ["flavor", "zone"]
+        self.placement_tries = Counter(
+            "ecsp_placement_tried",
+            "Creates sent per offering (a request's own placement or an ecs-fallbacks one).",
+            offering,
+            registry=r,
+        )
+        self.placement_sold_outs = Counter(
+            "ecsp_placement_sold_out",
+            "Sold-out answers (Ecs.0319, Ecs.0044; at create time or in the job) per offering.",
+            offering,
+            registry=r,
+        )
+        self.placement_skips = Counter(
+            "ecsp_placement_skipped",
+            "Placements not tried, per offering: sold_out_recently (capacity memory) or policy.",
+            [*offering, "reason"],
+            registry=r,
+        )
+        self._offering = OfferingLabels()
         self._precreate()
         # labels() validates and locks (~1 us); the series every request touches (a bounded
         # set: topics, event types, endpoints x outcomes) are looked up once.
@@ -192,7 +264,7 @@ class Metrics(PipelineObserver):
                 self.api_calls.labels(endpoint, outcome)
         for outcome in ("loaded", "invalid"):
             self.policy_reloads.labels(outcome)
-        for state in STATE_VALUE:
+        for state in CIRCUIT_STATE_VALUE:
             self.api_circuit_transitions.labels(state)
         for outcome in ("committed", "aborted"):
             self.transactions.labels(outcome)
@@ -203,6 +275,9 @@ class Metrics(PipelineObserver):
     def event_published(self, event_type: str) -> None:
         self._published(event_type).inc()
 
+    def state_write_dropped(self) -> None:
+        self.state_writes_dropped.inc()
+
     # ApiObserver protocol of worker.ecs.client
     def api_call(self, endpoint: str, outcome: str, seconds: float) -> None:
         self._calls(endpoint, outcome).inc()
@@ -212,7 +287,23 @@ class Metrics(PipelineObserver):
         del reason  # free text is not a label: unbounded cardinality
         self.api_retries.labels(endpoint).inc()
 
-    # the consume loop's offsets and the transactional delivery
+    # WorkerObserver protocol of worker.consumer.observer (with LagGauges)
+    def requests_in_flight(self, count: int) -> None:
+        self.in_flight_gauge.set(count)
+
+    def partitions_assigned(self, count: int) -> None:
+        self.assigned_gauge.set(count)
+
+    def partitions_paused(self, count: int) -> None:
+        self.paused_gauge.set(count)
+
+    def offset_committed(self, topic: str, partition: int, offset: int) -> None:
+        self.committed_offset.labels(topic, str(partition)).set(offset)
+
+    def rebalanced(self) -> None:
+        self.rebalances_counter.inc()
+
+    # the answered-offsets map (WorkerObserver)
     def record_skipped(self, topic: str) -> None:
         self.records_skipped.labels(topic).inc()
 
@@ -224,6 +315,10 @@ class Metrics(PipelineObserver):
 
     def offset_map_ignored(self, topic: str) -> None:
         self.offset_map_unreadable.labels(topic).inc()
+
+    # DeliveryObserver protocol of worker.consumer.observer (the transactional delivery)
+    def event_unpublishable(self, event_type: str) -> None:
+        self.events_unpublishable.labels(event_type).inc()
 
     def transaction_ended(self, outcome: str) -> None:
         self.transactions.labels(outcome).inc()
@@ -248,6 +343,21 @@ class Metrics(PipelineObserver):
     def job_finished(self, outcome: str, seconds: float) -> None:
         self._job_duration(outcome).observe(seconds)
 
+    # PlacementObserver protocol of worker.pipeline.placement
+    def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None:
+        self.placement_tries.labels(*self._offering(flavor_ref, availability_zone)).inc()
+
+    def placement_sold_out(self, flavor_ref: str, availability_zone: str | None) -> None:
+        self.placement_sold_outs.labels(*self._offering(flavor_ref, availability_zone)).inc()
+
+    def placement_skipped(
+        self, flavor_ref: str, availability_zone: str | None, reason: SkipReason
+    ) -> None:
+        self.placement_skips.labels(*self._offering(flavor_ref, availability_zone), reason).inc()
+
+    def servers_not_deleted(self, count: int) -> None:
+        self.servers_not_deleted_total.inc(count)
+
     # PolicyObserver (worker.policy.source) and GuardrailsObserver (worker.pipeline.guardrails)
     def policy_loaded(self, valid: bool) -> None:
         self.policy_reloads.labels("loaded" if valid else "invalid").inc()
@@ -259,8 +369,8 @@ class Metrics(PipelineObserver):
     def budget_waiting(self, delta: int) -> None:
         self.budget_waiters.inc(delta)
 
-    def circuit_changed(self, state: CircuitState) -> None:
-        self.api_circuit_state.set(STATE_VALUE[state])
+    def circuit_changed(self, state: str) -> None:
+        self.api_circuit_state.set(CIRCUIT_STATE_VALUE[state])
         self.api_circuit_transitions.labels(state).inc()
 
     def exposition(self) -> bytes:

@@ -1,6 +1,7 @@
 """Following many jobs with one server list: the process-wide `BulkFollower`.
 
-Owns `BulkFollowConfig`, `JobWatch` (one followed job's wake-up) and `BulkFollower`. Every
+Owns `BulkFollowConfig`, `JobWatch` (one followed job's wake-up), `BulkFollower` and
+`BulkPacing` (the follow step's `Pacing` when bulk following is on). Every
 `interval` seconds one task lists, per project with followed jobs, the deployment's servers still
 building (``GET /v1/{project_id}/cloudservers/detail?tags=ecsp-deployment=…&status=BUILD``,
 1,000 per page), and wakes a job's follower when its servers have left BUILD; only then does
@@ -14,8 +15,9 @@ the job's own GET say how it ended. The list only decides *when* to look, never 
 - a listing that fails on any page wakes nobody (its absences prove nothing);
 - the safety net: the follower checks the job at least every `safety_net_seconds` anyway.
 
-Jobs whose servers carry no tags (``no_room``, ``first_submitted_untagged``) are not watched;
-the pipeline follows them on the per-job schedule, as before.
+Only jobs of this release's tagged body (``tagged``) are watched; the pipeline follows the others
+(``no_room``, ``first_submitted_untagged``, and the rare ``first_submitted_before_request_tag``
+of a request in flight across an upgrade) on the per-job schedule, as before.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ import structlog
 
 from worker.ecs.errors import EcsApiError
 from worker.ecs.servers import MAX_PAGE_SIZE, ServerLister, ServerQuery, list_all_servers
-from worker.pipeline.follow import PollSchedule
+from worker.pipeline.follow import Sleep
+from worker.pipeline.schedule import JobSchedule, PollSchedule
+from worker.pipeline.state import Created
 from worker.pipeline.tagging import DEPLOYMENT_TAG_KEY, TOKEN_TAG_KEY
 from worker.tasks import cancel_and_wait
 
@@ -43,7 +47,7 @@ _TOKEN_PREFIX = TOKEN_TAG_KEY + "="
 
 @dataclass(frozen=True)
 class BulkFollowConfig:
-    """How the follower lists (meanings: the README's configuration table)."""
+    """How the follower lists (meanings: docs/configuration.md)."""
 
     deployment_tag: str  # the ecsp-deployment value the worker's creates carry
     interval_seconds: float = 5.0
@@ -172,3 +176,20 @@ def _tokens(tag_lists: Iterable[tuple[str, ...]]) -> Iterable[str]:
         for tag in tags:
             if tag.startswith(_TOKEN_PREFIX):
                 yield tag[len(_TOKEN_PREFIX) :]
+
+
+@dataclass(frozen=True)
+class BulkPacing:
+    """Tagged jobs awaiting no payment wake on the follower's listing (checked at least on its
+    safety-net schedule); every other job is followed on `own` schedule."""
+
+    follower: BulkFollower
+    own: JobSchedule
+
+    @contextlib.asynccontextmanager
+    async def following(self, created: Created) -> AsyncIterator[tuple[JobSchedule, Sleep]]:
+        if created.tagging != "tagged" or created.may_await_payment:
+            yield self.own, asyncio.sleep
+            return
+        async with self.follower.watching(created.project_id, created.token) as watch:
+            yield self.follower.config.safety_net, watch.wait

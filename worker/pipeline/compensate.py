@@ -1,14 +1,20 @@
 """Deleting the servers a failed job did create (``on-partial-failure: delete``).
 
-Owns `partial_failure_policy` (the setting, overridden per request by the Kafka header
-``ecs-on-partial-failure``), `delete_flags` (what the request itself created besides servers:
-a new EIP → ``delete_publicip``, data volumes → ``delete_volume``) and `compensate`.
+Owns the `Compensate` step (around following the job: when the job failed), `compensate`, which
+deletes what the job built, with what the request itself created besides servers
+(`submit.delete_flags`: a new EIP, data volumes), and `not_compensated`.
 
-`compensate` is safe to run again after a crash or a redelivery: when the servers carry the
-token tag it first lists them, so a server already gone counts as deleted and one whose deletion
-is under way is waited for, not deleted a second time; only the rest is sent to DeleteServers,
-whose job is followed like a create job. Without the tag (no room) it deletes by id directly.
-Whatever it cannot delete is named, with the reason, in the `failed` event.
+The choice is the first create's, not the message's: a record's key, value and headers are
+claims, and a replay of a key with another header must not delete servers its first create
+chose to keep. The create records the choice on the servers (`tagging.RequestTag`), and
+`compensate` deletes only a server whose own tags say ``delete`` for this request; a server
+created without that tag (an earlier release's body, or no room for tags) is never deleted.
+
+`compensate` is safe to run again after a crash or a redelivery: it first lists the servers by
+their token tag, so a server already gone counts as deleted and one whose deletion is under way
+is waited for, not deleted a second time; only the rest is sent to DeleteServers, whose job is
+followed like a create job. Whatever it does not delete is named, with the reason, in the
+`failed` event.
 """
 
 from __future__ import annotations
@@ -17,24 +23,26 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import ClassVar, Protocol
 
 import structlog
 
 from ecsp_contract.events import Compensation, ServerNotDeleted, SubJobInfo
-from ecsp_contract.failures import FailureStage, WorkerErrorCode
-from ecsp_contract.request import Server
+from ecsp_contract.failures import FailureStage
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import JobStatus, ServerSummary
 from worker.ecs.servers import ServerLister, ServerQuery, list_all_servers
+from worker.pipeline.api_errors import error_code
+from worker.pipeline.events import sub_job_infos
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.follow import JobReader, JobSchedule, follow_job, sub_job_infos
-from worker.pipeline.tagging import token_tag
+from worker.pipeline.follow import JobReader, follow_job
+from worker.pipeline.port import Outcome
+from worker.pipeline.schedule import JobSchedule
+from worker.pipeline.state import Created, Request, Step
+from worker.pipeline.tagging import RequestTag, token_tag
 
 log = structlog.get_logger("worker.pipeline")
 
-PARTIAL_FAILURE_HEADER = "ecs-on-partial-failure"
-OnPartialFailure = Literal["keep", "delete"]
 NOT_FOUND_CODE = "Ecs.0114"  # the server is gone already
 _JITTER = random.Random()
 
@@ -50,29 +58,6 @@ class ServerDeleter(ServerLister, JobReader, Protocol):
     ) -> str: ...
 
 
-def partial_failure_policy(header: str | None, default: OnPartialFailure) -> OnPartialFailure:
-    """The header's choice (``keep``/``delete``, any case) or the setting; StageFailure if bad."""
-    if header is None:
-        return default
-    choice = header.strip().lower()
-    if choice == "keep":
-        return "keep"
-    if choice == "delete":
-        return "delete"
-    raise StageFailure(
-        stage=FailureStage.VALIDATE,
-        code=WorkerErrorCode.INVALID_REQUEST,
-        message=f"header {PARTIAL_FAILURE_HEADER} must be keep or delete",
-        details=[{"path": f"headers.{PARTIAL_FAILURE_HEADER}", "message": "keep or delete"}],
-    )
-
-
-def delete_flags(server: Server) -> tuple[bool, bool]:
-    """(delete_publicip, delete_volume): remove what the request created with the servers."""
-    new_eip = server.publicip is not None and server.publicip.eip is not None
-    return new_eip, bool(server.data_volumes)
-
-
 def built_servers(sub_jobs: tuple[SubJobInfo, ...]) -> list[str]:
     """Servers whose create sub-job succeeded, sorted."""
     return sorted({s.server_id for s in sub_jobs if s.status == "SUCCESS" and s.server_id})
@@ -82,8 +67,74 @@ def _is_deleting(server: ServerSummary) -> bool:
     return server.task_state == "deleting"
 
 
+def _allows(server: ServerSummary, digest: str) -> bool:
+    """The server's own request tag says ``delete`` for the request of `digest`."""
+    return RequestTag(digest, "delete").listed in server.tags
+
+
 async def _ignore_payment(job: JobStatus) -> None:
     return None
+
+
+class CompensationObserver(Protocol):
+    def servers_not_deleted(self, count: int) -> None:
+        """A compensation left `count` servers of a failed job it should have deleted."""
+
+
+class NoCompensationObserver:
+    def servers_not_deleted(self, count: int) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Compensate:
+    """Deletes what a failed job built when the request chose ``delete``; its own deadline,
+    as long as a request's."""
+
+    api: ServerDeleter
+    schedule: JobSchedule
+    deadline_seconds: float
+    next_step: Step[Created]
+    observer: CompensationObserver = NoCompensationObserver()  # noqa: RUF009 - stateless
+    stage: ClassVar[FailureStage] = FailureStage.JOB
+
+    async def __call__(self, request: Request[Created]) -> Outcome:
+        try:
+            return await self.next_step(request)
+        except StageFailure as failure:
+            if failure.stage == FailureStage.JOB:
+                failure.compensation = await self.compensation(request.state, failure)
+            raise
+
+    async def compensation(self, state: Created, failure: StageFailure) -> Compensation | None:
+        """What becomes of the servers the failed job built: deleted when the first create of
+        the key chose ``delete`` (its request tag on the servers); kept otherwise, saying why
+        when this message asked for their deletion."""
+        recorded = state.request_tag
+        if recorded is not None and recorded.on_partial_failure == "delete":
+            compensation = await compensate(
+                self.api,
+                failure.sub_jobs,
+                project_id=state.project_id,
+                token=state.token,
+                digest=recorded.digest,
+                flags=state.delete_flags,
+                schedule=self.schedule,
+                deadline=time.monotonic() + self.deadline_seconds,
+            )
+            if compensation is not None and compensation.not_deleted:
+                self.observer.servers_not_deleted(len(compensation.not_deleted))
+            return compensation
+        if state.on_partial_failure != "delete":
+            return None
+        if recorded is None:
+            why = (
+                "created without the worker's request tag "
+                f"(tagging: {state.tagging}): nothing says it may be deleted"
+            )
+        else:
+            why = "the first create of this key chose keep; a later header cannot change it"
+        return not_compensated(failure.sub_jobs, why)
 
 
 @dataclass(frozen=True)
@@ -147,17 +198,29 @@ async def _wait_until_gone(scope: _Scope, token: str, server_ids: list[str]) -> 
     return sorted(remaining)
 
 
+def not_compensated(sub_jobs: tuple[SubJobInfo, ...], reason: str) -> Compensation | None:
+    """The compensation of a request that asked for deletion but whose servers do not allow
+    it: every built server kept, with the reason, and no API call."""
+    built = built_servers(sub_jobs)
+    if not built:
+        return None
+    kept = [ServerNotDeleted(server_id=sid, reason=reason) for sid in built]
+    return Compensation(action="delete", deleted=[], not_deleted=kept)
+
+
 async def compensate(
     api: ServerDeleter,
     sub_jobs: tuple[SubJobInfo, ...],
     *,
     project_id: str,
-    tag_token: str | None,
+    token: str,
+    digest: str,
     flags: tuple[bool, bool],
     schedule: JobSchedule,
     deadline: float,
 ) -> Compensation | None:
-    """Delete the built servers of a failed job; None when it had built none."""
+    """Delete the built servers of a failed job whose own tags say ``delete`` for the request
+    of `digest` (listed by the token's tag); None when it had built none."""
     built = built_servers(sub_jobs)
     if not built:
         return None
@@ -165,20 +228,23 @@ async def compensate(
     deleted: list[str] = []
     not_deleted: list[ServerNotDeleted] = []
     try:
-        deleting: list[str] = []
-        to_delete = built
-        if tag_token is not None:
-            listed = await list_all_servers(api, project_id, ServerQuery(tags=token_tag(tag_token)))
-            present = {s.server_id: s for s in listed}
-            deleted = [sid for sid in built if sid not in present]
-            deleting = [sid for sid in built if sid in present and _is_deleting(present[sid])]
-            to_delete = [sid for sid in built if sid in present and sid not in deleting]
+        listed = await list_all_servers(api, project_id, ServerQuery(tags=token_tag(token)))
+        present = {s.server_id: s for s in listed}
+        deleted = [sid for sid in built if sid not in present]
+        refused = [sid for sid in built if sid in present and not _allows(present[sid], digest)]
+        not_deleted += [
+            ServerNotDeleted(server_id=sid, reason="its tags do not say it may be deleted")
+            for sid in refused
+        ]
+        mine = [sid for sid in built if sid in present and sid not in refused]
+        deleting = [sid for sid in mine if _is_deleting(present[sid])]
+        to_delete = [sid for sid in mine if sid not in deleting]
         if to_delete:
             done, failed = await _run_delete_job(scope, to_delete, flags)
             deleted += done
             not_deleted += failed
-        if deleting and tag_token is not None:
-            still = await _wait_until_gone(scope, tag_token, deleting)
+        if deleting:
+            still = await _wait_until_gone(scope, token, deleting)
             deleted += [sid for sid in deleting if sid not in still]
             not_deleted += [
                 ServerNotDeleted(server_id=sid, reason="its deletion was still running")
@@ -186,7 +252,7 @@ async def compensate(
             ]
     except EcsApiError as exc:
         handled = set(deleted) | {n.server_id for n in not_deleted}
-        reason = f"the API refused: {exc.code}: {exc.message}"
+        reason = f"the API refused: {error_code(exc)}: {exc.message}"
         not_deleted += [
             ServerNotDeleted(server_id=sid, reason=reason) for sid in built if sid not in handled
         ]

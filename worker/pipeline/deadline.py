@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 #: Ends a request this long before its token window closes (clock skew, the last calls), or a
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 TOKEN_WINDOW_MARGIN_SECONDS = 300.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class RequestDeadline:
     """When a request must end, on the monotonic clock, and why that moment."""
 
@@ -50,14 +50,15 @@ class RequestDeadline:
     def passed(self) -> bool:
         return self.remaining() <= 0
 
-    def create_may_reach_api(self, token_window: float) -> None:
-        """A create is about to be sent: the request must end within the `token_window` seconds
-        in which the API remembers its token (8 h; `ECSP_TOKEN_WINDOW_SECONDS`)."""
+    def before_token_expires(self, token_window: float) -> RequestDeadline:
+        """This deadline, cut short for a create about to be sent: the request must end within
+        the `token_window` seconds in which the API remembers its token (8 h;
+        `ECSP_TOKEN_WINDOW_SECONDS`)."""
         margin = min(TOKEN_WINDOW_MARGIN_SECONDS, token_window / 10)
         window_end = self.clock() + token_window - margin
-        if window_end < self.at:
-            self.at = window_end
-            self.capped_by_token_window = True
+        if window_end >= self.at:
+            return self
+        return replace(self, at=window_end, capped_by_token_window=True)
 
     def describe(self) -> str:
         """Why the deadline is when it is, for a failure message."""

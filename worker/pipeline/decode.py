@@ -1,87 +1,53 @@
-"""Decoding a request record: bytes → JSON object → validated model, key → X-Client-Token.
+"""The decode step: a record's bounds, then its value as a JSON object of UTF-8 text.
 
-Every way a record can be unusable ends in a StageFailure with a machine-readable code
-(`ecsp_contract.failures.WorkerErrorCode`): stage `decode` when the record is out of bounds (key,
-header, value size, JSON depth, integer size) or its value is not a JSON object of text that
-UTF-8 can carry, stage `validate` when the key, the project or the body is wrong. The bounds
-keep every later step (events, logs, serialisation) far from Python's and pydantic's limits.
+Every way a record can be unusable here ends in a `decode` StageFailure with a machine-readable
+code (`ecsp_contract.failures.WorkerErrorCode`): out of bounds (key, header, value size, JSON
+depth, object keys, integer size), or a value that is not a JSON object of text UTF-8 can carry.
+The bounds keep every later step (events, logs, serialisation) far from Python's and pydantic's
+limits, and a record's CPU cost bounded.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
-from ecsp_contract.extensions import ExtraField
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
-from ecsp_contract.idempotency import client_token
-from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_INT_DIGITS, MAX_JSON_DEPTH, MAX_KEY_BYTES
-from ecsp_contract.request import CreateServersBody
-from ecsp_contract.verdict import InvalidBody, check_body
+from ecsp_contract.limits import (
+    MAX_HEADER_BYTES,
+    MAX_INT_DIGITS,
+    MAX_JSON_DEPTH,
+    MAX_KEY_BYTES,
+    MAX_OBJECT_KEYS,
+)
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.message import InboundMessage
-
-PROJECT_HEADER = "ecs-project-id"
-TRACEPARENT_HEADER = "traceparent"
-TRACESTATE_HEADER = "tracestate"
-#: W3C trace context allows at most 32 list members of at most 256 characters; vendors may
-#: cut a longer tracestate, and so does the worker (it is then dropped, not cut).
-MAX_TRACESTATE_CHARS = 512
-
-_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[ -~]{0,200})?")
-_TRACESTATE = re.compile(rf"[ -~]{{1,{MAX_TRACESTATE_CHARS}}}")
+from worker.pipeline.identity import PROJECT_HEADER
+from worker.pipeline.port import InboundMessage, Outcome
+from worker.pipeline.state import Parsed, Received, Request, Step
+from worker.pipeline.turns import CpuTurns
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """What is known of a record before its body is trusted: key, token, project, trace."""
+@dataclass(frozen=True)
+class Decode:
+    """Checks the record's bounds and parses its value (`max_request_bytes` at most), in the
+    pipeline's CPU turns (`turns.CpuTurns`: no batch of costly records holds the loop)."""
 
-    key: str | None
-    token: str | None
-    project_id: str | None
-    traceparent: str | None
-    tracestate: str | None = None
+    max_request_bytes: int
+    turns: CpuTurns
+    next_step: Step[Parsed]
+    stage: ClassVar[FailureStage] = FailureStage.DECODE
 
+    async def __call__(self, request: Request[Received]) -> Outcome:
+        parsed = partial(self.parsed, request.state)
+        return await self.next_step(request.advance(await self.turns.run(parsed)))
 
-@dataclass(frozen=True, slots=True)
-class DecodedRequest:
-    """A request that passed every local check and may be sent to the API."""
-
-    key: str
-    token: str
-    project_id: str
-    body: CreateServersBody
-    wire: dict[str, Any]
-
-
-def identify(message: InboundMessage, *, namespace: uuid.UUID, default_project: str) -> Identity:
-    """Key, token and project of a record; never fails (problems surface in `decode`).
-
-    An oversized project header is not taken (the record fails in `check_bounds`); a
-    traceparent that is not W3C trace context is ignored, as the W3C recommendation says (and
-    the tracestate with it; a tracestate is kept only beside a valid traceparent).
-    """
-    key = _key_text(message.key)
-    project = message.header(PROJECT_HEADER)
-    if project is not None and len(project.encode()) > MAX_HEADER_BYTES:
-        project = None
-    traceparent = message.header(TRACEPARENT_HEADER)
-    if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
-        traceparent = None
-    tracestate = message.header(TRACESTATE_HEADER) if traceparent is not None else None
-    if tracestate is not None and not _TRACESTATE.fullmatch(tracestate):
-        tracestate = None
-    return Identity(
-        key=key,
-        token=client_token(key, namespace) if key is not None else None,
-        project_id=project or default_project or None,
-        traceparent=traceparent,
-        tracestate=tracestate,
-    )
+    def parsed(self, state: Received) -> Parsed:
+        check_bounds(state.message)
+        document = parse_json_object(state.message, max_bytes=self.max_request_bytes)
+        return Parsed(state.ctx, state.message, document)
 
 
 def check_bounds(message: InboundMessage) -> None:
@@ -99,14 +65,14 @@ def check_bounds(message: InboundMessage) -> None:
         )
 
 
-def event_key(raw: bytes | None) -> bytes | None:
-    """The Kafka key of the events answering a record: its key, cut to MAX_KEY_BYTES."""
-    return None if raw is None else raw[:MAX_KEY_BYTES]
-
-
 def parse_json_object(message: InboundMessage, *, max_bytes: int) -> dict[str, Any]:
     """The record's value as a JSON object, or a `decode` StageFailure saying why not."""
-    value = message.value
+    return decode_value(message.value, max_bytes=max_bytes)
+
+
+def decode_value(value: bytes | None, *, max_bytes: int) -> dict[str, Any]:
+    """A request value as a JSON object, or a `decode` StageFailure saying why not (the
+    worker's verdict; `validate` and `publish` ask it about the bytes they read)."""
     if value is None:
         raise _decode_failure(WorkerErrorCode.NOT_JSON, "message has no value (tombstone)")
     if len(value) > max_bytes:
@@ -156,15 +122,23 @@ _DECODER = json.JSONDecoder(parse_int=_bounded_int)
 
 
 def _check_tree(document: dict[str, Any], *, texts: bool) -> None:
-    """Depth (and, if `texts`, text) checks over the parsed value, without recursion (any depth
-    is safe). Scalars are never deeper than their container, so only containers are queued."""
+    """Depth, key count (and, if `texts`, text) checks over the parsed value, without recursion
+    (any depth is safe). Scalars are never deeper than their container, so only containers are
+    queued. The key count stops a value before validation and redaction spend CPU per key."""
     pending: list[tuple[dict[str, Any] | list[Any], int]] = [(document, 1)]
+    keys = 0
     while pending:
         node, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
             raise _too_deep()
         items: Iterable[Any] = node
         if isinstance(node, dict):
+            keys += len(node)
+            if keys > MAX_OBJECT_KEYS:
+                raise _decode_failure(
+                    WorkerErrorCode.TOO_MANY_KEYS,
+                    f"message value has more than {MAX_OBJECT_KEYS} object keys",
+                )
             items = node.values()
             if texts:
                 for key in node:
@@ -193,57 +167,6 @@ def _too_deep() -> StageFailure:
     return _decode_failure(
         WorkerErrorCode.TOO_DEEP, f"message value nests deeper than {MAX_JSON_DEPTH} levels"
     )
-
-
-def validate(
-    identity: Identity,
-    document: dict[str, Any],
-    *,
-    allowed_projects: frozenset[str],
-    extra_fields: tuple[ExtraField, ...] = (),
-) -> DecodedRequest:
-    """Checks key, project and body; a `validate` StageFailure names what is wrong."""
-    if identity.key is None or identity.token is None:
-        raise StageFailure(
-            stage=FailureStage.VALIDATE,
-            code=WorkerErrorCode.MISSING_KEY,
-            message="message has no key: the key (a non-empty UTF-8 string) identifies the "
-            "request and makes its create idempotent",
-        )
-    if identity.project_id is None or identity.project_id not in allowed_projects:
-        raise StageFailure(
-            stage=FailureStage.VALIDATE,
-            code=WorkerErrorCode.PROJECT_NOT_ALLOWED,
-            message=f"project {identity.project_id!r} is not in the worker's allow-list",
-        )
-    try:
-        checked = check_body(document, extra_fields)
-    except InvalidBody as exc:
-        problems = exc.problems
-        raise StageFailure(
-            stage=FailureStage.VALIDATE,
-            code=WorkerErrorCode.INVALID_REQUEST,
-            message="; ".join(f"{p.path}: {p.message}" for p in problems[:5])
-            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
-            details=[{"path": p.path, "message": p.message} for p in problems],
-        ) from None
-    return DecodedRequest(
-        key=identity.key,
-        token=identity.token,
-        project_id=identity.project_id,
-        body=checked.body,
-        wire=checked.wire,
-    )
-
-
-def _key_text(raw: bytes | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text or None
 
 
 def _decode_failure(code: WorkerErrorCode, message: str) -> StageFailure:

@@ -1,8 +1,9 @@
-"""Following a create job to its end on an adaptive schedule, within the request's deadline.
+"""The follow step: the create's job followed to its end, within the request's deadline.
 
-The first check comes soon (fast failures and instant jobs are seen quickly), then the interval
-grows by a factor up to a cap, so a 4-minute job costs about 17 calls and its end is seen within
-the cap. Transient API errors while polling do not fail the request: the next check comes on
+Owns `Follow` (announces `submitted`, follows, ends the request `succeeded`), `follow_job` (the
+polling, also used for compensation's delete jobs), the `Pacing` protocol with `OwnSchedule`
+(each job on its own `schedule.JobSchedule`; `bulk_follow.BulkPacing` is the other) and the job
+failures. Transient API errors while polling do not fail the request: the next check comes on
 schedule. The deadline ends the wait with a `timeout` (or `payment`, when the order still waits
 for payment) failure that carries what is known of the job.
 """
@@ -10,17 +11,29 @@ for payment) failure that carries what is known of the job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from ecsp_contract.events import SubJobInfo
+import structlog
+
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.models import JobStatus
+from worker.pipeline import events
+from worker.pipeline.api_errors import error_code
 from worker.pipeline.failure import StageFailure
+from worker.pipeline.observer import PipelineObserver
+from worker.pipeline.port import Outcome
+from worker.pipeline.schedule import JobSchedule
+from worker.pipeline.state import Created, Request
+
+log = structlog.get_logger("worker.pipeline")
+Sleep = Callable[[float], Awaitable[None]]
 
 PENDING_PAYMENT = "PENDING_PAYMENT"
 
@@ -32,43 +45,66 @@ class JobReader(Protocol):
     async def get_job(self, job_id: str, project_id: str) -> JobStatus: ...
 
 
-class JobSchedule(Protocol):
-    """When to check a job: an endless series of delays in seconds (`rng` for any jitter).
+class Pacing(Protocol):
+    """How a job is followed: the schedule of its checks and the sleep between them."""
 
-    `follow_job` waits each delay before a check and cuts the last one at the deadline.
-    """
-
-    def delays(self, rng: random.Random) -> Iterator[float]: ...
+    def following(
+        self, created: Created
+    ) -> AbstractAsyncContextManager[tuple[JobSchedule, Sleep]]: ...
 
 
 @dataclass(frozen=True)
-class PollSchedule:
-    """Delays between job checks: initial, growing by factor, capped; ±10% jitter."""
+class OwnSchedule:
+    """Each job checked on its own schedule."""
 
-    initial: float
-    factor: float
-    cap: float
+    schedule: JobSchedule
 
-    def delays(self, rng: random.Random) -> Iterator[float]:
-        delay = self.initial
-        while True:
-            yield delay * rng.uniform(0.9, 1.1)
-            delay = min(self.cap, delay * self.factor)
+    @contextlib.asynccontextmanager
+    async def following(self, created: Created) -> AsyncIterator[tuple[JobSchedule, Sleep]]:
+        del created
+        yield self.schedule, asyncio.sleep
 
 
-def sub_job_infos(job: JobStatus) -> tuple[SubJobInfo, ...]:
-    return tuple(
-        SubJobInfo(
-            job_id=sub.job_id,
-            status=sub.status,
-            server_id=sub.server_id,
-            error_code=sub.error_code,
-            fail_reason=sub.fail_reason,
-            begin_time=sub.begin_time,
-            end_time=sub.end_time,
-        )
-        for sub in job.sub_jobs
-    )
+@dataclass(frozen=True)
+class Follow:
+    """Follows the accepted create's job; the request ends `succeeded` when the job did."""
+
+    api: JobReader
+    pacing: Pacing
+    observer: PipelineObserver
+    stage: ClassVar[FailureStage] = FailureStage.JOB
+
+    async def __call__(self, request: Request[Created]) -> Outcome:
+        state = request.state  # small: nothing of the body
+        ctx, created = state.ctx, state.created
+        progress = ctx.progress
+        if progress is not None:
+            await progress(events.submitted(ctx, created))
+
+        async def awaiting_payment(job: JobStatus) -> None:
+            if progress is not None:
+                await progress(events.awaiting_payment(ctx, created, job))
+
+        started = time.monotonic()
+        try:
+            async with self.pacing.following(state) as (schedule, sleep):
+                job = await follow_job(
+                    self.api,
+                    job_id=state.job_id,
+                    order_id=created.order_id,
+                    server_ids=created.server_ids,
+                    project_id=state.project_id,
+                    schedule=schedule,
+                    deadline=ctx.deadline.at,
+                    on_awaiting_payment=awaiting_payment,
+                    sleep=sleep,
+                )
+        except StageFailure as failure:
+            self.observer.job_finished(failure.stage, time.monotonic() - started)
+            raise
+        self.observer.job_finished("succeeded", time.monotonic() - started)
+        log.info("job succeeded", job_id=job.job_id, servers=len(job.server_ids))
+        return ctx.outcome(events.succeeded(ctx, created, job), created=True)
 
 
 async def follow_job(
@@ -103,12 +139,12 @@ async def follow_job(
         except EcsApiError as exc:
             if exc.retryable:
                 continue
-            vanished = is_not_found(exc)
+            vanished, code = is_not_found(exc), error_code(exc)
             raise StageFailure(
                 stage=FailureStage.JOB,
-                code=WorkerErrorCode.JOB_VANISHED if vanished else exc.code,
-                message=f"reading job {job_id} failed: {exc.code}: {exc.message}",
-                details=[{"api_code": exc.code}] if vanished else None,
+                code=WorkerErrorCode.JOB_VANISHED if vanished else code,
+                message=f"reading job {job_id} failed: {code}: {exc.message}",
+                details=[{"api_code": code}] if vanished else None,
                 http_status=exc.http_status,
                 request_id=exc.request_id,
                 job_id=job_id,
@@ -134,7 +170,7 @@ def _known_servers(job: JobStatus | None, from_create: tuple[str, ...]) -> tuple
 
 
 def _job_failure(job: JobStatus, order_id: str | None, server_ids: tuple[str, ...]) -> StageFailure:
-    subs = sub_job_infos(job)
+    subs = events.sub_job_infos(job)
     succeeded = [s.server_id for s in subs if s.status == "SUCCESS" and s.server_id]
     failed_subs = [s for s in subs if s.status == "FAIL"]
     reason = job.fail_reason or next((s.fail_reason for s in failed_subs if s.fail_reason), None)
@@ -180,5 +216,5 @@ def _deadline_failure(
         job_id=job_id,
         order_id=order_id,
         server_ids=_known_servers(last, server_ids),
-        sub_jobs=sub_job_infos(last) if last is not None else (),
+        sub_jobs=events.sub_job_infos(last) if last is not None else (),
     )

@@ -1,28 +1,36 @@
 """Where one request's life reports what happened: the `PipelineObserver` protocol.
 
-The metrics implement it; the pipeline knows no Prometheus. Every hook does nothing by default
-and implementers subclass the protocol explicitly, so adding a hook is one method here plus its
-call, and only the observers that record it override it.
+The metrics implement it (structurally: nothing here is inherited); the pipeline knows no
+Prometheus. `SilentObserver` reports nowhere (tests, tools).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ecsp_contract.failures import FailureStage
-
 
 class PipelineObserver(Protocol):
-    """Hooks of the request pipeline; each one is a no-op unless an observer overrides it."""
+    """Hooks of the request pipeline."""
 
-    def request_failed(self, stage: FailureStage) -> None:
+    def request_failed(self, stage: str) -> None:
         """A request ended in a `failed` event at `stage`."""
-        return None
 
     def job_finished(self, outcome: str, seconds: float) -> None:
         """A followed job ended: `succeeded` or the failure stage, `seconds` after the create."""
+
+    def servers_not_deleted(self, count: int) -> None:
+        """A compensation meant to delete `count` servers and could not: they still run (and
+        cost); the `failed` event names them."""
+
+
+class SilentObserver:
+    """Records nothing."""
+
+    def request_failed(self, stage: str) -> None:
         return None
 
+    def job_finished(self, outcome: str, seconds: float) -> None:
+        return None
 
-class SilentObserver(PipelineObserver):
-    """Records nothing (tests, tools)."""
+    def servers_not_deleted(self, count: int) -> None:
+        return None

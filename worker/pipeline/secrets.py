@@ -1,4 +1,4 @@
-"""Resolving `$NAME` references in adminPass from the worker's own secret source.
+"""The secrets step: `$NAME` references in adminPass resolved from the worker's own secret source.
 
 A reference resolves to the environment variable `<prefix>NAME`, else to the file `<dir>/NAME`
 (a Kubernetes secret mount, read off the event loop). Names that would reach one of the worker's
@@ -16,15 +16,16 @@ import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from ecsp_contract.password import ESCAPE_HINT, literal_password
 from ecsp_contract.request import admin_password_problems
-from worker.pipeline.decode import DecodedRequest
 from worker.pipeline.failure import StageFailure
+from worker.pipeline.port import Outcome
+from worker.pipeline.state import DecodedRequest, Request, Resolved, Step, Validated
 
 log = structlog.get_logger("worker.secrets")
 
@@ -48,6 +49,29 @@ class SecretSource:
         if self.directory is None:
             return None
         return await asyncio.to_thread(_read_secret_file, self.directory / name)
+
+
+@dataclass(frozen=True)
+class ResolveSecrets:
+    """Puts the password a `$NAME` stands for into the body to send (stage `validate`)."""
+
+    source: SecretSource
+    next_step: Step[Resolved]
+    stage: ClassVar[FailureStage] = FailureStage.VALIDATE
+
+    async def __call__(self, request: Request[Validated]) -> Outcome:
+        return await self.next_step(request.advance(await self.resolved(request.state)))
+
+    async def resolved(self, state: Validated) -> Resolved:
+        body = await body_for_api(state.request, self.source)
+        return Resolved(
+            state.ctx,
+            state.message,
+            state.request,
+            state.on_partial_failure,
+            body,
+            state.fallbacks,
+        )
 
 
 def _read_secret_file(path: Path) -> str | None:

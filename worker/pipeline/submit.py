@@ -1,163 +1,171 @@
-"""The create call with its safety nets: tags, the pre-tagging body, and the token window.
+"""The submit step: the create (or the servers found by tag), after waiting out an API outage.
 
-Owns `submit`: it sends the tagged body (`tagging.tag_body`) with the request's token, and
-
-- on ``Ecs.0122`` with the tagged body, sends the untagged body: exactly the bytes a release
-  without tags sent, so a request first submitted before the upgrade gets its first answer (and
-  job) back instead of a conflict; a real conflict stays ``Ecs.0122`` (stage ``conflict``);
-- on ``Ecs.0124``, or before the create when the record is older than the token window, looks
-  the servers up by their token tag: all found → a `Submitted` without a create
-  (``reconciled``); some found → ``token_expired``; none found after ``Ecs.0124`` →
-  ``token_expired``, or with ``after_token_window=recreate`` one create with a token derived from
-  the old one (its own ``Ecs.0124`` is reconciled by its own tag, never re-created again). An old
-  record with nothing found is still sent with its token: the API replays, answers ``Ecs.0124``,
-  or creates if it never saw the token.
+Owns `Submit`. While the API is down (the circuit breaker is open) the request waits for it, up
+to its deadline, without spending attempts, holding every partition's intake (new records wait
+in Kafka): the one place an open breaker is waited out. Then `create.create_or_find` sends it.
+A dry run ends here (`validated`), and so does a request whose servers were found by their tag
+(`succeeded`, reconciled); a create the API accepted moves on without its body, and the record's
+value is let go.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+import time
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Protocol
 
 import structlog
 
-from ecsp_contract.events import Tagging
-from ecsp_contract.failures import STAGE_OF_API_CODE, FailureStage, WorkerErrorCode
+from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError
-from worker.ecs.models import CreateResult
-from worker.ecs.servers import ServerLister
-from worker.pipeline.decode import DecodedRequest
+from worker.pipeline import events
+from worker.pipeline.api_errors import error_code
+from worker.pipeline.create import CreatePolicy, CreatingApi, Submitted, create_or_find
+from worker.pipeline.deadline import RequestDeadline
 from worker.pipeline.failure import StageFailure
-from worker.pipeline.reconcile import (
-    Reconciliation,
-    find_servers,
-    recreate_token,
-    token_expired_failure,
-)
-from worker.pipeline.tagging import tag_body
+from worker.pipeline.port import Intake, Outcome
+from worker.pipeline.state import Created, DecodedRequest, Request, Resolved, Step
 
 log = structlog.get_logger("worker.pipeline")
 
-CONFLICT, TOKEN_EXPIRED = "Ecs.0122", "Ecs.0124"
+#: Log lines carry at most this much of an error's text.
+MAX_LOGGED_TEXT = 1000
 
-AfterTokenWindow = Literal["fail", "recreate"]
+
+class CreateAnswers(Protocol):
+    """Told as soon as the API answered a create (`failure`: how it refused it); the placer
+    (`worker.pipeline.placement`) learns about the offering and lets waiting requests go on."""
+
+    def create_answered(self, body: dict[str, Any], failure: StageFailure | None) -> None: ...
 
 
-class CreatingApi(ServerLister, Protocol):
-    async def create_servers(
-        self, body: dict[str, Any], client_token: str, project_id: str
-    ) -> CreateResult: ...
+class NoOneListening:
+    def create_answered(self, body: dict[str, Any], failure: StageFailure | None) -> None:
+        return None
+
+
+class SubmittingApi(CreatingApi, Protocol):
+    async def wait_available(self, within: float) -> bool:
+        """Wait (at most `within` s) until the API takes calls again after an outage."""
+        ...
 
 
 @dataclass(frozen=True)
-class SubmitPolicy:
-    """What `submit` needs of the configuration."""
+class Submit:
+    """Creates the request's servers (or finds them) once the API is available."""
 
-    deployment_name: str = "ecs-provisioner"
-    token_window_seconds: float = 8 * 3600.0
-    after_token_window: AfterTokenWindow = "fail"  # noqa: S105 - not a secret
+    api: SubmittingApi
+    intake: Intake
+    policy: CreatePolicy
+    next_step: Step[Created]
+    answers: CreateAnswers = NoOneListening()  # noqa: RUF009 - stateless
+    stage: ClassVar[FailureStage] = FailureStage.SUBMIT
 
+    async def __call__(self, request: Request[Resolved]) -> Outcome:
+        ended = await self.submitted(request)
+        if isinstance(ended, Outcome):
+            return ended
+        return await self.next_step(request.advance(ended))
 
-@dataclass(frozen=True)
-class Submitted:
-    """The create's result, or the servers found instead of creating (``reconciled``)."""
-
-    token: str  # the token the servers carry (a re-create's differs from the request's)
-    tagging: Tagging
-    created: CreateResult | None = None
-    reconciled: Reconciliation | None = None
-
-
-def api_failure(exc: EcsApiError, *, note: str = "") -> StageFailure:
-    """The failure of a create the API refused (Ecs.0122 → conflict, Ecs.0124 → token_expired)."""
-    return StageFailure(
-        stage=STAGE_OF_API_CODE.get(exc.code, FailureStage.SUBMIT),
-        code=exc.code,
-        message=exc.message + note,
-        retryable=exc.retryable and exc.code not in STAGE_OF_API_CODE,
-        http_status=exc.http_status,
-        request_id=exc.request_id,
-        details=exc.details,
-    )
-
-
-async def submit(
-    api: CreatingApi,
-    request: DecodedRequest,
-    body: dict[str, Any],
-    policy: SubmitPolicy,
-    *,
-    record_age_seconds: float | None,
-) -> Submitted:
-    """Create (or find) the request's servers; raises StageFailure when it ends here."""
-    token, project_id = request.token, request.project_id
-    requested = request.body.server.count or 1
-    tagged = tag_body(body, token=token, deployment_name=policy.deployment_name)
-    searchable = tagged.tagging == "tagged" and not request.body.dry_run
-    old = record_age_seconds is not None and record_age_seconds > policy.token_window_seconds
-    if searchable and old:
-        found = await find_servers(api, project_id, token, requested)
-        if found.complete:
-            return Submitted(token, "tagged", reconciled=found)
-        if found.servers:
-            raise token_expired_failure(
-                found,
-                code=WorkerErrorCode.TOKEN_WINDOW_PASSED,
-                why="the record is older than the token window",
+    async def submitted(self, request: Request[Resolved]) -> Outcome | Created:
+        """The request's end (dry run, found by tag) or its accepted create."""
+        state = request.state
+        try:
+            deadline, submitted = await self._when_available(state)
+        except StageFailure as failure:
+            self.answers.create_answered(state.body, failure)
+            raise
+        self.answers.create_answered(state.body, None)
+        state.message.release_value()  # decoded and sent: the job is followed without it
+        ctx = replace(state.ctx, deadline=deadline, tagging=submitted.tagging)
+        request.advance(replace(state, ctx=ctx))  # from here on, events say the tagging
+        if submitted.reconciled is not None:
+            log.info("servers found by their token tag", servers=len(submitted.reconciled.servers))
+            return ctx.outcome(events.reconciled(ctx, submitted.reconciled))
+        created = submitted.created
+        assert created is not None
+        if created.dry_run:
+            log.info("dry run validated", attempts=created.attempts)
+            return ctx.outcome(events.validated(ctx, created))
+        if created.job_id is None:
+            raise StageFailure(
+                stage=FailureStage.SUBMIT,
+                code=WorkerErrorCode.JOB_VANISHED,
+                message="the create call returned no job_id",
+                order_id=created.order_id,
+                server_ids=created.server_ids,
             )
-    try:
-        created = await api.create_servers(tagged.body, token, project_id)
-        return Submitted(token, tagged.tagging, created=created)
-    except EcsApiError as exc:
-        if exc.code == CONFLICT and tagged.tagging == "tagged":
-            return await _untagged(api, body, token, project_id)
-        if exc.code == TOKEN_EXPIRED and searchable:
-            return await _after_token_window(api, body, request, policy, exc)
-        if exc.code == TOKEN_EXPIRED:
-            raise api_failure(
-                exc, note=" (the create carried no token tag, so its servers cannot be looked up)"
-            ) from None
-        raise api_failure(exc) from None
-
-
-async def _untagged(api: CreatingApi, body: dict[str, Any], token: str, project: str) -> Submitted:
-    """The body a release without tags sent: its first answer comes back if it was that one."""
-    try:
-        created = await api.create_servers(body, token, project)
-    except EcsApiError as exc:
-        raise api_failure(exc) from None
-    log.info("token known with the untagged body: first submitted by a release without tags")
-    return Submitted(token, "first_submitted_untagged", created=created)
-
-
-async def _after_token_window(
-    api: CreatingApi,
-    body: dict[str, Any],
-    request: DecodedRequest,
-    policy: SubmitPolicy,
-    expired: EcsApiError,
-) -> Submitted:
-    project_id, requested = request.project_id, request.body.server.count or 1
-    found = await find_servers(api, project_id, request.token, requested)
-    if found.complete:
-        return Submitted(request.token, "tagged", reconciled=found)
-    why = "the API no longer knows the client token (Ecs.0124)"
-    if found.servers or policy.after_token_window != "recreate":  # noqa: S105 - not a secret
-        raise token_expired_failure(
-            found, code=expired.code, why=why, request_id=expired.request_id
+        # One INFO line per request, at its end; the `submitted` event says this meanwhile.
+        log.debug("create accepted", job_id=created.job_id, servers=len(created.server_ids))
+        return Created(
+            ctx=ctx,
+            project_id=state.request.project_id,
+            token=submitted.token,
+            tagging=submitted.tagging,
+            created=created,
+            job_id=created.job_id,
+            on_partial_failure=state.on_partial_failure,
+            delete_flags=delete_flags(state.request),
+            may_await_payment=may_await_payment(state.request),
+            request_tag=submitted.request_tag,
         )
-    new_token = recreate_token(request.token)
-    retagged = tag_body(body, token=new_token, deployment_name=policy.deployment_name)
-    try:
-        created = await api.create_servers(retagged.body, new_token, project_id)
-    except EcsApiError as exc:
-        if exc.code != TOKEN_EXPIRED:
-            raise api_failure(exc) from None
-        again = await find_servers(api, project_id, new_token, requested)
-        if again.complete:
-            return Submitted(new_token, "tagged", reconciled=again)
-        raise token_expired_failure(
-            again, code=exc.code, why="the re-create's token has expired too", request_id=None
-        ) from None
-    log.warning("re-created after the token window: nothing was found by the old token's tag")
-    return Submitted(new_token, "tagged", created=created)
+
+    async def _when_available(self, state: Resolved) -> tuple[RequestDeadline, Submitted]:
+        """`create_or_find`, but while the API is down the request waits for it (holding every
+        partition's intake) up to its deadline; then it is sent again with the same token."""
+        deadline = state.ctx.deadline
+        waited_since: float | None = None
+        while True:
+            if deadline.passed():
+                raise _not_submitted_in_time(deadline, waited_since)
+            deadline = deadline.before_token_expires(self.policy.token_window_seconds)
+            try:
+                return deadline, await create_or_find(
+                    self.api, state.request, state.body, self.policy,
+                    on_partial_failure=state.on_partial_failure,
+                    record_age_seconds=state.message.age_seconds(),
+                )  # fmt: skip
+            except (StageFailure, EcsApiError) as exc:
+                if not _api_unavailable(exc):
+                    raise
+                if waited_since is None:
+                    waited_since = time.monotonic()
+                    log.info("waiting for the ECS API", reason=str(exc)[:MAX_LOGGED_TEXT])
+            with self.intake.holding():
+                await self.api.wait_available(max(0.0, deadline.remaining()))
+
+
+def delete_flags(request: DecodedRequest) -> tuple[bool, bool]:
+    """(delete_publicip, delete_volume): remove what the request created with the servers."""
+    server = request.body.server
+    new_eip = server.publicip is not None and server.publicip.eip is not None
+    return new_eip, bool(server.data_volumes)
+
+
+def may_await_payment(request: DecodedRequest) -> bool:
+    """A prePaid order not paid automatically: its job waits for payment first."""
+    extend = request.body.server.extendparam
+    return extend is not None and extend.charging_mode == "prePaid" and extend.is_auto_pay != "true"
+
+
+def _api_unavailable(exc: StageFailure | EcsApiError) -> bool:
+    code = error_code(exc) if isinstance(exc, EcsApiError) else exc.code
+    return code == WorkerErrorCode.API_UNAVAILABLE
+
+
+def _not_submitted_in_time(deadline: RequestDeadline, waited_since: float | None) -> StageFailure:
+    if waited_since is None:
+        why = "the request's deadline passed before it could be submitted"
+    else:
+        waited = time.monotonic() - waited_since
+        span = f"{waited:.1f} s" if waited < 120 else f"{waited / 60:.1f} min"
+        why = (
+            f"the ECS API was unavailable (circuit breaker open: 5xx, refused connections or "
+            f"timeouts); the request waited {span} for it, until its deadline"
+        )
+    return StageFailure(
+        stage=FailureStage.TIMEOUT,
+        code=WorkerErrorCode.DEADLINE_EXCEEDED,
+        message=f"{why} ({deadline.describe()}); re-publishing with the same key is safe",
+        retryable=True,
+    )

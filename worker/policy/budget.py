@@ -4,7 +4,7 @@
 first come first served per project, until a deadline. The limit is asked for again on every
 check, so a policy reload applies to requests already waiting. Spent servers can be refunded
 when the API refused the create. Counting is per process: with N worker pods a project may get up
-to N times the budget (see the README).
+to N times the budget (see docs/guardrails.md).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Reading a policy file: YAML → a validated `PolicyDocument`, or an error naming every problem.
 
-A file that is not YAML, is empty, is not a mapping, or breaks the schema (unknown keys included)
-raises `PolicyFileError` whose `problems` are `path: message` lines, e.g.
-`projects.p1.flavors.allow: List should have at least 1 item after validation, not 0`.
+A file that is not YAML (or nests too deeply to read: a 3,000-deep file exhausts Python's
+recursion limit), is empty, is not a mapping, or breaks the schema (unknown keys included)
+raises `PolicyFileError` whose `problems` are `path: message` lines in the project's wording,
+e.g. `projects.p1.flavors.allow: must have at least 1 item` or
+`default.flavor: unknown key; did you mean flavors?`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ecsp_contract.problems import format_path
+from ecsp_contract.problems import describe, did_you_mean, format_path
 from worker.policy.model import PolicyDocument
+
+TOO_DEEP = "nested too deeply to be a policy (a policy needs 4 levels)"
 
 
 class PolicyFileError(Exception):
@@ -43,6 +47,10 @@ def parse_policy(raw: bytes, *, source: str = "<policy>") -> PolicyDocument:
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise PolicyFileError(source, [f"not YAML: {problem}{where}"]) from None
+    except RecursionError:
+        raise PolicyFileError(source, [TOO_DEEP]) from None
+    except Exception as exc:  # the YAML reader's own failure on odd values (a date out of range)
+        raise PolicyFileError(source, [f"cannot be read: {type(exc).__name__}"]) from None
     if document is None:
         raise PolicyFileError(source, ["the file is empty; write `default: {}` for no rules"])
     if not isinstance(document, dict):
@@ -51,11 +59,15 @@ def parse_policy(raw: bytes, *, source: str = "<policy>") -> PolicyDocument:
         return PolicyDocument.model_validate(document)
     except ValidationError as exc:
         raise PolicyFileError(source, _problems(exc)) from None
+    except RecursionError:
+        raise PolicyFileError(source, [TOO_DEEP]) from None
 
 
 def _problems(exc: ValidationError) -> list[str]:
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
-        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        message = describe(error)
+        if error["type"] == "extra_forbidden":
+            message += did_you_mean(PolicyDocument, error["loc"])
         lines.append(f"{format_path(list(error['loc']))}: {message}")
     return lines

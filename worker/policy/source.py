@@ -3,7 +3,8 @@
 Kubernetes updates a mounted ConfigMap by swapping a symlink, so the file's bytes are compared,
 not its mtime. A change that does not parse keeps the policy in force, is logged once per
 distinct content and reported to the observer (`policy_loaded(valid=False)`); the next valid
-content replaces it. No file configured means an empty policy: every rule absent.
+content replaces it. The watcher outlives any exception a reload raises (logged and reported
+the same way at every attempt). No file configured means an empty policy: every rule absent.
 """
 
 from __future__ import annotations
@@ -47,12 +48,21 @@ class PolicySource:
         return self._policy
 
     async def watch(self, interval: float) -> None:
-        """Re-reads the file every `interval` seconds until cancelled."""
+        """Re-reads the file every `interval` seconds until cancelled, whatever a reload raises:
+        a failed reload keeps the policy in force and says so (log line, `valid=False`)."""
         if self._path is None:
             return
         while True:
             await asyncio.sleep(interval)
-            await self.reload()
+            try:
+                await self.reload()
+            except Exception as exc:  # a dead watcher would keep the last policy for good
+                log.error(
+                    "policy reload failed; keeping the last good policy",
+                    path=str(self._path),
+                    error=type(exc).__name__,
+                )
+                self._report(valid=False)
 
     async def reload(self) -> bool:
         """Re-reads the file; True when a new valid policy is now in force."""

@@ -1,7 +1,9 @@
 """Simulator settings: the start-up configuration and the run-time fault knobs.
 
 Owns `SimulatorConfig` (fixed for the life of an app), `Faults` (replaced as a whole at run time
-through `POST /_sim/faults`) and `update_faults`, the one place that checks a fault update.
+through `POST /_sim/faults`) and `update_faults`, the one place that checks a fault update, and
+`parse_offering` / `offering_in` (the `FLAVOR@ZONE` patterns of the offerings that are sold out
+or over quota, `*` for either side).
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ _RATE_FIELDS = (
     "drop_rate",
     "job_failure_rate",
     "partial_failure_rate",
+    "sold_out_job_rate",
 )
 _RANGE_FIELDS = ("latency_ms", "job_seconds")
 _QUOTA_FIELDS = ("quota_per_second",)
+_OFFERING_FIELDS = ("sold_out", "quota_exceeded")
+ANY = "*"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,12 @@ class Faults:
     "the config's ``job_seconds``".
     ``quota_per_second`` is a hard account quota on ECS API calls (0 = none): within each
     clock second, calls past that many answer 429 APIG.0308, as a real flow-control policy does.
+    ``sold_out`` lists the offerings out of capacity as ``FLAVOR@ZONE`` (``*`` for any flavor
+    or any zone; a create naming no zone matches only ``*``): a create of one is answered
+    Ecs.0319, either at once (400) or, for a ``sold_out_job_rate`` fraction of them, accepted
+    and then failed in its job, every sub-job Ecs.0319. ``quota_exceeded`` (same patterns) makes
+    a create of such an offering answer 400 Ecs.0001 (the project's vCPU or memory quota is too
+    small for that flavor), before capacity is looked at.
     """
 
     error_rate: float = 0.0
@@ -47,6 +58,9 @@ class Faults:
     job_seconds: Range | None = None
     partial_failure_rate: float = 0.0
     quota_per_second: float = 0.0
+    sold_out: tuple[str, ...] = ()
+    sold_out_job_rate: float = 0.5
+    quota_exceeded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,9 @@ class SimulatorConfig:
     jump over token TTLs, signature skew and job retention. ``extra_fields`` are create-body
     fields of a newer API (``server.new_field``; see `ecsp_contract.extensions`) it accepts too.
     ``list_lag_seconds``: the server list is eventually consistent; a new server is missing from
-    ListServersDetails for this long after its job starts.
+    ListServersDetails for this long after its job starts. ``admin_routes``: serve the
+    unauthenticated ``/_sim/`` paths (tests, local stacks); off, the simulator serves only what
+    the real services do.
     """
 
     credentials: Mapping[str, str] = field(default_factory=dict)
@@ -78,6 +94,7 @@ class SimulatorConfig:
     clock: Callable[[], float] = time.time
     extra_fields: tuple[str, ...] = ()
     list_lag_seconds: float = 0.0
+    admin_routes: bool = False
 
 
 class FaultsError(ValueError):
@@ -115,9 +132,32 @@ def _quota(name: str, value: object) -> float:
     return float(value)
 
 
+def parse_offering(text: str) -> str:
+    """A ``FLAVOR@ZONE`` pattern (either side may be ``*``), as given; `FaultsError` if not."""
+    flavor, sep, zone = text.partition("@")
+    if not sep or not flavor or not zone or "@" in zone or text != text.strip():
+        raise FaultsError(f"expected FLAVOR@ZONE (* for any), got {text[:80]!r}")
+    return text
+
+
+def _offerings(name: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise FaultsError(f"{name} must be a list of FLAVOR@ZONE strings")
+    return tuple(parse_offering(text) for text in value)
+
+
+def offering_in(patterns: tuple[str, ...], flavor_ref: str, availability_zone: str) -> bool:
+    """Whether a pattern matches the offering (zone "" when the create named none)."""
+    for pattern in patterns:
+        flavor, _, zone = pattern.partition("@")
+        if flavor in (ANY, flavor_ref) and zone in (ANY, availability_zone):
+            return True
+    return False
+
+
 def update_faults(current: Faults, update: Mapping[str, object]) -> Faults:
     """A copy of ``current`` with the fields in ``update`` replaced; `FaultsError` if invalid."""
-    known = set(_RATE_FIELDS) | set(_RANGE_FIELDS) | set(_QUOTA_FIELDS)
+    known = set(_RATE_FIELDS) | set(_RANGE_FIELDS) | set(_QUOTA_FIELDS) | set(_OFFERING_FIELDS)
     unknown = sorted(set(update) - known)
     if unknown:
         raise FaultsError(f"unknown fault field(s): {', '.join(unknown)}")
@@ -127,6 +167,8 @@ def update_faults(current: Faults, update: Mapping[str, object]) -> Faults:
             changes[name] = _rate(name, value)
         elif name in _QUOTA_FIELDS:
             changes[name] = _quota(name, value)
+        elif name in _OFFERING_FIELDS:
+            changes[name] = _offerings(name, value)
         else:
             changes[name] = _range(name, value)
     return dataclasses.replace(current, **changes)  # type: ignore[arg-type]

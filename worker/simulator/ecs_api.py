@@ -3,8 +3,11 @@
 Owns the order of checks of a create, which decides what a client sees: authentication,
 ``X-Client-Token`` format (``Ecs.0123``), JSON parse, the token memory (replay of the first
 answer, ``Ecs.0122``, ``Ecs.0124``; a replay skips body validation), the body checks
-(``Ecs.0005``/``Ecs.0011``), dry run (202 ``{}``: the API documents no body for it), and only
-then the side effect: a job, its servers and, for prePaid, an order.
+(``Ecs.0005``/``Ecs.0011``), dry run (202 ``{}``: the API documents no body for it), quota (an
+offering in ``Faults.quota_exceeded``: 400 ``Ecs.0001``), capacity (an offering in
+``Faults.sold_out``: 400 ``Ecs.0319``, or a job that fails ``Ecs.0319`` for a seeded
+``sold_out_job_rate`` fraction; a refusal is not remembered with the token), and only then the
+side effect: a job, its servers and, for prePaid, an order.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from aiohttp import web
 from ecsp_contract.extensions import parse_extra_fields
 from ecsp_contract.request import CreateServersBody
 from ecsp_contract.request import Server as CreateServer
+from worker.simulator.config import offering_in
 from worker.simulator.idempotency import TokenedCreate, Verdict, is_valid_token
 from worker.simulator.jobs import JobPlan, plan_job, render_job
 from worker.simulator.lifecycle import DELETED, is_deleting, server_status
@@ -26,6 +30,9 @@ from worker.simulator.validation import V1, V1_1, Rejection, check_create_body
 from worker.simulator.wire import ecs_error, json_response, raw_json_response
 
 CLIENT_TOKEN_HEADER = "X-Client-Token"  # noqa: S105 - a header name
+#: The error table's message for Ecs.0319 (support.huaweicloud.com/intl/en-us/api-ecs/ecs_07_0002)
+SOLD_OUT_MESSAGE = "Insufficient resources for this flavor. Try another flavor."
+QUOTA_MESSAGE = "Insufficient ECS quota. Contact customer service to increase quota."
 
 
 def _server_names(name: str, count: int) -> list[str]:
@@ -42,7 +49,9 @@ def _tags(server: CreateServer) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*legacy, *current]))
 
 
-def _accept(state: SimState, project_id: str, body: CreateServersBody, now: float) -> bytes:
+def _accept(
+    state: SimState, project_id: str, body: CreateServersBody, now: float, *, sold_out: bool
+) -> bytes:
     """Create the job, servers and order; return the exact 200 body."""
     server = body.server
     count = server.count or 1
@@ -57,6 +66,7 @@ def _accept(state: SimState, project_id: str, body: CreateServersBody, now: floa
         partial_failure_rate=state.faults.partial_failure_rate,
         awaiting_payment=awaiting_payment,
         order_id=state.ids.order_id(now) if prepaid else None,
+        sold_out=sold_out,
     )
     job = plan_job(plan, state.job_rng, state.ids.job_id, state.ids.server_id, now)
     names = _server_names(server.name, count)
@@ -118,7 +128,18 @@ async def _create(request: web.Request, version: str) -> web.Response:
     if body.dry_run:
         state.stats.dry_runs += 1
         return json_response(202, {})
-    response = _accept(state, project_id, body, now)
+    faults, server = state.faults, body.server
+    offering = (server.flavor_ref, server.availability_zone or "")
+    if offering_in(faults.quota_exceeded, *offering):
+        state.stats.faults_injected["quota_exceeded"] += 1
+        return ecs_error(400, "Ecs.0001", QUOTA_MESSAGE)
+    in_job = offering_in(faults.sold_out, *offering)
+    if in_job and state.capacity_rng.random() >= faults.sold_out_job_rate:
+        state.stats.faults_injected["sold_out_at_create"] += 1
+        return ecs_error(400, "Ecs.0319", SOLD_OUT_MESSAGE)
+    if in_job:
+        state.stats.faults_injected["sold_out_in_job"] += 1
+    response = _accept(state, project_id, body, now, sold_out=in_job)
     state.stats.created(token, body.server.count or 1)
     if tokened is not None:
         state.idempotency.remember(tokened, now, response)

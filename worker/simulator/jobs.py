@@ -70,8 +70,9 @@ FAILURES: tuple[tuple[Failure, int], ...] = (
 )
 
 
-#: What a partial failure (``partial_failure_rate``) reports: one server could not be placed.
-PARTIAL_FAILURE = FAILURES[0][0]
+#: What a partial failure (``partial_failure_rate``) reports: one server could not be placed;
+#: and what every sub-job of a job for a sold-out offering (``Faults.sold_out``) reports.
+PARTIAL_FAILURE = SOLD_OUT = FAILURES[0][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class JobPlan:
     awaiting_payment: bool
     order_id: str | None
     partial_failure_rate: float = 0.0
+    sold_out: bool = False  # the offering is out of capacity: every sub-job fails Ecs.0319
 
 
 def plan_job(
@@ -146,7 +148,9 @@ def plan_job(
     offsets = [rng.uniform(low, high) for _ in range(plan.count)]
     failure: Failure | None = None
     failing: set[int] = set()
-    if plan.failure_rate and rng.random() < plan.failure_rate:
+    if plan.sold_out:
+        failure, failing = SOLD_OUT, set(range(plan.count))
+    elif plan.failure_rate and rng.random() < plan.failure_rate:
         failures, weights = zip(*FAILURES, strict=True)
         failure = rng.choices(failures, weights=weights)[0]
         if failure.whole_job:

@@ -37,6 +37,7 @@ class SimState:
     faults: Faults
     fault_rng: random.Random
     job_rng: random.Random
+    capacity_rng: random.Random  # sold out at create time, or in the job
     ids: IdSource
     iam_tokens: TokenRegistry
     auth: Authenticator
@@ -46,6 +47,7 @@ class SimState:
     stats: Stats
     metadata_key: TemporaryKey | None = None
     metadata_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry
+    sell_policy_ids: dict[tuple[str, str], int] = field(default_factory=dict)  # (flavor, zone)
     quota_second: int = -1  # the clock second `quota_calls` counts
     quota_calls: int = field(default=0)
 
@@ -81,6 +83,7 @@ def build_state(config: SimulatorConfig) -> SimState:
         faults=faults,
         fault_rng=_rng(config.seed, "faults"),
         job_rng=_rng(config.seed, "jobs"),
+        capacity_rng=_rng(config.seed, "capacity"),
         ids=IdSource(_rng(config.seed, "ids")),
         iam_tokens=iam_tokens,
         auth=Authenticator(

@@ -1,7 +1,8 @@
 """Body checks of the create APIs, answered the way the real service does.
 
 Owns the mapping from the contract's verdict (`ecsp_contract.verdict.check_body`: exactly what the
-worker accepts, plus the fields a simulated newer API knows, ``extra_fields``) to API errors in
+worker accepts, plus the fields a simulated newer API knows, ``extra_fields``, minus the worker's
+own rules: the API accepts tag keys starting with ``ecsp-``) to API errors in
 the reference's shape ``{"error": {"code", "message", "details": [{"code"}]}}``: ``Ecs.0005``
 with every problem named (field path and reason) in ``message`` and one sub-code per problem in
 ``details`` (``Ecs.0011`` for the password, ``Ecs.0005`` otherwise); ``Ecs.0011`` when the only
@@ -81,7 +82,7 @@ def check_create_body(
         if problem is not None:
             return _rejection([problem])
     try:
-        body = check_body(parsed, extra_fields).body
+        body = check_body(parsed, extra_fields, worker_rules=False).body
     except InvalidBody as exc:
         return _rejection(exc.problems)
     admin_pass = body.server.admin_pass

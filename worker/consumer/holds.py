@@ -5,7 +5,7 @@ budget is spent, the ECS API is down) holds the intake of its partition — or o
 for as long as it waits. The consumer pauses held partitions (it keeps polling, so it stays in
 the group) and resumes them when the last hold is released. Holds are counted, so any number of
 waiting requests and reasons can overlap. Nothing here knows Kafka: a partition is
-`(topic, partition)`.
+`(topic, partition)`. `IntakeHolds` is the pipeline's `Intake` (`worker.pipeline.port`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,238 @@
+"""The process settings turned into what each component takes: small configs and collaborators.
+
+Owns one function per component (`client_settings`, `http_settings`, `pipeline_parts`,
+`worker_config`, …): the only place that reads `Settings` for them, so no component sees the
+whole settings. `worker.service` calls them and owns the resources' lifetimes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from ecsp_contract.events import EventType
+from worker.consumer.offset_map import MapPolicy
+from worker.consumer.runner import WorkerConfig
+from worker.consumer.transactional import TransactionalConfig
+from worker.ecs.auth import AkSkAuth, TokenAuth
+from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
+from worker.ecs.client import EcsClient, EcsClientSettings
+from worker.ecs.credentials import (
+    Credential,
+    CredentialSource,
+    FileCredentials,
+    MetadataCredentials,
+)
+from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter, TokenBucket
+from worker.ecs.retry import RetryPolicy
+from worker.ecs.transport import HttpSettings
+from worker.ops.config import Settings, settings_env_names
+from worker.ops.metrics import Metrics
+from worker.pipeline.answer import AnswerConfig
+from worker.pipeline.bulk_follow import BulkFollowConfig, BulkFollower
+from worker.pipeline.capacity_memory import CapacityMemory
+from worker.pipeline.compose import EcsApi, PipelineParts
+from worker.pipeline.context import EventSettings
+from worker.pipeline.create import CreatePolicy
+from worker.pipeline.follow import Pacing
+from worker.pipeline.guardrails import GuardrailsParts
+from worker.pipeline.placement import Placer
+from worker.pipeline.port import Intake
+from worker.pipeline.schedule import PollSchedule
+from worker.pipeline.secrets import SecretSource
+from worker.pipeline.tagging import deployment_tag_value
+from worker.pipeline.validate import ValidateConfig
+from worker.policy.budget import HourlyBudget
+from worker.policy.source import PolicySource
+
+
+def _secret(value: object) -> str:
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if get is not None else ""
+
+
+def _secret_or_file(settings: Settings, name: str) -> str | Path | None:
+    """A secret as its file (re-read when it changes) if given that way, else its value."""
+    return settings.secret_file(name) or _secret(getattr(settings, name)) or None
+
+
+def credential_source(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> CredentialSource:
+    """Where AK/SK come from: the instance metadata service, files, or fixed values."""
+    if settings.auth_mode == "metadata":
+        return MetadataCredentials(
+            session,
+            settings.ecs_metadata_endpoint,
+            refresh_before=settings.credential_refresh_seconds,
+            observer=metrics,
+        )
+    access_key = _secret_or_file(settings, "ecs_ak") or ""
+    secret_key = _secret_or_file(settings, "ecs_sk") or ""
+    token = _secret_or_file(settings, "ecs_security_token")
+    if any(isinstance(v, Path) for v in (access_key, secret_key, token)):
+        return FileCredentials(access_key, secret_key, token)
+    return Credential(str(access_key), str(secret_key), str(token) if token else None)
+
+
+def make_auth(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> AkSkAuth | TokenAuth:
+    if settings.auth_mode == "token":
+        return TokenAuth(
+            session,
+            settings.iam_url,
+            settings.iam_domain or "",
+            settings.iam_username or "",
+            settings.secret_file("iam_password") or _secret(settings.iam_password),
+            settings.ecs_project_id,
+            observer=metrics,
+        )
+    return AkSkAuth(credential_source(settings, session, metrics))
+
+
+def client_settings(settings: Settings) -> EcsClientSettings:
+    return EcsClientSettings(
+        endpoint=settings.ecs_base_url,
+        retry=RetryPolicy(
+            max_attempts=settings.api_max_attempts,
+            base_delay=settings.api_retry_base_seconds,
+            max_delay=settings.api_retry_max_seconds,
+            deadline=settings.api_call_deadline_seconds,
+        ),
+    )
+
+
+def http_settings(settings: Settings) -> HttpSettings:
+    return HttpSettings(
+        verify_tls=settings.ecs_verify_tls,
+        ca_file=str(settings.ecs_ca_file) if settings.ecs_ca_file else None,
+        request_timeout=settings.api_timeout_seconds,
+        connect_timeout=settings.api_connect_timeout_seconds,
+        connection_limit=max(100, min(settings.max_in_flight, 1000)),
+    )
+
+
+def pipeline_parts(
+    settings: Settings,
+    api: EcsApi,
+    *,
+    intake: Intake,
+    pacing: Pacing,
+    observer: Metrics,
+    guardrails: GuardrailsParts | None,
+) -> PipelineParts:
+    """What the request pipeline's steps take from the settings and the process."""
+    return PipelineParts(
+        answer=AnswerConfig(
+            events=EventSettings(settings.event_source, tuple(settings.redact_fields)),
+            token_namespace=settings.token_namespace,
+            default_project=settings.ecs_project_id,
+            request_deadline_seconds=settings.request_deadline_seconds,
+        ),
+        validate=ValidateConfig(
+            allowed_projects=settings.allowed_projects(),
+            extra_fields=settings.extra_fields(),
+            include_request=settings.include_request,
+            on_partial_failure=settings.on_partial_failure,
+            partial_failure_header_allowed=settings.allow_partial_failure_header,
+        ),
+        max_request_bytes=settings.max_request_bytes,
+        create=create_policy(settings),
+        api=api,
+        secrets=SecretSource(settings.secret_env_prefix, settings.secret_dir, settings_env_names()),
+        intake=intake,
+        pacing=pacing,
+        schedule=poll_schedule(settings),
+        observer=observer,
+        placer=Placer(CapacityMemory(settings.capacity_cache_seconds), observer),
+        guardrails=guardrails,
+    )
+
+
+def create_policy(settings: Settings) -> CreatePolicy:
+    return CreatePolicy(
+        deployment_name=settings.deployment_name,
+        token_window_seconds=settings.token_window_seconds,
+        after_token_window=settings.after_token_window,
+    )
+
+
+def poll_schedule(settings: Settings) -> PollSchedule:
+    """The per-job schedule of job checks."""
+    return PollSchedule(
+        settings.job_poll_initial_seconds, settings.job_poll_factor, settings.job_poll_max_seconds
+    )
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    """What the consume loop takes from the settings."""
+    return WorkerConfig(
+        topic=settings.topic_requests,
+        topic_of={event_type: settings.topic_of(event_type) for event_type in EventType},
+        event_source=settings.event_source,
+        max_in_flight=settings.max_in_flight,
+        partition_limit=settings.partition_limit,
+        resume_ratio=settings.resume_ratio,
+        commit_interval_seconds=settings.commit_interval_seconds,
+        lag_interval_seconds=settings.lag_interval_seconds,
+        revoke_grace_seconds=settings.revoke_grace_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        offset_map=MapPolicy(settings.answered_offsets_map, settings.offset_metadata_max_bytes),
+    )
+
+
+def transactional_config(settings: Settings) -> TransactionalConfig:
+    """What the exactly-once delivery takes from the settings."""
+    return TransactionalConfig(
+        group_id=settings.group_id,
+        max_event_bytes=settings.max_event_bytes,
+        transaction_timeout_seconds=settings.transaction_timeout_seconds,
+    )
+
+
+def make_follower(settings: Settings, client: EcsClient) -> BulkFollower | None:
+    """The process's bulk follower of tagged jobs, or None when bulk following is off."""
+    if not settings.bulk_follow:
+        return None
+    config = BulkFollowConfig(
+        deployment_tag=deployment_tag_value(settings.deployment_name),
+        interval_seconds=settings.bulk_follow_interval_seconds,
+        safety_net_seconds=settings.bulk_follow_safety_net_seconds,
+        unseen_seconds=settings.bulk_follow_unseen_seconds,
+    )
+    return BulkFollower(client, config)
+
+
+def make_limiter(settings: Settings, metrics: Metrics) -> CallLimiter:
+    """The process's call pace: adaptive below the configured ceiling, or none at all."""
+    if settings.api_rate_limit <= 0:
+        metrics.api_rate.set(0)
+        return TokenBucket(0)
+    policy = AimdPolicy(
+        ceiling=settings.api_rate_limit,
+        floor=min(0.5, settings.api_rate_limit),
+        increase=settings.api_rate_increase,
+    )
+    return AdaptiveRate(policy, settings.api_burst, on_change=metrics.api_rate.set)
+
+
+def make_breaker(settings: Settings, metrics: Metrics) -> CircuitBreaker:
+    policy = BreakerPolicy(
+        failure_threshold=settings.breaker_failure_threshold,
+        probe_initial=settings.breaker_probe_initial_seconds,
+        probe_max=settings.breaker_probe_max_seconds,
+    )
+    return CircuitBreaker(policy, on_change=metrics.circuit_changed)
+
+
+def make_guardrails(
+    settings: Settings, policy: PolicySource, metrics: Metrics
+) -> GuardrailsParts | None:
+    """What the guardrails take, or None when no policy file is configured."""
+    if settings.policy_file is None:
+        return None
+    return GuardrailsParts(
+        policy.current, HourlyBudget(settings.policy_budget_window_seconds), metrics
+    )
