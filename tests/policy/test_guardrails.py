@@ -37,7 +37,9 @@ class Observer:
 
 def request(body: dict[str, Any], project: str = "p1") -> DecodedRequest:
     model = CreateServersBody.model_validate(body)
-    return DecodedRequest(key="k", token="t", project_id=project, body=model, wire=to_wire(model))
+    return DecodedRequest(
+        key="k", token="t", project_id=project, tenant="default", body=model, wire=to_wire(model)
+    )
 
 
 async def unreachable(request: Request[Validated]) -> Outcome:

@@ -356,6 +356,14 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="Window of `max_servers_per_hour` (shorten only for tests)."
     )
 
+    # Tenants
+    tenants_file: Path | None = Field(
+        None,
+        description="YAML file of the teams served besides the shared topics, each on topics of "
+        "its own (`<topic>.<tenant>`) with its own projects and secrets (docs/security.md); "
+        "read at start, an invalid one stops the worker.",
+    )
+
     # Operations
     ops_host: str = Field("0.0.0.0", description="Bind address of the health/metrics server.")
     ops_port: int = Field(8080, ge=0, le=65535, description="Port of /healthz, /readyz, /metrics.")

@@ -29,7 +29,7 @@ from worker.pipeline.place import Place
 from worker.pipeline.placement import Placer
 from worker.pipeline.port import Intake, RequestHandler
 from worker.pipeline.schedule import JobSchedule
-from worker.pipeline.secrets import ResolveSecrets, SecretSource
+from worker.pipeline.secrets import ResolveSecrets, SecretScopes
 from worker.pipeline.state import Step
 from worker.pipeline.submit import Submit, SubmittingApi
 from worker.pipeline.turns import CpuTurns
@@ -51,7 +51,7 @@ class PipelineParts:
     max_request_bytes: int
     create: CreatePolicy
     api: EcsApi
-    secrets: SecretSource
+    secrets: SecretScopes  # each tenant's `$NAME` scope
     intake: Intake
     pacing: Pacing  # how jobs are followed (each on its schedule, or woken in bulk)
     schedule: JobSchedule  # the per-job schedule (compensation's delete jobs use it too)
