@@ -104,7 +104,7 @@ async def _serve(
     settings: Settings, stop: asyncio.Event, metrics: Metrics, tracing: Tracing | None
 ) -> None:
     tenants = read_tenants_file(settings)
-    policy = PolicySource.open(settings.policy_file, observer=metrics)
+    policy = PolicySource.open(settings.policy_file, observer=metrics, tenants=tenants.tenants)
     holds = IntakeHolds()
     breaker = make_breaker(settings, metrics)
     async with contextlib.AsyncExitStack() as following:

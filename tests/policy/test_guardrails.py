@@ -35,10 +35,10 @@ class Observer:
         self.waiting += delta
 
 
-def request(body: dict[str, Any], project: str = "p1") -> DecodedRequest:
+def request(body: dict[str, Any], project: str = "p1", tenant: str = "default") -> DecodedRequest:
     model = CreateServersBody.model_validate(body)
     return DecodedRequest(
-        key="k", token="t", project_id=project, tenant="default", body=model, wire=to_wire(model)
+        key="k", token="t", project_id=project, tenant=tenant, body=model, wire=to_wire(model)
     )
 
 
@@ -119,3 +119,22 @@ async def test_other_projects_have_budgets_of_their_own() -> None:
     assert await rails.admit(request(server_body(), project="p1"), PARTITION, deadline)
     assert await rails.admit(request(server_body(count=5), project="big"), PARTITION, deadline)
     assert await rails.admit(request(server_body(count=5), project="big"), PARTITION, deadline)
+
+
+async def test_a_tenants_rules_and_budget_apply_to_its_requests_only() -> None:
+    rails, _, observer = guardrails(
+        "default: {max_count: 1}\ntenants: {team-a: {max_count: 5, max_servers_per_hour: 5}}\n"
+    )
+    rails.check(request(server_body(count=5), project="a-1", tenant="team-a"))
+    with pytest.raises(StageFailure):
+        rails.check(request(server_body(count=5), project="b-1", tenant="team-b"))
+    assert observer.violations == ["max_count"]
+    deadline = time.monotonic() + 10
+    a = request(server_body(count=5), project="a-1", tenant="team-a")
+    assert await rails.admit(a, PARTITION, deadline) is not None
+    assert (
+        await rails.admit(
+            request(server_body(), project="b-1", tenant="team-b"), PARTITION, deadline
+        )
+        is None
+    )

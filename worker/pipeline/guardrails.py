@@ -57,7 +57,7 @@ class GuardrailsParts:
 
     def forbidden_of(self, request: DecodedRequest) -> Forbidden:
         """The rules each of the request's placements breaks (the place step's hook)."""
-        rules = self.policy().rules_for(request.project_id)
+        rules = self.policy().rules_for(request.project_id, request.tenant)
         return lambda alternative: violations(rules, alternative.body_of(request.wire))
 
 
@@ -102,7 +102,9 @@ class Guardrails:
 
     def check(self, request: DecodedRequest) -> None:
         """Raises a `policy` StageFailure listing every rule the request breaks."""
-        found = violations(self.policy().rules_for(request.project_id), request.wire)
+        found = violations(
+            self.policy().rules_for(request.project_id, request.tenant), request.wire
+        )
         if not found:
             return
         for violation in found:
@@ -130,11 +132,11 @@ class Guardrails:
         """
         if request.body.dry_run:
             return None
-        project = request.project_id
+        project, tenant = request.project_id, request.tenant
         servers = requested_servers(request.wire)
 
         def limit() -> int | None:
-            return self.policy().rules_for(project).max_servers_per_hour
+            return self.policy().rules_for(project, tenant).max_servers_per_hour
 
         cap = limit()
         if cap is None:
