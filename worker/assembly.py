@@ -306,5 +306,8 @@ def make_guardrails(
     if settings.policy_file is None:
         return None
     return GuardrailsParts(
-        policy.current, HourlyBudget(settings.policy_budget_window_seconds), metrics
+        policy.current,
+        HourlyBudget(settings.policy_budget_window_seconds),
+        settings.policy_budget_parked_per_partition,
+        metrics,
     )

@@ -25,6 +25,7 @@ from worker.pipeline.follow import Follow, Pacing
 from worker.pipeline.guardrails import Guardrails, GuardrailsParts, nothing_forbidden_of
 from worker.pipeline.middleware import Middleware, StageGuard
 from worker.pipeline.observer import PipelineObserver
+from worker.pipeline.parking import Parking
 from worker.pipeline.place import Place
 from worker.pipeline.placement import Placer
 from worker.pipeline.port import Intake, RequestHandler
@@ -88,7 +89,8 @@ def compose(
     secrets = wrap(ResolveSecrets(parts.secrets, place), ResolveSecrets.stage)
     guarded = secrets
     if rails is not None:
-        guardrails = Guardrails(rails.policy, rails.budget, parts.intake, secrets, rails.observer)
+        parking = Parking(parts.intake, rails.parked_per_partition, rails.observer)
+        guardrails = Guardrails(rails.policy, rails.budget, parking, secrets, rails.observer)
         guarded = wrap(guardrails, Guardrails.stage)
     validate = wrap(Validate(parts.validate, turns, guarded), Validate.stage)
     decode = wrap(Decode(parts.max_request_bytes, turns, validate), Decode.stage)
