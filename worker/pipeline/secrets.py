@@ -9,8 +9,10 @@ or nest, and a name has no `/`, so no reference reaches another tenant's file. N
 reach one of the worker's own settings (`reserved`, e.g. `ECSP_SECRET_DIR` under the default prefix)
 are unknown; the settings refuse a prefix that reaches its credentials at start. The resolved value
 is checked against the API's password rules here, so a bad secret fails as `validate` before any
-cloud call. Failures name the reference and say nothing of the value: not its length, not which rule
-it breaks. An escaped literal `$$NAME` is sent as the literal `$NAME`.
+cloud call. An unknown reference and one whose value breaks the rules get one answer
+(`ECSP.UnknownSecret`, one message naming the reference), so a requester cannot tell which names
+exist; the operator's log line says which it was, and nothing of the value. An escaped literal
+`$$NAME` is sent as the literal `$NAME`.
 """
 
 from __future__ import annotations
@@ -114,20 +116,20 @@ async def body_for_api(request: DecodedRequest, source: SecretSource) -> dict[st
         return _with_admin_pass(request.wire, literal)
     name = admin_pass[1:]
     value = await source.lookup(name)
-    if value is None:
+    if value is None or admin_password_problems(value):
+        # one answer for both, so a requester learns nothing of which names exist; the
+        # operator's log line says which it was (never the value, nor which rule it breaks)
+        log.warning(
+            "secret reference unknown in its tenant's scope"
+            if value is None
+            else "secret reference unusable: its value breaks the API's password rules",
+            reference=name,
+        )
         raise StageFailure(
             stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.UNKNOWN_SECRET,
-            message=f"server.adminPass: secret reference ${name} is not known to this worker "
-            f"for this topic ({ESCAPE_HINT})",
-        )
-    if admin_password_problems(value):
-        log.warning("secret reference unusable: its value breaks the API's password rules")
-        raise StageFailure(
-            stage=FailureStage.VALIDATE,
-            code=WorkerErrorCode.INVALID_SECRET,
-            message=f"server.adminPass: the value of secret ${name} is not an acceptable "
-            "password for the API; ask the worker's operator to check the secret",
+            message=f"server.adminPass: secret reference ${name} names no usable secret for "
+            f"this topic; ask the worker's operator ({ESCAPE_HINT})",
         )
     return _with_admin_pass(request.wire, value)
 
