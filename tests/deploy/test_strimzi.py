@@ -19,7 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ecsp_contract.channels import CHANNELS
+from ecsp_contract.channels import CHANNELS, Channel
+from ecsp_contract.tenants import tenant_topic
 from tests.deploy.conftest import K8S, kustomize
 from tests.deploy.test_k8s_manifests import (
     KUBERNETES_VERSIONS,
@@ -146,13 +147,14 @@ def test_the_five_topics_are_the_workers_with_the_partitions_keda_scales_to(
             assert int(spec["config"]["max.message.bytes"]) >= max_event, name
 
 
-def _acls(user: Manifest) -> dict[tuple[str, str], set[str]]:
-    acls: dict[tuple[str, str], set[str]] = {}
+def acls_of(user: Manifest) -> dict[tuple[str, str, str], set[str]]:
+    """(resource type, name, pattern type) → operations allowed (every ACL must allow)."""
+    acls: dict[tuple[str, str, str], set[str]] = {}
     for acl in user["spec"]["authorization"]["acls"]:
         resource = acl["resource"]
-        assert resource.get("patternType", "literal") == "literal"
         assert acl.get("type", "allow") == "allow"
-        acls.setdefault((resource["type"], resource["name"]), set()).update(acl["operations"])
+        key = (resource["type"], resource["name"], resource.get("patternType", "literal"))
+        acls.setdefault(key, set()).update(acl["operations"])
     return acls
 
 
@@ -164,13 +166,16 @@ def test_the_user_may_do_what_the_worker_does_and_nothing_else(
     assert user["spec"]["authentication"]["type"] == "scram-sha-512"
     read = {"Read", "Describe"}
     write = {"Write", "Describe"}
-    assert _acls(user) == {
-        ("topic", setting(objects, "topic_requests")): read,
-        ("group", setting(objects, "group_id")): read,
-        ("topic", setting(objects, "topic_results")): write,
-        ("topic", setting(objects, "topic_failures")): write,
-        ("topic", setting(objects, "topic_progress")): write,
-        ("topic", setting(objects, "topic_state")): write,
+    shared = {
+        setting(objects, f"topic_{channel.value}"): read if channel is Channel.REQUESTS else write
+        for channel in Channel
+    }
+    # the shared topics, and every tenant's (the shared name + ".<tenant>": a prefix ending in
+    # the dot, which matches those and nothing else)
+    assert acls_of(user) == {
+        ("group", setting(objects, "group_id"), "literal"): read,
+        **{("topic", topic, "literal"): ops for topic, ops in shared.items()},
+        **{("topic", tenant_topic(topic, ""), "prefix"): ops for topic, ops in shared.items()},
     }
 
 
