@@ -130,11 +130,8 @@ def envelope_schema() -> dict[str, Any]:
     return _document(ENVELOPE_NAME, schema)
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """The AsyncAPI 3.0 description of the worker's topics, keys, headers and messages."""
-    messages: dict[str, Any] = {REQUEST_NAME: _request_message()}
-    for event_type in EventType:
-        messages[event_type.value] = _event_message(event_type)
+def _channels_and_operations() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A channel per topic with its messages, and the worker's operation on it."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for channel, spec in CHANNELS.items():
@@ -163,6 +160,41 @@ def asyncapi_document() -> dict[str, Any]:
                     "bindingVersion": KAFKA_BINDING_VERSION,
                 }
             }
+    return channels, operations
+
+
+def _components() -> dict[str, Any]:
+    """Messages, security scheme and shared schemas the channels refer to."""
+    messages: dict[str, Any] = {REQUEST_NAME: _request_message()}
+    for event_type in EventType:
+        messages[event_type.value] = _event_message(event_type)
+    return {
+        "securitySchemes": {
+            "scramSha512": {
+                "type": "scramSha512",
+                "description": (
+                    "SASL SCRAM-SHA-512 over TLS (ECSP_KAFKA_SASL_*), e.g. the KafkaUser of "
+                    "deploy/k8s/components/strimzi."
+                ),
+            }
+        },
+        "messages": messages,
+        "schemas": {
+            "requestHeaders": _headers(with_project=True),
+            "eventHeaders": _headers(with_project=False),
+            "workerErrorCodes": {
+                "type": "string",
+                "description": "error.code values the worker detects itself.",
+                "enum": [code.value for code in WorkerErrorCode],
+                "x-descriptions": {code.value: code.meaning for code in WorkerErrorCode},
+            },
+        },
+    }
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of the worker's topics, keys, headers and messages."""
+    channels, operations = _channels_and_operations()
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -179,28 +211,7 @@ def asyncapi_document() -> dict[str, Any]:
         "servers": _servers(),
         "channels": channels,
         "operations": operations,
-        "components": {
-            "securitySchemes": {
-                "scramSha512": {
-                    "type": "scramSha512",
-                    "description": (
-                        "SASL SCRAM-SHA-512 over TLS (ECSP_KAFKA_SASL_*), e.g. the KafkaUser of "
-                        "deploy/k8s/components/strimzi."
-                    ),
-                }
-            },
-            "messages": messages,
-            "schemas": {
-                "requestHeaders": _headers(with_project=True),
-                "eventHeaders": _headers(with_project=False),
-                "workerErrorCodes": {
-                    "type": "string",
-                    "description": "error.code values the worker detects itself.",
-                    "enum": [code.value for code in WorkerErrorCode],
-                    "x-descriptions": {code.value: code.meaning for code in WorkerErrorCode},
-                },
-            },
-        },
+        "components": _components(),
     }
 
 
