@@ -25,13 +25,13 @@ from ecsp_contract.export import PACKAGE_DIR
 from tests.cli.conftest import run_cli
 from tests.support.kafka import create_topics, delete_topics, produce, unique_topic, wait_for
 from tests.support.stack import example, stack, start_worker_process
+from tools.docgen.cli_table import help_of
+from tools.docgen.cli_table import main as cli_table_main
 from worker.cli import main as cli_main
 from worker.cli import run as run_cmd
 from worker.cli import schemas_cmd
 from worker.cli.exit_codes import COMMANDS, ExitCode
 from worker.cli.usage import exit_code_lines
-from worker.ops.cli_table import help_of
-from worker.ops.cli_table import main as cli_table_main
 
 EXAMPLE = str(PACKAGE_DIR / "examples" / "05-dry-run.json")
 POLICY = "deploy/k8s/components/guardrails/policy.yaml"
@@ -511,7 +511,7 @@ def test_the_top_level_help_shows_the_scheme_and_the_readme_its_table() -> None:
     shown = cli_main.build_parser().format_help()
     for code in ("0", "1", "2", "3", "130/143"):
         assert f"\n  {code:<8} " in shown
-    assert cli_table_main(["--check"]) == 0, "run: python -m worker.ops.cli_table"
+    assert cli_table_main(["--check"]) == 0, "run: python -m tools.docgen.cli_table"
 
 
 def test_the_interrupted_codes_are_128_plus_the_signal() -> None:
