@@ -486,12 +486,42 @@ def test_every_row_of_a_registered_command_has_a_scenario_and_every_scenario_a_r
     assert not _registered("publish --frobnicate")
 
 
-@pytest.mark.parametrize("row", sorted(SCENARIOS), ids=" exits ".join)
+#: Scenarios that start a stack or topics on the broker: marked `kafka`, left out of the
+#: broker-free lanes (`make test-fast`, `make test-lowest`). The test checks the list.
+BROKER_ROWS = {
+    ("run", "0"),
+    ("run", "130/143"),
+    ("publish", "0"),
+    ("results", "0"),
+    ("samples", "0"),
+    ("samples", "3"),
+    ("publish --wait", "0"),
+    ("publish --wait", "1"),
+    ("publish --wait", "3"),
+    ("status", "0"),
+    ("status", "1"),
+    ("doctor", "0"),
+    ("doctor", "1"),
+}
+
+
+def _marks(row: tuple[str, str]) -> list[pytest.MarkDecorator]:
+    """`kafka` for a scenario on the broker, `slow` for one that waits for a signal to land."""
+    marks = [pytest.mark.kafka] if row in BROKER_ROWS else []
+    return marks + ([pytest.mark.slow] if row[1] == "130/143" else [])
+
+
+@pytest.mark.parametrize(
+    "row",
+    [pytest.param(row, marks=_marks(row), id=" exits ".join(row)) for row in sorted(SCENARIOS)],
+)
 async def test_the_command_exits_as_its_row_says(
     row: tuple[str, str], request: pytest.FixtureRequest
 ) -> None:
     observed = await SCENARIOS[row](request)
     assert observed == tuple(int(code) for code in ROWS[row])
+    asked_for_the_broker = "kafka_bootstrap" in request.fixturenames
+    assert asked_for_the_broker == (row in BROKER_ROWS), "BROKER_ROWS is out of date"
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if _registered(c)])

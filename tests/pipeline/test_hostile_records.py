@@ -310,6 +310,7 @@ def _near_misses(seed: int) -> bytes:
     return json.dumps(document).encode()
 
 
+@pytest.mark.slow  # thousands of costly records, timed on the real loop
 @pytest.mark.parametrize(
     "build", [lambda seed: many_keys(random.Random(seed)), _near_misses], ids=["10k", "near"]
 )
