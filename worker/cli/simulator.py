@@ -33,7 +33,7 @@ import structlog
 from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
 from worker.cli.exit_codes import ExitCode
 from worker.cli.usage import HelpFormatter, epilog
-from worker.simulator.config import (
+from worker.simulator.knobs import (
     Faults,
     FaultsError,
     Range,
@@ -324,7 +324,7 @@ def config_from_args(
 async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
     # Imported here: the app needs aiohttp's server side, which no other command loads.
     from worker.simulator.app import make_app
-    from worker.simulator.server import serving
+    from worker.simulator.serving import serving
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
