@@ -140,46 +140,87 @@ TENANT_CHANNEL_NOTE = (
 )
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """The AsyncAPI 3.0 description of the worker's topics, keys, headers and messages."""
-    messages: dict[str, Any] = {REQUEST_NAME: _request_message()}
-    for event_type in EventType:
-        messages[event_type.value] = _event_message(event_type)
+def _channels_and_operations() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A channel per topic with its messages, and the worker's operation on it: the shared
+    topic's, then a tenant's (`<channel>-tenant`, its address parameterised by the name)."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for channel, spec in CHANNELS.items():
         names = [REQUEST_NAME] if spec.inbound else [t.value for t in spec.event_types]
         for channel_id, tenant in ((channel.value, False), (f"{channel.value}-{TENANT}", True)):
-            channels[channel_id] = {
-                "address": tenant_topic(spec.default_topic, f"{{{TENANT}}}")
-                if tenant
-                else spec.default_topic,
-                "description": spec.description
-                + (TENANT_CHANNEL_NOTE if tenant else " The topic name is configurable."),
-                "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
-                "bindings": {"kafka": _topic_binding(spec, tenant=tenant)},
-            }
-            if tenant:
-                channels[channel_id]["parameters"] = {TENANT: _tenant_parameter()}
+            channels[channel_id] = _channel(spec, names, tenant=tenant)
             action = "receive" if spec.inbound else "send"
-            operations[f"{action}-{channel_id}"] = {
-                "action": action,
-                "channel": {"$ref": f"#/channels/{channel_id}"},
-                "messages": [
-                    {"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in names
-                ],
+            operations[f"{action}-{channel_id}"] = _operation(action, channel_id, names)
+    return channels, operations
+
+
+def _channel(spec: ChannelSpec, names: list[str], *, tenant: bool) -> dict[str, Any]:
+    channel: dict[str, Any] = {
+        "address": tenant_topic(spec.default_topic, f"{{{TENANT}}}")
+        if tenant
+        else spec.default_topic,
+        "description": spec.description
+        + (TENANT_CHANNEL_NOTE if tenant else " The topic name is configurable."),
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+        "bindings": {"kafka": _topic_binding(spec, tenant=tenant)},
+    }
+    if tenant:
+        channel["parameters"] = {TENANT: _tenant_parameter()}
+    return channel
+
+
+def _operation(action: str, channel_id: str, names: list[str]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{channel_id}"},
+        "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in names],
+    }
+    if action == "receive":
+        operation["bindings"] = {
+            "kafka": {
+                "groupId": {
+                    "type": "string",
+                    "const": DEFAULT_GROUP_ID,
+                    "description": "The worker's consumer group (ECSP_GROUP_ID).",
+                },
+                "bindingVersion": KAFKA_BINDING_VERSION,
             }
-            if spec.inbound:
-                operations[f"{action}-{channel_id}"]["bindings"] = {
-                    "kafka": {
-                        "groupId": {
-                            "type": "string",
-                            "const": DEFAULT_GROUP_ID,
-                            "description": "The worker's consumer group (ECSP_GROUP_ID).",
-                        },
-                        "bindingVersion": KAFKA_BINDING_VERSION,
-                    }
-                }
+        }
+    return operation
+
+
+def _components() -> dict[str, Any]:
+    """Messages, security scheme and shared schemas the channels refer to."""
+    messages: dict[str, Any] = {REQUEST_NAME: _request_message()}
+    for event_type in EventType:
+        messages[event_type.value] = _event_message(event_type)
+    return {
+        "securitySchemes": {
+            "scramSha512": {
+                "type": "scramSha512",
+                "description": (
+                    "SASL SCRAM-SHA-512 over TLS (ECSP_KAFKA_SASL_*), e.g. the KafkaUser of "
+                    "deploy/k8s/components/strimzi."
+                ),
+            }
+        },
+        "messages": messages,
+        "schemas": {
+            "requestHeaders": _headers(with_project=True),
+            "eventHeaders": _headers(with_project=False),
+            "workerErrorCodes": {
+                "type": "string",
+                "description": "error.code values the worker detects itself.",
+                "enum": [code.value for code in WorkerErrorCode],
+                "x-descriptions": {code.value: code.meaning for code in WorkerErrorCode},
+            },
+        },
+    }
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of the worker's topics, keys, headers and messages."""
+    channels, operations = _channels_and_operations()
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -196,28 +237,7 @@ def asyncapi_document() -> dict[str, Any]:
         "servers": _servers(),
         "channels": channels,
         "operations": operations,
-        "components": {
-            "securitySchemes": {
-                "scramSha512": {
-                    "type": "scramSha512",
-                    "description": (
-                        "SASL SCRAM-SHA-512 over TLS (ECSP_KAFKA_SASL_*), e.g. the KafkaUser of "
-                        "deploy/k8s/components/strimzi."
-                    ),
-                }
-            },
-            "messages": messages,
-            "schemas": {
-                "requestHeaders": _headers(with_project=True),
-                "eventHeaders": _headers(with_project=False),
-                "workerErrorCodes": {
-                    "type": "string",
-                    "description": "error.code values the worker detects itself.",
-                    "enum": [code.value for code in WorkerErrorCode],
-                    "x-descriptions": {code.value: code.meaning for code in WorkerErrorCode},
-                },
-            },
-        },
+        "components": _components(),
     }
 
 

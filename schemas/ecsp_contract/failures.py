@@ -2,7 +2,7 @@
 
 This module is the one place to add a stage or an `ECSP.*` code: one member each, carrying its
 meaning (and, for a stage, what the publisher should do). The exported JSON Schema, the AsyncAPI
-document and the tables of docs/failures.md (`python -m worker.ops.failure_table`) are
+document and the tables of docs/failures.md (`python -m tools.docgen.failure_table`) are
 generated from these members, and the pipeline can only raise the stages listed here (mypy
 checks it).
 

@@ -18,15 +18,11 @@ import time
 import pytest
 
 from tests.support.kafka import TopicFactory
+from tests.support.signals import IGNORING_SIGINT
 from tests.support.stack import EXAMPLES, stack
 
 #: The command must be gone this long after the signal (the clean-up gets 2 s, then it exits).
 WITHIN_SECONDS = 5.0
-#: Runs argv[1:] with SIGINT ignored, as a background job of a non-interactive shell has it.
-IGNORING_SIGINT = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
-)
 
 
 async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import io
 
+from tests.support.clock import FakeClock
 from worker.cli.progress_line import REDRAW_SECONDS, ProgressLine
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_on_a_terminal_the_line_is_rewritten_at_most_every_redraw_interval() -> None:
-    out, clock = io.StringIO(), Clock()
+    out, clock = io.StringIO(), FakeClock(100.0)
     line = ProgressLine(out, enabled=True, clock=clock)
     line.update("k: waiting")
     clock.now += REDRAW_SECONDS / 2

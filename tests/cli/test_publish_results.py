@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from ecsp_contract.idempotency import client_token
 from tests.cli.conftest import Cli
+from tests.support.offsets import end_offset
 from tests.support.stack import EXAMPLES, example, stack
-
-
-async def end_offset(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        return int((await consumer.end_offsets([tp]))[tp])
-    finally:
-        await consumer.stop()
 
 
 async def test_publish_prints_partition_and_offset_and_the_worker_answers(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ecsp_contract.idempotency import client_token
 from tests.cli.conftest import Cli
-from tests.cli.test_publish_results import end_offset
+from tests.support.offsets import end_offset
 from tests.support.stack import EXAMPLES, example, stack
 
 EXAMPLE = str(EXAMPLES / "01-prepaid-keypair.json")

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import run_cli
-from tests.cli.test_cli_signals import IGNORING_SIGINT
 from tests.support.kafka import broker_reachable, delete_topics
 from tests.support.ports import reserved_ports
+from tests.support.signals import IGNORING_SIGINT
 
 RUN_SH = Path(__file__).parents[2] / "deploy" / "local" / "run.sh"
 SUMMARY = "Sample batch: 5 succeeded, 1 validated, 1 failed"

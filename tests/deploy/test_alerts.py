@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import K8S, MONITORING, kustomize
+from tests.support.manifests import K8S, MONITORING, kustomize
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = MONITORING / "prometheus-rules.yaml"
@@ -102,7 +102,7 @@ def test_pods_are_scraped_once() -> None:
 
 
 def test_scrape_annotations_component_points_at_the_ops_port(tmp_path: Path) -> None:
-    from tests.deploy.conftest import render_base_with
+    from tests.support.manifests import render_base_with
 
     objects = render_base_with(K8S / "components" / "scrape-annotations", tmp_path)
     annotations = pod_annotations(objects)

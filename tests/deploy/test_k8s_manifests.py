@@ -21,56 +21,24 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support.manifests import (
+    KUBERNETES_VERSIONS,
+    WORKER,
+    Manifest,
+    objects_of,
+    setting,
+    the,
+    worker_container,
+    worker_env,
+)
 from worker.ops.config import FILE_BACKED_SECRETS, Settings
 from worker.policy.load import parse_policy
 
-Manifest = dict[str, Any]
-
 REPO = Path(__file__).resolve().parents[2]
-KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "PrometheusRule", "ServiceMonitor"}
 #: Validated against Strimzi's CRD schemas in test_strimzi.py.
 STRIMZI_KINDS = {"KafkaTopic", "KafkaUser"}
-WORKER = "ecs-provisioner"
 DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
-
-
-def objects_of(objects: list[Manifest], kind: str, name_prefix: str = "") -> list[Manifest]:
-    """Objects of `kind` whose name starts with `name_prefix` (generated names carry a hash)."""
-    return [
-        obj
-        for obj in objects
-        if obj["kind"] == kind and str(obj["metadata"]["name"]).startswith(name_prefix)
-    ]
-
-
-def the(objects: list[Manifest], kind: str, name: str) -> Manifest:
-    matches = [obj for obj in objects if obj["kind"] == kind and obj["metadata"]["name"] == name]
-    assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
-    return matches[0]
-
-
-def worker_container(objects: list[Manifest]) -> dict[str, Any]:
-    pod = the(objects, "Deployment", WORKER)["spec"]["template"]["spec"]
-    containers: list[dict[str, Any]] = pod["containers"]
-    assert [c["name"] for c in containers] == ["worker"]
-    return containers[0]
-
-
-def worker_env(objects: list[Manifest]) -> dict[str, str]:
-    """The ECSP_* variables the worker gets from its ConfigMap (the only source of config)."""
-    ref = worker_container(objects)["envFrom"][0]["configMapRef"]["name"]
-    data: dict[str, str] = the(objects, "ConfigMap", ref)["data"]
-    return data
-
-
-def setting(objects: list[Manifest], name: str) -> Any:
-    """The effective value of a setting: the ConfigMap's, else the Settings default."""
-    env = worker_env(objects)
-    key = f"ECSP_{name.upper()}"
-    if key in env:
-        return env[key]
-    return Settings.model_fields[name].default
 
 
 def all_containers(objects: list[Manifest]) -> list[tuple[str, dict[str, Any]]]:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.test_k8s_manifests import Manifest, objects_of, setting, the, worker_container
+from tests.support.manifests import Manifest, objects_of, setting, the, worker_container
 from worker.ecs.endpoints import default_endpoint, default_iam_endpoint
 
 WORKER = "ecs-provisioner"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.test_k8s_manifests import setting, the, worker_container
+from tests.support.manifests import setting, the, worker_container
 
 Manifest = dict[str, Any]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -21,47 +20,19 @@ import yaml
 
 from ecsp_contract.channels import CHANNELS, Channel
 from ecsp_contract.tenants import tenant_topic
-from tests.deploy.conftest import K8S, kustomize
-from tests.deploy.test_k8s_manifests import (
+from tests.support.manifests import (
+    K8S,
     KUBERNETES_VERSIONS,
     Manifest,
+    kustomize,
     objects_of,
     setting,
     the,
     worker_container,
 )
+from tests.support.strimzi import acls_of, validate_custom_resource
 
-CRDS = Path(__file__).parent / "crds"
 STRIMZI = K8S / "components" / "strimzi"
-
-
-def crd_schema(kind: str, version: str) -> dict[str, Any]:
-    crd = yaml.safe_load((CRDS / f"{kind.lower()}.yaml").read_text())
-    assert crd["spec"]["names"]["kind"] == kind
-    [served] = [v for v in crd["spec"]["versions"] if v["name"] == version]
-    schema: dict[str, Any] = _strict(served["schema"]["openAPIV3Schema"])
-    return schema
-
-
-def _strict(schema: Any) -> Any:
-    """Objects with known properties accept no others (unless the CRD preserves unknown ones)."""
-    if isinstance(schema, dict):
-        schema = {key: _strict(value) for key, value in schema.items()}
-        if (
-            "properties" in schema
-            and "additionalProperties" not in schema
-            and not schema.get("x-kubernetes-preserve-unknown-fields")
-        ):
-            schema["additionalProperties"] = False
-    elif isinstance(schema, list):
-        schema = [_strict(item) for item in schema]
-    return schema
-
-
-def validate_custom_resource(obj: Manifest) -> None:
-    group, version = obj["apiVersion"].split("/")
-    assert group == "kafka.strimzi.io"
-    jsonschema.validate(obj, crd_schema(obj["kind"], version))
 
 
 @pytest.fixture(scope="module")
@@ -145,17 +116,6 @@ def test_the_five_topics_are_the_workers_with_the_partitions_keda_scales_to(
     for name, spec in topics.items():
         if name != setting(objects, "topic_requests"):
             assert int(spec["config"]["max.message.bytes"]) >= max_event, name
-
-
-def acls_of(user: Manifest) -> dict[tuple[str, str, str], set[str]]:
-    """(resource type, name, pattern type) → operations allowed (every ACL must allow)."""
-    acls: dict[tuple[str, str, str], set[str]] = {}
-    for acl in user["spec"]["authorization"]["acls"]:
-        resource = acl["resource"]
-        assert acl.get("type", "allow") == "allow"
-        key = (resource["type"], resource["name"], resource.get("patternType", "literal"))
-        acls.setdefault(key, set()).update(acl["operations"])
-    return acls
 
 
 def test_the_user_may_do_what_the_worker_does_and_nothing_else(

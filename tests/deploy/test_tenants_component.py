@@ -19,17 +19,18 @@ import yaml
 from ecsp_contract.channels import Channel
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE
 from ecsp_contract.tenants import tenant_topic
-from tests.deploy.conftest import K8S, kustomize
-from tests.deploy.test_k8s_manifests import (
+from tests.support.manifests import (
+    K8S,
     KUBERNETES_VERSIONS,
     Manifest,
+    kustomize,
     objects_of,
     setting,
     the,
     worker_container,
     worker_env,
 )
-from tests.deploy.test_strimzi import acls_of, validate_custom_resource
+from tests.support.strimzi import acls_of, validate_custom_resource
 from worker.tenancy.load import parse_tenants
 from worker.tenancy.model import TenantsDocument
 from worker.tenancy.sharing import DefaultTenantScope

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ecsp_contract.idempotency import client_token
-from tests.e2e.test_worker_e2e import by_key
 from tests.support.bodies import server_body
-from tests.support.kafka import wait_for
+from tests.support.kafka import by_key, wait_for
+from tests.support.metrics import sample
 from tests.support.stack import stack
-from worker.ops.metrics import Metrics
 
 S6_ONLY = 'default:\n  flavors: {allow: ["s6.*"]}\n  max_count: 3\n'
 S6_AND_C7 = 'default:\n  flavors: {allow: ["s6.*", "c7.*"]}\n  max_count: 3\n'
@@ -29,11 +28,6 @@ def replace_file(path: Path, text: str) -> None:
     staged = path.with_suffix(".staged")
     staged.write_text(text)
     os.replace(staged, path)
-
-
-def sample(metrics: Metrics | None, name: str, **labels: str) -> float:
-    assert metrics is not None
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 def policy_failure(event: dict[str, Any]) -> tuple[str, str, bool, list[tuple[str, str]]]:

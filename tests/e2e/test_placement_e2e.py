@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ecsp_contract.idempotency import client_token
-from tests.e2e.test_guardrails_e2e import sample
-from tests.e2e.test_worker_e2e import by_key
 from tests.reliability.observe import read_all
 from tests.support import secrets
 from tests.support.bodies import server_body
+from tests.support.kafka import by_key
+from tests.support.metrics import sample
 from tests.support.stack import Stack, stack, start_worker_process
 from worker.pipeline.alternatives import placement_token
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 FALLBACKS = "ecs-fallbacks"
 CREATES = "POST /v1.1/{project_id}/cloudservers"

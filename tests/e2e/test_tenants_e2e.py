@@ -16,11 +16,10 @@ from typing import Any
 import aiohttp
 
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token, tenant_namespace
-from tests.e2e.test_guardrails_e2e import sample
-from tests.e2e.test_worker_e2e import by_key
 from tests.simulator.simkit import Api
 from tests.support import secrets
-from tests.support.kafka import Record, consume, end_offsets, wait_for
+from tests.support.kafka import Record, by_key, consume, end_offsets, wait_for
+from tests.support.metrics import sample
 from tests.support.stack import PROJECT, Stack, TenantSetup, example, stack
 
 A1, A2, B1 = "a1" + "0" * 30, "a2" + "0" * 30, "b1" + "0" * 30

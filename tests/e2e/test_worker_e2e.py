@@ -11,16 +11,9 @@ from typing import Any
 
 from ecsp_contract.idempotency import client_token
 from tests.support import secrets
-from tests.support.kafka import Record, wait_for
+from tests.support.kafka import by_key, wait_for
 from tests.support.stack import example, examples, stack
-from worker.simulator.config import Faults
-
-
-def by_key(records: list[Record]) -> dict[str | None, list[dict[str, Any]]]:
-    result: dict[str | None, list[dict[str, Any]]] = {}
-    for r in records:
-        result.setdefault(r.key.decode() if r.key else None, []).append(r.json())
-    return result
+from worker.simulator.knobs import Faults
 
 
 def prepaid_manual(name: str = "manual") -> dict[str, Any]:

@@ -10,13 +10,9 @@ import pytest
 
 from tests.support import secrets
 from tests.support.kafka import wait_for
+from tests.support.metrics import sample
 from tests.support.ports import reserved_ports
 from tests.support.stack import example, in_process, settings_from, stack
-from worker.ops.metrics import Metrics
-
-
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels or None) or 0.0
 
 
 async def test_health_readiness_and_metrics_endpoints(kafka_bootstrap: str) -> None:
@@ -103,8 +99,8 @@ async def test_iam_token_mode_never_logs_the_token(
     kafka_bootstrap: str, suite_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from worker.ecs.auth import TokenAuth
-    from worker.simulator.config import SimulatorConfig
-    from worker.simulator.server import running_simulator
+    from worker.simulator.knobs import SimulatorConfig
+    from worker.simulator.serving import running_simulator
 
     issued: list[str] = []
     fetch_token = TokenAuth.token

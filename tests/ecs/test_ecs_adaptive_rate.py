@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ecs.test_ecs_ratelimit import FakeTime
+from tests.support.clock import FakeClock
 from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy
 
 
-def adaptive(fake: FakeTime, **policy: float) -> tuple[AdaptiveRate, list[float]]:
+def adaptive(fake: FakeClock, **policy: float) -> tuple[AdaptiveRate, list[float]]:
     seen: list[float] = []
     rate = AdaptiveRate(
         AimdPolicy(**{"ceiling": 50.0, **policy}),
         burst=40,
-        clock=fake.clock,
+        clock=fake,
         sleep=fake.sleep,
         on_change=seen.append,
     )
@@ -21,7 +21,7 @@ def adaptive(fake: FakeTime, **policy: float) -> tuple[AdaptiveRate, list[float]
 
 
 def test_starts_at_the_ceiling_and_a_throttle_cuts_the_rate_once_per_cooldown() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     rate, seen = adaptive(fake)
     assert rate.rate == 50.0
     for _ in range(20):  # a storm of 429s from calls already in flight: one cut
@@ -34,7 +34,7 @@ def test_starts_at_the_ceiling_and_a_throttle_cuts_the_rate_once_per_cooldown() 
 
 
 def test_climbs_back_one_step_per_second_of_answered_calls_up_to_the_ceiling() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     rate, _ = adaptive(fake, ceiling=10.0, increase=1.0)
     rate.throttled()
     assert rate.rate == pytest.approx(7.0)
@@ -48,7 +48,7 @@ def test_climbs_back_one_step_per_second_of_answered_calls_up_to_the_ceiling() -
 
 
 def test_never_below_the_floor() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     rate, _ = adaptive(fake, ceiling=2.0, floor=0.5)
     for _ in range(20):
         fake.now += 1.0
@@ -57,7 +57,7 @@ def test_never_below_the_floor() -> None:
 
 
 async def test_the_bucket_paces_calls_at_the_adapted_rate() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     rate, _ = adaptive(fake, ceiling=10.0, decrease=0.5)
     rate.throttled()  # 5 calls/s, burst follows the rate (5)
     start = fake.now
@@ -68,7 +68,7 @@ async def test_the_bucket_paces_calls_at_the_adapted_rate() -> None:
 
 def test_settles_near_a_hard_quota() -> None:
     """Simulated: a quota of 10 calls/s answers 429 above it; the rate oscillates just below."""
-    fake = FakeTime()
+    fake = FakeClock()
     rate, _ = adaptive(fake, ceiling=50.0)
     rates = []
     for _ in range(300):

@@ -6,15 +6,8 @@ import asyncio
 
 import pytest
 
+from tests.support.clock import FakeClock
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker, CircuitState
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def state(b: CircuitBreaker) -> str:
@@ -35,7 +28,7 @@ def breaker(clock: FakeClock, **policy: float) -> tuple[CircuitBreaker, list[Cir
 
 def open_breaker() -> tuple[FakeClock, CircuitBreaker, list[CircuitState]]:
     """A breaker (threshold 3, probes after 2 s doubling to 10 s) just opened by 3 outages."""
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     b, changes = breaker(clock)
     for _ in range(3):
         b.outage()
@@ -43,7 +36,7 @@ def open_breaker() -> tuple[FakeClock, CircuitBreaker, list[CircuitState]]:
 
 
 def test_opens_after_threshold_outages_in_a_row_and_answers_reset_the_streak() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     b, changes = breaker(clock)
     b.outage()
     b.outage()
@@ -59,7 +52,7 @@ def test_opens_after_threshold_outages_in_a_row_and_answers_reset_the_streak() -
 
 
 def test_throttling_is_not_an_outage_and_does_not_reset_the_streak() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     b, _ = breaker(clock)
     b.outage()
     b.outage()

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.ecs.test_ecs_client_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from tests.support.bodies import server_body
 from tests.support.ecs_client import layered_client
+from tests.support.ecs_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
 from worker.ecs.client import EcsClient
@@ -72,6 +72,7 @@ async def test_connection_refused_opens_the_breaker_too() -> None:
     assert not await breaker.wait_available(0.01)
 
 
+@pytest.mark.slow  # seconds of real time against a per-second quota
 async def test_a_hard_quota_lowers_the_adaptive_rate_and_every_call_succeeds() -> None:
     changes: list[float] = []
     rate = AdaptiveRate(AimdPolicy(ceiling=50.0), burst=50, on_change=changes.append)

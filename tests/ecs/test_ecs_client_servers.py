@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.ecs.test_ecs_client_sim import PROJECT, new_token, simulator, wait_final
 from tests.support.bodies import server_body
+from tests.support.ecs_sim import PROJECT, new_token, simulator, wait_final
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import ServerPage, ServerSummary
 from worker.ecs.servers import ServerQuery, list_all_servers

@@ -18,6 +18,7 @@ import pytest
 
 from tests.ecs.ecs_testkit import RecordingObserver
 from tests.support.bodies import server_body
+from tests.support.clock import ShiftedClock
 from tests.support.ecs_client import layered_client
 from tests.support.secret_mount import write_secret
 from tests.support.secrets import ROTATED_AK, ROTATED_SK, TEST_AK, TEST_SK
@@ -34,8 +35,8 @@ from worker.ecs.errors import EcsApiError
 from worker.ecs.observer import SilentObserver
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.transport import HttpSettings
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 
@@ -159,17 +160,6 @@ async def test_temporary_keys_need_their_token_and_are_refused_once_revoked_or_e
             await sim.create(first)
 
 
-@dataclass
-class Clock:
-    """Real time plus an offset the test moves forward; the simulator and the credential source
-    share it (the simulator then ignores the signature's clock skew)."""
-
-    offset: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
 def metadata_source(sim: Sim, clock: Callable[[], float], observer: Any = None) -> Any:
     return MetadataCredentials(
         sim.session,
@@ -181,7 +171,7 @@ def metadata_source(sim: Sim, clock: Callable[[], float], observer: Any = None) 
 
 
 async def test_metadata_credentials_are_renewed_before_they_expire() -> None:
-    clock = Clock()
+    clock = ShiftedClock()
     async with simulator(
         clock=clock, metadata_credential_ttl_seconds=3600, skew_seconds=1e9
     ) as sim:
@@ -206,7 +196,7 @@ async def test_metadata_credentials_are_renewed_before_they_expire() -> None:
 async def test_metadata_credentials_renewed_after_a_401_and_shared_by_concurrent_callers() -> None:
     """The worker's clock is an hour behind the service's: its cached credentials look valid
     but are refused; one renewal serves every caller that got the 401."""
-    service_clock = Clock()
+    service_clock = ShiftedClock()
     async with simulator(
         clock=service_clock, metadata_credential_ttl_seconds=3600, skew_seconds=1e9
     ) as sim:
@@ -225,7 +215,7 @@ async def test_metadata_credentials_renewed_after_a_401_and_shared_by_concurrent
 async def test_a_metadata_service_without_session_tokens_still_works() -> None:
     from aiohttp import web
 
-    from worker.simulator.server import serving
+    from worker.simulator.serving import serving
 
     async def security_key(request: web.Request) -> web.Response:
         assert "X-Metadata-Token" not in request.headers

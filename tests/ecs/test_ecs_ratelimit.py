@@ -4,37 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 
+from tests.support.clock import FakeClock
 from tests.support.timing import loop_lag
 from worker.ecs.ratelimit import TokenBucket
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def sleep_after(self, gate: asyncio.Event) -> Callable[[float], Awaitable[None]]:
-        """A sleep that returns only once `gate` is set, then moves this clock on."""
-
-        async def sleep(seconds: float) -> None:
-            await gate.wait()
-            self.now += seconds
-
-        return sleep
-
-
 async def test_burst_then_one_token_per_interval() -> None:
-    fake = FakeTime()
-    bucket = TokenBucket(rate=10.0, burst=3, clock=fake.clock, sleep=fake.sleep)
+    fake = FakeClock()
+    bucket = TokenBucket(rate=10.0, burst=3, clock=fake, sleep=fake.sleep)
     times = []
     for _ in range(6):
         await bucket.acquire()
@@ -43,8 +23,8 @@ async def test_burst_then_one_token_per_interval() -> None:
 
 
 async def test_idle_time_refills_up_to_burst_only() -> None:
-    fake = FakeTime()
-    bucket = TokenBucket(rate=1.0, burst=2, clock=fake.clock, sleep=fake.sleep)
+    fake = FakeClock()
+    bucket = TokenBucket(rate=1.0, burst=2, clock=fake, sleep=fake.sleep)
     fake.now = 100.0  # a long idle period saves at most `burst` tokens
     for _ in range(3):
         await bucket.acquire()
@@ -53,8 +33,8 @@ async def test_idle_time_refills_up_to_burst_only() -> None:
 
 async def test_disabled_when_rate_is_not_positive() -> None:
     for rate in (0.0, -1.0):
-        fake = FakeTime()
-        bucket = TokenBucket(rate=rate, burst=1, clock=fake.clock, sleep=fake.sleep)
+        fake = FakeClock()
+        bucket = TokenBucket(rate=rate, burst=1, clock=fake, sleep=fake.sleep)
         for _ in range(100):
             await bucket.acquire()
         assert fake.now == 0.0
@@ -84,10 +64,8 @@ async def test_holds_the_configured_rate_in_real_time_with_concurrent_callers() 
 
 
 async def test_cancelled_wait_returns_its_token() -> None:
-    fake = FakeTime()
-    bucket = TokenBucket(
-        rate=1.0, burst=1, clock=fake.clock, sleep=fake.sleep_after(asyncio.Event())
-    )
+    fake = FakeClock()
+    bucket = TokenBucket(rate=1.0, burst=1, clock=fake, sleep=fake.sleep_after(asyncio.Event()))
     await bucket.acquire()  # uses the one saved token
     waiter = asyncio.create_task(bucket.acquire())
     await asyncio.sleep(0)
@@ -101,8 +79,8 @@ async def test_cancelled_wait_returns_its_token() -> None:
 
 
 async def test_try_acquire_takes_a_free_token_and_never_waits() -> None:
-    fake = FakeTime()
-    bucket = TokenBucket(rate=10.0, burst=2, clock=fake.clock, sleep=fake.sleep)
+    fake = FakeClock()
+    bucket = TokenBucket(rate=10.0, burst=2, clock=fake, sleep=fake.sleep)
     assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]
     fake.now = 0.1  # one token due
     assert [bucket.try_acquire() for _ in range(2)] == [True, False]
@@ -111,9 +89,9 @@ async def test_try_acquire_takes_a_free_token_and_never_waits() -> None:
 
 
 async def test_try_acquire_does_not_jump_a_queued_call() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     released = asyncio.Event()
-    bucket = TokenBucket(rate=10.0, burst=1, clock=fake.clock, sleep=fake.sleep_after(released))
+    bucket = TokenBucket(rate=10.0, burst=1, clock=fake, sleep=fake.sleep_after(released))
     assert bucket.try_acquire()
     queued = asyncio.create_task(bucket.acquire())  # waits 0.1 s for the next token
     await asyncio.sleep(0)

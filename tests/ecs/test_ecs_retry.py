@@ -6,23 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from tests.support.clock import FakeClock
 from worker.ecs.errors import EcsApiError
 from worker.ecs.retry import RetryPolicy, call_with_retry
-
-
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _retryable(retry_after: float | None = None) -> EcsApiError:
@@ -42,7 +28,7 @@ def _failing(
 
 
 async def test_retries_until_success_and_counts_attempts() -> None:
-    fake, seen = FakeTime(), list[float]()
+    fake, seen = FakeClock(), list[float]()
     retried: list[tuple[str, int, float]] = []
     result, attempts = await call_with_retry(
         _failing([_retryable(), _retryable()], seen),
@@ -50,7 +36,7 @@ async def test_retries_until_success_and_counts_attempts() -> None:
         on_retry=lambda err, n, delay: retried.append((err.code, n, delay)),
         sleep=fake.sleep,
         rand=lambda: 1.0,
-        clock=fake.clock,
+        clock=fake,
     )
     assert (result, attempts) == ("done", 3)
     assert fake.sleeps == [1.0, 2.0]
@@ -59,14 +45,14 @@ async def test_retries_until_success_and_counts_attempts() -> None:
 
 
 async def test_permanent_error_is_not_retried() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     permanent = EcsApiError("Ecs.0005", "bad", http_status=400, retryable=False)
     with pytest.raises(EcsApiError) as caught:
         await call_with_retry(
             _failing([permanent], []),
             RetryPolicy(),
             sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         )
     assert caught.value is permanent
     assert caught.value.attempts == 1
@@ -74,7 +60,7 @@ async def test_permanent_error_is_not_retried() -> None:
 
 
 async def test_gives_up_after_max_attempts_with_the_last_error() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     errors = [_retryable() for _ in range(10)]
     last = errors[2]
     with pytest.raises(EcsApiError) as caught:
@@ -82,7 +68,7 @@ async def test_gives_up_after_max_attempts_with_the_last_error() -> None:
             _failing(errors, []),
             RetryPolicy(max_attempts=3, base_delay=0.1, max_delay=1.0, deadline=100.0),
             sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         )
     assert caught.value is last
     assert caught.value.attempts == 3
@@ -99,26 +85,26 @@ async def test_full_jitter_is_uniform_below_an_exponential_cap() -> None:
 
 
 async def test_retry_after_is_a_floor_on_the_wait() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     await call_with_retry(
         _failing([_retryable(retry_after=7.0), _retryable(retry_after=0.1)], []),
         RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=2.0, deadline=100.0),
         sleep=fake.sleep,
         rand=lambda: 0.5,
-        clock=fake.clock,
+        clock=fake,
     )
     assert fake.sleeps == [7.0, 1.0]
 
 
 async def test_deadline_stops_before_a_wait_that_would_cross_it() -> None:
-    fake = FakeTime()
+    fake = FakeClock()
     errors = [_retryable(retry_after=4.0) for _ in range(10)]
     with pytest.raises(EcsApiError) as caught:
         await call_with_retry(
             _failing(errors, []),
             RetryPolicy(max_attempts=10, base_delay=0.0, max_delay=0.0, deadline=10.0),
             sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         )
     assert fake.sleeps == [4.0, 4.0]  # a third wait would end at 12 s > 10 s
     assert caught.value.attempts == 3
@@ -130,14 +116,14 @@ async def test_a_wait_ending_exactly_at_the_deadline_is_not_started(
     wait: float, sleeps: list[float]
 ) -> None:
     """Deadline 10 s: 5 + 5 ends at 10 s, leaving the third attempt nothing; 4.999 twice fits."""
-    fake = FakeTime()
+    fake = FakeClock()
     errors = [_retryable(retry_after=wait) for _ in range(3)]
     with pytest.raises(EcsApiError) as caught:
         await call_with_retry(
             _failing(errors, []),
             RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=10.0),
             sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         )
     assert fake.sleeps == sleeps
     assert caught.value.attempts == len(sleeps) + 1
@@ -145,14 +131,14 @@ async def test_a_wait_ending_exactly_at_the_deadline_is_not_started(
 
 async def test_the_deadline_counts_from_the_first_call_whatever_the_clock_reads() -> None:
     """A monotonic clock starts anywhere: the budget is measured from the first call."""
-    fake, seen = FakeTime(now=5000.0), list[float]()
+    fake, seen = FakeClock(now=5000.0), list[float]()
     errors = [_retryable(retry_after=4.0) for _ in range(10)]
     with pytest.raises(EcsApiError):
         await call_with_retry(
             _failing(errors, seen),
             RetryPolicy(max_attempts=10, base_delay=0.0, max_delay=0.0, deadline=10.0),
             sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         )
     assert fake.sleeps == [4.0, 4.0]
     assert seen == [10.0, 6.0, 2.0]

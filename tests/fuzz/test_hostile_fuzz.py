@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.fuzz.hostile import Record, hostile_records
 from tests.fuzz.malformed import schema_accepts
-from tests.fuzz.test_decode_fuzz import PROJECT, TERMINAL, AcceptingApi, pipeline
 from tests.support import secrets
+from tests.support.accepting_api import PROJECT, TERMINAL, AcceptingApi, pipeline
 from worker.consumer.publisher import EventPublisher
 from worker.ops.metrics import Metrics
 from worker.pipeline.port import InboundMessage, answer_key

@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
+from tests.support.clock import FakeClock
 from worker.ops.kafka_log import KafkaClientLogs, install
-
-
-@dataclass
-class Clock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Capture(logging.Handler):
@@ -33,12 +25,12 @@ class Capture(logging.Handler):
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def captured(clock: Clock) -> Iterator[Capture]:
+def captured(clock: FakeClock) -> Iterator[Capture]:
     capture = Capture()
     root = logging.getLogger("aiokafka")
     root.addHandler(capture)  # sees the package logger's records and its children's
@@ -50,7 +42,7 @@ def captured(clock: Clock) -> Iterator[Capture]:
         install()  # a fresh filter for the rest of the suite
 
 
-def restart_broker(node: int, clock: Clock, seconds: int) -> None:
+def restart_broker(node: int, clock: FakeClock, seconds: int) -> None:
     """What aiokafka logs, roughly every 100 ms, while broker `node` is down."""
     client = logging.getLogger("aiokafka")  # as aiokafka/client.py names it
     fetcher = logging.getLogger("aiokafka.consumer.fetcher")
@@ -63,7 +55,7 @@ def restart_broker(node: int, clock: Clock, seconds: int) -> None:
 
 
 def test_a_rolling_restart_of_two_brokers_logs_a_few_warnings_and_no_error(
-    captured: Capture, clock: Clock
+    captured: Capture, clock: FakeClock
 ) -> None:
     restart_broker(1, clock, 20)  # 600 lines from aiokafka
     clock.now += 40  # node 1 back, quiet
@@ -80,7 +72,7 @@ def test_a_rolling_restart_of_two_brokers_logs_a_few_warnings_and_no_error(
 
 
 def test_a_long_outage_is_repeated_once_a_minute_with_a_count(
-    captured: Capture, clock: Clock
+    captured: Capture, clock: FakeClock
 ) -> None:
     restart_broker(3, clock, 125)
     node3 = [m for _, m in captured.lines() if m.startswith("kafka node 3: ")]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from tests.architecture.test_imports import loaded_by, offending
+from tests.support.imports import loaded_by, offending
 from worker.ops.logging import add_trace_ids
 from worker.ops.tracing import TracingConfigError, start_tracing, tracing_requested
 

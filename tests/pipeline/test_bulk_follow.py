@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from tests.support.clock import FakeClock
 from worker.ecs.errors import EcsApiError
 from worker.ecs.models import ServerPage, ServerSummary
 from worker.ecs.servers import ServerQuery
@@ -50,15 +51,7 @@ class Lister:
         return ServerPage(count=len(page), servers=tuple(page))
 
 
-@dataclass
-class Clock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def follower(lister: Lister, clock: Clock) -> BulkFollower:
+def follower(lister: Lister, clock: FakeClock) -> BulkFollower:
     return BulkFollower(lister, CONFIG, clock=clock)
 
 
@@ -68,7 +61,7 @@ def woken(watch: JobWatch) -> bool:
 
 async def test_lists_building_servers_by_deployment_tag_page_by_page() -> None:
     lister = Lister([[building("s1", TOKEN_A), building("s2", TOKEN_B)], [building("s3", TOKEN_B)]])
-    bulk = follower(lister, Clock())
+    bulk = follower(lister, FakeClock(1000.0))
     async with bulk.watching(PROJECT, TOKEN_A) as a, bulk.watching(PROJECT, TOKEN_B) as b:
         assert await bulk.list_once(PROJECT) == 0
         assert lister.calls == [(PROJECT, None), (PROJECT, "s2")]  # marker: the page's last
@@ -81,7 +74,7 @@ async def test_lists_building_servers_by_deployment_tag_page_by_page() -> None:
 
 async def test_a_job_seen_building_wakes_once_its_servers_left_build() -> None:
     lister = Lister([[building("s1", TOKEN_A)], [building("s2", TOKEN_B)]])
-    bulk = follower(lister, Clock())
+    bulk = follower(lister, FakeClock(1000.0))
     async with bulk.watching(PROJECT, TOKEN_A) as a, bulk.watching(PROJECT, TOKEN_B) as b:
         await bulk.list_once(PROJECT)
         assert await bulk.list_once(PROJECT) == 1  # A left BUILD; B was never seen: waits
@@ -93,7 +86,7 @@ async def test_a_job_seen_building_wakes_once_its_servers_left_build() -> None:
 async def test_a_job_missing_from_the_list_is_not_taken_as_finished() -> None:
     """Eventual consistency: never seen building means "not listed yet", until unseen_seconds,
     when it is checked once (a job shorter than the list's delay), and never again."""
-    clock = Clock()
+    clock = FakeClock(1000.0)
     lister = Lister([[], [], []])
     bulk = follower(lister, clock)
     async with bulk.watching(PROJECT, TOKEN_A) as a:
@@ -113,7 +106,7 @@ async def test_a_failed_listing_wakes_nobody() -> None:
     throttled = EcsApiError("APIG.0308", "throttled", http_status=429, retryable=True)
     full_page = [building("s9", TOKEN_B), building("s8", TOKEN_B)]
     lister = Lister([[building("s1", TOKEN_A)], full_page, throttled, []])
-    bulk = follower(lister, Clock())
+    bulk = follower(lister, FakeClock(1000.0))
     async with bulk.watching(PROJECT, TOKEN_A) as a, bulk.watching(PROJECT, TOKEN_B):
         await bulk.list_once(PROJECT)
         assert await bulk.list_once(PROJECT) == 0  # A is not on the first page, but unproven
@@ -127,7 +120,7 @@ async def test_a_failed_listing_wakes_nobody() -> None:
 
 async def test_projects_are_listed_separately_and_watches_end_with_their_block() -> None:
     lister = Lister([[building("s1", TOKEN_A)]])
-    bulk = follower(lister, Clock())
+    bulk = follower(lister, FakeClock(1000.0))
     async with bulk.watching(OTHER_PROJECT, TOKEN_A):
         assert bulk.watched() == 1
         await bulk.list_once(OTHER_PROJECT)
@@ -156,7 +149,7 @@ async def test_the_task_lists_on_its_interval_while_jobs_are_watched_then_ends()
         sleeps.append(seconds)
         await asyncio.sleep(0)
 
-    bulk = BulkFollower(lister, CONFIG, clock=Clock(), sleep=sleep)
+    bulk = BulkFollower(lister, CONFIG, clock=FakeClock(1000.0), sleep=sleep)
     async with bulk.watching(PROJECT, TOKEN_A) as a:
         await a.wait(5)  # the second listing wakes it
         assert lister.calls == [(PROJECT, None), (PROJECT, None)]

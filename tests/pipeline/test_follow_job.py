@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ecsp_contract.events import SubJobInfo
+from tests.support.clock import FakeClock
 from worker.ecs.errors import EcsApiError, network_error
 from worker.ecs.models import JobStatus, SubJob
 from worker.pipeline.events import sub_job_infos
@@ -39,24 +40,10 @@ class Jitter(random.Random):
 
 
 @dataclass
-class FakeTime:
-    now: float = 100.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@dataclass
 class JobReader:
     """Answers reads of JOB_ID in PROJECT from `answers` in turn (the last one repeats)."""
 
-    time: FakeTime
+    time: FakeClock
     answers: list[JobStatus | EcsApiError]
     read_at: list[float] = field(default_factory=list)
 
@@ -100,7 +87,7 @@ def job(
 
 @dataclass
 class Run:
-    time: FakeTime
+    time: FakeClock
     reader: JobReader
     announced: list[JobStatus]
 
@@ -109,7 +96,7 @@ async def follow(
     answers: list[JobStatus | EcsApiError], *, deadline_in: float = 60.0, jitter: float = 0.5
 ) -> tuple[JobStatus | StageFailure, Run]:
     """Follows JOB_ID against `answers`; returns the job or the failure, and what happened."""
-    fake = FakeTime()
+    fake = FakeClock(100.0)
     run = Run(fake, JobReader(fake, answers), [])
 
     async def on_awaiting_payment(status: JobStatus) -> None:
@@ -127,7 +114,7 @@ async def follow(
             on_awaiting_payment=on_awaiting_payment,
             rng=Jitter(jitter),
             sleep=fake.sleep,
-            clock=fake.clock,
+            clock=fake,
         )
     except StageFailure as failure:
         result = failure

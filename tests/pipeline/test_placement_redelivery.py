@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline.test_placement_sim import Cloud, DiesFollowing, cloud, codes, token_of
 from tests.support.pipeline import body, message, pipeline_for, settings
+from tests.support.placement_cloud import Cloud, DiesFollowing, cloud, codes, token_of
 from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
 from worker.ecs.errors import unavailable_error
 from worker.ecs.models import ServerPage
 from worker.ecs.servers import ServerQuery
 from worker.pipeline.capacity_memory import CapacityMemory
 from worker.pipeline.placement import Placer
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 LIST = "GET /v1/{project_id}/cloudservers/detail"
 

@@ -25,8 +25,8 @@ from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
 from worker.ecs.retry import RetryPolicy
 from worker.ops.config import Settings
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 from worker.tenancy.model import TenantsDocument
 
 AK, SK = "TOKENAK0000000000001", "token-secret-key-1"

@@ -18,8 +18,8 @@ import pytest
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.idempotency import client_token
 from ecsp_contract.verdict import check_body
-from tests.simulator.simkit import FakeClock
 from tests.support.bodies import server_body
+from tests.support.clock import FakeClock
 from tests.support.ecs_client import layered_client
 from tests.support.pipeline import pipeline_for
 from worker.ecs.auth import AkSkAuth
@@ -40,8 +40,8 @@ from worker.pipeline.tagging import (
     request_digest,
     tag_body,
 )
-from worker.simulator.config import Faults, SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import Faults, SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 AK, SK = "RECONCILEAK000000001", "reconcile-secret-1"
 PROJECT = "0123456789abcdef0123456789abcdef"

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.support.clock import FakeClock
 from worker.policy.budget import HourlyBudget
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_servers_fit_until_the_limit_then_leave_the_window() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     budget = HourlyBudget(60.0, clock)
     assert budget.try_spend("p", 2, 5) is not None
     assert budget.try_spend("p", 2, 5) is not None
@@ -29,7 +22,7 @@ def test_servers_fit_until_the_limit_then_leave_the_window() -> None:
 
 
 def test_no_limit_always_fits_and_a_refund_gives_room_back() -> None:
-    budget = HourlyBudget(60.0, Clock())
+    budget = HourlyBudget(60.0, FakeClock(1000.0))
     assert budget.try_spend("p", 100, None) is not None
     spent = budget.try_spend("q", 3, 3)
     assert spent is not None

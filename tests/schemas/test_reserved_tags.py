@@ -19,8 +19,9 @@ import pytest
 from ecsp_contract.reserved import is_reserved_tag_key
 from ecsp_contract.verdict import InvalidBody, ReservedTags, check_body
 from tests.schemas.conftest import schema_validator
-from tests.simulator.simkit import FakeClock, config, new_token, simulator
+from tests.simulator.simkit import START, config, new_token, simulator
 from tests.support.bodies import server_body
+from tests.support.clock import FakeClock
 from tests.support.pipeline import message, pipeline_for, settings
 from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
 from worker.cli.main import main
@@ -110,7 +111,7 @@ async def test_the_worker_refuses_them_before_any_call(
 
 
 async def test_the_simulator_accepts_them_as_the_api_does() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         for _, server, _ in FORGED:
             reply = await api.create(server_body(**server), new_token())

@@ -14,7 +14,7 @@ from ecsp_contract.suggest import closest
 from ecsp_contract.verdict import InvalidBody, check_body
 from tests.schemas.corpus import CASES as CORPUS
 from tests.schemas.corpus import apply_change
-from tests.schemas.test_schemas_request_invalid import CASES as BROKEN_RULES
+from tests.support.invalid_requests import CASES as BROKEN_RULES
 
 UUID = "6242ef48-4d35-49c8-8711-a6e54902e44a"
 

@@ -15,26 +15,13 @@ import aiohttp
 from multidict import CIMultiDict
 
 from worker.ecs.signing import sign_request
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 AK = "SIMAK0000000000000001"
 SK = "sim-secret-key-0001"
 PROJECT = "0123456789abcdef0123456789abcdef"
 START = 1_750_000_000.0
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def prepaid(auto_pay: str) -> dict[str, Any]:

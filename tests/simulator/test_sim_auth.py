@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.simulator.simkit import (
-    AK,
-    PROJECT,
-    SK,
-    Api,
-    FakeClock,
-    Reply,
-    config,
-    new_token,
-    simulator,
-)
+from tests.simulator.simkit import AK, PROJECT, SK, START, Api, Reply, config, new_token, simulator
 from tests.support.bodies import server_body
+from tests.support.clock import FakeClock
 
 
 def _no_secret_in(raw: bytes, *secrets: str) -> None:
@@ -25,14 +16,14 @@ def _no_secret_in(raw: bytes, *secrets: str) -> None:
 
 
 async def test_signed_create_is_accepted_and_tagged_with_a_request_id() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         reply = await api.create(server_body(), new_token())
         assert reply.status == 200
         assert len(reply.headers["X-Request-Id"]) == 32
 
 
 async def test_wrong_secret_key_is_apig_0301_without_echoing_credentials() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         api.sk = "not-the-secret"
         reply = await api.create(server_body(), new_token())
         assert reply.status == 401
@@ -45,7 +36,7 @@ async def test_wrong_secret_key_is_apig_0301_without_echoing_credentials() -> No
 
 
 async def test_body_changed_after_signing_is_rejected() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         body = json.dumps(server_body()).encode()
         reply = await api.request(
             "POST",
@@ -60,7 +51,7 @@ async def test_body_changed_after_signing_is_rejected() -> None:
 
 
 async def test_signed_header_changed_after_signing_is_rejected() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
 
         def other_token(headers: dict[str, str]) -> dict[str, str]:
             return {**headers, "X-Client-Token": new_token()}
@@ -77,7 +68,7 @@ async def test_signed_header_changed_after_signing_is_rejected() -> None:
 
 
 async def test_clock_skew_over_15_minutes_is_rejected_within_is_accepted() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     path = f"/v1.1/{PROJECT}/cloudservers"
     body = json.dumps(server_body()).encode()
     async with simulator(config(clock)) as api:
@@ -92,7 +83,7 @@ async def test_clock_skew_over_15_minutes_is_rejected_within_is_accepted() -> No
 
 
 async def test_unknown_access_key_is_rejected_without_naming_it() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         api.ak = "UNKNOWNAK12345"
         reply = await api.create(server_body(), new_token())
         assert reply.status == 401
@@ -101,7 +92,7 @@ async def test_unknown_access_key_is_rejected_without_naming_it() -> None:
 
 
 async def test_unsigned_request_is_rejected() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         reply = await api.request(
             "POST", f"/v1.1/{PROJECT}/cloudservers", json.dumps(server_body()).encode(), sign=False
         )
@@ -126,7 +117,7 @@ async def _issue(api: Api, body: bytes) -> Reply:
 
 
 async def test_iam_token_is_issued_and_accepted_until_it_expires() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         issued = await _issue(api, _iam_body("alice", "alice-password-1", {"id": PROJECT}))
         assert issued.status == 201
@@ -166,7 +157,7 @@ async def test_iam_token_is_issued_and_accepted_until_it_expires() -> None:
 
 
 async def test_iam_wrong_password_and_unknown_token_are_401() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         wrong = await _issue(api, _iam_body("alice", "guess"))
         assert wrong.status == 401
         assert "X-Subject-Token" not in wrong.headers
@@ -184,7 +175,7 @@ async def test_iam_wrong_password_and_unknown_token_are_401() -> None:
 
 
 async def test_token_scoped_to_another_project_is_ecs_0023() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         issued = await _issue(api, _iam_body("alice", "alice-password-1", {"id": "f" * 32}))
         reply = await api.request(
             "GET",

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.simulator.simkit import Api, FakeClock, config, new_token, simulator
+from tests.simulator.simkit import START, Api, config, new_token, simulator
 from tests.support.bodies import server_body
-from worker.simulator.config import Faults, FaultsError, offering_in, parse_offering
+from tests.support.clock import FakeClock
+from worker.simulator.knobs import Faults, FaultsError, offering_in, parse_offering
 
 AT_CREATE = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)
 IN_JOB = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=1.0)
@@ -22,7 +23,7 @@ def body(flavor: str = "s6.small.1", zone: str | None = "az1", count: int = 1) -
 
 
 async def test_sold_out_at_create_time_is_ecs_0319_and_not_remembered_with_the_token() -> None:
-    async with simulator(config(FakeClock(), faults=AT_CREATE)) as api:
+    async with simulator(config(FakeClock(START), faults=AT_CREATE)) as api:
         token = new_token()
         refused = await api.create(body(), token)
         assert refused.status == 400
@@ -42,7 +43,7 @@ async def test_sold_out_at_create_time_is_ecs_0319_and_not_remembered_with_the_t
 
 
 async def test_sold_out_in_the_job_fails_every_sub_job_and_replays_the_same_job() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, faults=IN_JOB, job_seconds=(10.0, 10.0))) as api:
         token = new_token()
         created = await api.create(body(count=3), token)
@@ -62,7 +63,7 @@ async def test_sold_out_in_the_job_fails_every_sub_job_and_replays_the_same_job(
 
 async def _statuses(seed: int, creates: int) -> list[int]:
     faults = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.5)
-    async with simulator(config(FakeClock(), faults=faults, seed=seed)) as api:
+    async with simulator(config(FakeClock(START), faults=faults, seed=seed)) as api:
         return [(await api.create(body(), new_token())).status for _ in range(creates)]
 
 
@@ -97,14 +98,14 @@ def test_bad_patterns_are_refused(text: str) -> None:
 
 async def test_a_create_naming_no_zone_is_sold_out_only_by_a_zone_wildcard() -> None:
     faults = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)
-    async with simulator(config(FakeClock(), faults=faults)) as api:
+    async with simulator(config(FakeClock(START), faults=faults)) as api:
         assert (await api.create(body(zone=None))).status == 200
         await api.sim("POST", "/_sim/faults", {"sold_out": ["s6.small.1@*"]})
         assert (await api.create(body(zone=None))).status == 400
 
 
 async def test_sold_out_changes_at_run_time_and_bad_updates_are_refused() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         assert (await api.sim("GET", "/_sim/faults")).json["sold_out"] == []
         update = {"sold_out": ["c7@az2", "*@az3"], "sold_out_job_rate": 0.25}
         changed = await api.sim("POST", "/_sim/faults", update)
@@ -125,7 +126,7 @@ async def _policies(api: Api, query: str = "") -> Any:
 
 async def test_sell_policies_show_sold_out_offerings_and_follow_changes() -> None:
     faults = Faults(sold_out=("c7.large.2@az2", "*@az9"), sold_out_job_rate=0.0)
-    async with simulator(config(FakeClock(), faults=faults)) as api:
+    async with simulator(config(FakeClock(START), faults=faults)) as api:
         await api.create(body(zone="az1"), new_token())
         listed = await _policies(api)
         assert listed == {
@@ -158,7 +159,7 @@ async def test_sell_policies_show_sold_out_offerings_and_follow_changes() -> Non
 
 async def test_sell_policies_page_by_marker_list_spot_only_and_need_a_signature() -> None:
     faults = Faults(sold_out=tuple(f"f{i}@az1" for i in range(5)))
-    async with simulator(config(FakeClock(), faults=faults)) as api:
+    async with simulator(config(FakeClock(START), faults=faults)) as api:
         first = await _policies(api, "?limit=2")
         assert first["count"] == 5
         assert [p["id"] for p in first["sell_policies"]] == [1, 2]
@@ -172,7 +173,7 @@ async def test_sell_policies_page_by_marker_list_spot_only_and_need_a_signature(
 
 async def test_an_offering_over_quota_is_refused_ecs_0001_before_capacity_is_looked_at() -> None:
     faults = Faults(quota_exceeded=("c7.8xlarge.2@*",), sold_out=("*@az1",), sold_out_job_rate=0)
-    async with simulator(config(FakeClock(), faults=faults)) as api:
+    async with simulator(config(FakeClock(START), faults=faults)) as api:
         refused = await api.create(body(flavor="c7.8xlarge.2"), new_token())
         assert refused.status == 400
         assert refused.json["error"]["code"] == "Ecs.0001"

@@ -8,9 +8,10 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from tests.simulator.simkit import Api, FakeClock, config, new_token, simulator
+from tests.simulator.simkit import START, Api, config, new_token, simulator
 from tests.support.bodies import server_body
-from worker.simulator.config import Faults
+from tests.support.clock import FakeClock
+from worker.simulator.knobs import Faults
 
 
 async def _statuses(api: Api, calls: int) -> Counter[int]:
@@ -22,7 +23,7 @@ async def _statuses(api: Api, calls: int) -> Counter[int]:
 
 async def test_throttle_rate_is_roughly_honoured_with_apig_0308_and_retry_after() -> None:
     faults = Faults(throttle_rate=0.3)
-    async with simulator(config(FakeClock(), faults=faults, retry_after_seconds=2)) as api:
+    async with simulator(config(FakeClock(START), faults=faults, retry_after_seconds=2)) as api:
         seen = await _statuses(api, 400)
         assert 80 <= seen[429] <= 160
         assert seen[429] + seen[404] == 400
@@ -40,7 +41,7 @@ async def test_throttle_rate_is_roughly_honoured_with_apig_0308_and_retry_after(
 
 async def test_error_rate_is_roughly_honoured_without_side_effects() -> None:
     faults = Faults(error_rate=0.2)
-    async with simulator(config(FakeClock(), faults=faults)) as api:
+    async with simulator(config(FakeClock(START), faults=faults)) as api:
         seen: Counter[int] = Counter()
         for _ in range(300):
             seen[(await api.create(server_body())).status] += 1
@@ -53,13 +54,13 @@ async def test_error_rate_is_roughly_honoured_without_side_effects() -> None:
 
 
 async def test_drop_gives_a_connection_error() -> None:
-    async with simulator(config(FakeClock(), faults=Faults(drop_rate=1.0))) as api:
+    async with simulator(config(FakeClock(START), faults=Faults(drop_rate=1.0))) as api:
         with pytest.raises(aiohttp.ClientConnectionError):
             await api.create(server_body())
 
 
 async def test_retrying_through_drops_with_one_token_creates_each_server_once() -> None:
-    async with simulator(config(FakeClock(), faults=Faults(drop_rate=0.5))) as api:
+    async with simulator(config(FakeClock(START), faults=Faults(drop_rate=0.5))) as api:
         tokens = [new_token() for _ in range(30)]
         for token in tokens:
             for _attempt in range(50):
@@ -76,14 +77,14 @@ async def test_retrying_through_drops_with_one_token_creates_each_server_once() 
 
 
 async def test_latency_is_added() -> None:
-    async with simulator(config(FakeClock(), faults=Faults(latency_ms=(60.0, 80.0)))) as api:
+    async with simulator(config(FakeClock(START), faults=Faults(latency_ms=(60.0, 80.0)))) as api:
         started = time.perf_counter()
         await api.job("0" * 32)
         assert time.perf_counter() - started >= 0.06
 
 
 async def test_faults_change_at_run_time_and_reject_unknown_fields() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         assert (await _statuses(api, 20))[404] == 20
         changed = await api.sim("POST", "/_sim/faults", {"throttle_rate": 1, "latency_ms": [0, 1]})
         assert changed.status == 200
@@ -108,7 +109,7 @@ async def test_faults_change_at_run_time_and_reject_unknown_fields() -> None:
 
 
 async def test_job_seconds_change_at_run_time() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(100.0, 100.0))) as api:
         await api.sim("POST", "/_sim/faults", {"job_seconds": [0, 0]})
         created = await api.create(server_body())
@@ -118,7 +119,7 @@ async def test_job_seconds_change_at_run_time() -> None:
 async def _run(seed: int) -> list[object]:
     faults = Faults(throttle_rate=0.2, error_rate=0.2, job_failure_rate=0.5)
     outcome: list[object] = []
-    async with simulator(config(FakeClock(), seed=seed, faults=faults)) as api:
+    async with simulator(config(FakeClock(START), seed=seed, faults=faults)) as api:
         for _ in range(40):
             reply = await api.create(server_body(count=2))
             outcome.append((reply.status, reply.json.get("job_id"), reply.json.get("serverIds")))
@@ -132,7 +133,7 @@ async def test_same_seed_same_run() -> None:
 
 
 async def test_stats_count_requests_by_status_and_unknown_paths_are_apig_0101() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         await api.create(server_body())
         await api.job("0" * 32)
         unknown = await api.request("GET", "/v2/whatever")
@@ -144,7 +145,7 @@ async def test_stats_count_requests_by_status_and_unknown_paths_are_apig_0101() 
 
 
 async def test_injected_5xx_take_the_shape_of_the_service() -> None:
-    async with simulator(config(FakeClock(), faults=Faults(error_rate=1.0))) as api:
+    async with simulator(config(FakeClock(START), faults=Faults(error_rate=1.0))) as api:
         ecs_codes, iam_bodies = set(), 0
         for _ in range(30):
             body = (await api.job("0" * 32)).json
@@ -159,7 +160,7 @@ async def test_injected_5xx_take_the_shape_of_the_service() -> None:
 
 
 async def test_quota_per_second_serves_that_many_calls_per_clock_second_and_429s_the_rest() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, faults=Faults(quota_per_second=3))) as api:
         first = [(await api.job("0" * 32)).status for _ in range(5)]
         clock.advance(1.0)
@@ -177,7 +178,7 @@ async def test_quota_per_second_serves_that_many_calls_per_clock_second_and_429s
 
 
 async def test_quota_per_second_rejects_negative_or_non_numbers() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         for bad in ({"quota_per_second": -1}, {"quota_per_second": "10"}):
             reply = await api.sim("POST", "/_sim/faults", bad)
             assert reply.status == 400

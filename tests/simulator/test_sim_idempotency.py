@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.simulator.simkit import (
-    FakeClock,
-    config,
-    new_token,
-    simulator,
-)
+from tests.simulator.simkit import START, config, new_token, simulator
 from tests.support.bodies import server_body
+from tests.support.clock import FakeClock
 
 
 async def test_same_token_same_body_replays_first_answer_without_new_servers() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         token = new_token()
         first = await api.create(server_body(count=2), token)
@@ -31,7 +27,7 @@ async def test_same_token_same_body_replays_first_answer_without_new_servers() -
 
 
 async def test_replay_compares_parsed_json_not_bytes() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         token = new_token()
         body = server_body()
         first = await api.create(body, token)
@@ -43,7 +39,7 @@ async def test_replay_compares_parsed_json_not_bytes() -> None:
 
 
 async def test_same_token_different_body_is_ecs_0122() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         token = new_token()
         assert (await api.create(server_body(), token)).status == 200
         changed = await api.create(server_body(name="other"), token)
@@ -67,7 +63,7 @@ async def test_a_token_is_remembered_across_projects() -> None:
 
 
 async def test_malformed_token_is_ecs_0123() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         for token in ("not-a-uuid", new_token().upper(), new_token().replace("-", ""), ""):
             reply = await api.create(server_body(), token)
             assert reply.status == 400, token
@@ -76,7 +72,7 @@ async def test_malformed_token_is_ecs_0123() -> None:
 
 
 async def test_token_expires_after_ttl_with_ecs_0124() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, token_ttl_seconds=8 * 3600)) as api:
         token = new_token()
         first = await api.create(server_body(), token)
@@ -90,7 +86,7 @@ async def test_token_expires_after_ttl_with_ecs_0124() -> None:
 
 
 async def test_rejected_request_does_not_consume_the_token() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         token = new_token()
         bad = server_body()
         del bad["server"]["nics"]
@@ -102,7 +98,7 @@ async def test_rejected_request_does_not_consume_the_token() -> None:
 
 
 async def test_without_token_every_create_is_new() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         first = await api.create(server_body())
         second = await api.create(server_body())
         assert first.json["job_id"] != second.json["job_id"]

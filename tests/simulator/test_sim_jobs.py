@@ -5,15 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.simulator.simkit import (
-    FakeClock,
-    config,
-    new_token,
-    prepaid,
-    simulator,
-)
+from tests.simulator.simkit import START, config, new_token, prepaid, simulator
 from tests.support.bodies import server_body
-from worker.simulator.config import Faults
+from tests.support.clock import FakeClock
+from worker.simulator.knobs import Faults
 
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -30,7 +25,7 @@ def _all_keys(view: dict[str, Any]) -> set[str]:
 
 
 async def test_job_goes_init_running_success_with_keys_absent_while_running() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(10.0, 10.0))) as api:
         created = await api.create(server_body())
         assert JOB_ID.match(created.json["job_id"])
@@ -73,13 +68,13 @@ async def test_job_goes_init_running_success_with_keys_absent_while_running() ->
 
 
 async def test_zero_job_seconds_finish_at_once() -> None:
-    async with simulator(config(FakeClock(), job_seconds=(0.0, 0.0))) as api:
+    async with simulator(config(FakeClock(START), job_seconds=(0.0, 0.0))) as api:
         created = await api.create(server_body(count=3))
         assert (await api.job(created.json["job_id"])).json["status"] == "SUCCESS"
 
 
 async def test_count_gives_one_sub_job_per_server() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(2.0, 9.0))) as api:
         created = await api.create(server_body(count=4))
         server_ids = created.json["serverIds"]
@@ -95,7 +90,7 @@ async def test_count_gives_one_sub_job_per_server() -> None:
 
 
 async def test_sub_jobs_finish_at_their_own_times() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(1.0, 100.0), seed=3)) as api:
         created = await api.create(server_body(count=6))
         seen_mixed = False
@@ -110,7 +105,7 @@ async def test_sub_jobs_finish_at_their_own_times() -> None:
 
 
 async def test_failing_jobs_use_realistic_codes_and_can_fail_partially() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     faults = Faults(job_failure_rate=1.0)
     async with simulator(config(clock, job_seconds=(1.0, 1.0), faults=faults)) as api:
         created = [await api.create(server_body(count=4)) for _ in range(20)]
@@ -137,7 +132,7 @@ async def test_failing_jobs_use_realistic_codes_and_can_fail_partially() -> None
 
 
 async def test_failure_rate_is_roughly_honoured() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     faults = Faults(job_failure_rate=0.25)
     async with simulator(config(clock, job_seconds=(0.0, 0.0), faults=faults)) as api:
         for _ in range(200):
@@ -148,7 +143,7 @@ async def test_failure_rate_is_roughly_honoured() -> None:
 
 
 async def test_prepaid_manual_payment_waits_until_paid() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(10.0, 10.0))) as api:
         created = await api.create(server_body(**prepaid("false")), new_token())
         assert created.status == 200
@@ -171,7 +166,7 @@ async def test_prepaid_manual_payment_waits_until_paid() -> None:
 
 
 async def test_prepaid_auto_pay_starts_at_once_with_an_order() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(0.0, 0.0))) as api:
         created = await api.create(server_body(**prepaid("true")))
         assert created.json["order_id"].startswith("CS")
@@ -179,7 +174,7 @@ async def test_prepaid_auto_pay_starts_at_once_with_an_order() -> None:
 
 
 async def test_finished_jobs_expire_but_servers_stay() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     cfg = config(clock, job_seconds=(10.0, 10.0), job_retention_seconds=86400)
     async with simulator(cfg) as api:
         created = await api.create(server_body())
@@ -195,7 +190,7 @@ async def test_finished_jobs_expire_but_servers_stay() -> None:
 
 
 async def test_unpaid_orders_expire_after_14_days() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         created = await api.create(server_body(**prepaid("false")))
         clock.advance(14 * 86400)
@@ -204,7 +199,7 @@ async def test_unpaid_orders_expire_after_14_days() -> None:
 
 
 async def test_unknown_job_and_other_projects_job_are_404() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         unknown = await api.job("0" * 32)
         assert unknown.status == 404
         assert unknown.json["error"]["code"] == "Ecs.0000"
@@ -214,7 +209,7 @@ async def test_unknown_job_and_other_projects_job_are_404() -> None:
 
 
 async def test_dry_run_is_202_and_creates_nothing() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         reply = await api.create({**server_body(), "dry_run": True}, new_token())
         assert reply.status == 202
         assert reply.json == {}
@@ -228,7 +223,7 @@ async def test_dry_run_is_202_and_creates_nothing() -> None:
 
 
 async def test_invalid_body_is_ecs_0005_naming_the_field() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         body = server_body()
         del body["server"]["nics"]
         body["server"]["root_volume"] = {"volumetype": ""}  # FLOPPY is a region question now
@@ -246,7 +241,7 @@ async def test_invalid_body_is_ecs_0005_naming_the_field() -> None:
 
 
 async def test_password_problems_are_ecs_0011_without_echoing_it() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         weak = await api.create(server_body(adminPass="weakpass"))
         assert weak.json["error"]["code"] == "Ecs.0011"
         assert "weakpass" not in weak.raw.decode()
@@ -256,7 +251,7 @@ async def test_password_problems_are_ecs_0011_without_echoing_it() -> None:
 
 
 async def test_v1_post_paid_create_shares_the_logic() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(0.0, 0.0))) as api:
         body = server_body(extendparam={"chargingMode": 0})
         created = await api.create(body, new_token(), version="v1")
@@ -269,7 +264,7 @@ async def test_v1_post_paid_create_shares_the_logic() -> None:
 
 
 async def test_more_than_100_servers_in_one_request_is_refused() -> None:
-    async with simulator(config(FakeClock())) as api:
+    async with simulator(config(FakeClock(START))) as api:
         reply = await api.create(server_body(count=101))
         assert reply.status == 400
         assert reply.json["error"]["code"] == "Ecs.0005"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.simulator.simkit import Api, FakeClock, config, new_token, simulator
+from tests.simulator.simkit import START, Api, config, new_token, simulator
 from tests.support.bodies import server_body
-from worker.simulator.config import Faults
+from tests.support.clock import FakeClock
+from worker.simulator.knobs import Faults
 
 TOKEN_TAG = {"key": "ecsp-token", "value": "t-1"}
 
@@ -31,7 +32,7 @@ async def _delete(api: Api, server_ids: list[str]) -> str:
 
 
 async def test_servers_are_listed_by_tag_with_status_and_tags() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         tagged = await api.create(server_body(count=2, server_tags=[TOKEN_TAG]), new_token())
         await api.create(server_body(tags=["team.blue"]), new_token())
@@ -54,7 +55,7 @@ async def test_servers_are_listed_by_tag_with_status_and_tags() -> None:
 
 
 async def test_paging_by_marker_and_by_page_number() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         await api.create(server_body(count=5), new_token())
         clock.advance(10)
@@ -82,7 +83,7 @@ async def test_paging_by_marker_and_by_page_number() -> None:
 
 
 async def test_a_new_server_is_missing_from_the_list_for_the_list_lag() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, list_lag_seconds=3.0)) as api:
         created = await api.create(server_body(server_tags=[TOKEN_TAG]), new_token())
         (server_id,) = created.json["serverIds"]
@@ -98,7 +99,7 @@ async def test_a_new_server_is_missing_from_the_list_for_the_list_lag() -> None:
 async def test_a_marker_that_left_the_filter_still_pages_on() -> None:
     """The marker is looked up among all the project's servers (Nova's way), so the next page
     comes even though the marker server is no longer BUILD."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, job_seconds=(5.0, 20.0))) as api:
         await api.create(server_body(count=6), new_token())
         everything = [s["id"] for s in (await _list(api, "status=BUILD&limit=1000"))["servers"]]
@@ -111,7 +112,7 @@ async def test_a_marker_that_left_the_filter_still_pages_on() -> None:
 
 
 async def test_delete_runs_a_job_then_servers_are_deleted_once() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         created = await api.create(server_body(count=2), new_token())
         clock.advance(10)
@@ -146,7 +147,7 @@ async def test_delete_runs_a_job_then_servers_are_deleted_once() -> None:
 
 
 async def test_delete_rejects_malformed_bodies() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         for body in (b"{", b"[]", b'{"servers": []}', b'{"servers": [{"id": 1}]}'):
             reply = await api.request("POST", f"/v1/{api.project}/cloudservers/delete", body)
@@ -155,7 +156,7 @@ async def test_delete_rejects_malformed_bodies() -> None:
 
 
 async def test_partial_failure_fails_one_sub_job_and_builds_the_rest() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock, faults=Faults(partial_failure_rate=1.0))) as api:
         single = await api.create(server_body(count=1), new_token())
         batch = await api.create(server_body(count=3), new_token())
@@ -169,7 +170,7 @@ async def test_partial_failure_fails_one_sub_job_and_builds_the_rest() -> None:
 
 
 async def test_partial_failure_rate_is_a_run_time_fault() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     async with simulator(config(clock)) as api:
         reply = await api.sim("POST", "/_sim/faults", {"partial_failure_rate": 0.5})
         assert reply.status == 200

@@ -55,6 +55,14 @@ class Record:
         return json.loads(self.value)
 
 
+def by_key(records: list[Record]) -> dict[str | None, list[dict[str, Any]]]:
+    """Records' JSON values grouped by their key (None for keyless records), in order."""
+    result: dict[str | None, list[dict[str, Any]]] = {}
+    for r in records:
+        result.setdefault(r.key.decode() if r.key else None, []).append(r.json())
+    return result
+
+
 async def create_topics(
     bootstrap: str,
     names: Iterable[str],

@@ -32,8 +32,8 @@ from tests.support.kafka import Record, consume, create_topics, delete_topics, p
 from worker.ops.config import Settings, with_file_secrets
 from worker.ops.metrics import Metrics
 from worker.service import serve
-from worker.simulator.config import Faults, SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import Faults, SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"

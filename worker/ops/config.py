@@ -6,7 +6,7 @@ mounts), in the environment or in that file; the files are read at start (the EC
 files again whenever they change, see `worker.ecs.credentials`). Invalid configuration fails
 at start with a message naming the setting (see `load_settings`), and so does an `ECSP_*` name
 that is no setting (`worker.ops.setting_names`). The configuration table of
-docs/configuration.md is generated from this model (`python -m worker.ops.config_table`); a test
+docs/configuration.md is generated from this model (`python -m tools.docgen.config_table`); a test
 keeps it in step.
 """
 

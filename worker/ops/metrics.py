@@ -287,7 +287,7 @@ class Metrics:
     def job_finished(self, outcome: str, seconds: float) -> None:
         self._job_duration(outcome).observe(seconds)
 
-    # PlacementObserver protocol of worker.pipeline.placement
+    # PlacementObserver protocol of worker.pipeline.observer
     def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None:
         self.placement_tries.labels(*self._offering(flavor_ref, availability_zone)).inc()
 

@@ -18,9 +18,10 @@ from typing import Any, Protocol, TypeVar, cast
 
 from ecsp_contract.failures import FailureStage
 from worker.pipeline.answer import Answer, AnswerConfig
-from worker.pipeline.compensate import Compensate, ServerDeleter
+from worker.pipeline.compensate import Compensate
 from worker.pipeline.create import CreatePolicy
 from worker.pipeline.decode import Decode
+from worker.pipeline.deletion import ServerDeleter
 from worker.pipeline.follow import Follow, Pacing
 from worker.pipeline.guardrails import Guardrails, GuardrailsParts, nothing_forbidden_of
 from worker.pipeline.middleware import Middleware, StageGuard
