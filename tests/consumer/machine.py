@@ -39,6 +39,7 @@ from worker.consumer.runner import Worker
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
+from worker.tenancy.model import TenantsDocument
 
 TOPIC = "requests"
 PARTITIONS = 3
@@ -135,7 +136,7 @@ class NoLossMachine(RuleBasedStateMachine):
     def _start_member(self) -> None:
         consumer, publisher = self.broker.join()
         worker = Worker(
-            worker_config(self.settings),
+            worker_config(self.settings, TenantsDocument()),
             consumer,
             self.make_publisher(publisher),
             self.pipeline,

@@ -212,10 +212,16 @@ async def _send(
     """Publishes one request (its bytes as checked); prints where it went on `to`."""
     key, value, _ = request
     metadata = await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
-    token = client_token(key, settings.token_namespace)
+    # the settings' namespace is the shared topic's; a tenant's topic has its own (the worker's
+    # tenants file), which a publisher's settings do not know
+    token = (
+        f"client token {client_token(key, settings.token_namespace)}"
+        if topic == settings.topic_requests
+        else "client token in the topic's tenant namespace"
+    )
     print(
         f"published {key} to {topic} partition {metadata.partition} offset "
-        f"{metadata.offset} (client token {token})",
+        f"{metadata.offset} ({token})",
         file=to,
     )
     return Origin(topic, metadata.partition, metadata.offset)

@@ -90,8 +90,8 @@ class KafkaRequestConsumer:
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self._consumer = consumer
 
-    def subscribe(self, topic: str, listener: RebalanceListener) -> None:
-        self._consumer.subscribe([topic], listener=_Listener(listener))
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None:
+        self._consumer.subscribe(list(topics), listener=_Listener(listener))
 
     async def getmany(
         self, *, timeout_ms: int, max_records: int

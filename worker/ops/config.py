@@ -355,6 +355,22 @@ class Settings(BaseSettings):
     policy_budget_window_seconds: float = Field(
         3600.0, gt=0, description="Window of `max_servers_per_hour` (shorten only for tests)."
     )
+    policy_budget_parked_per_partition: int = Field(
+        20,
+        ge=0,
+        description="Requests over their project's hourly budget that wait per partition while "
+        "it keeps moving for other records (offsets not committed past them); the next one "
+        "pauses the partition until one has room. Keep partitions times this well under "
+        "`ECSP_MAX_IN_FLIGHT`.",
+    )
+
+    # Tenants
+    tenants_file: Path | None = Field(
+        None,
+        description="YAML file of the teams served besides the shared topics, each on topics of "
+        "its own (`<topic>.<tenant>`) with its own projects and secrets (docs/security.md); "
+        "read at start, an invalid one stops the worker.",
+    )
 
     # Operations
     ops_host: str = Field("0.0.0.0", description="Bind address of the health/metrics server.")

@@ -168,6 +168,12 @@ class Metrics:
             "Requests waiting for their project's hourly server budget.",
             registry=r,
         )
+        self.budget_parked_gauge = Gauge(
+            "ecsp_policy_budget_parked",
+            "Of the requests waiting for their project's hourly budget, those parked: their "
+            "partition keeps moving (their offsets stay uncommitted: lag).",
+            registry=r,
+        )
         self.build_info = Gauge(
             "ecsp_build_info", "Always 1; the version running.", ["version", "python"], registry=r
         )
@@ -306,6 +312,9 @@ class Metrics:
 
     def budget_waiting(self, delta: int) -> None:
         self.budget_waiters.inc(delta)
+
+    def budget_parked(self, delta: int) -> None:
+        self.budget_parked_gauge.inc(delta)
 
     def circuit_changed(self, state: str) -> None:
         self.api_circuit_state.set(CIRCUIT_STATE_VALUE[state])
