@@ -29,7 +29,7 @@ lint: venv
 	$(BIN)/ecs-provisioner schemas check
 
 typecheck: venv
-	$(BIN)/mypy worker schemas tests
+	$(BIN)/mypy worker schemas tests tools
 
 pytest: venv
 	deploy/local/with-kafka.sh $(BIN)/pytest $(PYTEST_ARGS)

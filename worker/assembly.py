@@ -2,16 +2,21 @@
 
 Owns one function per component (`client_settings`, `http_settings`, `pipeline_parts`,
 `worker_config`, …): the only place that reads `Settings` for them, so no component sees the
-whole settings. `worker.service` calls them and owns the resources' lifetimes.
+whole settings. `worker.service` calls them and owns the resources' lifetimes. The tenants file
+(`read_tenants_file`) is turned here into what each side needs of it: the pipeline's
+`TenantTable` and secret scopes, the consumer's request topics and each tenant's event topics.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
 
+from ecsp_contract.channels import Channel, channel_of
 from ecsp_contract.events import EventType
+from ecsp_contract.tenants import DEFAULT_TENANT, tenant_topic
 from worker.consumer.offset_map import MapPolicy
 from worker.consumer.runner import WorkerConfig
 from worker.consumer.transactional import TransactionalConfig
@@ -40,11 +45,15 @@ from worker.pipeline.guardrails import GuardrailsParts
 from worker.pipeline.placement import Placer
 from worker.pipeline.port import Intake
 from worker.pipeline.schedule import PollSchedule
-from worker.pipeline.secrets import SecretSource
+from worker.pipeline.secrets import SecretScopes, SecretSource
 from worker.pipeline.tagging import deployment_tag_value
+from worker.pipeline.tenant import Tenant, TenantTable
 from worker.pipeline.validate import ValidateConfig
 from worker.policy.budget import HourlyBudget
 from worker.policy.source import PolicySource
+from worker.tenancy.load import read_tenants
+from worker.tenancy.model import TenantsDocument
+from worker.tenancy.sharing import DefaultTenantScope, token_namespace_of
 
 
 def _secret(value: object) -> str:
@@ -114,6 +123,50 @@ def http_settings(settings: Settings) -> HttpSettings:
     )
 
 
+def read_tenants_file(settings: Settings) -> TenantsDocument:
+    """The tenants of `ECSP_TENANTS_FILE` (none without it); TenantsFileError if invalid."""
+    if settings.tenants_file is None:
+        return TenantsDocument()
+    default = DefaultTenantScope(
+        projects=settings.allowed_projects(),
+        token_namespace=settings.token_namespace,
+        secret_dir=settings.secret_dir,
+    )
+    return read_tenants(settings.tenants_file, default)
+
+
+def tenant_table(settings: Settings, tenants: TenantsDocument) -> TenantTable:
+    """Each tenant's request topic → the tenant; the shared topic's is today's configuration."""
+    default = Tenant(
+        name=DEFAULT_TENANT,
+        token_namespace=settings.token_namespace,
+        default_project=settings.ecs_project_id,
+        projects=settings.allowed_projects(),
+    )
+    by_topic = {
+        tenant_topic(settings.topic_requests, name): Tenant(
+            name=name,
+            token_namespace=token_namespace_of(name, spec, settings.token_namespace),
+            default_project=spec.project_id,
+            projects=frozenset(spec.all_projects()),
+        )
+        for name, spec in tenants.tenants.items()
+    }
+    return TenantTable(default, by_topic)
+
+
+def secret_scopes(settings: Settings, tenants: TenantsDocument) -> SecretScopes:
+    """The default tenant's `$NAME` scope (environment, then directory) and each tenant's
+    (its own directory only)."""
+    return SecretScopes(
+        default=SecretSource(settings.secret_env_prefix, settings.secret_dir, settings_env_names()),
+        tenants={
+            name: SecretSource(env_prefix=None, directory=spec.secret_dir)
+            for name, spec in tenants.tenants.items()
+        },
+    )
+
+
 def pipeline_parts(
     settings: Settings,
     api: EcsApi,
@@ -122,17 +175,16 @@ def pipeline_parts(
     pacing: Pacing,
     observer: Metrics,
     guardrails: GuardrailsParts | None,
+    tenants: TenantsDocument,
 ) -> PipelineParts:
     """What the request pipeline's steps take from the settings and the process."""
     return PipelineParts(
         answer=AnswerConfig(
             events=EventSettings(settings.event_source, tuple(settings.redact_fields)),
-            token_namespace=settings.token_namespace,
-            default_project=settings.ecs_project_id,
+            tenants=tenant_table(settings, tenants),
             request_deadline_seconds=settings.request_deadline_seconds,
         ),
         validate=ValidateConfig(
-            allowed_projects=settings.allowed_projects(),
             extra_fields=settings.extra_fields(),
             include_request=settings.include_request,
             on_partial_failure=settings.on_partial_failure,
@@ -141,7 +193,7 @@ def pipeline_parts(
         max_request_bytes=settings.max_request_bytes,
         create=create_policy(settings),
         api=api,
-        secrets=SecretSource(settings.secret_env_prefix, settings.secret_dir, settings_env_names()),
+        secrets=secret_scopes(settings, tenants),
         intake=intake,
         pacing=pacing,
         schedule=poll_schedule(settings),
@@ -166,11 +218,43 @@ def poll_schedule(settings: Settings) -> PollSchedule:
     )
 
 
-def worker_config(settings: Settings) -> WorkerConfig:
-    """What the consume loop takes from the settings."""
+def topics_of(settings: Settings, tenant: str) -> dict[Channel, str]:
+    """A tenant's topic of each channel: the shared ones for the default tenant, else the
+    shared ones with `.<tenant>` appended (an empty one, progress or state off, stays off)."""
+    shared = {channel: settings.topic(channel) for channel in Channel}
+    if tenant == DEFAULT_TENANT:
+        return shared
+    return {c: tenant_topic(topic, tenant) if topic else "" for c, topic in shared.items()}
+
+
+def event_routes(settings: Settings, tenant: str) -> dict[EventType, str]:
+    """Where each event type answering the tenant's requests is published."""
+    topics = topics_of(settings, tenant)
+    return {event_type: topics[channel_of(event_type)] for event_type in EventType}
+
+
+def state_topics(settings: Settings, tenants: TenantsDocument) -> Mapping[str, str]:
+    """Each event topic → the state topic of its tenant (empty when the state topic is off)."""
+    if not settings.topic_state:
+        return {}
+    state_of = {}
+    for tenant in (DEFAULT_TENANT, *tenants.tenants):
+        topics = topics_of(settings, tenant)
+        for channel, topic in topics.items():
+            if topic and channel not in (Channel.REQUESTS, Channel.STATE):
+                state_of[topic] = topics[Channel.STATE]
+    return state_of
+
+
+def worker_config(settings: Settings, tenants: TenantsDocument) -> WorkerConfig:
+    """What the consume loop takes from the settings and the tenants."""
     return WorkerConfig(
         topic=settings.topic_requests,
-        topic_of={event_type: settings.topic_of(event_type) for event_type in EventType},
+        topic_of=event_routes(settings, DEFAULT_TENANT),
+        tenant_routes={
+            topics_of(settings, name)[Channel.REQUESTS]: event_routes(settings, name)
+            for name in tenants.tenants
+        },
         event_source=settings.event_source,
         max_in_flight=settings.max_in_flight,
         partition_limit=settings.partition_limit,
@@ -234,5 +318,8 @@ def make_guardrails(
     if settings.policy_file is None:
         return None
     return GuardrailsParts(
-        policy.current, HourlyBudget(settings.policy_budget_window_seconds), metrics
+        policy.current,
+        HourlyBudget(settings.policy_budget_window_seconds),
+        settings.policy_budget_parked_per_partition,
+        metrics,
     )

@@ -31,6 +31,8 @@ from worker.assembly import (
     make_limiter,
     pipeline_parts,
     poll_schedule,
+    read_tenants_file,
+    state_topics,
     transactional_config,
     worker_config,
 )
@@ -100,7 +102,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
     """Runs the worker until `stop` is set; returns after a clean drain and close.
 
     Traces are exported when OTEL_* asks for them (`worker.ops.tracing`); raises
-    TracingConfigError when it asks for what this install cannot do.
+    TracingConfigError when it asks for what this install cannot do, and TenantsFileError or
+    PolicyFileError for an invalid tenants or policy file.
     """
     tracing = start_tracing(package_version())
     try:
@@ -113,7 +116,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | N
 async def _serve(
     settings: Settings, stop: asyncio.Event, metrics: Metrics, tracing: Tracing | None
 ) -> None:
-    policy = PolicySource.open(settings.policy_file, observer=metrics)
+    tenants = read_tenants_file(settings)
+    policy = PolicySource.open(settings.policy_file, observer=metrics, tenants=tenants.tenants)
     holds = IntakeHolds()
     breaker = make_breaker(settings, metrics)
     async with contextlib.AsyncExitStack() as following:
@@ -133,6 +137,7 @@ async def _serve(
                 pacing=pacing,
                 observer=metrics,
                 guardrails=make_guardrails(settings, policy, metrics),
+                tenants=tenants,
             )
         )
         consumer = make_consumer(settings)
@@ -142,13 +147,16 @@ async def _serve(
         publisher: EventSink = delivery.events
         if settings.topic_state:  # under exactly_once, the copies join the events' transactions
             dropped = metrics.state_write_dropped
-            publisher = StateRecordingSink(delivery.events, settings.topic_state, dropped)
+            publisher = StateRecordingSink(
+                delivery.events, state_topics(settings, tenants), dropped
+            )
         request_tracing = None
         if tracing is not None:
             publisher = TracedEventSink(publisher, tracing.tracer())
             request_tracing = KafkaTracing(tracing.tracer(), group_id=settings.group_id)
+        config = worker_config(settings, tenants)
         worker = Worker(
-            worker_config(settings),
+            config,
             requests,
             publisher,
             handler,
@@ -178,7 +186,7 @@ async def _serve(
             await admin.start()
             log.info(
                 "worker started",
-                topic=settings.topic_requests,
+                topics=list(config.request_topics),
                 group=settings.group_id,
                 endpoint=settings.ecs_base_url,
                 max_in_flight=settings.max_in_flight,

@@ -173,7 +173,7 @@ _REQUEST = {"request"}
 def _dump(data: EventData) -> dict[str, Any]:
     """`data` as JSON values. The request copy, a tree of JSON values already, is put in as it
     is rather than walked by the serializer (it is most of an event); NaN and infinities in it
-    become null when the event is written (`CloudEvent.to_bytes`, `ecsp_contract.budget`)."""
+    become null when the event is written (`CloudEvent.to_bytes`, `ecsp_contract.event_size`)."""
     request = data.request
     if request is None:
         return data.model_dump(mode="json")

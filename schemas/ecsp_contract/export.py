@@ -33,6 +33,7 @@ from ecsp_contract.failures import WorkerErrorCode
 from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_KEY_BYTES
 from ecsp_contract.placement import MAX_FALLBACKS_HEADER_BYTES
 from ecsp_contract.request import CreateServersBody
+from ecsp_contract.tenants import MAX_TENANT_NAME_LENGTH, tenant_topic
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 EXAMPLES_DIR_NAME = "examples"
@@ -130,39 +131,96 @@ def envelope_schema() -> dict[str, Any]:
     return _document(ENVELOPE_NAME, schema)
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """The AsyncAPI 3.0 description of the worker's topics, keys, headers and messages."""
-    messages: dict[str, Any] = {REQUEST_NAME: _request_message()}
-    for event_type in EventType:
-        messages[event_type.value] = _event_message(event_type)
+TENANT = "tenant"
+TENANT_CHANNEL_NOTE = (
+    " A tenant's own topic: the shared topic's name with the tenant's appended. Only the "
+    "tenant's Kafka user may write its request topic and read its event topics; the worker takes "
+    "the topic a request came from as the tenant's identity, answers it on the tenant's topics "
+    "only, and allows only the tenant's projects, secrets and token namespace."
+)
+
+
+def _channels_and_operations() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A channel per topic with its messages, and the worker's operation on it: the shared
+    topic's, then a tenant's (`<channel>-tenant`, its address parameterised by the name)."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for channel, spec in CHANNELS.items():
-        channel_id = channel.value
         names = [REQUEST_NAME] if spec.inbound else [t.value for t in spec.event_types]
-        channels[channel_id] = {
-            "address": spec.default_topic,
-            "description": spec.description + " The topic name is configurable.",
-            "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
-            "bindings": {"kafka": _topic_binding(spec)},
-        }
-        action = "receive" if spec.inbound else "send"
-        operations[f"{action}-{channel_id}"] = {
-            "action": action,
-            "channel": {"$ref": f"#/channels/{channel_id}"},
-            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in names],
-        }
-        if spec.inbound:
-            operations[f"{action}-{channel_id}"]["bindings"] = {
-                "kafka": {
-                    "groupId": {
-                        "type": "string",
-                        "const": DEFAULT_GROUP_ID,
-                        "description": "The worker's consumer group (ECSP_GROUP_ID).",
-                    },
-                    "bindingVersion": KAFKA_BINDING_VERSION,
-                }
+        for channel_id, tenant in ((channel.value, False), (f"{channel.value}-{TENANT}", True)):
+            channels[channel_id] = _channel(spec, names, tenant=tenant)
+            action = "receive" if spec.inbound else "send"
+            operations[f"{action}-{channel_id}"] = _operation(action, channel_id, names)
+    return channels, operations
+
+
+def _channel(spec: ChannelSpec, names: list[str], *, tenant: bool) -> dict[str, Any]:
+    channel: dict[str, Any] = {
+        "address": tenant_topic(spec.default_topic, f"{{{TENANT}}}")
+        if tenant
+        else spec.default_topic,
+        "description": spec.description
+        + (TENANT_CHANNEL_NOTE if tenant else " The topic name is configurable."),
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+        "bindings": {"kafka": _topic_binding(spec, tenant=tenant)},
+    }
+    if tenant:
+        channel["parameters"] = {TENANT: _tenant_parameter()}
+    return channel
+
+
+def _operation(action: str, channel_id: str, names: list[str]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{channel_id}"},
+        "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in names],
+    }
+    if action == "receive":
+        operation["bindings"] = {
+            "kafka": {
+                "groupId": {
+                    "type": "string",
+                    "const": DEFAULT_GROUP_ID,
+                    "description": "The worker's consumer group (ECSP_GROUP_ID).",
+                },
+                "bindingVersion": KAFKA_BINDING_VERSION,
             }
+        }
+    return operation
+
+
+def _components() -> dict[str, Any]:
+    """Messages, security scheme and shared schemas the channels refer to."""
+    messages: dict[str, Any] = {REQUEST_NAME: _request_message()}
+    for event_type in EventType:
+        messages[event_type.value] = _event_message(event_type)
+    return {
+        "securitySchemes": {
+            "scramSha512": {
+                "type": "scramSha512",
+                "description": (
+                    "SASL SCRAM-SHA-512 over TLS (ECSP_KAFKA_SASL_*), e.g. the KafkaUser of "
+                    "deploy/k8s/components/strimzi."
+                ),
+            }
+        },
+        "messages": messages,
+        "schemas": {
+            "requestHeaders": _headers(with_project=True),
+            "eventHeaders": _headers(with_project=False),
+            "workerErrorCodes": {
+                "type": "string",
+                "description": "error.code values the worker detects itself.",
+                "enum": [code.value for code in WorkerErrorCode],
+                "x-descriptions": {code.value: code.meaning for code in WorkerErrorCode},
+            },
+        },
+    }
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of the worker's topics, keys, headers and messages."""
+    channels, operations = _channels_and_operations()
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -179,28 +237,7 @@ def asyncapi_document() -> dict[str, Any]:
         "servers": _servers(),
         "channels": channels,
         "operations": operations,
-        "components": {
-            "securitySchemes": {
-                "scramSha512": {
-                    "type": "scramSha512",
-                    "description": (
-                        "SASL SCRAM-SHA-512 over TLS (ECSP_KAFKA_SASL_*), e.g. the KafkaUser of "
-                        "deploy/k8s/components/strimzi."
-                    ),
-                }
-            },
-            "messages": messages,
-            "schemas": {
-                "requestHeaders": _headers(with_project=True),
-                "eventHeaders": _headers(with_project=False),
-                "workerErrorCodes": {
-                    "type": "string",
-                    "description": "error.code values the worker detects itself.",
-                    "enum": [code.value for code in WorkerErrorCode],
-                    "x-descriptions": {code.value: code.meaning for code in WorkerErrorCode},
-                },
-            },
-        },
+        "components": _components(),
     }
 
 
@@ -279,9 +316,10 @@ def _headers(*, with_project: bool) -> dict[str, Any]:
             "type": "string",
             "maxLength": MAX_HEADER_BYTES,
             "description": (
-                "Project to create in. Without it, the worker's default project "
-                "(ECSP_ECS_PROJECT_ID); with it, that project must be the default one or in "
-                "ECSP_ECS_PROJECT_ALLOWLIST, else the request fails at validate with "
+                "Project to create in. Without it, the default project of the topic's tenant "
+                "(on the shared topic ECSP_ECS_PROJECT_ID); with it, one of the tenant's "
+                "projects (on the shared topic the default one or one in "
+                "ECSP_ECS_PROJECT_ALLOWLIST), else the request fails at validate with "
                 "ECSP.ProjectNotAllowed (no fallback to the default)."
             ),
         }
@@ -380,9 +418,22 @@ def _event_example(event_type: EventType) -> dict[str, Any]:
     }
 
 
-def _topic_binding(spec: ChannelSpec) -> dict[str, Any]:
-    """The channel's Kafka binding: topic, partitions and, for a compacted view, its policy."""
-    binding: dict[str, Any] = {"topic": spec.default_topic, "partitions": spec.partitions}
+def _tenant_parameter() -> dict[str, Any]:
+    return {
+        "description": (
+            f"The tenant's name (ECSP_TENANTS_FILE): 1 to {MAX_TENANT_NAME_LENGTH} lower-case "
+            "letters and digits in groups joined by single hyphens."
+        ),
+        "examples": ["team-a"],
+    }
+
+
+def _topic_binding(spec: ChannelSpec, *, tenant: bool = False) -> dict[str, Any]:
+    """The channel's Kafka binding: topic, partitions and, for a compacted view, its policy (a
+    tenant's channel: its policy only; its topic is the address, its partitions its own)."""
+    binding: dict[str, Any] = {}
+    if not tenant:
+        binding = {"topic": spec.default_topic, "partitions": spec.partitions}
     if spec.compacted:
         binding["topicConfiguration"] = {"cleanup.policy": ["compact"]}
     binding["bindingVersion"] = KAFKA_BINDING_VERSION

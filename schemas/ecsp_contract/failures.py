@@ -2,7 +2,7 @@
 
 This module is the one place to add a stage or an `ECSP.*` code: one member each, carrying its
 meaning (and, for a stage, what the publisher should do). The exported JSON Schema, the AsyncAPI
-document and the tables of docs/failures.md (`python -m worker.ops.failure_table`) are
+document and the tables of docs/failures.md (`python -m tools.docgen.failure_table`) are
 generated from these members, and the pipeline can only raise the stages listed here (mypy
 checks it).
 
@@ -61,7 +61,8 @@ class FailureStage(StrEnum):
     VALIDATE = (
         "validate",
         "no key, a schema violation (`details` lists `{path, message}`), a tag key of the "
-        "worker's own (`ecsp-`), an unknown or weak `$NAME` secret, a project not allowed",
+        "worker's own (`ecsp-`), an unknown or unusable `$NAME` secret, a project not the "
+        "topic's tenant's",
         "fix the request or the worker's secrets/allow-list; re-publish (same key is fine: "
         "nothing was created)",
     )
@@ -196,14 +197,10 @@ class WorkerErrorCode(StrEnum):
     UNKNOWN_SECRET = (
         "ECSP.UnknownSecret",
         (_S.VALIDATE,),
-        "adminPass names a $NAME secret the worker cannot find (names reaching the worker's own "
-        "settings are never found).",
-    )
-    INVALID_SECRET = (
-        "ECSP.InvalidSecret",
-        (_S.VALIDATE,),
-        "The resolved adminPass secret is not an acceptable password; the event says nothing "
-        "more about the value (not its length, not the rule).",
+        "adminPass names a $NAME secret that is not usable for the request's topic: unknown in "
+        "its tenant's scope (names reaching the worker's own settings included), or its value "
+        "is not an acceptable password. One answer for both, so it tells nothing of which names "
+        "exist; the worker's log says which (never the value).",
     )
     RESERVED_TAG = (
         "ECSP.ReservedTag",
@@ -215,7 +212,8 @@ class WorkerErrorCode(StrEnum):
     PROJECT_NOT_ALLOWED = (
         "ECSP.ProjectNotAllowed",
         (_S.VALIDATE,),
-        "The ecs-project-id header names a project not in the worker's allow-list.",
+        "The ecs-project-id header names a project that is not one of the request topic's "
+        "tenant's (for the shared topic: neither the default project nor in the allow-list).",
     )
     POLICY_VIOLATION = (
         "ECSP.PolicyViolation",

@@ -5,6 +5,13 @@ in lowercase 8-4-4-4-12 form (the format the API requires), so the same key alwa
 same token and a redelivered or re-published request never creates a second server while the
 API remembers the token (8 hours). Deployments may set their own namespace
 (`ECSP_TOKEN_NAMESPACE`) so that two deployments sharing keys do not share tokens.
+
+Tenants (`ecsp_contract.tenants`): the default tenant's tokens are exactly the above, so a
+deployment that adds tenants sends the same tokens it always sent. Every other tenant derives its
+tokens in a namespace of its own (`tenant_namespace`, unless the tenants file names one), so two
+teams' requests never share a token, whatever keys they choose: Huawei names no scope narrower
+than "different requests" for the token (worker/simulator/idempotency.py lists the sources),
+and a token one team used first would otherwise answer the other team `Ecs.0122`.
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ DEFAULT_TOKEN_NAMESPACE: uuid.UUID = uuid.uuid5(
 def client_token(request_key: str, namespace: uuid.UUID = DEFAULT_TOKEN_NAMESPACE) -> str:
     """`str(uuid.uuid5(namespace, request_key))`: the X-Client-Token for this request key."""
     return uuid5_text(namespace.bytes, request_key)
+
+
+def tenant_namespace(deployment_namespace: uuid.UUID, tenant: str) -> uuid.UUID:
+    """A tenant's token namespace: `uuid5(deployment_namespace, "tenant:" + tenant)`."""
+    return uuid.uuid5(deployment_namespace, f"tenant:{tenant}")
 
 
 def uuid5_text(namespace: bytes, name: str) -> str:

@@ -58,8 +58,8 @@ SERVER = server_body()["server"]
 
 def serve() -> None:
     """Subprocess mode: run a simulator, print its URL, stop when stdin closes."""
-    from worker.simulator.config import SimulatorConfig
-    from worker.simulator.server import running_simulator
+    from worker.simulator.knobs import SimulatorConfig
+    from worker.simulator.serving import running_simulator
 
     async def main() -> None:
         config = SimulatorConfig(credentials={AK: SK}, job_seconds=(60.0, 60.0), seed=1)

@@ -13,8 +13,8 @@ from tests.cli.conftest import Cli, CliResult
 from tests.support import secrets
 from tests.support.kafka import broker_reachable, create_topics, delete_topics, unique_topic
 from tests.support.stack import stack
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 
 def row(result: CliResult, name: str) -> tuple[str, str]:

@@ -25,13 +25,13 @@ from ecsp_contract.export import PACKAGE_DIR
 from tests.cli.conftest import run_cli
 from tests.support.kafka import create_topics, delete_topics, produce, unique_topic, wait_for
 from tests.support.stack import example, stack, start_worker_process
+from tools.docgen.cli_table import help_of
+from tools.docgen.cli_table import main as cli_table_main
 from worker.cli import main as cli_main
 from worker.cli import run as run_cmd
 from worker.cli import schemas_cmd
 from worker.cli.exit_codes import COMMANDS, ExitCode
 from worker.cli.usage import exit_code_lines
-from worker.ops.cli_table import help_of
-from worker.ops.cli_table import main as cli_table_main
 
 EXAMPLE = str(PACKAGE_DIR / "examples" / "05-dry-run.json")
 POLICY = "deploy/k8s/components/guardrails/policy.yaml"
@@ -486,12 +486,42 @@ def test_every_row_of_a_registered_command_has_a_scenario_and_every_scenario_a_r
     assert not _registered("publish --frobnicate")
 
 
-@pytest.mark.parametrize("row", sorted(SCENARIOS), ids=" exits ".join)
+#: Scenarios that start a stack or topics on the broker: marked `kafka`, left out of the
+#: broker-free lanes (`make test-fast`, `make test-lowest`). The test checks the list.
+BROKER_ROWS = {
+    ("run", "0"),
+    ("run", "130/143"),
+    ("publish", "0"),
+    ("results", "0"),
+    ("samples", "0"),
+    ("samples", "3"),
+    ("publish --wait", "0"),
+    ("publish --wait", "1"),
+    ("publish --wait", "3"),
+    ("status", "0"),
+    ("status", "1"),
+    ("doctor", "0"),
+    ("doctor", "1"),
+}
+
+
+def _marks(row: tuple[str, str]) -> list[pytest.MarkDecorator]:
+    """`kafka` for a scenario on the broker, `slow` for one that waits for a signal to land."""
+    marks = [pytest.mark.kafka] if row in BROKER_ROWS else []
+    return marks + ([pytest.mark.slow] if row[1] == "130/143" else [])
+
+
+@pytest.mark.parametrize(
+    "row",
+    [pytest.param(row, marks=_marks(row), id=" exits ".join(row)) for row in sorted(SCENARIOS)],
+)
 async def test_the_command_exits_as_its_row_says(
     row: tuple[str, str], request: pytest.FixtureRequest
 ) -> None:
     observed = await SCENARIOS[row](request)
     assert observed == tuple(int(code) for code in ROWS[row])
+    asked_for_the_broker = "kafka_bootstrap" in request.fixturenames
+    assert asked_for_the_broker == (row in BROKER_ROWS), "BROKER_ROWS is out of date"
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if _registered(c)])
@@ -511,7 +541,7 @@ def test_the_top_level_help_shows_the_scheme_and_the_readme_its_table() -> None:
     shown = cli_main.build_parser().format_help()
     for code in ("0", "1", "2", "3", "130/143"):
         assert f"\n  {code:<8} " in shown
-    assert cli_table_main(["--check"]) == 0, "run: python -m worker.ops.cli_table"
+    assert cli_table_main(["--check"]) == 0, "run: python -m tools.docgen.cli_table"
 
 
 def test_the_interrupted_codes_are_128_plus_the_signal() -> None:

@@ -109,6 +109,7 @@ raise SystemExit(run_until_stopped(command))
 """
 
 
+@pytest.mark.slow  # waits out the hard-exit delay
 def test_a_clean_up_that_does_not_end_is_cut_short_after_the_hard_exit_delay() -> None:
     started = time.monotonic()
     done = subprocess.run(

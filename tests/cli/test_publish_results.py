@@ -7,10 +7,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from ecsp_contract.idempotency import client_token
+from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token, tenant_namespace
 from tests.cli.conftest import Cli
 from tests.support.offsets import end_offset
-from tests.support.stack import EXAMPLES, example, stack
+from tests.support.stack import EXAMPLES, TenantSetup, example, stack
 
 
 async def test_publish_prints_partition_and_offset_and_the_worker_answers(
@@ -139,3 +139,41 @@ async def test_publish_refuses_a_bad_fallback_and_publishes_nothing(
         "characters other than , and @)",
     ]
     assert published == 0
+
+
+async def test_publish_to_a_tenants_topic_does_not_print_the_shared_topics_token(
+    kafka_bootstrap: str, cli: Cli
+) -> None:
+    tenants = {"team-a": TenantSetup("a1" + "0" * 30)}
+    async with stack(kafka_bootstrap, tenants=tenants) as s:
+        path = str(EXAMPLES / "01-prepaid-keypair.json")
+        topic = s.topic("requests", "team-a")
+        result = await cli(s.env, "publish", path, "--key", "team-server", "--topic", topic)
+        (outcome,) = await s.outcomes(1, tenant="team-a")
+    assert result.code == 0, result.err
+    assert result.out == (
+        f"published team-server to {topic} partition 0 offset 0 "
+        "(client token in the topic's tenant namespace)\n"
+    )
+    team_a = tenant_namespace(DEFAULT_TOKEN_NAMESPACE, "team-a")
+    assert outcome.json()["data"]["client_token"] == client_token("team-server", team_a)
+
+
+async def test_a_tenant_publishes_waits_and_asks_the_status_on_its_own_topics(
+    kafka_bootstrap: str, cli: Cli
+) -> None:
+    tenants = {"team-a": TenantSetup("a1" + "0" * 30)}
+    async with stack(kafka_bootstrap, tenants=tenants) as s:
+        path = str(EXAMPLES / "01-prepaid-keypair.json")
+        as_a = ("--tenant", "team-a")
+        waited = await cli(s.env, "publish", path, "--key", "a-server", *as_a, "--wait", "--json")
+        status = await cli(s.env, "status", "a-server", *as_a, "--json")
+        shared = await cli(s.env, "status", "a-server")
+    team_a = client_token("a-server", tenant_namespace(DEFAULT_TOKEN_NAMESPACE, "team-a"))
+    assert waited.code == 0, waited.err
+    assert f"published a-server to {s.topic('requests', 'team-a')} " in waited.err + waited.out
+    assert f"(client token {team_a})" in waited.err + waited.out
+    assert json.loads(waited.out.splitlines()[-1])["data"]["client_token"] == team_a
+    assert status.code == 0, status.err
+    assert json.loads(status.out)["type"].endswith("succeeded")
+    assert shared.code == 1  # the shared topics know nothing of team-a's request

@@ -50,12 +50,13 @@ from tests.support.memory_transactions import MemoryTransactions
 from worker.assembly import transactional_config, worker_config
 from worker.consumer.answered_codec import PREFIX, encode
 from worker.consumer.ports import TopicPartition
-from worker.consumer.runner import Worker
+from worker.consumer.runner import Worker, WorkerConfig
 from worker.consumer.state import CopySink, StateRecordingSink
 from worker.consumer.transactional import TransactionalDelivery, transactional_id
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
+from worker.tenancy.model import TenantsDocument
 
 TOPIC = "requests"
 PARTITIONS = 3
@@ -164,6 +165,11 @@ class NoLossMachine(RuleBasedStateMachine):
         """What the state sink sends copies through: the delivery, into its transactions."""
         return delivery
 
+    @staticmethod
+    def _state_of(config: WorkerConfig) -> dict[str, str]:
+        """Every event topic's copies go to the one state topic."""
+        return {topic: STATE_TOPIC for topic in config.topic_of.values() if topic}
+
     def _state_dropped(self) -> None:
         raise AssertionError("a state copy was dropped: nothing here refuses one")
 
@@ -188,11 +194,11 @@ class NoLossMachine(RuleBasedStateMachine):
     def _start_member(self) -> None:
         consumer, publisher = self.broker.join()
         pipeline = MemberPipeline(self.pipeline, self.broker, consumer)
-        config = worker_config(self.settings)
+        config = worker_config(self.settings, TenantsDocument())
         if self.exactly_once:
             delivery = self._transactional(consumer)
             events = StateRecordingSink(
-                self.state_copies(delivery), STATE_TOPIC, self._state_dropped
+                self.state_copies(delivery), self._state_of(config), self._state_dropped
             )
             worker = Worker(config, consumer, events, pipeline, Metrics(), delivery=delivery)
         else:

@@ -21,6 +21,7 @@ from worker.consumer.runner import Worker
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
+from worker.tenancy.model import TenantsDocument
 
 RECORDS = 5
 
@@ -70,7 +71,7 @@ async def member(broker: MemoryBroker, settings: Settings = BASE_SETTINGS) -> As
     """A group member that owns the partition until the block ends with its SIGKILL."""
     consumer, publisher = broker.join()
     jobs, metrics = Jobs(), Metrics()
-    worker = Worker(worker_config(settings), consumer, publisher, jobs, metrics)
+    worker = Worker(worker_config(settings, TenantsDocument()), consumer, publisher, jobs, metrics)
     run = asyncio.create_task(worker.run(asyncio.Event()))
     await turns_until(lambda: consumer.listener is not None)
     await broker.rebalance({consumer: broker.partitions})

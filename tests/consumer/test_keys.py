@@ -14,7 +14,7 @@ async def test_same_key_runs_strictly_in_order_and_other_keys_concurrently() -> 
     max_running: dict[bytes | None, int] = {}
 
     async def job(key: bytes | None, name: str, delay: float) -> None:
-        async with locks.hold(key):
+        async with locks.hold("requests", key):
             running[key] = running.get(key, 0) + 1
             max_running[key] = max(max_running.get(key, 0), running[key])
             log.append(f"start {name}")
@@ -44,7 +44,7 @@ async def test_cancelled_holder_releases_the_key() -> None:
     entered = asyncio.Event()
 
     async def holder() -> None:
-        async with locks.hold(b"k"):
+        async with locks.hold("requests", b"k"):
             entered.set()
             await asyncio.sleep(10)
 
@@ -53,6 +53,27 @@ async def test_cancelled_holder_releases_the_key() -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     async with asyncio.timeout(1):
-        async with locks.hold(b"k"):
+        async with locks.hold("requests", b"k"):
             pass
+    assert len(locks) == 0
+
+
+async def test_a_key_on_another_tenants_topic_never_waits_for_it() -> None:
+    """Team B holding `order-42` (say, over its budget) does not hold team A's `order-42`."""
+    locks = KeyLocks()
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def team_b() -> None:
+        async with locks.hold("requests.team-b", b"order-42"):
+            entered.set()
+            await release.wait()
+
+    holder = asyncio.create_task(team_b())
+    await entered.wait()
+    async with asyncio.timeout(1):
+        async with locks.hold("requests.team-a", b"order-42"):
+            assert not holder.done()
+    release.set()
+    await holder
     assert len(locks) == 0

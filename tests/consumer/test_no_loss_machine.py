@@ -63,6 +63,7 @@ class HighestFinished(PartitionOffsets):
         return lowest_unfinished if self._highest is None else self._highest + 1
 
 
+@pytest.mark.slow  # a planted defect needs hundreds of runs to be found
 def test_the_machine_catches_committing_the_highest_finished_offset(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -88,6 +89,7 @@ class CommitBeforePublish(NoLossMachine):
         return UnwaitedPublisher(publisher.broker, publisher.member)
 
 
+@pytest.mark.slow  # a planted defect needs hundreds of runs to be found
 def test_the_machine_catches_committing_before_the_event_is_acknowledged() -> None:
     with pytest.raises(AssertionError, match=r"(passes|names) unanswered"):
         run_state_machine_as_test(CommitBeforePublish, settings=FIND)

@@ -14,6 +14,7 @@ from worker.consumer.runner import Worker
 from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
 from worker.pipeline.port import InboundMessage, Outcome
+from worker.tenancy.model import TenantsDocument
 
 TP = TopicPartition("requests", 0)
 
@@ -36,7 +37,7 @@ async def test_a_raising_pipeline_still_publishes_one_failed_event_and_finishes_
 ):
     settings = Settings(ecs_project_id="p")
     publisher = RecordingPublisher()
-    config = worker_config(settings)
+    config = worker_config(settings, TenantsDocument())
     worker = Worker(config, None, publisher, RaisingPipeline(), Metrics())  # type: ignore[arg-type]
     offsets = PartitionOffsets()
     offsets.started(41)

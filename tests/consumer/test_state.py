@@ -53,6 +53,9 @@ class Sink:
         return not self.copies_fail
 
 
+STATE_OF = {"results": "state", "failures": "state", "progress": "state"}
+
+
 class Dropped:
     def __init__(self) -> None:
         self.count = 0
@@ -63,7 +66,7 @@ class Dropped:
 
 async def test_the_event_is_published_first_then_copied_under_the_same_key() -> None:
     sink, dropped, event = Sink(), Dropped(), validated()
-    state = StateRecordingSink(sink, "state", dropped, within=12.0)
+    state = StateRecordingSink(sink, STATE_OF, dropped, within=12.0)
     await state.publish("results", b"k", event)
     assert sink.sent == [("publish", "results", b"k", event.id), ("copy", "state", b"k", event.id)]
     assert sink.within == [12.0]
@@ -74,7 +77,7 @@ async def test_publish_returns_only_once_the_copy_is_done() -> None:
     """The loop marks the offset finished when `publish` returns: not before the copy."""
     sink, event = Sink(), validated()
     sink.copy_gate.clear()
-    state = StateRecordingSink(sink, "state", Dropped())
+    state = StateRecordingSink(sink, STATE_OF, Dropped())
     publishing = asyncio.create_task(state.publish("results", b"k", event))
     async with asyncio.timeout(5):
         await sink.copy_started.wait()
@@ -88,7 +91,7 @@ async def test_publish_returns_only_once_the_copy_is_done() -> None:
 
 async def test_a_copy_given_up_is_counted_and_the_answer_stands() -> None:
     sink, dropped, event = Sink(copies_fail=True), Dropped(), validated()
-    state = StateRecordingSink(sink, "state", dropped)
+    state = StateRecordingSink(sink, STATE_OF, dropped)
     await state.publish("results", b"k", event)  # returns: the request is answered
     assert [s[0] for s in sink.sent] == ["publish", "copy"]
     assert dropped.count == 1
@@ -96,7 +99,7 @@ async def test_a_copy_given_up_is_counted_and_the_answer_stands() -> None:
 
 async def test_progress_is_recorded_even_when_its_own_topic_dropped_it() -> None:
     sink, event = Sink(progress_fails=True), validated()
-    state = StateRecordingSink(sink, "state", Dropped())
+    state = StateRecordingSink(sink, STATE_OF, Dropped())
     sent = await state.publish_best_effort("progress", b"k", event, within=3.0)
     assert sent is False  # what the progress topic said, unchanged
     assert [s[:2] for s in sink.sent] == [("best_effort", "progress"), ("copy", "state")]
@@ -104,8 +107,21 @@ async def test_progress_is_recorded_even_when_its_own_topic_dropped_it() -> None
 
 async def test_an_event_without_a_key_has_no_state() -> None:
     sink, dropped, event = Sink(), Dropped(), validated()
-    state = StateRecordingSink(sink, "state", dropped)
+    state = StateRecordingSink(sink, STATE_OF, dropped)
     await state.publish("failures", None, event)
     await state.publish_best_effort("progress", None, event, within=1.0)
     assert [s[0] for s in sink.sent] == ["publish", "best_effort"]
     assert dropped.count == 0
+
+
+async def test_each_tenants_events_are_recorded_on_its_own_state_topic_only() -> None:
+    sink, event = Sink(), validated()
+    state_of = {**STATE_OF, "results.team-a": "state.team-a"}
+    state = StateRecordingSink(sink, state_of, Dropped())
+    await state.publish("results.team-a", b"k", event)
+    await state.publish("results.unknown", b"k", event)  # no state topic of its own: no copy
+    assert [s[:2] for s in sink.sent] == [
+        ("publish", "results.team-a"),
+        ("copy", "state.team-a"),
+        ("publish", "results.unknown"),
+    ]

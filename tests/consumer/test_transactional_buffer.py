@@ -164,7 +164,7 @@ async def state() -> AsyncIterator[StateRig]:
         observer=metrics,
         clock=clock,
     )
-    events = StateRecordingSink(delivery, STATE_TOPIC, metrics.state_write_dropped)
+    events = StateRecordingSink(delivery, {"results": STATE_TOPIC}, metrics.state_write_dropped)
     await delivery.open(broker.partitions[0])
     yield StateRig(delivery, events, broker, transactions, metrics, clock, rejoins)
     await delivery.close(broker.partitions)

@@ -12,6 +12,7 @@ from tests.support.memory_broker import MemoryBroker
 from worker.assembly import worker_config
 from worker.consumer.runner import Worker
 from worker.ops.metrics import Metrics
+from worker.tenancy.model import TenantsDocument
 
 
 async def turns_until(condition: Callable[[], object], turns: int = 100) -> None:
@@ -36,7 +37,9 @@ async def test_progress_events_go_to_the_progress_topic_only_when_it_is_set(
     consumer, publisher = broker.join()
     pipeline = ScriptedPipeline()
     settings = BASE_SETTINGS.model_copy(update={"topic_progress": topic_progress})
-    worker = Worker(worker_config(settings), consumer, publisher, pipeline, Metrics())
+    worker = Worker(
+        worker_config(settings, TenantsDocument()), consumer, publisher, pipeline, Metrics()
+    )
     stop = asyncio.Event()
     run = asyncio.create_task(worker.run(stop))
     await turns_until(lambda: consumer.listener is not None)

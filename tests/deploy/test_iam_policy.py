@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import iam
 from worker.simulator.app import make_app
-from worker.simulator.config import SimulatorConfig
+from worker.simulator.knobs import SimulatorConfig
 
 
 def test_the_policy_is_one_allow_statement_of_ecs_and_vpc_actions() -> None:

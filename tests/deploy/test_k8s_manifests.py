@@ -81,6 +81,7 @@ def test_every_component_renders_on_the_base(
         "monitoring": {"PrometheusRule", "ServiceMonitor", "ConfigMap"},
         "scrape-annotations": {"Deployment"},
         "strimzi": {"KafkaTopic", "KafkaUser", "Deployment", "ConfigMap"},
+        "tenants": {"KafkaTopic", "KafkaUser", "Deployment", "ConfigMap"},
     }
     assert set(rendered_components) == set(expected)
     for name, objects in rendered_components.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -19,7 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ecsp_contract.channels import CHANNELS
+from ecsp_contract.channels import CHANNELS, Channel
+from ecsp_contract.tenants import tenant_topic
 from tests.support.manifests import (
     K8S,
     KUBERNETES_VERSIONS,
@@ -30,38 +30,9 @@ from tests.support.manifests import (
     the,
     worker_container,
 )
+from tests.support.strimzi import acls_of, validate_custom_resource
 
-CRDS = Path(__file__).parent / "crds"
 STRIMZI = K8S / "components" / "strimzi"
-
-
-def crd_schema(kind: str, version: str) -> dict[str, Any]:
-    crd = yaml.safe_load((CRDS / f"{kind.lower()}.yaml").read_text())
-    assert crd["spec"]["names"]["kind"] == kind
-    [served] = [v for v in crd["spec"]["versions"] if v["name"] == version]
-    schema: dict[str, Any] = _strict(served["schema"]["openAPIV3Schema"])
-    return schema
-
-
-def _strict(schema: Any) -> Any:
-    """Objects with known properties accept no others (unless the CRD preserves unknown ones)."""
-    if isinstance(schema, dict):
-        schema = {key: _strict(value) for key, value in schema.items()}
-        if (
-            "properties" in schema
-            and "additionalProperties" not in schema
-            and not schema.get("x-kubernetes-preserve-unknown-fields")
-        ):
-            schema["additionalProperties"] = False
-    elif isinstance(schema, list):
-        schema = [_strict(item) for item in schema]
-    return schema
-
-
-def validate_custom_resource(obj: Manifest) -> None:
-    group, version = obj["apiVersion"].split("/")
-    assert group == "kafka.strimzi.io"
-    jsonschema.validate(obj, crd_schema(obj["kind"], version))
 
 
 @pytest.fixture(scope="module")
@@ -147,19 +118,6 @@ def test_the_five_topics_are_the_workers_with_the_partitions_keda_scales_to(
             assert int(spec["config"]["max.message.bytes"]) >= max_event, name
 
 
-def _acls(user: Manifest) -> dict[tuple[str, str], set[str]]:
-    """(type, name) -> operations; a prefixed resource's name ends in `*` here."""
-    acls: dict[tuple[str, str], set[str]] = {}
-    for acl in user["spec"]["authorization"]["acls"]:
-        resource = acl["resource"]
-        pattern = resource.get("patternType", "literal")
-        assert pattern in ("literal", "prefix")
-        assert acl.get("type", "allow") == "allow"
-        name = resource["name"] + ("*" if pattern == "prefix" else "")
-        acls.setdefault((resource["type"], name), set()).update(acl["operations"])
-    return acls
-
-
 def test_the_user_may_do_what_the_worker_does_and_nothing_else(
     with_keda_and_strimzi: list[Manifest],
 ) -> None:
@@ -168,15 +126,18 @@ def test_the_user_may_do_what_the_worker_does_and_nothing_else(
     assert user["spec"]["authentication"]["type"] == "scram-sha-512"
     read = {"Read", "Describe"}
     write = {"Write", "Describe"}
-    assert _acls(user) == {
-        ("topic", setting(objects, "topic_requests")): read,
-        ("group", setting(objects, "group_id")): read,
-        ("topic", setting(objects, "topic_results")): write,
-        ("topic", setting(objects, "topic_failures")): write,
-        ("topic", setting(objects, "topic_progress")): write,
-        ("topic", setting(objects, "topic_state")): write,
+    shared = {
+        setting(objects, f"topic_{channel.value}"): read if channel is Channel.REQUESTS else write
+        for channel in Channel
+    }
+    # the shared topics, and every tenant's (the shared name + ".<tenant>": a prefix ending in
+    # the dot, which matches those and nothing else)
+    assert acls_of(user) == {
+        ("group", setting(objects, "group_id"), "literal"): read,
+        **{("topic", topic, "literal"): ops for topic, ops in shared.items()},
+        **{("topic", tenant_topic(topic, ""), "prefix"): ops for topic, ops in shared.items()},
         # exactly_once: one transactional id per request partition, `<group>-<topic>-<p>`
-        ("transactionalId", f"{setting(objects, 'group_id')}-*"): write,
+        ("transactionalId", f"{setting(objects, 'group_id')}-", "prefix"): write,
     }
 
 

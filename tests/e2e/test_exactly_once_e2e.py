@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from tests.support.kafka import committed_offsets, end_offsets, read_committed, wait_for
-from tests.support.stack import keyed_examples, stack
+from tests.support.stack import TenantSetup, example, keyed_examples, stack
 
 
 async def test_every_request_is_answered_once_in_committed_transactions(
@@ -38,3 +38,28 @@ async def test_every_request_is_answered_once_in_committed_transactions(
     assert {r.json()["type"] for r in results} == {"ecs.provisioning.succeeded"}
     assert Counter(r.json()["subject"] for r in progress) == subjects  # one `submitted` each
     assert (committed or 0) >= 3  # a transaction per partition at least
+
+
+async def test_a_tenants_events_and_state_commit_on_its_own_topics(kafka_bootstrap: str) -> None:
+    """With tenants, a record of a tenant's request topic is answered on that tenant's topics
+    and its state copy lands on that tenant's state topic, in the record's partition's
+    transaction: a read_committed reader of each topic sees exactly its own, once."""
+    tenants = {"team-a": TenantSetup("a1" + "0" * 30)}
+    async with stack(kafka_bootstrap, tenants=tenants, ECSP_DELIVERY="exactly_once") as s:
+        await s.publish([("shared-1", example("05-dry-run.json"))])
+        await s.publish([("a-1", example("05-dry-run.json"))], tenant="team-a")
+        await s.outcomes(1)
+        await s.outcomes(1, tenant="team-a")
+        seen = {
+            (tenant, role): [
+                r.key for r in await read_committed(s.bootstrap, s.topic(role, tenant))
+            ]
+            for tenant in (None, "team-a")
+            for role in ("results", "state")
+        }
+    assert seen == {
+        (None, "results"): [b"shared-1"],
+        (None, "state"): [b"shared-1"],
+        ("team-a", "results"): [b"a-1"],
+        ("team-a", "state"): [b"a-1"],
+    }

@@ -2,7 +2,8 @@
 
 A request against the policy fails at `policy` before any API call; the policy file is re-read
 without a restart (an invalid version keeps the last good one); a project over its hourly budget
-waits, its partition paused, instead of failing.
+waits instead of failing: parked while the partition keeps moving for other projects, and beyond
+the bound of parked requests with its partition paused.
 """
 
 from __future__ import annotations
@@ -106,10 +107,13 @@ async def test_over_the_hourly_budget_requests_wait_with_the_partition_paused_no
         kafka_bootstrap,
         ECSP_POLICY_FILE=str(policy),
         ECSP_POLICY_BUDGET_WINDOW_SECONDS=str(BUDGET_WINDOW),
+        ECSP_POLICY_BUDGET_PARKED_PER_PARTITION="1",
     ) as s:
         await s.publish([(key, server_body(count=2)) for key in keys])
-        # two fit the budget of 5 at once; the other two wait and hold their partition
+        # two fit the budget of 5 at once; of the other two, one parks and one (beyond the
+        # bound of 1 parked) holds their partition
         await wait_for(lambda: sample(s.metrics, "ecsp_policy_budget_waiting") == 2)
+        assert sample(s.metrics, "ecsp_policy_budget_parked") == 1
         assert sample(s.metrics, "ecsp_partitions_paused") == 1
         early = await s.outcomes(2, timeout=BUDGET_WINDOW / 2)
         stats = await s.sim("GET", "/_sim/stats")
@@ -139,3 +143,31 @@ def _begin(event: dict[str, Any]) -> datetime:
 
 def _log_lines(path: Path, keys: list[str]) -> list[str]:
     return [line for line in path.read_text().splitlines() if any(k in line for k in keys)]
+
+
+async def test_a_project_over_its_budget_does_not_hold_up_another_projects_request_behind_it(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Issue 25, "one project's budget stalls another": on one partition, project A's request
+    waits for A's hourly budget; project B's request published after it is answered while A's
+    still waits (before parking, the paused partition kept B until A's room or deadline)."""
+    other = "b" * 32
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"default:\n  max_servers_per_hour: 2\nprojects:\n  {other}: {{}}\n")
+    async with stack(
+        kafka_bootstrap,
+        ECSP_POLICY_FILE=str(policy),
+        ECSP_POLICY_BUDGET_WINDOW_SECONDS="600",
+        ECSP_ECS_PROJECT_ALLOWLIST=other,
+    ) as s:
+        await s.publish([("a-fits", server_body(count=2)), ("a-waits", server_body(count=2))])
+        await wait_for(lambda: sample(s.metrics, "ecsp_policy_budget_waiting") == 1)
+        await s.publish(
+            [("b-behind", server_body(count=2))], headers=[("ecs-project-id", other.encode())]
+        )
+        answered = by_key(await s.outcomes(2, timeout=60))
+        assert sample(s.metrics, "ecsp_policy_budget_waiting") == 1  # A still waits
+
+    assert set(answered) == {"a-fits", "b-behind"}
+    assert answered["b-behind"][0]["type"] == "ecs.provisioning.succeeded"
+    assert answered["b-behind"][0]["data"]["project_id"] == other

@@ -20,7 +20,7 @@ from tests.support.kafka import by_key
 from tests.support.metrics import sample
 from tests.support.stack import Stack, stack, start_worker_process
 from worker.pipeline.alternatives import placement_token
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 FALLBACKS = "ecs-fallbacks"
 CREATES = "POST /v1.1/{project_id}/cloudservers"

@@ -22,7 +22,7 @@ from tests.support.kafka import wait_for
 from tests.support.stack import PROJECT, Stack, stack, start_worker_process
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.credentials import Credential
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 WINDOW = 3.0
 

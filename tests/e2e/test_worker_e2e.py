@@ -13,7 +13,7 @@ from ecsp_contract.idempotency import client_token
 from tests.support import secrets
 from tests.support.kafka import by_key, wait_for
 from tests.support.stack import example, examples, stack
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 
 def prepaid_manual(name: str = "manual") -> dict[str, Any]:

@@ -99,8 +99,8 @@ async def test_iam_token_mode_never_logs_the_token(
     kafka_bootstrap: str, suite_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from worker.ecs.auth import TokenAuth
-    from worker.simulator.config import SimulatorConfig
-    from worker.simulator.server import running_simulator
+    from worker.simulator.knobs import SimulatorConfig
+    from worker.simulator.serving import running_simulator
 
     issued: list[str] = []
     fetch_token = TokenAuth.token

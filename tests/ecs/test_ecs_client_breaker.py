@@ -72,6 +72,7 @@ async def test_connection_refused_opens_the_breaker_too() -> None:
     assert not await breaker.wait_available(0.01)
 
 
+@pytest.mark.slow  # seconds of real time against a per-second quota
 async def test_a_hard_quota_lowers_the_adaptive_rate_and_every_call_succeeds() -> None:
     changes: list[float] = []
     rate = AdaptiveRate(AimdPolicy(ceiling=50.0), burst=50, on_change=changes.append)

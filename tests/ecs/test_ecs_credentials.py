@@ -35,8 +35,8 @@ from worker.ecs.errors import EcsApiError
 from worker.ecs.observer import SilentObserver
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.transport import HttpSettings
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 
@@ -215,7 +215,7 @@ async def test_metadata_credentials_renewed_after_a_401_and_shared_by_concurrent
 async def test_a_metadata_service_without_session_tokens_still_works() -> None:
     from aiohttp import web
 
-    from worker.simulator.server import serving
+    from worker.simulator.serving import serving
 
     async def security_key(request: web.Request) -> web.Response:
         assert "X-Metadata-Token" not in request.headers

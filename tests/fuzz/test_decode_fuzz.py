@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecsp_contract.cloudevent import CloudEvent
-from ecsp_contract.idempotency import client_token
+from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token
 from tests.fuzz.malformed import (
     json_values,
     mutated_bodies,
@@ -33,8 +33,10 @@ from worker.pipeline.failure import StageFailure
 from worker.pipeline.identity import Identity
 from worker.pipeline.port import InboundMessage
 from worker.pipeline.state import DecodedRequest
+from worker.pipeline.tenant import Tenant
 from worker.pipeline.validate import validate
 
+TENANT = Tenant("default", DEFAULT_TOKEN_NAMESPACE, PROJECT, frozenset({PROJECT}))
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -72,7 +74,7 @@ def test_a_byte_order_mark_is_named_as_what_makes_the_value_not_json() -> None:
 def test_validation_yields_a_request_or_fails_at_validate(document: dict[str, Any] | bytes) -> None:
     doc = json.loads(document) if isinstance(document, bytes) else document
     identity = Identity("k", client_token("k"), PROJECT, None)
-    result = _outcome(lambda: validate(identity, doc, allowed_projects=frozenset({PROJECT})))
+    result = _outcome(lambda: validate(identity, doc, tenant=TENANT))
     if isinstance(result, StageFailure):
         assert result.stage == "validate"
         assert result.message

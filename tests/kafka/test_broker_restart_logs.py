@@ -19,8 +19,8 @@ from tests.support.kafka import consume, produce, wait_for
 from tests.support.kafka_script import kafka_sh
 from tests.support.ports import reserved_ports
 from tests.support.stack import example, start_worker_process, worker_env
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 REQUEST = json.dumps(example("05-dry-run.json")).encode()
 

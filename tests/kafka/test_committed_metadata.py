@@ -48,7 +48,7 @@ async def member(
     try:
         adapter = KafkaRequestConsumer(consumer, CommittedReader(admin, group))
         listener = _Assigned()
-        adapter.subscribe(topic, listener)
+        adapter.subscribe([topic], listener)
         for _ in range(100):
             await adapter.getmany(timeout_ms=100, max_records=1)
             if listener.partitions:

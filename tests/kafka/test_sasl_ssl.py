@@ -28,8 +28,8 @@ from tests.support.keda import keda_lag
 from tests.support.ports import reserved_ports
 from tests.support.stack import EXAMPLES, PROJECT, in_process, settings_from, worker_env
 from worker.consumer.kafka import security_options
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 USER, PASSWORD = "ecsp-test", "Scram-Test-Passw0rd"
 

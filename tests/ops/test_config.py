@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from tools.docgen.config_table import main as config_table_main
+from tools.docgen.failure_table import main as failure_table_main
 from worker.ops.config import ConfigError, Settings, load_settings
-from worker.ops.config_table import main as config_table_main
-from worker.ops.failure_table import main as failure_table_main
 
 
 @pytest.fixture(autouse=True)
@@ -130,11 +130,11 @@ def test_run_command_exits_2_naming_the_bad_setting() -> None:
 
 
 def test_readme_configuration_table_matches_the_settings_model() -> None:
-    assert config_table_main(["--check"]) == 0, "run: python -m worker.ops.config_table"
+    assert config_table_main(["--check"]) == 0, "run: python -m tools.docgen.config_table"
 
 
 def test_readme_failure_tables_match_the_contract() -> None:
-    assert failure_table_main(["--check"]) == 0, "run: python -m worker.ops.failure_table"
+    assert failure_table_main(["--check"]) == 0, "run: python -m tools.docgen.failure_table"
 
 
 def test_file_secrets_named_in_the_config_file_are_read(tmp_path: Path) -> None:

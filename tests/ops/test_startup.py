@@ -1,5 +1,5 @@
-"""Starting the worker against an unreachable broker, with an invalid policy file, with OTEL_*
-asking for an exporter it lacks, or with a region or endpoint that would send credentials
+"""Starting the worker against an unreachable broker, with an invalid policy or tenants file, with
+OTEL_* asking for an exporter it lacks, or with a region or endpoint that would send credentials
 elsewhere fails fast, clearly, and cleanly."""
 
 from __future__ import annotations
@@ -50,6 +50,17 @@ def test_the_worker_refuses_to_start_with_an_invalid_policy_file(tmp_path: Path)
     assert result.returncode == 2
     assert "ECSP_POLICY_FILE" in result.stderr
     assert "default.max_count" in result.stderr
+
+
+def test_the_worker_refuses_to_start_with_a_typo_in_the_tenants_file(tmp_path: Path) -> None:
+    bad = tmp_path / "tenants.yaml"
+    bad.write_text(
+        "tenants:\n  team-a: {project_id: a, projcts: [a-2]}\n  team-b: {project_id: p}\n"
+    )
+    result = run_worker_against_no_broker(ECSP_TENANTS_FILE=str(bad))
+    assert result.returncode == 2
+    assert "ECSP_TENANTS_FILE: invalid tenants file" in result.stderr
+    assert "tenants.team-a.projcts: unknown key; did you mean projects?" in result.stderr
 
 
 def test_the_worker_refuses_to_start_when_otel_asks_for_an_exporter_it_lacks() -> None:

@@ -27,6 +27,7 @@ from worker.ecs.errors import EcsApiError
 from worker.ecs.models import CreateResult
 from worker.pipeline.secrets import SecretSource
 from worker.pipeline.tagging import REQUEST_TAG_KEY, TOKEN_TAG_KEY
+from worker.tenancy.model import TenantsDocument
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
@@ -71,11 +72,13 @@ def golden(name: str, kind: str) -> bytes:
     return (GOLDEN / f"{name}.{kind}.json").read_bytes()
 
 
-async def run(name: str, api: ScriptedApi) -> Any:
+async def run(name: str, api: ScriptedApi, tenants: TenantsDocument | None = None) -> Any:
     s = settings()
-    pipeline = pipeline_for(s, api, secrets=SecretSource(s.secret_env_prefix, None))
+    secrets = SecretSource(s.secret_env_prefix, None)
+    pipeline = pipeline_for(s, api, secrets=secrets, tenants=tenants)
     value = (EXAMPLES / f"{name}.json").read_bytes()
-    event = await pipeline.process(message(value, key=f"golden-{name}".encode()), None)
+    record = message(value, key=f"golden-{name}".encode(), topic=s.topic_requests)
+    event = await pipeline.process(record, None)
     token = (GOLDEN / f"{name}.token").read_text().strip()
     assert set(api.tokens) == {token}
     return event.model_dump(mode="json")["data"]
@@ -86,6 +89,16 @@ async def test_this_release_sends_its_golden_body_once(name: str) -> None:
     api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
     data = await run(name, api)
     assert data["tagging"] == "tagged"
+    assert [encode_body(body) for body in api.bodies] == [golden(name, "request-tagged")]
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_tenants_change_nothing_of_the_shared_topics_token_and_bytes(name: str) -> None:
+    tenants = TenantsDocument.model_validate(
+        {"tenants": {"team-a": {"project_id": "a-1"}, "team-b": {"project_id": "b-1"}}}
+    )
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    await run(name, api, tenants)
     assert [encode_body(body) for body in api.bodies] == [golden(name, "request-tagged")]
 
 

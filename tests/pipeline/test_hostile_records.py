@@ -18,8 +18,8 @@ from typing import Any, Literal
 import pytest
 import structlog
 
-from ecsp_contract.budget import fit_event
 from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.event_size import fit_event
 from ecsp_contract.limits import MAX_HEADER_BYTES, MAX_JSON_DEPTH, MAX_KEY_BYTES, MAX_OBJECT_KEYS
 from ecsp_contract.redaction import MASK
 from tests.fuzz.hostile import many_keys
@@ -310,6 +310,7 @@ def _near_misses(seed: int) -> bytes:
     return json.dumps(document).encode()
 
 
+@pytest.mark.slow  # thousands of costly records, timed on the real loop
 @pytest.mark.parametrize(
     "build", [lambda seed: many_keys(random.Random(seed)), _near_misses], ids=["10k", "near"]
 )

@@ -32,7 +32,7 @@ def pipeline(
 ) -> ComposedPipeline:
     s = settings()
     document = parse_policy(POLICY.encode())
-    rails = GuardrailsParts(lambda: document, budget, metrics or SilentGuardrailsObserver())
+    rails = GuardrailsParts(lambda: document, budget, 20, metrics or SilentGuardrailsObserver())
     return pipeline_for(
         s, api, secrets=SecretSource(s.secret_env_prefix, s.secret_dir), guardrails=rails
     )

@@ -24,7 +24,7 @@ from worker.ecs.models import ServerPage
 from worker.ecs.servers import ServerQuery
 from worker.pipeline.capacity_memory import CapacityMemory
 from worker.pipeline.placement import Placer
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 LIST = "GET /v1/{project_id}/cloudservers/detail"
 

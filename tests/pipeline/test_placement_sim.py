@@ -15,7 +15,7 @@ from ecsp_contract.idempotency import client_token
 from tests.support.placement_cloud import DiesFollowing, cloud, codes, token_of
 from worker.pipeline.capacity_memory import CapacityMemory
 from worker.pipeline.placement import Placer
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 CREATES = "POST /v1.1/{project_id}/cloudservers"
 

@@ -153,11 +153,6 @@ async def test_secret_reference_is_resolved_for_the_api_and_never_in_events(
         assert SECRET_VALUE not in e.to_bytes().decode()
     assert event.data["request"]["server"]["adminPass"] == "***"
 
-    monkeypatch.setenv("TEST_ECSP_SECRET_ADMIN_PASS", "short")
-    weak, _ = await run(message(json.dumps(example("02-prepaid-password.json")).encode()), api)
-    assert weak.data["error"]["code"] == "ECSP.InvalidSecret"
-    assert "short" not in weak.to_bytes().decode()
-
 
 async def test_unknown_secret_reference_fails_validate(run: Run) -> None:
     api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
@@ -165,6 +160,30 @@ async def test_unknown_secret_reference_fails_validate(run: Run) -> None:
     assert (event.data["stage"], event.data["error"]["code"]) == ("validate", "ECSP.UnknownSecret")
     assert "written $$NAME" in event.data["error"]["message"]  # the escape for a literal
     assert api.bodies == []
+
+
+async def test_an_unusable_secret_is_answered_exactly_as_an_unknown_one(
+    run: Run, monkeypatch: pytest.MonkeyPatch, suite_log: Path
+) -> None:
+    """Issue 25: `ECSP.UnknownSecret` vs `ECSP.InvalidSecret` told a requester which names
+    exist. Now both get one answer; only the operator's log says which it was."""
+    request = message(json.dumps(example("02-prepaid-password.json")).encode())
+    unknown, _ = await run(request, ScriptedApi(ACCEPTED, [job("SUCCESS")]))
+    monkeypatch.setenv("TEST_ECSP_SECRET_ADMIN_PASS", "short")
+    api = ScriptedApi(ACCEPTED, [job("SUCCESS")])
+    weak, _ = await run(request, api)
+
+    def answer(event: CloudEvent) -> tuple[object, ...]:
+        data = event.data
+        return data["stage"], data["error"], data["retryable"]
+
+    assert answer(weak) == answer(unknown)
+    assert weak.data["error"]["code"] == "ECSP.UnknownSecret"
+    assert "short" not in weak.to_bytes().decode()
+    assert api.bodies == []
+    log = suite_log.read_text()
+    assert "secret reference unknown in its tenant's scope" in log
+    assert "secret reference unusable: its value breaks the API's password rules" in log
 
 
 @pytest.mark.parametrize(

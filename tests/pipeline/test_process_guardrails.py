@@ -19,7 +19,7 @@ def pipeline(api: ScriptedApi, policy: str, budget: HourlyBudget) -> ComposedPip
         s,
         api,
         secrets=SecretSource(s.secret_env_prefix, s.secret_dir),
-        guardrails=GuardrailsParts(lambda: document, budget),
+        guardrails=GuardrailsParts(lambda: document, budget, parked_per_partition=20),
     )
 
 

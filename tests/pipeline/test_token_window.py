@@ -40,8 +40,8 @@ from worker.pipeline.tagging import (
     request_digest,
     tag_body,
 )
-from worker.simulator.config import Faults, SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import Faults, SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 AK, SK = "RECONCILEAK000000001", "reconcile-secret-1"
 PROJECT = "0123456789abcdef0123456789abcdef"

@@ -71,6 +71,31 @@ def test_a_project_replaces_the_default_rule_by_rule_and_null_lifts_a_rule() -> 
     assert PolicyDocument().rules_for("p1") == PolicyDocument().default
 
 
+def test_a_tenants_rules_apply_to_its_projects_and_a_projects_override_them() -> None:
+    policy = parse_policy(
+        b"default: {max_count: 3, allow_auto_pay: false}\n"
+        b"tenants:\n  team-a: {max_count: 10, max_servers_per_hour: 20}\n"
+        b"projects:\n  a-2: {max_servers_per_hour: 5}\n"
+    )
+    a_1, a_2 = policy.rules_for("a-1", "team-a"), policy.rules_for("a-2", "team-a")
+    assert (a_1.max_count, a_1.max_servers_per_hour, a_1.allow_auto_pay) == (10, 20, False)
+    assert (a_2.max_count, a_2.max_servers_per_hour) == (10, 5)
+    assert policy.rules_for("b-1", "team-b") == policy.default  # no rules of its own
+    assert policy.rules_for("p", "default") == policy.default  # the shared topics' tenant
+
+
+def test_a_policy_may_name_only_tenants_the_worker_serves() -> None:
+    text = b"tenants:\n  team-a: {max_count: 1}\n  teamb: {max_count: 2}\n"
+    assert set(parse_policy(text).tenants) == {"team-a", "teamb"}  # `policy check`: unknown here
+    with pytest.raises(PolicyFileError) as caught:
+        parse_policy(text, tenants={"team-a", "team-b"})
+    assert caught.value.problems == [
+        "tenants.teamb: no tenant of that name in ECSP_TENANTS_FILE; did you mean team-b?"
+    ]
+    (unsafe,) = problems("tenants:\n  Team_A: {max_count: 1}\n")
+    assert unsafe.startswith("tenants.Team_A[key]: must be 1 to 40 lower-case letters")
+
+
 def test_a_request_within_every_rule_breaks_none() -> None:
     policy = """
 default:

@@ -110,7 +110,7 @@ async def test_the_watcher_survives_any_exception_and_says_so(
     metrics = Metrics()
     source = PolicySource.open(path, observer=metrics)
 
-    def explode(raw: bytes, *, source: str) -> None:
+    def explode(raw: bytes, **_: object) -> None:
         raise MemoryError
 
     monkeypatch.setattr("worker.policy.source.parse_policy", explode)
@@ -125,3 +125,21 @@ async def test_the_watcher_survives_any_exception_and_says_so(
         await cancel_and_wait(watcher)
     lines = [line for line in suite_log.read_text().splitlines() if "policy reload failed" in line]
     assert any("MemoryError" in line for line in lines)
+
+
+async def test_a_reload_naming_a_tenant_the_worker_does_not_serve_keeps_the_last_policy(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("default: {max_count: 3}\ntenants: {team-a: {max_count: 1}}\n")
+    metrics = Metrics()
+    source = PolicySource.open(path, observer=metrics, tenants={"team-a", "team-b"})
+    write(path, "default: {max_count: 3}\ntenants: {team-bb: {max_count: 9}}\n")
+    assert await source.reload() is False
+    assert reloads(metrics, "invalid") == 1
+    assert source.current().rules_for("p", "team-a").max_count == 1
+    with pytest.raises(PolicyFileError) as caught:
+        PolicySource.open(path, tenants={"team-a", "team-b"})
+    assert caught.value.problems == [
+        "tenants.team-bb: no tenant of that name in ECSP_TENANTS_FILE; did you mean team-b?"
+    ]

@@ -50,8 +50,8 @@ from worker.ecs.auth import AkSkAuth
 from worker.ecs.credentials import Credential
 from worker.ecs.servers import ServerQuery, list_all_servers
 from worker.pipeline.tagging import TOKEN_TAG_KEY
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 #: The event types a state topic copy is terminal for (its progress copies are not).
 TERMINAL_KINDS = frozenset({"succeeded", "validated", "failed"})

@@ -29,8 +29,8 @@ from tests.schemas.conftest import schema_validator
 from tests.schemas.corpus import CASES, Case
 from tests.simulator.simkit import AK, PROJECT, SK
 from worker.cli.main import main
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 
 def test_the_corpus_has_at_least_50_bodies_each_with_a_source() -> None:

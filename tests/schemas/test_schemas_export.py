@@ -23,6 +23,7 @@ from ecsp_contract.export import (
     main,
     render,
 )
+from ecsp_contract.tenants import tenant_topic
 
 
 def test_checked_in_files_match_the_models() -> None:
@@ -85,7 +86,12 @@ def test_asyncapi_describes_topics_keys_headers_and_messages() -> None:
 
     assert document["asyncapi"] == "3.0.0"
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {spec.default_topic for spec in CHANNELS.values()}
+    shared = {spec.default_topic for spec in CHANNELS.values()}
+    assert addresses == shared | {tenant_topic(topic, "{tenant}") for topic in shared}
+    for channel in CHANNELS:  # each channel has a tenant's one too, parameterised by its name
+        tenants = document["channels"][f"{channel.value}-tenant"]
+        assert set(tenants["parameters"]) == {"tenant"}
+        assert tenants["messages"] == document["channels"][channel.value]["messages"]
     messages = document["components"]["messages"]
     assert set(messages) == {REQUEST_NAME, *(event_type.value for event_type in EventType)}
     for message in messages.values():

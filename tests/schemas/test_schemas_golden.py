@@ -23,10 +23,12 @@ import pytest
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.identity import identify
 from worker.pipeline.port import InboundMessage
+from worker.pipeline.tenant import Tenant
 from worker.pipeline.validate import validate
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "api-bodies.json").read_text("utf-8"))
 NAMESPACE = uuid.UUID("2c583f0f-d3c3-56a4-b688-680fd0fbb1b3")
+TENANT = Tenant("default", NAMESPACE, "p", frozenset({"p"}))
 NEWLY_REFUSED = {
     # prePaid + key_name (SDK PrePaidServer.metadata)
     "golden-015": "server.metadata.op_svc_userid",
@@ -57,10 +59,10 @@ def test_same_token_and_same_bytes_as_the_release_before(case: dict[str, Any]) -
     assert identity.token == case["token"]
     if case["key"] in NEWLY_REFUSED:
         with pytest.raises(StageFailure) as refused:
-            validate(identity, case["document"], allowed_projects=frozenset({"p"}))
+            validate(identity, case["document"], tenant=TENANT)
         paths = [detail["path"] for detail in refused.value.details or []]
         assert NEWLY_REFUSED[case["key"]] in paths
         return
-    decoded = validate(identity, case["document"], allowed_projects=frozenset({"p"}))
+    decoded = validate(identity, case["document"], tenant=TENANT)
     sent = json.dumps(decoded.wire, separators=(",", ":"), ensure_ascii=False)
     assert sent == case["sent"]

@@ -15,8 +15,8 @@ import aiohttp
 from multidict import CIMultiDict
 
 from worker.ecs.signing import sign_request
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 AK = "SIMAK0000000000000001"
 SK = "sim-secret-key-0001"

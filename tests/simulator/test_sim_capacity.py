@@ -11,7 +11,7 @@ import pytest
 from tests.simulator.simkit import START, Api, config, new_token, simulator
 from tests.support.bodies import server_body
 from tests.support.clock import FakeClock
-from worker.simulator.config import Faults, FaultsError, offering_in, parse_offering
+from worker.simulator.knobs import Faults, FaultsError, offering_in, parse_offering
 
 AT_CREATE = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=0.0)
 IN_JOB = Faults(sold_out=("s6.small.1@az1",), sold_out_job_rate=1.0)

@@ -19,8 +19,8 @@ import pytest
 from tests.simulator.simkit import AK, SK, Api, new_token
 from tests.support.bodies import server_body
 from worker.cli import simulator as cli
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 # Runs only this sub-command, so the test does not depend on the other sub-commands' modules.
 HARNESS = """

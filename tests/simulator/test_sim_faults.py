@@ -11,7 +11,7 @@ import pytest
 from tests.simulator.simkit import START, Api, config, new_token, simulator
 from tests.support.bodies import server_body
 from tests.support.clock import FakeClock
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 
 async def _statuses(api: Api, calls: int) -> Counter[int]:

@@ -8,7 +8,7 @@ from typing import Any
 from tests.simulator.simkit import START, config, new_token, prepaid, simulator
 from tests.support.bodies import server_body
 from tests.support.clock import FakeClock
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -33,8 +33,8 @@ from huaweicloudsdkecs.v2 import (
 from tests.simulator.simkit import AK, PROJECT, SK
 from tests.support.bodies import server_body
 from tests.support.sdk_bodies import every_attribute_requests, unset_attributes
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 IMAGE = server_body()["server"]["imageRef"]
 VPC = server_body()["server"]["vpcid"]

@@ -9,7 +9,7 @@ from typing import Any
 from tests.simulator.simkit import START, Api, config, new_token, simulator
 from tests.support.bodies import server_body
 from tests.support.clock import FakeClock
-from worker.simulator.config import Faults
+from worker.simulator.knobs import Faults
 
 TOKEN_TAG = {"key": "ecsp-token", "value": "t-1"}
 

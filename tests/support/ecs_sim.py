@@ -19,8 +19,8 @@ from worker.ecs.credentials import Credential
 from worker.ecs.ratelimit import TokenBucket
 from worker.ecs.retry import RetryPolicy
 from worker.ecs.transport import HttpSettings
-from worker.simulator.config import SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 AK, SK = "CLIENTAK000000000001", "client-secret-key-1"
 FAST = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, deadline=10)

@@ -224,8 +224,8 @@ class MemoryConsumer:
         self._positions: dict[TopicPartition, int] = {}
         self._fetching = False
 
-    def subscribe(self, topic: str, listener: RebalanceListener) -> None:
-        assert topic == self._broker.topic
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None:
+        assert list(topics) == [self._broker.topic]
         self.listener = listener
 
     async def getmany(

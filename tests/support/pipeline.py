@@ -25,6 +25,7 @@ from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.placement import Placer
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink, RequestHandler
 from worker.pipeline.secrets import SecretSource
+from worker.tenancy.model import TenantsDocument
 
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
@@ -47,9 +48,11 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**{**base, **overrides})
 
 
-def message(value: bytes | None, key: bytes | None = b"req-1", **kw: Any) -> InboundMessage:
+def message(
+    value: bytes | None, key: bytes | None = b"req-1", *, topic: str = "requests", **kw: Any
+) -> InboundMessage:
     return InboundMessage(
-        topic="requests",
+        topic=topic,
         partition=0,
         offset=7,
         key=key,
@@ -91,8 +94,10 @@ def pipeline_for(
     intake: IntakeHolds | None = None,
     placer: Placer | None = None,
     middlewares: Sequence[Middleware] = (StageGuard,),
+    tenants: TenantsDocument | None = None,
 ) -> ComposedPipeline:
-    """The steps composed as `worker.service` composes them, around `api`."""
+    """The steps composed as `worker.service` composes them, around `api` (`secrets`: the
+    default tenant's scope)."""
     pacing: Pacing = OwnSchedule(poll_schedule(s))
     if follower is not None:
         pacing = BulkPacing(follower, poll_schedule(s))
@@ -103,10 +108,11 @@ def pipeline_for(
         pacing=pacing,
         observer=Metrics(),
         guardrails=guardrails,
+        tenants=tenants or TenantsDocument(),
     )
     parts = replace(parts, observer=observer or SilentObserver())
     if placer is not None:
         parts = replace(parts, placer=placer)
     if secrets is not None:
-        parts = replace(parts, secrets=secrets)
+        parts = replace(parts, secrets=replace(parts.secrets, default=secrets))
     return ComposedPipeline(compose(parts, middlewares))

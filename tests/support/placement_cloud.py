@@ -27,8 +27,8 @@ from worker.ops.config import Settings
 from worker.pipeline.alternatives import placement_token
 from worker.pipeline.placement import Placer
 from worker.pipeline.port import InboundMessage
-from worker.simulator.config import Faults, SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import Faults, SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 AK, SK = "PLACEAK0000000000001", "place-secret-key-1"
 PROJECT = "0123456789abcdef0123456789abcdef"

@@ -1,7 +1,10 @@
 """An end-to-end stack for tests: per-test topics, the ECS simulator and a worker, all real.
 
 The worker runs in-process (`worker.service.serve`) or as a subprocess (`ecs-provisioner run`)
-when a test needs to kill it; both use the real broker and talk to the simulator over HTTP.
+when a test needs to kill it; both use the real broker and talk to the simulator over HTTP. With
+`tenants`, each tenant gets topics of its own (the test's topics with `.<tenant>` appended, as the
+worker derives them), a secret directory with the secrets the test gives it, and its entry in a
+tenants file the worker reads (`ECSP_TENANTS_FILE`).
 """
 
 from __future__ import annotations
@@ -13,25 +16,38 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 
+from ecsp_contract.tenants import tenant_topic
 from tests.support import iam, secrets
 from tests.support.kafka import Record, consume, create_topics, delete_topics, produce
 from worker.ops.config import Settings, with_file_secrets
 from worker.ops.metrics import Metrics
 from worker.service import serve
-from worker.simulator.config import Faults, SimulatorConfig
-from worker.simulator.server import running_simulator
+from worker.simulator.knobs import Faults, SimulatorConfig
+from worker.simulator.serving import running_simulator
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"
 EXAMPLES = Path(__file__).parents[2] / "schemas" / "ecsp_contract" / "examples"
 STATE_TOPIC_CONFIG = {"cleanup.policy": "compact"}
+ROLES = ("requests", "results", "failures", "progress", "state")
+
+
+@dataclass(frozen=True)
+class TenantSetup:
+    """A tenant of a test's stack: its projects and the secrets in its secret directory."""
+
+    project_id: str
+    projects: tuple[str, ...] = ()
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 def event_log_path() -> Path:
@@ -68,27 +84,36 @@ class Stack:
     env: dict[str, str]
     seen: list[Record] = field(default_factory=list)
     metrics: Metrics | None = None  # the in-process worker's metrics
+    topics: dict[str, str] = field(default_factory=dict)  # the shared topics by role
+
+    def topic(self, role: str, tenant: str | None = None) -> str:
+        """The topic of a role (requests, results, …): the shared one, or a tenant's."""
+        return self.topics[role] if tenant is None else tenant_topic(self.topics[role], tenant)
 
     async def publish(
         self,
         items: Iterable[tuple[str | bytes | None, Any]],
         headers: Sequence[tuple[str, bytes]] = (),
+        *,
+        tenant: str | None = None,
     ) -> None:
         """Publishes (key, value) pairs; a dict value is sent as JSON, bytes as they are."""
         await produce(
             self.bootstrap,
-            self.settings.topic_requests,
+            self.topic("requests", tenant),
             [(_bytes(key), _value(value), headers) for key, value in items],
         )
 
-    async def outcomes(self, count: int, timeout: float = 60.0) -> list[Record]:
+    async def outcomes(
+        self, count: int, timeout: float = 60.0, *, tenant: str | None = None
+    ) -> list[Record]:
         """Reads results and failures until `count` terminal events arrived (from the start).
 
         Sorted by the request's offset: the two topics give no order between each other.
         """
         records = await consume(
             self.bootstrap,
-            [self.settings.topic_results, self.settings.topic_failures],
+            [self.topic("results", tenant), self.topic("failures", tenant)],
             count=count,
             timeout=timeout,
         )
@@ -190,6 +215,7 @@ async def stack(
     api_extra_fields: tuple[str, ...] = (),
     list_lag_seconds: float = 0.0,
     state_partitions: int = 1,
+    tenants: Mapping[str, TenantSetup] | None = None,
     **settings_env: str,
 ) -> AsyncIterator[Stack]:
     """Fresh topics + simulator (+ an in-process worker); everything removed afterwards.
@@ -197,13 +223,17 @@ async def stack(
     `api_extra_fields` are create-body fields the simulated API knows beyond this release's.
     """
     suffix = uuid.uuid4().hex[:10]
-    topics = {
-        name: f"test.e2e.{name}.{suffix}"
-        for name in ("requests", "results", "failures", "progress", "state")
-    }
-    await create_topics(bootstrap, [topics["requests"]], partitions)
-    await create_topics(bootstrap, [topics[n] for n in ("results", "failures", "progress")], 1)
-    await create_topics(bootstrap, [topics["state"]], state_partitions, STATE_TOPIC_CONFIG)
+    topics = {name: f"test.e2e.{name}.{suffix}" for name in ROLES}
+    created: list[str] = []
+    for tenant in (None, *(tenants or {})):
+        mine = {n: t if tenant is None else tenant_topic(t, tenant) for n, t in topics.items()}
+        await create_topics(bootstrap, [mine["requests"]], partitions)
+        await create_topics(bootstrap, [mine[n] for n in ("results", "failures", "progress")], 1)
+        await create_topics(bootstrap, [mine["state"]], state_partitions, STATE_TOPIC_CONFIG)
+        created += mine.values()
+    tenant_files = tempfile.TemporaryDirectory(prefix="ecsp-tenants-")
+    if tenants:
+        settings_env["ECSP_TENANTS_FILE"] = write_tenants_file(Path(tenant_files.name), tenants)
     config = SimulatorConfig(
         admin_routes=True,
         credentials={secrets.TEST_AK: secrets.TEST_SK},
@@ -219,7 +249,7 @@ async def stack(
         async with running_simulator(config) as base_url:
             env = worker_env(bootstrap, base_url, topics, f"test-group-{suffix}", **settings_env)
             os.environ["ECSP_TEST_SECRET_ADMIN_PASS"] = secrets.ADMIN_PASS_SECRET
-            the_stack = Stack(bootstrap, base_url, settings_from(env), env)
+            the_stack = Stack(bootstrap, base_url, settings_from(env), env, topics=topics)
             try:
                 if not in_process_worker:
                     yield the_stack
@@ -235,7 +265,26 @@ async def stack(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        await delete_topics(bootstrap, list(topics.values()))
+        tenant_files.cleanup()
+        await delete_topics(bootstrap, created)
+
+
+def write_tenants_file(directory: Path, tenants: Mapping[str, TenantSetup]) -> str:
+    """Each tenant's secret directory with its secrets, and the tenants file naming them."""
+    document: dict[str, Any] = {}
+    for name, setup in tenants.items():
+        secret_dir = directory / name
+        secret_dir.mkdir()
+        for secret, value in setup.secrets.items():
+            (secret_dir / secret).write_text(value + "\n")
+        document[name] = {
+            "project_id": setup.project_id,
+            "projects": list(setup.projects),
+            "secret_dir": str(secret_dir),
+        }
+    path = directory / "tenants.yaml"
+    path.write_text(yaml.safe_dump({"tenants": document}))
+    return str(path)
 
 
 @contextlib.asynccontextmanager

@@ -27,6 +27,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from worker.cli.exit_codes import ExitCode
 from worker.cli.stopping import Stop, run_until_stopped
+from worker.cli.tenant_view import as_tenant
 from worker.consumer.kafka import security_options
 from worker.ops import kafka_log
 from worker.ops.config import ConfigError, Settings, load_settings
@@ -50,11 +51,12 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    """The settings, with --bootstrap-servers applied; raises ConfigError."""
+    """The settings, with --bootstrap-servers and a command's --tenant applied; raises
+    ConfigError."""
     settings = load_settings(args.config)
     if args.bootstrap_servers:
         settings = settings.model_copy(update={"kafka_bootstrap_servers": args.bootstrap_servers})
-    return settings
+    return as_tenant(settings, getattr(args, "tenant", None))
 
 
 def cli_producer(settings: Settings) -> AIOKafkaProducer:

@@ -62,10 +62,11 @@ def handle_check(args: argparse.Namespace) -> int:
 
 
 def summary(policy: PolicyDocument) -> str:
-    """One line: the default's rules and how many projects override them."""
+    """One line: the default's rules and how many tenants and projects override them."""
+    tenants = f"{len(policy.tenants)} tenant override(s), " if policy.tenants else ""
     return (
         f"valid: default rules: {_rule_names(policy.default)}; "
-        f"{len(policy.projects)} project override(s)"
+        f"{tenants}{len(policy.projects)} project override(s)"
     )
 
 

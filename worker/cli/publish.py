@@ -40,6 +40,7 @@ from worker.cli.kafka_command import (
 from worker.cli.key_partition import events_key
 from worker.cli.request_check import Refused, check_value
 from worker.cli.stopping import Stop
+from worker.cli.tenant_view import add_tenant_option
 from worker.cli.usage import HelpFormatter, epilog, exit_code_lines
 from worker.cli.wait import Origin
 from worker.ops.config import Settings
@@ -66,6 +67,10 @@ EXAMPLES = (
     (
         "from a CI step: wait for the outcome and exit with it",
         f"ecs-provisioner publish {EXAMPLE} --key ci-1234 --wait --timeout 1200 --json",
+    ),
+    (
+        "as team-a, on its own topics (the worker's tenants file names it)",
+        f"ecs-provisioner publish {EXAMPLE} --key ticket-4714 --tenant team-a --wait",
     ),
     (
         'many requests: a {"key": ..., "request": {...}} object per line',
@@ -112,6 +117,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"with --wait: give up after this long, exit 3 (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument("--json", action="store_true", help="with --wait: print the event")
+    add_tenant_option(parser)
     add_kafka_options(parser)
     parser.set_defaults(handler=handle)
 
@@ -212,10 +218,16 @@ async def _send(
     """Publishes one request (its bytes as checked); prints where it went on `to`."""
     key, value, _ = request
     metadata = await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
-    token = client_token(key, settings.token_namespace)
+    # the settings' namespace is the shared topic's; a tenant's topic has its own (the worker's
+    # tenants file), which a publisher's settings do not know
+    token = (
+        f"client token {client_token(key, settings.token_namespace)}"
+        if topic == settings.topic_requests
+        else "client token in the topic's tenant namespace"
+    )
     print(
         f"published {key} to {topic} partition {metadata.partition} offset "
-        f"{metadata.offset} (client token {token})",
+        f"{metadata.offset} ({token})",
         file=to,
     )
     return Origin(topic, metadata.partition, metadata.offset)

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from worker.cli.exit_codes import ExitCode
 from worker.cli.kafka_command import add_kafka_options, cli_consumer, run_kafka_command
 from worker.cli.stopping import Stop
+from worker.cli.tenant_view import add_tenant_option
 from worker.cli.usage import HelpFormatter, epilog
 from worker.ops.config import Settings
 
@@ -50,6 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--key", help="only events of this request key")
     parser.add_argument("--json", action="store_true", help="print raw CloudEvents, one per line")
     parser.add_argument("--progress", action="store_true", help="include progress events")
+    add_tenant_option(parser)
     add_kafka_options(parser)
     parser.set_defaults(handler=handle)
 

@@ -1,7 +1,8 @@
 """`ecs-provisioner run`: the worker process (consume requests, create servers, publish events).
 
 Exit codes (`worker.cli.exit_codes`, `run`): 0 after a SIGTERM/SIGINT drain; 2 for anything the
-configuration can fix (settings, the policy file, OTEL_*, an ops port or file it cannot use);
+configuration can fix (settings, the policy or tenants file, OTEL_*, an ops port or file it
+cannot use);
 3 when Kafka cannot be reached at start, naming the address and its setting; 1 for any other
 error, named by its type.
 """
@@ -22,6 +23,7 @@ from worker.ops.gc_tuning import collecting_periodically, tune_garbage_collector
 from worker.ops.logging import configure_logging
 from worker.ops.tracing import TracingConfigError
 from worker.policy.load import PolicyFileError
+from worker.tenancy.load import TenantsFileError
 
 EXAMPLES = (
     ("the worker, configured by ECSP_* variables", "ecs-provisioner run"),
@@ -78,6 +80,9 @@ def handle(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except PolicyFileError as exc:
         print(f"ecs-provisioner: invalid configuration: ECSP_POLICY_FILE: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except TenantsFileError as exc:
+        print(f"ecs-provisioner: invalid configuration: ECSP_TENANTS_FILE: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     except TracingConfigError as exc:
         print(f"ecs-provisioner: invalid configuration: {exc}", file=sys.stderr)

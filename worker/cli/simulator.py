@@ -33,7 +33,7 @@ import structlog
 from ecsp_contract.extensions import ExtraFieldError, parse_extra_fields
 from worker.cli.exit_codes import ExitCode
 from worker.cli.usage import HelpFormatter, epilog
-from worker.simulator.config import (
+from worker.simulator.knobs import (
     Faults,
     FaultsError,
     Range,
@@ -101,17 +101,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         epilog=epilog("simulator", EXAMPLES),
         formatter_class=HelpFormatter,
     )
-    parser.add_argument(
+    _serving_options(parser.add_argument_group("serving and authentication"))
+    _fault_options(parser.add_argument_group("jobs and faults"))
+    _capacity_options(parser.add_argument_group("capacity and quota"))
+    _api_memory_options(parser.add_argument_group("what the API remembers and accepts"))
+    parser.set_defaults(handler=run)
+
+
+def _serving_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--host", default=DEFAULT_HOST, metavar="HOST", help="address to bind (%(default)s)"
     )
-    parser.add_argument(
+    group.add_argument(
         "--port",
         type=int,
         default=DEFAULT_PORT,
         metavar="PORT",
         help="port, 0 for any free one (%(default)s)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--credential",
         type=_pair,
         action="append",
@@ -119,19 +127,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="AK:SK",
         help="accepted AK/SK pair (repeatable)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--credentials-file",
         type=Path,
         metavar="FILE",
         help=f"accepted AK:SK pairs, one a line, # comments (also ${CREDENTIALS_ENV}: AK:SK,...)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--admin-routes",
         action="store_true",
         help="serve /_sim/... (statistics, faults, paying orders, key rotation); they need no "
         "authentication: tests and local stacks only",
     )
-    parser.add_argument(
+    group.add_argument(
         "--iam-user",
         type=_pair,
         action="append",
@@ -139,51 +147,57 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="NAME:PASSWORD",
         help="IAM user accepted by POST /v3/auth/tokens, any domain (repeatable)",
     )
-    parser.add_argument(
+
+
+def _fault_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--job-seconds",
         type=_range,
         default=(2.0, 6.0),
         metavar="MIN:MAX",
         help="job duration range; 0:0 finishes jobs at once (2:6)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--seed", type=int, default=None, metavar="N", help="seed for repeatable runs"
     )
-    parser.add_argument(
+    group.add_argument(
         "--error-rate", type=_rate, default=0.0, metavar="F", help="fraction answered 5xx"
     )
-    parser.add_argument(
+    group.add_argument(
         "--throttle-rate", type=_rate, default=0.0, metavar="F", help="fraction answered 429"
     )
-    parser.add_argument(
+    group.add_argument(
         "--drop-rate",
         type=_rate,
         default=0.0,
         metavar="F",
         help="fraction of dropped connections",
     )
-    parser.add_argument(
+    group.add_argument(
         "--latency-ms",
         type=_range,
         default=(0.0, 0.0),
         metavar="MIN:MAX",
         help="added latency range in milliseconds (0:0)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--job-failure-rate",
         type=_rate,
         default=0.0,
         metavar="F",
         help="fraction of jobs that FAIL",
     )
-    parser.add_argument(
+    group.add_argument(
         "--partial-failure-rate",
         type=_rate,
         default=0.0,
         metavar="F",
         help="fraction of jobs with count > 1 that FAIL on one sub-job only",
     )
-    parser.add_argument(
+
+
+def _capacity_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--sold-out",
         type=_offering,
         action="append",
@@ -192,7 +206,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="an offering out of capacity, answered Ecs.0319; * for any flavor or zone "
         '(repeatable; change at run time with POST /_sim/faults {"sold_out": [...]})',
     )
-    parser.add_argument(
+    group.add_argument(
         "--quota-exceeded",
         type=_offering,
         action="append",
@@ -201,7 +215,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="an offering over the project's quota, answered Ecs.0001; * for any flavor or zone "
         "(repeatable)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--sold-out-job-rate",
         type=_rate,
         default=0.5,
@@ -209,14 +223,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="fraction of creates of a sold-out offering accepted and then failed in the job; "
         "the rest are refused at once (%(default)s)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--quota-per-second",
         type=float,
         default=0.0,
         metavar="N",
         help="hard quota of ECS API calls per clock second, 429 above it (0 = none)",
     )
-    parser.add_argument(
+
+
+def _api_memory_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
         "--token-window-seconds",
         dest="token_ttl_seconds",
         type=float,
@@ -225,10 +242,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="how long the API remembers an X-Client-Token; later it answers Ecs.0124 "
         "(%(default)s)",
     )
-    parser.add_argument(  # the option's first name, kept for scripts that use it
+    group.add_argument(  # the option's first name, kept for scripts that use it
         "--token-ttl-seconds", dest="token_ttl_seconds", type=float, help=argparse.SUPPRESS
     )
-    parser.add_argument(
+    group.add_argument(
         "--list-lag-seconds",
         type=float,
         default=0.0,
@@ -236,7 +253,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="the server list is eventually consistent: a new server is missing from it for "
         "this long (%(default)s)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--allow-field",
         type=_extra_field,
         action="append",
@@ -244,7 +261,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="PATH",
         help="accept this create-body field of a newer API, e.g. server.new_field (repeatable)",
     )
-    parser.set_defaults(handler=run)
 
 
 def _extra_field(text: str) -> str:
@@ -308,7 +324,7 @@ def config_from_args(
 async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
     # Imported here: the app needs aiohttp's server side, which no other command loads.
     from worker.simulator.app import make_app
-    from worker.simulator.server import serving
+    from worker.simulator.serving import serving
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

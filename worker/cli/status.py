@@ -32,6 +32,7 @@ from worker.cli.key_partition import events_key, key_partitions
 from worker.cli.key_reader import key_records, latest_record
 from worker.cli.outcome import age, parse_event, summary
 from worker.cli.stopping import Stop
+from worker.cli.tenant_view import add_tenant_option
 from worker.cli.usage import HelpFormatter, epilog
 from worker.ops.config import Settings
 
@@ -43,6 +44,10 @@ EXAMPLES = (
     ("a request's latest state, in one line", "ecs-provisioner status ticket-4711"),
     ("its servers", "ecs-provisioner status ticket-4711 --json | jq -r '.data.server_ids[]'"),
     ("follow it until Ctrl-C", "ecs-provisioner status ticket-4711 --watch"),
+    (
+        "a request of team-a, from its state topic",
+        "ecs-provisioner status ticket-4714 --tenant team-a",
+    ),
 )
 
 
@@ -59,6 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--watch", action="store_true", help="then print each new state until Ctrl-C"
     )
+    add_tenant_option(parser)
     add_kafka_options(parser)
     parser.set_defaults(handler=handle)
 

@@ -125,11 +125,11 @@ class KafkaRequestConsumer:
     def __init__(self, consumer: AIOKafkaConsumer, positions: CommittedReader) -> None:
         self._consumer = consumer
         self._positions = positions
-        self._subscribed: tuple[str, RebalanceListener] | None = None
+        self._subscribed: tuple[tuple[str, ...], RebalanceListener] | None = None
 
-    def subscribe(self, topic: str, listener: RebalanceListener) -> None:
-        self._subscribed = (topic, listener)
-        self._consumer.subscribe([topic], listener=_Listener(listener))
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None:
+        self._subscribed = (tuple(topics), listener)
+        self._consumer.subscribe(list(topics), listener=_Listener(listener))
 
     def rejoin(self) -> None:
         """Rejoins the group: subscribing again makes aiokafka revoke every partition and join

@@ -1,7 +1,9 @@
 """Request keys in the consumer: per-key serialisation, and the one way a key is shown.
 
-`KeyLocks`: requests with the same key run strictly one after another, in order. Each key has a
-FIFO lock while any request of that key is held; tasks acquire it in dispatch
+`KeyLocks`: requests with the same key on the same topic run strictly one after another, in
+order. A key is a tenant's own: the same key on another tenant's topic is another request (its
+token is another), so it never waits for it, and a team cannot stall another by holding a key.
+Each key has a FIFO lock while any request of that key is held; tasks acquire it in dispatch
 order (asyncio locks are fair), so the second request of a key starts only after the first one's
 terminal event was published. Locks are dropped when no request of the key is left.
 """
@@ -26,16 +28,17 @@ def key_for_logs(raw: bytes | None) -> str | None:
 
 
 class KeyLocks:
-    """A FIFO lock per key, created on demand and dropped when unused."""
+    """A FIFO lock per (topic, key), created on demand and dropped when unused."""
 
     def __init__(self) -> None:
-        self._locks: dict[bytes, tuple[asyncio.Lock, int]] = {}
+        self._locks: dict[tuple[str, bytes], tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, key: bytes | None) -> AsyncIterator[None]:
-        if not key:  # keyless records never share anything
+    async def hold(self, topic: str, raw_key: bytes | None) -> AsyncIterator[None]:
+        if not raw_key:  # keyless records never share anything
             yield
             return
+        key = (topic, raw_key)
         lock, users = self._locks.get(key, (None, 0))
         if lock is None:
             lock = asyncio.Lock()

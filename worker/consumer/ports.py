@@ -91,9 +91,9 @@ class CommittedPositions(Protocol):
 
 
 class RequestConsumer(OffsetsClient, CommittedPositions, Protocol):
-    """A started group member on the request topic, as the loop uses it."""
+    """A started group member on the request topics, as the loop uses it."""
 
-    def subscribe(self, topic: str, listener: RebalanceListener) -> None: ...
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None: ...
 
     async def getmany(
         self, *, timeout_ms: int, max_records: int

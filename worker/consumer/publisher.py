@@ -4,7 +4,7 @@ An event counts as published only when the broker acknowledged it (acks=all, ide
 Its record carries the W3C `traceparent`/`tracestate` headers of the event's distributed-tracing
 extension, so a subscriber can continue the trace without parsing it. Every event is first fitted
 into the size budget (`max_event_bytes`, the producer's max request size): its large parts are cut,
-marked in `data.truncated` (`ecsp_contract.budget`).
+marked in `data.truncated` (`ecsp_contract.event_size`).
 
 Errors about the event itself (too large for the broker, a record it refuses) are never retried
 as they are: the minimal form is tried once, and if that is refused too (or cannot be built),
@@ -27,8 +27,8 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from ecsp_contract.budget import EventTooLarge, fit_event
 from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.event_size import EventTooLarge, fit_event
 from worker.consumer.event_records import EVENT_REJECTED, event_headers, value_budget
 from worker.ops.metrics import Metrics
 

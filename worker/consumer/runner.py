@@ -8,6 +8,12 @@ process limit, one at its own limit, and any partition whose intake a waiting re
 see `worker.consumer.holds`) and resumes them below a low-water mark, while the loop keeps
 polling so the consumer stays in the group however long jobs take.
 
+Tenants: the loop subscribes to the shared request topic and to each tenant's
+(`WorkerConfig.request_topics`, a list: no pattern picks up a topic nobody configured) and
+publishes a record's events on its request topic's event topics (`WorkerConfig.route`): a
+tenant's own, never the shared ones. Offsets, pauses and rebalances are per partition of any of
+them.
+
 New records are dispatched at most `DISPATCH_PER_POLL` at a time, each batch's first steps
 (decode, validate, sign) running before the next is fetched: a backlog of thousands would
 otherwise run all of them in one turn of the event loop, for longer than the group's session
@@ -87,7 +93,7 @@ OPEN_RETRY_MAX_SECONDS = 5.0
 class WorkerConfig:
     """What the loop needs of the settings (meanings: the configuration table)."""
 
-    topic: str  # the request topic
+    topic: str  # the shared request topic (the default tenant's)
     topic_of: Mapping[EventType, str]  # where each event type goes ("" for progress: off)
     event_source: str  # for the last-resort answer
     max_in_flight: int = 100
@@ -99,6 +105,16 @@ class WorkerConfig:
     shutdown_grace_seconds: float = 25.0
     #: whether commits carry the answered-offsets map, and the brokers' metadata limit
     offset_map: MapPolicy = field(default_factory=MapPolicy)
+    #: each tenant's request topic → where its event types go (its own topics)
+    tenant_routes: Mapping[str, Mapping[EventType, str]] = field(default_factory=dict)
+
+    @property
+    def request_topics(self) -> tuple[str, ...]:
+        return (self.topic, *self.tenant_routes)
+
+    def route(self, request_topic: str) -> Mapping[EventType, str]:
+        """Where the events answering a record of `request_topic` go."""
+        return self.tenant_routes.get(request_topic, self.topic_of)
 
 
 class Worker:
@@ -159,7 +175,7 @@ class Worker:
     # ----- the loop
     async def run(self, stop: asyncio.Event) -> None:
         """Consumes until `stop` is set, then drains and commits. The consumer must be started."""
-        self._consumer.subscribe(self._config.topic, listener=self)
+        self._consumer.subscribe(self._config.request_topics, listener=self)
         committer = asyncio.create_task(self._commit_periodically(), name="committer")
         lag = asyncio.create_task(
             report_lag(
@@ -217,7 +233,7 @@ class Worker:
     async def _handle(
         self, tp: TopicPartition, offsets: PartitionOffsets, message: InboundMessage
     ) -> None:
-        async with self._keys.hold(message.key):
+        async with self._keys.hold(message.topic, message.key):
             with (
                 structlog.contextvars.bound_contextvars(
                     request_key=key_for_logs(message.key),
@@ -229,7 +245,9 @@ class Worker:
                 outcome = await self._answer(message)
                 span.answered(outcome.event)
                 await self._publisher.publish(
-                    self._config.topic_of[outcome.event.type], outcome.key, outcome.event
+                    self._config.route(message.topic)[outcome.event.type],
+                    outcome.key,
+                    outcome.event,
                 )
         offsets.finished(message.offset)
 
@@ -248,9 +266,11 @@ class Worker:
         if not self._progress_on:
             return None  # progress events off: the pipeline does not even build them
 
+        route = self._config.route(message.topic)
+
         async def publish_progress(event: CloudEvent) -> None:
             await self._publisher.publish_best_effort(
-                self._config.topic_of[event.type],
+                route[event.type],
                 answer_key(message.key),
                 event,
                 within=PROGRESS_PUBLISH_SECONDS,

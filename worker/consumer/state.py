@@ -1,9 +1,10 @@
 """The state topic: a copy of each request's latest event, keyed by its request key.
 
 Owns `StateRecordingSink`, the `EventSink` the service uses when `ECSP_TOPIC_STATE` is set. It
-publishes every event exactly as before, then writes a copy to the compacted state topic under
-the same key, so the topic's latest record of a key is that request's current state (progress
-or terminal): a KTable that `ecs-provisioner status` finds in the key's partition alone.
+publishes every event exactly as before, then writes a copy to the compacted state topic of the
+event topic's tenant (`state_of`: each event topic → its state topic) under the same key, so the
+topic's latest record of a key is that request's current state (progress or terminal): a KTable that
+`ecs-provisioner status` finds in the key's partition alone.
 
 Order and failure, as decided here:
 
@@ -29,7 +30,7 @@ cannot be sent is still left out and counted, never holding the answer back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from ecsp_contract.cloudevent import CloudEvent
@@ -48,34 +49,37 @@ class CopySink(EventSink, Protocol):
 
 
 class StateRecordingSink:
-    """Publishes through `sink`, then records each keyed event as its key's state on `topic`."""
+    """Publishes through `sink`, then records each keyed event as its key's state on the state
+    topic of the topic it was published on (`state_of`; an event topic not in it has none: a
+    tenant's state never lands on another's state topic)."""
 
     def __init__(
         self,
         sink: CopySink,
-        topic: str,
+        state_of: Mapping[str, str],
         dropped: Callable[[], None],
         *,
         within: float = STATE_WRITE_SECONDS,
     ) -> None:
         self._sink = sink
-        self._topic = topic
+        self._state_of = state_of
         self._dropped = dropped
         self._within = within
 
     async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
         await self._sink.publish(topic, key, event)
-        await self._record(key, event)
+        await self._record(topic, key, event)
 
     async def publish_best_effort(
         self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
     ) -> bool:
         sent = await self._sink.publish_best_effort(topic, key, event, within=within)
-        await self._record(key, event)
+        await self._record(topic, key, event)
         return sent
 
-    async def _record(self, key: bytes | None, event: CloudEvent) -> None:
-        if key is None:
+    async def _record(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
+        state = self._state_of.get(topic)
+        if key is None or state is None:
             return
-        if not await self._sink.publish_copy(self._topic, key, event, within=self._within):
+        if not await self._sink.publish_copy(state, key, event, within=self._within):
             self._dropped()

@@ -64,8 +64,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
 
-from ecsp_contract.budget import EventTooLarge, fit_event
 from ecsp_contract.cloudevent import CloudEvent
+from ecsp_contract.event_size import EventTooLarge, fit_event
 from ecsp_contract.events import EventType
 from worker.consumer.answered_codec import UnreadableMap, decode
 from worker.consumer.event_records import EVENT_REJECTED, event_headers, value_budget

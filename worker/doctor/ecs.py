@@ -115,47 +115,59 @@ def _skewed(message: str) -> bool:
     )
 
 
-def _reason(settings: Settings, err: EcsApiError) -> tuple[str, str]:
-    """What went wrong, and its fix, from the status and the gateway's message."""
-    status, message = err.http_status, err.message.lower()
-    if status == 401 and _skewed(message):
+#: A 401's cause by words in the gateway's message: (words, what went wrong, its fix).
+_REFUSED_CREDENTIALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("not exist", "not found"),
+        "unknown access key",
+        "ECSP_ECS_AK (or ECSP_ECS_AK_FILE) names no access key of this account: copy it "
+        "again from IAM (My Credentials, Access Keys), without spaces or a line break",
+    ),
+    (
+        ("security token",),
+        "temporary credentials refused",
+        "give ECSP_ECS_SECURITY_TOKEN with a temporary AK/SK (it must belong to that AK and "
+        "not be expired), or permanent keys without it",
+    ),
+    (
+        ("signature",),
+        "wrong secret key",
+        "ECSP_ECS_SK (or ECSP_ECS_SK_FILE) is not the secret key of ECSP_ECS_AK: copy the "
+        "pair again from the credentials CSV, without spaces or a line break",
+    ),
+    (
+        ("forbidden", "lock"),
+        "access key locked after repeated failures",
+        "wait 5 minutes (the gateway locks an AK after 5 failures in a row), then fix the "
+        "secret key before trying again",
+    ),
+)
+
+
+def _unauthorized(settings: Settings, message: str) -> tuple[str, str]:
+    """Why the gateway refused the credentials (401), and the fix."""
+    if _skewed(message):
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return (
             f"clock skew: this machine's clock ({now}) is more than 15 minutes off the API's",
             "synchronise this machine's clock (NTP, chrony, timedatectl set-ntp true): the "
             "gateway refuses signatures dated more than 15 minutes from its own time",
         )
-    if status == 401 and ("not exist" in message or "not found" in message):
-        return (
-            "unknown access key",
-            "ECSP_ECS_AK (or ECSP_ECS_AK_FILE) names no access key of this account: copy it "
-            "again from IAM (My Credentials, Access Keys), without spaces or a line break",
-        )
-    if status == 401 and "security token" in message:
-        return (
-            "temporary credentials refused",
-            "give ECSP_ECS_SECURITY_TOKEN with a temporary AK/SK (it must belong to that AK and "
-            "not be expired), or permanent keys without it",
-        )
-    if status == 401 and "signature" in message:
-        return (
-            "wrong secret key",
-            "ECSP_ECS_SK (or ECSP_ECS_SK_FILE) is not the secret key of ECSP_ECS_AK: copy the "
-            "pair again from the credentials CSV, without spaces or a line break",
-        )
-    if status == 401 and ("forbidden" in message or "lock" in message):
-        return (
-            "access key locked after repeated failures",
-            "wait 5 minutes (the gateway locks an AK after 5 failures in a row), then fix the "
-            "secret key before trying again",
-        )
+    for words, reason, fix in _REFUSED_CREDENTIALS:
+        if any(word in message for word in words):
+            return reason, fix
+    return (
+        f"credentials refused (ECSP_AUTH_MODE={settings.auth_mode})",
+        "check ECSP_ECS_AK / ECSP_ECS_SK, or in token mode ECSP_IAM_DOMAIN, "
+        "ECSP_IAM_USERNAME and ECSP_IAM_PASSWORD",
+    )
+
+
+def _reason(settings: Settings, err: EcsApiError) -> tuple[str, str]:
+    """What went wrong, and its fix, from the status and the gateway's message."""
+    status = err.http_status
     if status == 401:
-        mode = settings.auth_mode
-        return (
-            f"credentials refused (ECSP_AUTH_MODE={mode})",
-            "check ECSP_ECS_AK / ECSP_ECS_SK, or in token mode ECSP_IAM_DOMAIN, "
-            "ECSP_IAM_USERNAME and ECSP_IAM_PASSWORD",
-        )
+        return _unauthorized(settings, err.message.lower())
     if status == 403:
         return (
             "credentials accepted, but this user may not list servers",

@@ -6,7 +6,7 @@ mounts), in the environment or in that file; the files are read at start (the EC
 files again whenever they change, see `worker.ecs.credentials`). Invalid configuration fails
 at start with a message naming the setting (see `load_settings`), and so does an `ECSP_*` name
 that is no setting (`worker.ops.setting_names`). The configuration table of
-docs/configuration.md is generated from this model (`python -m worker.ops.config_table`); a test
+docs/configuration.md is generated from this model (`python -m tools.docgen.config_table`); a test
 keeps it in step.
 """
 
@@ -381,6 +381,22 @@ class Settings(BaseSettings):
     )
     policy_budget_window_seconds: float = Field(
         3600.0, gt=0, description="Window of `max_servers_per_hour` (shorten only for tests)."
+    )
+    policy_budget_parked_per_partition: int = Field(
+        20,
+        ge=0,
+        description="Requests over their project's hourly budget that wait per partition while "
+        "it keeps moving for other records (offsets not committed past them); the next one "
+        "pauses the partition until one has room. Keep partitions times this well under "
+        "`ECSP_MAX_IN_FLIGHT`.",
+    )
+
+    # Tenants
+    tenants_file: Path | None = Field(
+        None,
+        description="YAML file of the teams served besides the shared topics, each on topics of "
+        "its own (`<topic>.<tenant>`) with its own projects and secrets (docs/security.md); "
+        "read at start, an invalid one stops the worker.",
     )
 
     # Operations

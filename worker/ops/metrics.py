@@ -204,6 +204,12 @@ class Metrics:
             "Requests waiting for their project's hourly server budget.",
             registry=r,
         )
+        self.budget_parked_gauge = Gauge(
+            "ecsp_policy_budget_parked",
+            "Of the requests waiting for their project's hourly budget, those parked: their "
+            "partition keeps moving (their offsets stay uncommitted: lag).",
+            registry=r,
+        )
         self.build_info = Gauge(
             "ecsp_build_info", "Always 1; the version running.", ["version", "python"], registry=r
         )
@@ -343,7 +349,7 @@ class Metrics:
     def job_finished(self, outcome: str, seconds: float) -> None:
         self._job_duration(outcome).observe(seconds)
 
-    # PlacementObserver protocol of worker.pipeline.placement
+    # PlacementObserver protocol of worker.pipeline.observer
     def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None:
         self.placement_tries.labels(*self._offering(flavor_ref, availability_zone)).inc()
 
@@ -368,6 +374,9 @@ class Metrics:
 
     def budget_waiting(self, delta: int) -> None:
         self.budget_waiters.inc(delta)
+
+    def budget_parked(self, delta: int) -> None:
+        self.budget_parked_gauge.inc(delta)
 
     def circuit_changed(self, state: str) -> None:
         self.api_circuit_state.set(CIRCUIT_STATE_VALUE[state])

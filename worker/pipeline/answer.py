@@ -1,15 +1,15 @@
 """The answer step: a record in, its one outcome out — the outermost step of every request.
 
-Owns `Answer` and `AnswerConfig`. It identifies the record (key, token, project, trace), starts
-the request's context, hands the request to the next step, and turns a failure of any step
-into the request's `failed` event (counted by stage and logged once). It never raises for a
-message: if even the failed event cannot be built, the answer is the minimal one, which echoes
-nothing of the record (`port.minimal_failed_event`).
+Owns `Answer` and `AnswerConfig`. It finds the record's tenant by the topic it came from
+(`worker.pipeline.tenant`), identifies the record in that tenant (key, token in the tenant's
+namespace, project, trace), starts the request's context, hands the request to the next step, and
+turns a failure of any step into the request's `failed` event (counted by stage and logged once). It
+never raises for a message: if even the failed event cannot be built, the answer is the minimal one,
+which echoes nothing of the record (`port.minimal_failed_event`).
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from functools import partial
 
@@ -29,6 +29,7 @@ from worker.pipeline.port import (
     minimal_failed_event,
 )
 from worker.pipeline.state import Received, Request, Step
+from worker.pipeline.tenant import TenantTable
 from worker.pipeline.turns import CpuTurns
 
 log = structlog.get_logger("worker.pipeline")
@@ -39,11 +40,10 @@ MAX_LOGGED_TEXT = 1000
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    """Who the worker is to its events, and how a record's identity and deadline are made."""
+    """Who the worker is to its events, whose a record is, and how its deadline is made."""
 
     events: EventSettings
-    token_namespace: uuid.UUID
-    default_project: str
+    tenants: TenantTable
     request_deadline_seconds: float
 
 
@@ -71,11 +71,15 @@ class Answer:
 
     def _context(self, message: InboundMessage, progress: ProgressSink | None) -> RequestContext:
         c = self.config
-        identity = identify(message, namespace=c.token_namespace, default_project=c.default_project)
-        structlog.contextvars.bind_contextvars(client_token=identity.token)
+        tenant = c.tenants.of(message.topic)
+        identity = identify(
+            message, namespace=tenant.token_namespace, default_project=tenant.default_project
+        )
+        structlog.contextvars.bind_contextvars(client_token=identity.token, tenant=tenant.name)
         return RequestContext.starting(
             c.events,
             identity,
+            tenant,
             message,
             deadline_seconds=c.request_deadline_seconds,
             progress=progress,

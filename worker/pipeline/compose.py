@@ -18,18 +18,20 @@ from typing import Any, Protocol, TypeVar, cast
 
 from ecsp_contract.failures import FailureStage
 from worker.pipeline.answer import Answer, AnswerConfig
-from worker.pipeline.compensate import Compensate, ServerDeleter
+from worker.pipeline.compensate import Compensate
 from worker.pipeline.create import CreatePolicy
 from worker.pipeline.decode import Decode
+from worker.pipeline.deletion import ServerDeleter
 from worker.pipeline.follow import Follow, Pacing
 from worker.pipeline.guardrails import Guardrails, GuardrailsParts, nothing_forbidden_of
 from worker.pipeline.middleware import Middleware, StageGuard
 from worker.pipeline.observer import PipelineObserver
+from worker.pipeline.parking import Parking
 from worker.pipeline.place import Place
 from worker.pipeline.placement import Placer
 from worker.pipeline.port import Intake, RequestHandler
 from worker.pipeline.schedule import JobSchedule
-from worker.pipeline.secrets import ResolveSecrets, SecretSource
+from worker.pipeline.secrets import ResolveSecrets, SecretScopes
 from worker.pipeline.state import Step
 from worker.pipeline.submit import Submit, SubmittingApi
 from worker.pipeline.turns import CpuTurns
@@ -51,7 +53,7 @@ class PipelineParts:
     max_request_bytes: int
     create: CreatePolicy
     api: EcsApi
-    secrets: SecretSource
+    secrets: SecretScopes  # each tenant's `$NAME` scope
     intake: Intake
     pacing: Pacing  # how jobs are followed (each on its schedule, or woken in bulk)
     schedule: JobSchedule  # the per-job schedule (compensation's delete jobs use it too)
@@ -88,7 +90,8 @@ def compose(
     secrets = wrap(ResolveSecrets(parts.secrets, place), ResolveSecrets.stage)
     guarded = secrets
     if rails is not None:
-        guardrails = Guardrails(rails.policy, rails.budget, parts.intake, secrets, rails.observer)
+        parking = Parking(parts.intake, rails.parked_per_partition, rails.observer)
+        guardrails = Guardrails(rails.policy, rails.budget, parking, secrets, rails.observer)
         guarded = wrap(guardrails, Guardrails.stage)
     validate = wrap(Validate(parts.validate, turns, guarded), Validate.stage)
     decode = wrap(Decode(parts.max_request_bytes, turns, validate), Decode.stage)

@@ -1,11 +1,10 @@
 """What every event of one request says, and until when it may run: `RequestContext`.
 
 An immutable value that grows as the request moves through the steps: the answer step starts it
-(identity, origin, deadline, where progress goes), the validate step adds the redacted request
-copy, the place step the placement being tried, the submit step the tagging and the
-token-window cap of the deadline. Events are built
-from it alone (`worker.pipeline.events`); a step that learns something events must say returns
-a new context with it.
+(identity, tenant, origin, deadline, where progress goes), the validate step adds the redacted
+request copy, the place step the placement being tried, the submit step the tagging and the
+token-window cap of the deadline. Events are built from it alone (`worker.pipeline.events`); a step
+that learns something events must say returns a new context with it.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from ecsp_contract.events import KafkaOrigin, Placement, Tagging
 from worker.pipeline.deadline import RequestDeadline
 from worker.pipeline.identity import Identity
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink, answer_key
+from worker.pipeline.tenant import Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class RequestContext:
 
     settings: EventSettings
     identity: Identity
+    tenant: Tenant  # whose request it is: from the topic it came from
     received_at: datetime
     origin: KafkaOrigin
     request_digest: str | None  # SHA-256 of the record's value: part of every event id
@@ -50,6 +51,7 @@ class RequestContext:
         cls,
         settings: EventSettings,
         identity: Identity,
+        tenant: Tenant,
         message: InboundMessage,
         *,
         deadline_seconds: float,
@@ -59,6 +61,7 @@ class RequestContext:
         return cls(
             settings=settings,
             identity=identity,
+            tenant=tenant,
             received_at=received_at,
             origin=message.origin,
             request_digest=None

@@ -3,12 +3,14 @@ before the create, and the budget given back when no server came of it.
 
 A request that breaks the policy fails with stage `policy`, code `ECSP.PolicyViolation`, not
 retryable, `details` listing every broken rule with its JSON path. A request over its project's
-hourly budget waits — holding its partition's intake, so the consumer pauses it — until there is
-room or its deadline passes (stage `timeout`, retryable). Dry runs are checked but spend no budget.
-What a request spent is given back when the rest of its life created nothing: the API refused
-the create, the create was never sent, or its servers were found by tag instead. A request with
-`ecs-fallbacks` is checked per placement by the place step instead (`GuardrailsParts.forbidden_of`:
-a forbidden alternative is skipped, and only when all are does the request fail at `policy`).
+hourly budget waits until there is room or its deadline passes (stage `timeout`, retryable): parked,
+so its partition keeps moving for the records behind it, or, beyond the bound of parked requests per
+partition, holding its partition's intake (`worker.pipeline.parking`). Dry runs are checked but
+spend no budget. What a request spent is given back when the rest of its life created nothing: the
+API refused the create, the create was never sent, or its servers were found by tag instead. A
+request with `ecs-fallbacks` is checked per placement by the place step instead
+(`GuardrailsParts.forbidden_of`: a forbidden alternative is skipped, and only when all are does the
+request fail at `policy`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import structlog
 
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.pipeline.failure import StageFailure
+from worker.pipeline.parking import Parking
 from worker.pipeline.placement_plan import Forbidden, nothing_forbidden
-from worker.pipeline.port import Intake, Outcome, PartitionKey
+from worker.pipeline.port import Outcome, PartitionKey
 from worker.pipeline.state import DecodedRequest, Request, Step, Validated
 from worker.policy.budget import HourlyBudget, Spending
 from worker.policy.check import requested_servers, violations
@@ -37,6 +40,8 @@ class GuardrailsObserver(Protocol):
 
     def budget_waiting(self, delta: int) -> None: ...
 
+    def budget_parked(self, delta: int) -> None: ...
+
 
 class SilentGuardrailsObserver:
     def policy_violation(self, rule: str) -> None:
@@ -45,19 +50,23 @@ class SilentGuardrailsObserver:
     def budget_waiting(self, delta: int) -> None:
         return None
 
+    def budget_parked(self, delta: int) -> None:
+        return None
+
 
 @dataclass(frozen=True)
 class GuardrailsParts:
     """What the guardrails take from the process: the policy in force (a callable: it may be
-    reloaded), the hourly budget, the observer."""
+    reloaded), the hourly budget, how many waiters park per partition, the observer."""
 
     policy: Callable[[], PolicyDocument]
     budget: HourlyBudget
+    parked_per_partition: int
     observer: GuardrailsObserver = SilentGuardrailsObserver()  # noqa: RUF009 - stateless
 
     def forbidden_of(self, request: DecodedRequest) -> Forbidden:
         """The rules each of the request's placements breaks (the place step's hook)."""
-        rules = self.policy().rules_for(request.project_id)
+        rules = self.policy().rules_for(request.project_id, request.tenant)
         return lambda alternative: violations(rules, alternative.body_of(request.wire))
 
 
@@ -69,11 +78,11 @@ def nothing_forbidden_of(request: DecodedRequest) -> Forbidden:
 
 @dataclass(frozen=True)
 class Guardrails:
-    """The policy in force (a callable: it may be reloaded), the budget, the intake holds."""
+    """The policy in force (a callable: it may be reloaded), the budget, where waiters wait."""
 
     policy: Callable[[], PolicyDocument]
     budget: HourlyBudget
-    intake: Intake
+    parking: Parking
     next_step: Step[Validated]
     observer: GuardrailsObserver = SilentGuardrailsObserver()  # noqa: RUF009 - stateless
     stage: ClassVar[FailureStage] = FailureStage.POLICY
@@ -102,7 +111,9 @@ class Guardrails:
 
     def check(self, request: DecodedRequest) -> None:
         """Raises a `policy` StageFailure listing every rule the request breaks."""
-        found = violations(self.policy().rules_for(request.project_id), request.wire)
+        found = violations(
+            self.policy().rules_for(request.project_id, request.tenant), request.wire
+        )
         if not found:
             return
         for violation in found:
@@ -130,11 +141,11 @@ class Guardrails:
         """
         if request.body.dry_run:
             return None
-        project = request.project_id
+        project, tenant = request.project_id, request.tenant
         servers = requested_servers(request.wire)
 
         def limit() -> int | None:
-            return self.policy().rules_for(project).max_servers_per_hour
+            return self.policy().rules_for(project, tenant).max_servers_per_hour
 
         cap = limit()
         if cap is None:
@@ -148,7 +159,7 @@ class Guardrails:
             budget=cap,
             used=self.budget.used(project),
         )
-        with self.intake.holding(partition), self._waiting():
+        with self.parking.waiting(partition), self._waiting():
             spent = await self.budget.spend(project, servers, limit, deadline)
         if spent is None:
             raise StageFailure(

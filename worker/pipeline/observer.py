@@ -1,4 +1,5 @@
-"""Where one request's life reports what happened: the `PipelineObserver` protocol.
+"""Where one request's life reports what happened: the `PipelineObserver` protocol, and the
+placer's `PlacementObserver`.
 
 The metrics implement it (structurally: nothing here is inherited); the pipeline knows no
 Prometheus. `SilentObserver` reports nowhere (tests, tools).
@@ -7,6 +8,8 @@ Prometheus. `SilentObserver` reports nowhere (tests, tools).
 from __future__ import annotations
 
 from typing import Protocol
+
+from ecsp_contract.events import SkipReason
 
 
 class PipelineObserver(Protocol):
@@ -33,4 +36,29 @@ class SilentObserver:
         return None
 
     def servers_not_deleted(self, count: int) -> None:
+        return None
+
+
+class PlacementObserver(Protocol):
+    """Told of each offering tried, found sold out, or skipped (the metrics implement it)."""
+
+    def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None: ...
+
+    def placement_sold_out(self, flavor_ref: str, availability_zone: str | None) -> None: ...
+
+    def placement_skipped(
+        self, flavor_ref: str, availability_zone: str | None, reason: SkipReason
+    ) -> None: ...
+
+
+class SilentPlacementObserver:
+    def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None:
+        return None
+
+    def placement_sold_out(self, flavor_ref: str, availability_zone: str | None) -> None:
+        return None
+
+    def placement_skipped(
+        self, flavor_ref: str, availability_zone: str | None, reason: SkipReason
+    ) -> None:
         return None

@@ -32,89 +32,30 @@ answer back (the same job), so no placement is ever created twice.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
-from ecsp_contract.events import Placement, PlacementAttempt, PlacementSkip, SkipReason
-from ecsp_contract.failures import FailureStage, WorkerErrorCode
+from ecsp_contract.events import Placement
 from worker.pipeline.alternatives import Alternative, Offering, offering_of
 from worker.pipeline.capacity_codes import REMEMBERED_CODES, answer_codes, classify_failure
 from worker.pipeline.capacity_memory import CapacityMemory
-from worker.pipeline.compensate import built_servers
 from worker.pipeline.failure import StageFailure
+from worker.pipeline.observer import PlacementObserver, SilentPlacementObserver
 from worker.pipeline.placement_plan import Forbidden, Skipped, nothing_forbidden, plan
-
-
-class PlacementObserver(Protocol):
-    """Told of each offering tried, found sold out, or skipped (the metrics implement it)."""
-
-    def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None: ...
-
-    def placement_sold_out(self, flavor_ref: str, availability_zone: str | None) -> None: ...
-
-    def placement_skipped(
-        self, flavor_ref: str, availability_zone: str | None, reason: SkipReason
-    ) -> None: ...
-
-
-class SilentPlacementObserver:
-    def placement_tried(self, flavor_ref: str, availability_zone: str | None) -> None:
-        return None
-
-    def placement_sold_out(self, flavor_ref: str, availability_zone: str | None) -> None:
-        return None
-
-    def placement_skipped(
-        self, flavor_ref: str, availability_zone: str | None, reason: SkipReason
-    ) -> None:
-        return None
-
+from worker.pipeline.placement_record import (
+    PlacementRecord,
+    capacity_exhausted,
+    forbidden_failure,
+    left_behind,
+)
 
 log = structlog.get_logger("worker.pipeline")
 
 R = TypeVar("R")
-
-#: A failure message lists at most this many placements.
-MAX_LISTED = 11
-
-
-@dataclass
-class _Record:
-    """What one request did with its placements so far."""
-
-    first: Alternative
-    attempts: list[tuple[Alternative, str | None]] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-
-    def if_it_succeeds(self, alternative: Alternative) -> Placement:
-        """`data.placement` if `alternative`, now tried, succeeds."""
-        return _Record(self.first, [*self.attempts, (alternative, None)], self.skipped).placement()
-
-    def placement(self) -> Placement:
-        last = self.attempts[-1][0] if self.attempts else self.first
-        return Placement(
-            flavorRef=last.flavor_ref,
-            availability_zone=last.availability_zone,
-            attempts=[
-                PlacementAttempt(
-                    flavorRef=a.flavor_ref, availability_zone=a.availability_zone, code=c
-                )
-                for a, c in self.attempts
-            ],
-            skipped=[
-                PlacementSkip(
-                    flavorRef=s.alternative.flavor_ref,
-                    availability_zone=s.alternative.availability_zone,
-                    reason=s.reason,
-                )
-                for s in self.skipped
-            ],
-        )
 
 
 @dataclass
@@ -139,7 +80,7 @@ class Placer:
         of the request created (its servers are there): it is attempted first, whatever the
         memory or the policy says (its create is answered with its first job), and only the
         placements after it may follow."""
-        record = _Record(alternatives[0])
+        record = PlacementRecord(alternatives[0])
         pending = list(alternatives)
         if resume is not None:
             pending = pending[pending.index(resume) :]
@@ -173,15 +114,15 @@ class Placer:
                 last_capacity = sold_out.failure
                 accepted = accepted or sold_out.failure.job_id is not None
         if last_capacity is None:
-            raise _forbidden_failure(record)
-        exhausted = _exhausted(last_capacity, record, single=len(alternatives) == 1)
+            raise forbidden_failure(record)
+        exhausted = capacity_exhausted(last_capacity, record, single=len(alternatives) == 1)
         exhausted.refused_everywhere = not accepted
         raise exhausted
 
     async def _attempt(
         self,
         alternative: Alternative,
-        record: _Record,
+        record: PlacementRecord,
         attempt: Callable[[Alternative, Placement], Awaitable[R]],
     ) -> R:
         offering = alternative.offering
@@ -215,7 +156,9 @@ class Placer:
         if probe is not None:
             probe.set()
 
-    def _answered(self, alternative: Alternative, record: _Record, failure: StageFailure) -> None:
+    def _answered(
+        self, alternative: Alternative, record: PlacementRecord, failure: StageFailure
+    ) -> None:
         """Records the failed attempt and what it says about the offering; raises _SoldOut to
         go on to the next placement, or returns (the caller re-raises the failure) to stop."""
         record.attempts.append((alternative, failure.code))
@@ -226,7 +169,7 @@ class Placer:
         self.observer.placement_sold_out(offering.flavor_ref, offering.availability_zone)
         if REMEMBERED_CODES.intersection(answer_codes(failure)):
             self.memory.mark_sold_out(offering, self.clock())
-        if _left_behind(failure):
+        if left_behind(failure):
             log.info(
                 "placement sold out, but its job built servers: not trying another",
                 flavor=offering.flavor_ref,
@@ -243,7 +186,7 @@ class Placer:
         )
         raise _SoldOut(failure)
 
-    def _skip(self, record: _Record, skip: Skipped) -> None:
+    def _skip(self, record: PlacementRecord, skip: Skipped) -> None:
         record.skipped.append(skip)
         offering = skip.alternative.offering
         self.observer.placement_skipped(
@@ -266,51 +209,3 @@ class _SoldOut(Exception):
     def __init__(self, failure: StageFailure) -> None:
         super().__init__(failure.code)
         self.failure = failure
-
-
-def _left_behind(failure: StageFailure) -> list[str]:
-    """Servers a failed job built that are still there (not deleted by a compensation)."""
-    deleted = set(failure.compensation.deleted) if failure.compensation else set()
-    return [server for server in built_servers(failure.sub_jobs) if server not in deleted]
-
-
-def _named(alternative: Alternative) -> str:
-    return f"{alternative.flavor_ref}@{alternative.availability_zone or '(no zone)'}"
-
-
-def _exhausted(last: StageFailure, record: _Record, *, single: bool) -> StageFailure:
-    """Every placement sold out: ECSP.CapacityExhausted (the API's code with one placement)."""
-    placement = record.placement()
-    if single:
-        return dataclasses.replace(last, placement=placement)
-    tried = [f"{_named(a)} {code}" for a, code in record.attempts]
-    skipped = [f"{_named(s.alternative)} ({s.reason})" for s in record.skipped]
-    message = "every placement was sold out: " + ", ".join(tried[:MAX_LISTED])
-    if skipped:
-        message += "; skipped: " + ", ".join(skipped[:MAX_LISTED])
-    return dataclasses.replace(
-        last,
-        code=WorkerErrorCode.CAPACITY_EXHAUSTED,
-        message=message,
-        retryable=True,
-        placement=placement,
-    )
-
-
-def _forbidden_failure(record: _Record) -> StageFailure:
-    """Nothing was allowed: the policy failure of the body's own placement, as without
-    alternatives (`worker.pipeline.guardrails`), naming the alternatives forbidden too."""
-    violations = next(s.violations for s in record.skipped if s.alternative == record.first)
-    alternatives = len(record.skipped)
-    also = f" (and its {alternatives - 1} alternative(s))" if alternatives > 1 else ""
-    return StageFailure(
-        stage=FailureStage.POLICY,
-        code=WorkerErrorCode.POLICY_VIOLATION,
-        message="the request breaks the platform's policy"
-        + also
-        + ": "
-        + "; ".join(str(v) for v in violations),
-        retryable=False,
-        details=[v.as_detail() for v in violations],
-        placement=record.placement(),
-    )

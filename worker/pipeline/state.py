@@ -65,6 +65,7 @@ class DecodedRequest:
     key: str
     token: str
     project_id: str
+    tenant: str  # the name of the tenant whose topic it came from
     body: CreateServersBody
     wire: dict[str, Any]
 

@@ -2,7 +2,8 @@
 
 Owns `Validate` and `validate`. It keeps the redacted copy of the request for the events
 first (so a request refused here is echoed too), then checks: a key to derive the token from,
-a project in the allow-list, the body by the contract's one verdict (`ecsp_contract.verdict`,
+a project of the request's tenant (the default tenant's: the default project and the
+allow-list), the body by the contract's one verdict (`ecsp_contract.verdict`,
 the same one `ecs-provisioner validate` and `publish` use), and the `ecs-on-partial-failure` and
 `ecs-fallbacks` headers. Anything wrong ends the request with a `validate` StageFailure naming
 what is wrong.
@@ -33,6 +34,7 @@ from worker.pipeline.state import (
     Validated,
 )
 from worker.pipeline.tagging import OnPartialFailure
+from worker.pipeline.tenant import Tenant
 from worker.pipeline.turns import CpuTurns
 
 PARTIAL_FAILURE_HEADER = "ecs-on-partial-failure"
@@ -44,7 +46,6 @@ MAX_REQUEST_COPY_BYTES = 128 * 1024
 class ValidateConfig:
     """What validation needs of the configuration (meanings: the configuration table)."""
 
-    allowed_projects: frozenset[str]
     extra_fields: tuple[ExtraField, ...] = ()
     include_request: bool = True
     on_partial_failure: OnPartialFailure = "keep"
@@ -74,7 +75,7 @@ class Validate:
         checked = validate(
             state.ctx.identity,
             state.document,
-            allowed_projects=c.allowed_projects,
+            tenant=state.ctx.tenant,
             extra_fields=c.extra_fields,
         )
         on_partial_failure = partial_failure_choice(
@@ -90,10 +91,11 @@ def validate(
     identity: Identity,
     document: dict[str, Any],
     *,
-    allowed_projects: frozenset[str],
+    tenant: Tenant,
     extra_fields: tuple[ExtraField, ...] = (),
 ) -> DecodedRequest:
-    """Checks key, project and body; a `validate` StageFailure names what is wrong."""
+    """Checks key, project (one of `tenant`'s) and body; a `validate` StageFailure names what is
+    wrong."""
     if identity.key is None or identity.token is None:
         raise StageFailure(
             stage=FailureStage.VALIDATE,
@@ -101,11 +103,12 @@ def validate(
             message="message has no key: the key (a non-empty UTF-8 string) identifies the "
             "request and makes its create idempotent",
         )
-    if identity.project_id is None or identity.project_id not in allowed_projects:
+    if identity.project_id is None or identity.project_id not in tenant.projects:
         raise StageFailure(
             stage=FailureStage.VALIDATE,
             code=WorkerErrorCode.PROJECT_NOT_ALLOWED,
-            message=f"project {identity.project_id!r} is not in the worker's allow-list",
+            message=f"project {identity.project_id!r} is not one of tenant {tenant.name}'s "
+            "projects (the worker's allow-list for its topic)",
         )
     try:
         checked = check_body(document, extra_fields)
@@ -126,6 +129,7 @@ def validate(
         key=identity.key,
         token=identity.token,
         project_id=identity.project_id,
+        tenant=tenant.name,
         body=checked.body,
         wire=checked.wire,
     )

@@ -1,9 +1,12 @@
-"""The policy file's schema: `default:` rules for every project, `projects:` overrides per project.
+"""The policy file's schema: `default:` rules for every project, `tenants:` overrides per tenant,
+`projects:` overrides per project.
 
-Every rule is optional; an absent rule allows everything. A project's rules replace the default's
-rule by rule (a project that sets `flavors` replaces the default's `flavors` as a whole; setting
-a rule to `null` lifts it for that project). Unknown keys are errors, so a typo never silently
-disables a rule.
+Every rule is optional; an absent rule allows everything. A tenant's rules replace the default's
+rule by rule for every project of the tenant, and a project's replace those in turn (a project
+that sets `flavors` replaces the inherited `flavors` as a whole; setting a rule to `null` lifts
+it for that project). A project belongs to one tenant (the tenants file refuses a shared one),
+so a tenant's projects are never shaped by another tenant's rules. Unknown keys are errors, so
+a typo never silently disables a rule.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from worker.tenancy.model import TenantName
 
 Glob = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 ChargingMode = Literal["prePaid", "postPaid"]
@@ -91,10 +96,23 @@ class PolicyDocument(_PolicyModel):
     model_config = ConfigDict(title="ecs-provisioner policy")
 
     default: Rules = Field(default_factory=Rules, description="Rules for every project.")
+    tenants: dict[TenantName, Rules] = Field(
+        default_factory=dict,
+        description="Tenant name (ECSP_TENANTS_FILE) → rules for its projects that override the "
+        "default's.",
+    )
     projects: dict[Annotated[str, StringConstraints(min_length=1)], Rules] = Field(
-        default_factory=dict, description="Project id → rules that override the default's."
+        default_factory=dict,
+        description="Project id → rules that override the default's (and its tenant's).",
     )
 
-    def rules_for(self, project_id: str | None) -> Rules:
-        override = self.projects.get(project_id) if project_id else None
-        return self.default if override is None else self.default.overridden_by(override)
+    def rules_for(self, project_id: str | None, tenant: str | None = None) -> Rules:
+        """The rules of a project of `tenant` (None or the default tenant: `default:` only)."""
+        rules = self.default
+        for override in (
+            self.tenants.get(tenant) if tenant else None,
+            self.projects.get(project_id) if project_id else None,
+        ):
+            if override is not None:
+                rules = rules.overridden_by(override)
+        return rules

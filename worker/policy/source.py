@@ -1,7 +1,8 @@
 """The policy in force: read at start, re-read when the file changes, last good kept on error.
 
 Kubernetes updates a mounted ConfigMap by swapping a symlink, so the file's bytes are compared,
-not its mtime. A change that does not parse keeps the policy in force, is logged once per
+not its mtime. A change that does not parse (or names a tenant the worker does not serve) keeps
+the policy in force, is logged once per
 distinct content and reported to the observer (`policy_loaded(valid=False)`); the next valid
 content replaces it. The watcher outlives any exception a reload raises (logged and reported
 the same way at every attempt). No file configured means an empty policy: every rule absent.
@@ -10,6 +11,7 @@ the same way at every attempt). No file configured means an empty policy: every 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from pathlib import Path
 from typing import Protocol
 
@@ -28,18 +30,32 @@ class PolicyObserver(Protocol):
 class PolicySource:
     """Holds the current policy; `watch()` keeps it in step with the file."""
 
-    def __init__(self, path: Path | None, observer: PolicyObserver | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        observer: PolicyObserver | None = None,
+        tenants: Collection[str] | None = None,
+    ) -> None:
         self._path = path
         self._observer = observer
+        self._tenants = tenants
         self._policy = PolicyDocument()
         self._seen: bytes | None = None
 
     @classmethod
-    def open(cls, path: Path | None, observer: PolicyObserver | None = None) -> PolicySource:
-        """Reads the file once; PolicyFileError if it is invalid (the worker must not start)."""
-        source = cls(path, observer)
+    def open(
+        cls,
+        path: Path | None,
+        observer: PolicyObserver | None = None,
+        tenants: Collection[str] | None = None,
+    ) -> PolicySource:
+        """Reads the file once; PolicyFileError if it is invalid (the worker must not start).
+
+        `tenants`: the names of the tenants the worker serves (its `tenants:` may name no other).
+        """
+        source = cls(path, observer, tenants)
         if path is not None:
-            source._seen, source._policy = read_policy(path)
+            source._seen, source._policy = read_policy(path, tenants)
             log.info("policy loaded", path=str(path), projects=len(source._policy.projects))
             source._report(valid=True)
         return source
@@ -75,7 +91,7 @@ class PolicySource:
         if raw == self._seen:
             return False
         try:
-            policy = parse_policy(raw, source=str(self._path))
+            policy = parse_policy(raw, source=str(self._path), tenants=self._tenants)
         except PolicyFileError as exc:
             return self._rejected(raw, exc.problems)
         self._seen, self._policy = raw, policy

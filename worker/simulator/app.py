@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from worker.simulator import ecs_api, iam, metadata, sell_policies, server_api, sim_api
-from worker.simulator.config import Faults, SimulatorConfig
+from worker.simulator import cloudservers, ecs_api, iam, metadata, sell_policies, sim_api
 from worker.simulator.gateway import gateway
+from worker.simulator.knobs import Faults, SimulatorConfig
 from worker.simulator.state import STATE, build_state
 
 __all__ = ["Faults", "SimulatorConfig", "make_app"]
@@ -27,8 +27,8 @@ def make_app(config: SimulatorConfig) -> web.Application:
     app.router.add_post("/v1.1/{project_id}/cloudservers", ecs_api.create_servers)
     app.router.add_post("/v1/{project_id}/cloudservers", ecs_api.create_post_paid_servers)
     app.router.add_get("/v1/{project_id}/jobs/{job_id}", ecs_api.show_job)
-    app.router.add_get("/v1/{project_id}/cloudservers/detail", server_api.list_servers_details)
-    app.router.add_post("/v1/{project_id}/cloudservers/delete", server_api.delete_servers)
+    app.router.add_get("/v1/{project_id}/cloudservers/detail", cloudservers.list_servers_details)
+    app.router.add_post("/v1/{project_id}/cloudservers/delete", cloudservers.delete_servers)
     app.router.add_get(
         "/v1/{project_id}/cloudservers/flavor-sell-policies",
         sell_policies.list_flavor_sell_policies,

@@ -19,12 +19,12 @@ from aiohttp import web
 from ecsp_contract.extensions import parse_extra_fields
 from ecsp_contract.request import CreateServersBody
 from ecsp_contract.request import Server as CreateServer
-from worker.simulator.config import offering_in
+from worker.simulator.cloudservers import render_delete_job, render_server
 from worker.simulator.idempotency import TokenedCreate, Verdict, is_valid_token
 from worker.simulator.jobs import JobPlan, plan_job, render_job
+from worker.simulator.knobs import offering_in
 from worker.simulator.lifecycle import DELETED, is_deleting, server_status
 from worker.simulator.registry import Server
-from worker.simulator.server_api import render_delete_job, render_server
 from worker.simulator.state import REQUEST_ID, STATE, SimState
 from worker.simulator.validation import V1, V1_1, Rejection, check_create_body
 from worker.simulator.wire import ecs_error, json_response, raw_json_response

@@ -8,6 +8,25 @@ remembered: a rejected request has no side effect, so repeating it is judged afr
 
 Comparison is on parsed JSON, so whitespace or key order do not count as a change; an exact
 byte match is checked first so a replay costs one hash, not a parse and re-serialisation.
+
+Scope: one token memory for the whole simulated account, across projects. A token first used in
+one project and sent again in another is "a token already used, with changed request parameters"
+(the project is part of the request), so `Ecs.0122`. No source scopes the token more narrowly:
+
+- Huawei's "请求幂等性说明" (support.huaweicloud.com/api-ecs/zh-cn_topic_0000001105258814.html,
+  updated 2024-12-03): the client must keep the token unique between different requests
+  ("需确保不同请求之间该标识具有唯一性"); a token already used with changed parameters is
+  `Ecs.0122`; tokens live 8 hours. It names no project, account or domain scope; the English page
+  (support.huaweicloud.com/intl/en-us/api-ecs/en-us_topic_0000001105258814.html) says only "The
+  value must be unique".
+- The official SDKs carry it as a plain header with that description and nothing more
+  (huaweicloud-sdk-go-v3 services/ecs/v2/model/model_create_post_paid_servers_request.go:
+  "保证客户端请求幂等性的标识"); the Terraform provider sends no token at all
+  (vendor/github.com/chnsz/golangsdk/openstack/ecs/v1/cloudservers/requests.go).
+
+So the worker must not assume a per-project scope: the simulator plays the widest one the pages
+allow, and two requests that must not share a create must not share a token (the worker gives
+each tenant a token namespace of its own).
 """
 
 from __future__ import annotations

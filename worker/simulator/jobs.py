@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from worker.simulator.config import Range
+from worker.simulator.knobs import Range
 from worker.simulator.wire import api_time
 
 INIT_FRACTION = 0.1

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from worker.simulator.config import ANY, offering_in
+from worker.simulator.knobs import ANY, offering_in
 from worker.simulator.state import REQUEST_ID, STATE, SimState
 from worker.simulator.wire import ecs_error, json_response
 

@@ -17,7 +17,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from worker.simulator.config import Faults, FaultsError, update_faults
+from worker.simulator.knobs import Faults, FaultsError, update_faults
 from worker.simulator.lifecycle import server_status
 from worker.simulator.metadata import credential_json
 from worker.simulator.state import STATE

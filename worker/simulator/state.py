@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from worker.simulator.auth import Authenticator, TokenRegistry
-from worker.simulator.config import Faults, SimulatorConfig
 from worker.simulator.idempotency import IdempotencyStore
 from worker.simulator.keys import KeyStore, TemporaryKey
+from worker.simulator.knobs import Faults, SimulatorConfig
 from worker.simulator.lifecycle import DeleteStore
 from worker.simulator.registry import Registry, Retention
 from worker.simulator.stats import Stats

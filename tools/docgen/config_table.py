@@ -1,6 +1,6 @@
 """The configuration table of docs/configuration.md, generated from the settings model.
 
-`python -m worker.ops.config_table` rewrites the table between the page's markers;
+`python -m tools.docgen.config_table` rewrites the table between the page's markers;
 `--check` exits 1 when the page is out of date (a test runs the same check).
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from tools.docgen.section import DOCS, GeneratedSection
 from worker.ops.config import FILE_BACKED_SECRETS, Settings
-from worker.ops.readme_section import DOCS, GeneratedSection
 
 
 def _default(field: FieldInfo) -> str:
@@ -47,7 +47,7 @@ def markdown_table() -> str:
 
 
 SECTION = GeneratedSection(
-    "config-table", "worker.ops.config_table", markdown_table, DOCS / "configuration.md"
+    "config-table", "tools.docgen.config_table", markdown_table, DOCS / "configuration.md"
 )
 main = SECTION.main
 

@@ -2,7 +2,7 @@
 
 One row per command of `worker.cli.exit_codes.COMMANDS` that the command line has today (a
 command such as `status`, or an option such as `publish --wait`): what it does (its help line)
-and what each of its exit codes means. `python -m worker.ops.cli_table` rewrites the table
+and what each of its exit codes means. `python -m tools.docgen.cli_table` rewrites the table
 between the README's markers; `--check` exits 1 when it is stale (a test runs the check), e.g.
 once a command of the table is registered.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tools.docgen.section import GeneratedSection
 from worker.cli.exit_codes import COMMANDS
 from worker.cli.main import build_parser
-from worker.ops.readme_section import GeneratedSection
 
 
 def help_of(command: str, parser: argparse.ArgumentParser | None = None) -> str | None:
@@ -45,7 +45,7 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-SECTION = GeneratedSection("cli-table", "worker.ops.cli_table", markdown_table)
+SECTION = GeneratedSection("cli-table", "tools.docgen.cli_table", markdown_table)
 main = SECTION.main
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ecsp_contract.budget import EventTooLarge, fit_event
 from ecsp_contract.cloudevent import CloudEvent, build_event
+from ecsp_contract.event_size import EventTooLarge, fit_event
 from ecsp_contract.events import ErrorInfo, EventType, FailedData, KafkaOrigin
 
 MIB = 1_048_576

@@ -1,7 +1,7 @@
 """The failure tables (every stage, every worker error code, the API codes the docs name),
 generated from the contract.
 
-`python -m worker.ops.failure_table` rewrites them between the markers of docs/failures.md from
+`python -m tools.docgen.failure_table` rewrites them between the markers of docs/failures.md from
 `ecsp_contract.failures`; `--check` exits 1 when the page is out of date (a test runs the check).
 """
 
@@ -16,7 +16,7 @@ from ecsp_contract.failures import (
     FailureStage,
     WorkerErrorCode,
 )
-from worker.ops.readme_section import DOCS, GeneratedSection
+from tools.docgen.section import DOCS, GeneratedSection
 
 
 def _cell(text: str) -> str:
@@ -61,7 +61,7 @@ def markdown_tables() -> str:
 
 
 SECTION = GeneratedSection(
-    "failure-table", "worker.ops.failure_table", markdown_tables, DOCS / "failures.md"
+    "failure-table", "tools.docgen.failure_table", markdown_tables, DOCS / "failures.md"
 )
 main = SECTION.main
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from worker.simulator.app import make_app
-from worker.simulator.config import SimulatorConfig
+from worker.simulator.knobs import SimulatorConfig
 
 SHUTDOWN_TIMEOUT_SECONDS = 2.0
 

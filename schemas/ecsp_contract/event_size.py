@@ -1,7 +1,7 @@
-"""Fitting an event into the events topic's size budget: its large parts are cut first, marked.
+"""Fitting an event into the events topic's size limit: its large parts are cut first, marked.
 
 Owns `fit_event`, `EventTooLarge` and the order parts are cut in. An event whose JSON is larger than
-the budget (or cannot be serialised at all) loses, in this order, until it fits: the request copy
+the limit (or cannot be serialised at all) loses, in this order, until it fits: the request copy
 (`request`), the tail of `error.details`, the tail of `error.message`, the echoed
 `request_key`/`subject`/`project_id` beyond 256 characters, the `traceparent` (with its
 `tracestate`), `sub_jobs`; last, text that UTF-8 cannot carry becomes `?`. Each cut is named in
@@ -21,13 +21,13 @@ import pydantic_core
 from ecsp_contract.cloudevent import CloudEvent
 
 MAX_ECHO_CHARS = 256
-"""Echoed key and project are cut to this many characters when an event is over its budget."""
+"""Echoed key and project are cut to this many characters when an event is over its size limit."""
 MAX_MESSAGE_CHARS = 1024
-"""`error.message` is cut to this many characters when an event is over its budget."""
+"""`error.message` is cut to this many characters when an event is over its size limit."""
 
 
 class EventTooLarge(Exception):
-    """Even the minimal form of the event is over the budget (or cannot be serialised)."""
+    """Even the minimal form of the event is over the size limit (or cannot be serialised)."""
 
 
 def fit_event(event: CloudEvent, max_bytes: int, *, minimal: bool = False) -> bytes:
