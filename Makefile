@@ -63,10 +63,12 @@ kafka-stop:
 schemas: venv
 	$(BIN)/ecs-provisioner schemas export
 
-# The full reliability run (own broker on port 9392; SEED=N to vary), then the ECS API outage
-# and throttling runs (reliability-outage alone: about 15 minutes), and the benchmarks.
+# The full reliability run (own broker on port 9392; SEED=N to vary), the delivery modes under
+# the same faults side by side (issue 26: about 10 minutes), then the ECS API outage and
+# throttling runs (reliability-outage alone: about 15 minutes).
 reliability: venv
 	$(BIN)/python -m tests.reliability.run --seed $(or $(SEED),1)
+	$(BIN)/python -m tests.reliability.delivery --seed $(or $(SEED),1)
 	deploy/local/with-kafka.sh $(BIN)/python -m tests.reliability.outage
 
 reliability-outage: venv

@@ -17,7 +17,9 @@ import aiohttp
 from ecsp_contract.channels import Channel, channel_of
 from ecsp_contract.events import EventType
 from ecsp_contract.tenants import DEFAULT_TENANT, tenant_topic
+from worker.consumer.offset_map import MapPolicy
 from worker.consumer.runner import WorkerConfig
+from worker.consumer.transactional import TransactionalConfig
 from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
 from worker.ecs.client import EcsClient, EcsClientSettings
@@ -261,6 +263,16 @@ def worker_config(settings: Settings, tenants: TenantsDocument) -> WorkerConfig:
         lag_interval_seconds=settings.lag_interval_seconds,
         revoke_grace_seconds=settings.revoke_grace_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        offset_map=MapPolicy(settings.answered_offsets_map, settings.offset_metadata_max_bytes),
+    )
+
+
+def transactional_config(settings: Settings) -> TransactionalConfig:
+    """What the exactly-once delivery takes from the settings."""
+    return TransactionalConfig(
+        group_id=settings.group_id,
+        max_event_bytes=settings.max_event_bytes,
+        transaction_timeout_seconds=settings.transaction_timeout_seconds,
     )
 
 

@@ -2,7 +2,9 @@
 
 Owns the lifetime of every resource: one aiohttp ClientSession per process, created here and
 closed here; Kafka clients started and stopped here, in reverse order, on every exit path
-(including cancellation).
+(including cancellation). `ECSP_DELIVERY` decides how answers leave (`make_delivery`): through
+the process's one producer with offsets committed by the consumer, or in one transaction per
+input partition with its offsets, the state topic's copies included.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 
 import structlog
+from aiokafka import AIOKafkaProducer
 
 from worker.assembly import (
     client_settings,
@@ -29,15 +33,24 @@ from worker.assembly import (
     poll_schedule,
     read_tenants_file,
     state_topics,
+    transactional_config,
     worker_config,
 )
+from worker.consumer.committed_fetch import CommittedReader
 from worker.consumer.holds import IntakeHolds
-from worker.consumer.kafka import KafkaRequestConsumer, make_consumer, make_producer
-from worker.consumer.ports import EventSink
+from worker.consumer.kafka import (
+    KafkaRequestConsumer,
+    make_admin,
+    make_consumer,
+    make_producer,
+    make_transactional_producer,
+)
+from worker.consumer.ports import Delivery, EventSink
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
-from worker.consumer.state import StateRecordingSink
+from worker.consumer.state import CopySink, StateRecordingSink
 from worker.consumer.tracing import KafkaTracing, TracedEventSink
+from worker.consumer.transactional import TransactionalDelivery
 from worker.ecs.breaker import CircuitBreaker
 from worker.ecs.client import EcsClient
 from worker.ecs.layers import Guarded, Measured, RateLimited, Signing, Traced, stack
@@ -127,13 +140,16 @@ async def _serve(
                 tenants=tenants,
             )
         )
-        producer = make_producer(settings)
         consumer = make_consumer(settings)
-        events = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
-        publisher: EventSink = events
-        if settings.topic_state:
+        admin = make_admin(settings)
+        requests = KafkaRequestConsumer(consumer, CommittedReader(admin, settings.group_id))
+        delivery = make_delivery(settings, requests, metrics)
+        publisher: EventSink = delivery.events
+        if settings.topic_state:  # under exactly_once, the copies join the events' transactions
             dropped = metrics.state_write_dropped
-            publisher = StateRecordingSink(events, state_topics(settings, tenants), dropped)
+            publisher = StateRecordingSink(
+                delivery.events, state_topics(settings, tenants), dropped
+            )
         request_tracing = None
         if tracing is not None:
             publisher = TracedEventSink(publisher, tracing.tracer())
@@ -141,12 +157,13 @@ async def _serve(
         config = worker_config(settings, tenants)
         worker = Worker(
             config,
-            KafkaRequestConsumer(consumer),
+            requests,
             publisher,
             handler,
             metrics,
             holds=holds,
             tracing=request_tracing,
+            delivery=delivery.commits,
         )
         probes = Probes(
             alive=lambda: _alive(worker),
@@ -158,22 +175,57 @@ async def _serve(
             )
             resources.push_async_callback(runner.cleanup)
             # stop() is registered before start(): a start that fails half-way is cleaned too
-            resources.push_async_callback(producer.stop)
+            producer = delivery.producer
+            if producer is not None:
+                resources.push_async_callback(producer.stop)
             resources.push_async_callback(consumer.stop)
-            await producer.start()
+            resources.push_async_callback(admin.close)
+            if producer is not None:
+                await producer.start()
             await consumer.start()
+            await admin.start()
             log.info(
                 "worker started",
                 topics=list(config.request_topics),
                 group=settings.group_id,
                 endpoint=settings.ecs_base_url,
                 max_in_flight=settings.max_in_flight,
+                delivery=settings.delivery,
                 tracing=tracing is not None,
             )
             watcher = asyncio.create_task(policy.watch(settings.policy_reload_seconds))
             resources.push_async_callback(cancel_and_wait, watcher)
             await worker.run(stop)
     log.info("worker stopped")
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """How answers leave the process (`ECSP_DELIVERY`)."""
+
+    producer: AIOKafkaProducer | None  # the process's producer; None: one per input partition
+    events: CopySink  # where events (and state copies) go
+    commits: Delivery | None  # how offsets are committed; None: the consumer's own commits
+
+
+def make_delivery(
+    settings: Settings, consumer: KafkaRequestConsumer, metrics: Metrics
+) -> Deliveries:
+    """`at_least_once`: one idempotent producer, events acknowledged one by one, offsets
+    committed by the group member. `exactly_once`: a transactional producer per input partition
+    that commits its events, state copies and offsets together."""
+    if settings.delivery == "at_least_once":
+        producer = make_producer(settings)
+        events = EventPublisher(producer, metrics, max_event_bytes=settings.max_event_bytes)
+        return Deliveries(producer, events, None)
+    transactional = TransactionalDelivery(
+        transactional_config(settings),
+        lambda transactional_id: make_transactional_producer(settings, transactional_id),
+        consumer,
+        rejoin=consumer.rejoin,
+        observer=metrics,
+    )
+    return Deliveries(None, transactional, transactional)
 
 
 def _alive(worker: Worker) -> tuple[bool, str]:

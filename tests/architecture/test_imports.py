@@ -34,7 +34,14 @@ def test_loading_the_settings_does_not_load_the_http_client() -> None:
 
 def test_the_consumer_core_does_not_load_aiokafka() -> None:
     """The loop is written against `worker.consumer.ports`; only the adapter knows aiokafka."""
-    core = ("worker.consumer.runner", "worker.consumer.offsets", "worker.consumer.keys")
+    core = (
+        "worker.consumer.runner",
+        "worker.consumer.offsets",
+        "worker.consumer.keys",
+        "worker.consumer.offset_map",
+        "worker.consumer.answered_codec",
+        "worker.consumer.delivery",
+    )
     loaded = loaded_by(*core)
     assert set(core) <= loaded
     assert offending(loaded, "aiokafka", "worker.consumer.kafka", "worker.consumer.publisher") == []

@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,13 +72,17 @@ class Run:
 
 
 async def run_worker(
-    bootstrap: str, sim: Simulator, count: int, wrap: Sequence[str] = ()
+    bootstrap: str,
+    sim: Simulator,
+    count: int,
+    wrap: Sequence[str] = (),
+    settings: Mapping[str, str] = WORKER_SETTINGS,
 ) -> tuple[Run, dict[str, int]]:
     """Pre-fills, starts the worker (optionally under a profiler `wrap`), times its outcomes."""
     async with bench_topics(bootstrap, partitions=4) as topics:
         await prefill(bootstrap, topics["requests"], count)
         env = bench_worker_env(
-            bootstrap, sim.url, topics, f"bench-{uuid.uuid4().hex[:8]}", **WORKER_SETTINGS
+            bootstrap, sim.url, topics, f"bench-{uuid.uuid4().hex[:8]}", **settings
         )
         sim_usage = Usage(sim.process)
         sim_cpu = sim_usage.cpu()

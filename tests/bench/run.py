@@ -1,10 +1,10 @@
 """All benchmarks in one invocation; writes `results/latest.json` and `results/latest.md`.
 
 ``python -m tests.bench.run [--quick] [--only NAME ...]`` with NAME in e2e, sdk, inflight,
-scaling, tracing, follow, soak, status. Needs a broker: `ECSP_BENCH_KAFKA_BOOTSTRAP` (else
-`ECSP_TEST_KAFKA_BOOTSTRAP`, else 127.0.0.1:9092), e.g. ``KAFKA_PORT=9492 deploy/local/kafka.sh
-start``. With `--only`, the other sections of the previous `latest.json` are kept (each section
-records when it was measured).
+scaling, tracing, follow, soak, status, delivery. Needs a broker:
+`ECSP_BENCH_KAFKA_BOOTSTRAP` (else `ECSP_TEST_KAFKA_BOOTSTRAP`, else 127.0.0.1:9092), e.g.
+``KAFKA_PORT=9492 deploy/local/kafka.sh start``. With `--only`, the other sections of the
+previous `latest.json` are kept (each section records when it was measured).
 Figures only, no pass/fail; child-process logs go to `.bench-logs/`.
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tests.bench import (
+    bench_delivery,
     bench_e2e,
     bench_follow,
     bench_inflight,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Runner] = {
     "tracing": lambda quick: bench_tracing.bench(1500 if quick else 4000),
     "follow": lambda quick: bench_follow.bench(500 if quick else 2000, 60.0 if quick else 240.0),
     "soak": lambda quick: bench_soak.bench(1000 if quick else 10_000),
+    "delivery": lambda quick: bench_delivery.bench(1500 if quick else 4000),
     "status": lambda quick: bench_status.bench(20_000 if quick else 100_000),
 }
 

@@ -1,12 +1,15 @@
 """The no-loss logic under random arrivals, completions, acks, commits, rebalances and crashes.
 
 Runs the `NoLossMachine` (tests/consumer/machine.py) without a broker, and shows that it bites:
-the same machine against a worker with a planted defect must find a counterexample.
+the same machine against a worker with a planted defect must find a counterexample (commits
+past the lowest unfinished offset, before the event's ack, a map read one offset off, a map
+not read at all; under exactly_once: no fencing).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -15,9 +18,13 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from ecsp_contract.cloudevent import CloudEvent
 from tests.consumer.machine import NoLossMachine
-from tests.support.memory_broker import MemoryPublisher
-from worker.consumer import runner
+from tests.support.memory_broker import MemoryBroker, MemoryConsumer, MemoryPublisher
+from worker.consumer import offset_map, runner
+from worker.consumer.offset_map import MapPolicy
 from worker.consumer.offsets import PartitionOffsets
+from worker.consumer.ports import Position, TopicPartition
+from worker.consumer.state import CopySink
+from worker.consumer.transactional import TransactionalDelivery, transactional_id
 
 MACHINE = settings(
     max_examples=100,
@@ -84,5 +91,90 @@ class CommitBeforePublish(NoLossMachine):
 
 @pytest.mark.slow  # a planted defect needs hundreds of runs to be found
 def test_the_machine_catches_committing_before_the_event_is_acknowledged() -> None:
-    with pytest.raises(AssertionError, match="passes unanswered"):
+    with pytest.raises(AssertionError, match=r"(passes|names) unanswered"):
         run_state_machine_as_test(CommitBeforePublish, settings=FIND)
+
+
+def test_the_machine_catches_skipping_an_offset_that_was_never_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The planted defect: the map is read one offset off, so a record after each answered one
+    is skipped as if answered (the loss a wrong decoder would cause)."""
+
+    def one_off(
+        position: Position | None, policy: MapPolicy, on_unreadable: Callable[[str], None]
+    ) -> tuple[int | None, frozenset[int]]:
+        below, above = offset_map.answered(position, policy, on_unreadable)
+        return below, frozenset(o + 1 for o in above)
+
+    monkeypatch.setattr(runner, "answered", one_off)
+    with pytest.raises(AssertionError, match="unanswered"):
+        run_state_machine_as_test(NoLossMachine, settings=FIND)
+
+
+def test_the_machine_catches_a_worker_that_ignores_the_map(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The map's point: a worker that reads the committed offset but not the map answers
+    records again that the commit named answered."""
+
+    def offset_only(
+        position: Position | None, policy: MapPolicy, on_unreadable: Callable[[str], None]
+    ) -> tuple[int | None, frozenset[int]]:
+        below, _ = offset_map.answered(position, policy, on_unreadable)
+        return below, frozenset()
+
+    monkeypatch.setattr(runner, "answered", offset_only)
+    with pytest.raises(AssertionError, match="processed again"):
+        run_state_machine_as_test(NoLossMachine, settings=FIND)
+
+
+class NoFencing(NoLossMachine):
+    """The planted defect: a transactional id per member, not per partition (no member fences
+    another), as with aiokafka's TxnOffsetCommit v0 alone (aiokafka#844)."""
+
+    def transactional_id(self, consumer: MemoryConsumer, partition: TopicPartition) -> str:
+        return f"{transactional_id('machine', partition)}-{id(consumer)}"
+
+
+def test_the_machine_catches_exactly_once_without_fencing() -> None:
+    """A zombie must be expelled, process and commit an answer the partition's new owner also
+    commits: more steps to find than the other defects, hence more examples (it stops at the
+    first counterexample)."""
+    with pytest.raises(AssertionError, match="answered twice"):
+        run_state_machine_as_test(NoFencing, settings=settings(FIND, max_examples=500))
+
+
+@dataclass
+class _CopiesOutside:
+    """Events through the delivery, copies written at once, outside any transaction."""
+
+    delivery: TransactionalDelivery
+    broker: MemoryBroker
+
+    async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None:
+        await self.delivery.publish(topic, key, event)
+
+    async def publish_best_effort(
+        self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
+    ) -> bool:
+        return await self.delivery.publish_best_effort(topic, key, event, within=within)
+
+    async def publish_copy(
+        self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
+    ) -> bool:
+        self.broker.commit_transaction({}, [(topic, key, event)])
+        return True
+
+
+class StateOutsideTheTransaction(NoLossMachine):
+    """The planted defect: the state copies go out through a producer of their own, as under
+    at_least_once, instead of in the events' transaction."""
+
+    def state_copies(self, delivery: TransactionalDelivery) -> CopySink:
+        return _CopiesOutside(delivery, self.broker)
+
+
+def test_the_machine_catches_state_copies_outside_the_transaction() -> None:
+    with pytest.raises(AssertionError, match="state copies differ"):
+        run_state_machine_as_test(StateOutsideTheTransaction, settings=FIND)

@@ -27,15 +27,30 @@ def test_commit_stops_at_the_lowest_unfinished_offset() -> None:
     assert offsets.committable() == 14
 
 
-def test_to_commit_reports_only_movement() -> None:
+def test_offsets_an_earlier_commit_named_answered_are_skipped_and_count_as_finished() -> None:
     offsets = PartitionOffsets()
-    offsets.started(0)
-    offsets.finished(0)
-    assert offsets.to_commit() == 1
-    offsets.mark_committed(1)
-    assert offsets.to_commit() is None
-    offsets.started(1)
-    assert offsets.to_commit() is None  # 1 is unfinished: committed position stays
+    offsets.load(10, {12, 14})
+    assert offsets.skip(9)  # below the committed offset (a stale position: exactly-once)
+    assert not offsets.skip(10)
+    offsets.started(10)
+    assert not offsets.skip(11)
+    offsets.started(11)
+    assert offsets.skip(12)
+    assert offsets.committable() == 10
+    assert offsets.answered_above(10) == {12, 14}  # 14 not read again yet: still carried
+    offsets.finished(10)
+    assert offsets.committable() == 11
+    assert offsets.answered_above(11) == {12, 14}
+    assert not offsets.skip(12)  # skipped once: a second read of it is a new record's
+    offsets.finished(11)
+    assert offsets.committable() == 13
+    assert offsets.answered_above(13) == {14}
+
+
+def test_nothing_loaded_skips_nothing() -> None:
+    offsets = PartitionOffsets()
+    offsets.load(None, ())
+    assert not offsets.skip(0)
 
 
 @given(st.integers(min_value=1, max_value=200), st.randoms(use_true_random=False))

@@ -136,6 +136,8 @@ def test_the_user_may_do_what_the_worker_does_and_nothing_else(
         ("group", setting(objects, "group_id"), "literal"): read,
         **{("topic", topic, "literal"): ops for topic, ops in shared.items()},
         **{("topic", tenant_topic(topic, ""), "prefix"): ops for topic, ops in shared.items()},
+        # exactly_once: one transactional id per request partition, `<group>-<topic>-<p>`
+        ("transactionalId", f"{setting(objects, 'group_id')}-", "prefix"): write,
     }
 
 

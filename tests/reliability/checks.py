@@ -324,6 +324,37 @@ def duplicates_share_id(obs: Observation) -> CheckResult:
     )
 
 
+def one_event_per_message(obs: Observation) -> CheckResult:
+    """Exactly-once delivery: a read_committed subscriber sees one terminal event per message."""
+    per_origin = Counter(e.origin for e in obs.events)
+    repeated = sorted(o for o, n in per_origin.items() if n > 1)
+    return CheckResult(
+        "exactly one terminal event per message (read_committed)",
+        not repeated and bool(per_origin),
+        f"{len(per_origin)} messages with events; {len(repeated)} with more than one"
+        + (f": {_examples(repeated)}" if repeated else ""),
+    )
+
+
+def state_copies_are_the_answers(events: list[Event], copies: list[Event]) -> CheckResult:
+    """Exactly-once delivery with a state topic, both read as a read_committed subscriber: the
+    state topic's terminal copies are exactly the keyed answers, one each, the same event (id),
+    since each copy is committed in its answer's transaction."""
+    keyed = Counter((e.origin, e.id) for e in events if e.key is not None)
+    copied = Counter((c.origin, c.id) for c in copies)
+    missing = sorted(o for o, _ in keyed - copied)
+    extra = sorted(o for o, _ in copied - keyed)
+    return CheckResult(
+        "the state topic's terminal copies are the answers, once each (read_committed)",
+        not missing and not extra and bool(copied),
+        f"{sum(copied.values())} terminal copies for {sum(keyed.values())} keyed answers; "
+        f"{len(missing)} answers without their copy"
+        + (f" ({_examples(missing)})" if missing else "")
+        + f", {len(extra)} copies without their answer or repeated"
+        + (f" ({_examples(extra)})" if extra else ""),
+    )
+
+
 def never_crashed(obs: Observation) -> CheckResult:
     """No crash marker in any log; every exit was a SIGKILL we sent or a clean SIGTERM exit 0."""
     problems = [

@@ -1,12 +1,14 @@
 """One reliability run, start to verdict: broker, simulator, worker processes, chaos, checks.
 
 `execute(config)` publishes the seeded request mix over `publish_seconds` while a chaos timeline
-SIGKILLs workers (restarting them), runs a second group member for part of the run, restarts
+SIGKILLs workers (restarting them), runs one more group member for part of the run, restarts
 the broker and switches offerings sold out and back (the `ecs-fallbacks` requests' placements);
 the simulator answers with injected 5xx, 429 and latency. When the group has committed
-everything (and the events are in), the workers get SIGTERM, every topic is read back, the
-simulator's servers are listed by their token tag and the checks of `tests.reliability.checks`
-judge the run.
+everything (and the events are in), the workers get SIGTERM, every topic is read back (as a
+read_committed subscriber under exactly-once delivery), the simulator's servers are listed by
+their token tag and the checks of `tests.reliability.checks` judge the run. The delivery mode,
+the answered-offsets map, static membership and the number of workers from the start are
+settings of the run (`tests.reliability.delivery` compares the modes).
 """
 
 from __future__ import annotations
@@ -28,20 +30,31 @@ import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from tests.reliability import mix
-from tests.reliability.checks import CheckResult, Event, Message, Observation, run_checks
+from tests.reliability.checks import (
+    CheckResult,
+    Event,
+    Message,
+    Observation,
+    one_event_per_message,
+    run_checks,
+    state_copies_are_the_answers,
+)
 from tests.reliability.observe import Collector, OffsetProbe, read_all
 from tests.reliability.processes import DEFECT_COMMAND, WORKER_COMMAND, OwnBroker, WorkerSlot
 from tests.reliability.schedule import Step, describe, make_schedule
 from tests.support import secrets
 from tests.support.ecs_client import layered_client
 from tests.support.kafka import create_topics, delete_topics
-from tests.support.stack import PROJECT, sim_call, worker_env
+from tests.support.stack import PROJECT, STATE_TOPIC_CONFIG, sim_call, worker_env
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.credentials import Credential
 from worker.ecs.servers import ServerQuery, list_all_servers
 from worker.pipeline.tagging import TOKEN_TAG_KEY
 from worker.simulator.knobs import SimulatorConfig
 from worker.simulator.serving import running_simulator
+
+#: The event types a state topic copy is terminal for (its progress copies are not).
+TERMINAL_KINDS = frozenset({"succeeded", "validated", "failed"})
 
 DEFECTS = ("commit-before-publish",)
 
@@ -96,6 +109,17 @@ class RunConfig:
     False: the body's own offering of those requests stays sold out all along."""
     timeout: float = 600.0
     """Longest wait for the group to finish after publishing started."""
+    delivery: str = "at_least_once"
+    """`ECSP_DELIVERY`; `exactly_once` also reads the events back as read_committed."""
+    answered_map: bool = True
+    """`ECSP_ANSWERED_OFFSETS_MAP`: off is the behaviour before issue 26."""
+    static_membership: bool = False
+    """Each worker slot keeps one `ECSP_GROUP_INSTANCE_ID` across its restarts (a pod name)."""
+    initial_workers: int = 1
+    """Workers from the start; `second_worker` adds one more that joins and leaves."""
+    state_topic: bool = False
+    """A compacted state topic (`ECSP_TOPIC_STATE`); under exactly_once its terminal copies,
+    read back as read_committed, must be the answers, once each."""
 
     @property
     def spread(self) -> float:
@@ -153,6 +177,9 @@ class _Run:
         topics["progress"] = ""
         await create_topics(self.bootstrap, [topics["requests"]], c.partitions)
         await create_topics(self.bootstrap, [topics["results"], topics["failures"]], 1)
+        if c.state_topic:
+            topics["state"] = f"reliability.state.{suffix}"
+            await create_topics(self.bootstrap, [topics["state"]], 1, STATE_TOPIC_CONFIG)
         keys = mix.plan(c.seed, c.requests)
         steps = make_schedule(
             c.seed,
@@ -187,16 +214,22 @@ class _Run:
                 faults["sold_out"] = list(mix.SOLD_OUT_CANDIDATES[:1])
             await sim_call(base_url, "POST", "/_sim/faults", faults)
             env = worker_env(self.bootstrap, base_url, topics, group, **WORKER_SETTINGS)
+            env["ECSP_DELIVERY"] = c.delivery
+            env["ECSP_ANSWERED_OFFSETS_MAP"] = str(c.answered_map).lower()
             if c.defect:
                 env["ECSP_TEST_DEFECT_DELAY_SECONDS"] = DEFECT_DELAY_SECONDS
             c.log_dir.mkdir(parents=True, exist_ok=True)
             for old_log in c.log_dir.glob("worker-*.log"):
                 old_log.unlink()
             command = DEFECT_COMMAND if c.defect else WORKER_COMMAND
-            slots = [WorkerSlot(n, env, c.log_dir, command) for n in ("A", "B")]
+            slots = [
+                WorkerSlot(name, {**env, **self._membership(group, name)}, c.log_dir, command)
+                for name in "ABCDEFGH"[: c.initial_workers + 1]
+            ]
             collector = Collector(self.bootstrap, [topics["results"], topics["failures"]])
             probe = OffsetProbe(self.bootstrap, group, topics["requests"], c.partitions)
-            await slots[0].start()
+            for slot in slots[: c.initial_workers]:
+                await slot.start()
             self.started = time.monotonic()
             tasks = [
                 asyncio.create_task(self._publish(keys, topics["requests"])),
@@ -220,6 +253,11 @@ class _Run:
             stats = await sim_call(base_url, "GET", "/_sim/stats")
             built = await _servers_by_token_tag(base_url)
         return await self._judge(keys, topics, slots, stats, built, drained)
+
+    def _membership(self, group: str, slot: str) -> dict[str, str]:
+        if not self.config.static_membership:
+            return {}
+        return {"ECSP_GROUP_INSTANCE_ID": f"{group}-{slot}"}
 
     # ----- publishing
     async def _publish(self, keys: list[mix.PlannedKey], topic: str) -> None:
@@ -270,14 +308,14 @@ class _Run:
                 await asyncio.sleep(step.pause)
                 await victim.start()
             elif step.action == "start-second":
-                self.say(f"t={self.elapsed():.0f}s second worker joins")
-                await slots[1].start()
+                self.say(f"t={self.elapsed():.0f}s worker {slots[-1].name} joins")
+                await slots[-1].start()
             elif step.action == "stop-second":
                 # a SIGTERM before the process has its handlers (a slow start on a loaded box)
                 # ends it with -15, which the crash check rightly counts: let it join first
-                await slots[1].wait_logged(ASSIGNED, timeout=30)
-                self.say(f"t={self.elapsed():.0f}s second worker leaves (SIGTERM)")
-                await slots[1].terminate()
+                await slots[-1].wait_logged(ASSIGNED, timeout=30)
+                self.say(f"t={self.elapsed():.0f}s worker {slots[-1].name} leaves (SIGTERM)")
+                await slots[-1].terminate()
             else:
                 for slot in slots:
                     await slot.wait_logged(ASSIGNED, timeout=30)
@@ -373,7 +411,10 @@ class _Run:
     ) -> dict[str, Any]:
         c = self.config
         requests = await read_all(self.bootstrap, {topics["requests"]: c.partitions})
-        outcomes = await read_all(self.bootstrap, {topics["results"]: 1, topics["failures"]: 1})
+        isolation = "read_committed" if c.delivery == "exactly_once" else "read_uncommitted"
+        outcomes = await read_all(
+            self.bootstrap, {topics["results"]: 1, topics["failures"]: 1}, isolation=isolation
+        )
         messages = [
             Message(r.partition, r.offset, r.key.decode() if r.key else None, r.value)
             for r in requests
@@ -391,14 +432,29 @@ class _Run:
             logs=logs,
             secrets=secrets.ALL,
         )
+        results = run_checks(observation)
+        if c.delivery == "exactly_once":
+            results.append(one_event_per_message(observation))
+        copies: list[Event] = []
+        if c.state_topic:
+            state = await read_all(self.bootstrap, {topics["state"]: 1}, isolation=isolation)
+            copies = [Event.parse(r.key, r.value) for r in state if r.value is not None]
+            copies = [e for e in copies if e.outcome[0] in TERMINAL_KINDS]
+            if c.delivery == "exactly_once":
+                results.append(state_copies_are_the_answers(events, copies))
+        answered_calls = stats["creates"] + stats["replays"] + stats["dry_runs"]
         return {
-            "results": run_checks(observation),
+            "results": results,
             "seed": c.seed,
             "defect": c.defect or "none",
+            "delivery": f"{c.delivery}, map {'on' if c.answered_map else 'off'}, "
+            f"{'static' if c.static_membership else 'dynamic'} membership, events read "
+            + isolation,
             "keys": len(keys),
             "messages published": len(messages),
             "by kind": dict(Counter(k.kind.value for k in keys)),
             "terminal events": len(events),
+            "state topic terminal copies": len(copies) if c.state_topic else "-",
             "duplicate terminal events": len(events) - len({e.origin for e in events}),
             "worker SIGKILLs": self.counters["kills"],
             "worker processes started": sum(len(s.logs) for s in slots),
@@ -411,6 +467,10 @@ class _Run:
                 "commits_ahead_at_kill"
             ],
             "api answers by status": stats["requests_by_status"],
+            "api calls per message": round(stats["requests_total"] / max(1, len(messages)), 2),
+            "create calls answered (creates + token replays + dry runs) per message": round(
+                answered_calls / max(1, len(messages)), 2
+            ),
             "faults injected": stats["faults_injected"],
             "creates / replays / dry runs": (stats["creates"], stats["replays"], stats["dry_runs"]),
             "servers created": stats["servers_total"],

@@ -84,10 +84,17 @@ class OffsetProbe:
                 await consumer.stop()
 
 
-async def read_all(bootstrap: str, topics: dict[str, int], timeout: float = 120) -> list[Record]:
+async def read_all(
+    bootstrap: str,
+    topics: dict[str, int],
+    timeout: float = 120,
+    isolation: str = "read_uncommitted",
+) -> list[Record]:
     """Every record of `topics` (name -> partition count), from the beginning to the end
-    offsets at call time."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    offsets at call time, as a subscriber with the given isolation level sees them."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level=isolation
+    )
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t, count in topics.items() for p in range(count)]

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from ecsp_contract.request import CreateServersBody
-from tests.reliability import mix
+from tests.reliability import checks, mix
 from tests.reliability.checks import (
     TYPE_PREFIX,
     Event,
@@ -149,6 +149,26 @@ def test_redelivered_duplicates_with_the_same_id_pass() -> None:
     obs = faithful()
     obs.events += obs.events[:10]
     assert failing(obs) == set()
+
+
+def test_exactly_once_allows_one_event_per_message_and_no_redelivery() -> None:
+    obs = faithful()
+    assert checks.one_event_per_message(obs).passed
+    obs.events += obs.events[:1]
+    result = checks.one_event_per_message(obs)
+    assert not result.passed
+    assert "1 with more than one" in result.detail
+
+
+def test_the_state_copies_must_be_the_answers_once_each() -> None:
+    obs = faithful()
+    copies = [e for e in obs.events if e.key is not None]
+    assert checks.state_copies_are_the_answers(obs.events, copies).passed
+    assert not checks.state_copies_are_the_answers(obs.events, copies[1:]).passed  # one lost
+    repeated = checks.state_copies_are_the_answers(obs.events, copies + copies[:1])
+    assert not repeated.passed
+    assert "1 copies without their answer or repeated" in repeated.detail
+    assert not checks.state_copies_are_the_answers(obs.events, []).passed
 
 
 def test_a_lost_event_fails_the_answered_checks() -> None:

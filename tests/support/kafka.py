@@ -142,6 +142,34 @@ async def consume(
     return records
 
 
+async def read_committed(
+    bootstrap: str, topic: str, partitions: int = 1, timeout: float = 30.0
+) -> list[Record]:
+    """Every record of `topic` a `read_committed` subscriber sees, up to the end of its log
+    (aborted records are skipped; an open transaction holds it back, and this times out)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[Record] = []
+        async with asyncio.timeout(timeout):
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=200)
+                for tp_records in batch.values():
+                    records.extend(
+                        Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+                        for r in tp_records
+                    )
+        return records
+    finally:
+        await consumer.stop()
+
+
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """The current high-water mark of every partition of `topic`."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)

@@ -11,9 +11,13 @@ test's control (in the spirit of getsentry/arroyo's `LocalBroker`):
 - a terminal event is acknowledged only when the test says so (`ack`); a progress event at once;
 - `kill` is a SIGKILL: from then on nothing the member does reaches the broker.
 
-What the no-loss checks need is kept here: the committed offsets, how often each record was
-answered (terminal event acknowledged), and every commit that passed an unanswered record
-(`violations`).
+What the no-loss checks need is kept here: the committed positions (offset and answered-offsets
+map), how often each record was answered (terminal event acknowledged), every commit whose
+offset passed or whose map named an unanswered record (`violations`), and every record answered
+again (processed: an API call, an event) by a member whose assignment started from a commit that
+named it answered (`replays`: the map was not honoured; the pipeline reports `processing`).
+Terminal events on `STATE_TOPIC` are copies (`worker.consumer.state`), not answers: they are
+counted apart, in `state_answers`.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from dataclasses import dataclass, field
 
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.events import EventType
-from worker.consumer.ports import CommitFailed, RebalanceListener, TopicPartition
+from worker.consumer.answered_codec import UnreadableMap, decode
+from worker.consumer.ports import CommitFailed, Position, RebalanceListener, TopicPartition
 
 TERMINAL = frozenset({EventType.SUCCEEDED, EventType.VALIDATED, EventType.FAILED})
+#: The state topic's name here: its terminal events are copies of answers, not answers.
+STATE_TOPIC = "state"
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,13 @@ class MemoryBroker:
         self.partitions = [TopicPartition(topic, p) for p in range(partitions)]
         self.logs: dict[TopicPartition, list[StoredRecord]] = {tp: [] for tp in self.partitions}
         self.committed: dict[TopicPartition, int] = {}
+        self.metadata: dict[TopicPartition, str] = {}
+        self.replays: list[str] = []
+        self.duplicates: list[str] = []
         self.answers: dict[TopicPartition, dict[int, int]] = {tp: {} for tp in self.partitions}
+        self.state_answers: dict[TopicPartition, dict[int, int]] = {
+            tp: {} for tp in self.partitions
+        }
         self.published: list[tuple[str, bytes | None, CloudEvent]] = []
         self.violations: list[str] = []
         self.members: list[MemoryConsumer] = []
@@ -108,6 +121,18 @@ class MemoryBroker:
             self._store(publish.topic, publish.key, publish.event)
             publish.acked.set_result(None)
 
+    def processing(self, member: MemoryConsumer, tp: TopicPartition, offset: int) -> None:
+        """`member`'s pipeline starts on a record: a replay if the commit its assignment
+        started from named the record answered."""
+        if offset in member.covered.get(tp, ()):
+            self.replays.append(f"{tp} offset {offset} processed again")
+
+    def expel(self, member: MemoryConsumer) -> None:
+        """The group drops `member` (its session timed out) without telling it: a zombie
+        that goes on processing and committing the partitions it believes it owns."""
+        member.expelled = True
+        self.members.remove(member)
+
     def unanswered(self) -> dict[TopicPartition, list[int]]:
         return {
             tp: missing
@@ -121,7 +146,24 @@ class MemoryBroker:
         if event.type in TERMINAL:
             origin = event.data["origin"]
             tp = TopicPartition(origin["topic"], origin["partition"])
+            if topic == STATE_TOPIC:
+                copies = self.state_answers[tp]
+                copies[origin["offset"]] = copies.get(origin["offset"], 0) + 1
+                return
             self.answers[tp][origin["offset"]] = self.answers[tp].get(origin["offset"], 0) + 1
+            if self.answers[tp][origin["offset"]] > 1:
+                self.duplicates.append(f"{tp} offset {origin['offset']} answered twice")
+
+    def commit_transaction(
+        self,
+        positions: Mapping[TopicPartition, Position],
+        events: Iterable[tuple[str, bytes | None, CloudEvent]],
+    ) -> None:
+        """A transaction's events and offsets, visible at once (no group generation check:
+        TxnOffsetCommit v0 has none; the producer's epoch fenced zombies already)."""
+        for topic, key, event in events:
+            self._store(topic, key, event)
+        self._check_and_store(positions)
 
     def _send(
         self, member: MemoryConsumer, topic: str, key: bytes | None, event: CloudEvent
@@ -131,19 +173,40 @@ class MemoryBroker:
         self._pending.append(publish)
         return publish
 
-    def _commit(self, member: MemoryConsumer, offsets: Mapping[TopicPartition, int]) -> None:
+    def _commit(self, member: MemoryConsumer, positions: Mapping[TopicPartition, Position]) -> None:
         if not member.alive:
             raise CommitFailed("the member is dead")
         if self.failing_commits:
             self.failing_commits -= 1
             raise CommitFailed("rebalance in progress")
-        if not set(offsets) <= member.assignment:
+        if not set(positions) <= member.assignment or member.expelled:
             raise CommitFailed("partition not owned")
-        for tp, offset in offsets.items():
+        self._check_and_store(positions)
+
+    def _check_and_store(self, positions: Mapping[TopicPartition, Position]) -> None:
+        for tp, position in positions.items():
+            offset = position.offset
             passed = [o for o in range(offset) if not self.answers[tp].get(o)]
             if passed:
                 self.violations.append(f"{tp} committed at {offset} passes unanswered {passed}")
+            named = sorted(o for o in self.named_answered(position) if not self.answers[tp].get(o))
+            if named:
+                self.violations.append(f"{tp} map at {offset} names unanswered {named}")
             self.committed[tp] = offset
+            self.metadata[tp] = position.metadata
+
+    @staticmethod
+    def named_answered(position: Position) -> frozenset[int]:
+        """The offsets a commit's map names answered, as the worker's decoder reads it."""
+        try:
+            return decode(position.metadata, position.offset)
+        except UnreadableMap:
+            return frozenset()
+
+    def position(self, tp: TopicPartition) -> Position | None:
+        if tp not in self.committed:
+            return None
+        return Position(self.committed[tp], self.metadata.get(tp, ""))
 
 
 class MemoryConsumer:
@@ -152,9 +215,12 @@ class MemoryConsumer:
     def __init__(self, broker: MemoryBroker) -> None:
         self._broker = broker
         self.alive = True
+        self.expelled = False
+        self.rejoins = 0
         self.listener: RebalanceListener | None = None
         self.assignment: set[TopicPartition] = set()
         self.paused: set[TopicPartition] = set()
+        self.covered: dict[TopicPartition, frozenset[int]] = {}
         self._positions: dict[TopicPartition, int] = {}
         self._fetching = False
 
@@ -191,9 +257,17 @@ class MemoryConsumer:
         assert set(partitions) <= self.assignment, "aiokafka refuses to resume what is not assigned"
         self.paused.difference_update(partitions)
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> None:
         await asyncio.sleep(0)
-        self._broker._commit(self, offsets)
+        self._broker._commit(self, positions)
+
+    def rejoin(self) -> None:
+        """Asked to rejoin the group (the next rebalance of the test is that)."""
+        self.rejoins += 1
+
+    async def committed_position(self, partition: TopicPartition) -> Position | None:
+        await asyncio.sleep(0)
+        return self._broker.position(partition)
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         return {tp: len(self._broker.logs[tp]) for tp in partitions}
@@ -217,6 +291,11 @@ class MemoryConsumer:
         self.assignment = set(partitions)
         self.paused = set()
         self._positions = {tp: self._broker.committed.get(tp, 0) for tp in self.assignment}
+        self.covered = {
+            tp: self._broker.named_answered(position)
+            for tp in self.assignment
+            if (position := self._broker.position(tp)) is not None
+        }
         if self.listener is not None:
             self.listener.partitions_assigned(sorted(self.assignment))
         self._fetching = True

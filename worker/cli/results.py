@@ -95,7 +95,10 @@ async def _read(settings: Settings, args: argparse.Namespace) -> None:
     topics = [settings.topic_results, settings.topic_failures]
     if args.progress and settings.topic_progress:
         topics.append(settings.topic_progress)
-    consumer = cli_consumer(settings, *topics, auto_offset_reset="earliest")
+    # read_committed: under ECSP_DELIVERY=exactly_once, no event of an aborted transaction
+    consumer = cli_consumer(
+        settings, *topics, auto_offset_reset="earliest", isolation_level="read_committed"
+    )
     try:
         await consumer.start()
         partitions = sorted(consumer.assignment())  # no group: every partition, from the start

@@ -323,7 +323,7 @@ async def run_samples(settings: Settings, args: argparse.Namespace, out: TextIO,
     """Publishes the batch, shows it to the end, prints the summary; see the module doc."""
     run_id = args.run_id or time.strftime("%Y%m%d-%H%M%S")
     batch = build_batch(run_id)
-    consumer = cli_consumer(settings)
+    consumer = cli_consumer(settings, isolation_level="read_committed")  # see results
     producer = cli_producer(settings)
     try:
         try:

@@ -15,12 +15,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
+from worker.consumer.committed_fetch import CommittedReader
 from worker.consumer.ports import (
     BrokerError,
     CommitFailed,
+    Position,
     RebalanceListener,
     Record,
     TopicPartition,
@@ -67,6 +70,23 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
+def make_transactional_producer(settings: Settings, transactional_id: str) -> AIOKafkaProducer:
+    """One input partition's producer under exactly-once (`worker.consumer.transactional`)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.deployment_name}-{transactional_id}",
+        transactional_id=transactional_id,
+        transaction_timeout_ms=int(settings.transaction_timeout_seconds * 1000),
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=PRODUCER_BATCH_BYTES,
+        max_request_size=settings.max_event_bytes,
+        request_timeout_ms=30_000,
+        **security_options(settings),
+    )
+
+
 def make_consumer(settings: Settings) -> AIOKafkaConsumer:
     rebalance_ms = int(max(10.0, settings.revoke_grace_seconds + 10.0) * 1000)
     return AIOKafkaConsumer(
@@ -80,18 +100,42 @@ def make_consumer(settings: Settings) -> AIOKafkaConsumer:
         session_timeout_ms=int(settings.kafka_session_timeout_seconds * 1000),
         heartbeat_interval_ms=3_000,
         max_partition_fetch_bytes=max(1_048_576, settings.max_request_bytes),
+        # exactly-once also on the way in: a publisher's aborted request is never processed
+        isolation_level=(
+            "read_committed" if settings.delivery == "exactly_once" else "read_uncommitted"
+        ),
+        **security_options(settings),
+    )
+
+
+def make_admin(settings: Settings) -> AIOKafkaAdminClient:
+    """The admin client that reads committed positions with their metadata."""
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.deployment_name}-offsets",
+        request_timeout_ms=30_000,
         **security_options(settings),
     )
 
 
 class KafkaRequestConsumer:
-    """The `RequestConsumer` of the consume loop over a started `AIOKafkaConsumer`."""
+    """The `RequestConsumer` of the consume loop over a started `AIOKafkaConsumer`; committed
+    positions (with metadata) come from `positions`."""
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, positions: CommittedReader) -> None:
         self._consumer = consumer
+        self._positions = positions
+        self._subscribed: tuple[tuple[str, ...], RebalanceListener] | None = None
 
     def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None:
+        self._subscribed = (tuple(topics), listener)
         self._consumer.subscribe(list(topics), listener=_Listener(listener))
+
+    def rejoin(self) -> None:
+        """Rejoins the group: subscribing again makes aiokafka revoke every partition and join
+        anew (the transactional delivery gives up a partition it can no longer commit)."""
+        if self._subscribed is not None:
+            self.subscribe(*self._subscribed)
 
     async def getmany(
         self, *, timeout_ms: int, max_records: int
@@ -105,11 +149,16 @@ class KafkaRequestConsumer:
     def resume(self, *partitions: TopicPartition) -> None:
         self._consumer.resume(*(KafkaTopicPartition(*tp) for tp in partitions))
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> None:
         try:
-            await self._consumer.commit({KafkaTopicPartition(*tp): o for tp, o in offsets.items()})
+            await self._consumer.commit(
+                {KafkaTopicPartition(*tp): (p.offset, p.metadata) for tp, p in positions.items()}
+            )
         except KafkaError as exc:  # CommitFailedError (rebalance) is one
             raise CommitFailed(type(exc).__name__) from exc
+
+    async def committed_position(self, partition: TopicPartition) -> Position | None:
+        return await self._positions.read(partition)
 
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         try:

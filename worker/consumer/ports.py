@@ -5,13 +5,16 @@ aiokafka consumer to `RequestConsumer` (translation only), `EventPublisher` sati
 `EventSink`, and the tests' in-memory broker implements both, so the no-loss logic (ordered
 commits, pause/resume, revoke drain) is exercised without a broker. `RequestTracing` is where a
 request's span starts (`worker.consumer.tracing`; none when tracing is off). The pipeline is
-reached through its own port (`worker.pipeline.port.RequestHandler`).
+reached through its own port (`worker.pipeline.port.RequestHandler`). `Delivery` is how answers
+become durable: offsets committed by the consumer (`worker.consumer.delivery`), or events and
+offsets in one transaction per partition (`worker.consumer.transactional`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from ecsp_contract.cloudevent import CloudEvent
@@ -23,6 +26,15 @@ class TopicPartition(NamedTuple):
 
     topic: str
     partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A partition's commit: the next offset to read and the answered-offsets map above it
+    (`worker.consumer.answered_codec`; empty when there is none)."""
+
+    offset: int
+    metadata: str = ""
 
 
 class Record(Protocol):
@@ -71,7 +83,14 @@ class OffsetsClient(Protocol):
     async def committed(self, partition: TopicPartition) -> int | None: ...
 
 
-class RequestConsumer(OffsetsClient, Protocol):
+class CommittedPositions(Protocol):
+    """The group's committed position of a partition, metadata included (aiokafka's
+    `committed()` drops the metadata); raises `BrokerError` when the broker cannot answer."""
+
+    async def committed_position(self, partition: TopicPartition) -> Position | None: ...
+
+
+class RequestConsumer(OffsetsClient, CommittedPositions, Protocol):
     """A started group member on the request topics, as the loop uses it."""
 
     def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None: ...
@@ -84,18 +103,35 @@ class RequestConsumer(OffsetsClient, Protocol):
 
     def resume(self, *partitions: TopicPartition) -> None: ...
 
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commits `offsets` (next offset to read per partition); raises `CommitFailed`."""
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> None:
+        """Commits `positions` (next offset to read and metadata); raises `CommitFailed`."""
 
 
 class EventSink(Protocol):
-    """Where events go: `publish` returns once the broker acknowledged the event."""
+    """Where events go: `publish` returns once the event is as durable as the delivery makes it
+    (acknowledged by the broker; under exactly-once, buffered for the partition's next
+    transaction, which also commits the record's offset)."""
 
     async def publish(self, topic: str, key: bytes | None, event: CloudEvent) -> None: ...
 
     async def publish_best_effort(
         self, topic: str, key: bytes | None, event: CloudEvent, *, within: float
     ) -> bool: ...
+
+
+class Delivery(Protocol):
+    """How answers and offsets become durable together (one per worker)."""
+
+    async def open(self, partition: TopicPartition) -> Position | None:
+        """Makes `partition` ready for commits and returns its committed position, read only
+        once no earlier owner can still change it (raises `BrokerError`; the loop retries)."""
+
+    async def commit(self, positions: Mapping[TopicPartition, Position]) -> set[TopicPartition]:
+        """Commits `positions` (with everything the partitions published since their last
+        commit); returns the partitions whose position is now committed."""
+
+    async def close(self, partitions: Iterable[TopicPartition]) -> None:
+        """The partitions were revoked: releases what `open` made for them."""
 
 
 class RequestSpan(Protocol):

@@ -25,33 +25,14 @@ import time
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    CorruptRecordException,
-    InvalidMessageError,
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-)
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.errors import KafkaError
 
-from ecsp_contract.cloudevent import CONTENT_TYPE, CloudEvent
+from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.event_size import EventTooLarge, fit_event
+from worker.consumer.event_records import EVENT_REJECTED, event_headers, value_budget
 from worker.ops.metrics import Metrics
 
 log = structlog.get_logger("worker.publisher")
-
-#: Errors that are about the record, not the destination: sending it again cannot succeed.
-EVENT_REJECTED = (
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-    CorruptRecordException,
-    InvalidMessageError,
-)
-_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
-#: Room left for varint growth between the size estimate of an empty value and the real one.
-_SIZE_SLACK = 16
 
 
 class EventPublisher:
@@ -94,8 +75,7 @@ class EventPublisher:
 
     def value_budget(self, key: bytes | None, headers: list[tuple[str, bytes]]) -> int:
         """How many bytes an event's value may have next to `key` and `headers`."""
-        overhead: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"", headers)
-        return self._max_event_bytes - overhead - _SIZE_SLACK
+        return value_budget(self._max_event_bytes, key, headers)
 
     async def _send(
         self,
@@ -161,14 +141,3 @@ class EventPublisher:
         if counted:
             self._metrics.events_unpublishable.labels(event.type).inc()
         return False
-
-
-def event_headers(event: CloudEvent) -> list[tuple[str, bytes]]:
-    """The record's headers: the content type and the event's W3C trace context (the same
-    `traceparent`/`tracestate` as its CloudEvents distributed-tracing extension)."""
-    headers = [_CONTENT_TYPE_HEADER]
-    if event.traceparent is not None:
-        headers.append(("traceparent", event.traceparent.encode()))
-        if event.tracestate is not None:
-            headers.append(("tracestate", event.tracestate.encode()))
-    return headers

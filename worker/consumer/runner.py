@@ -24,6 +24,12 @@ finished is committed, the rest is redone by the next owner (same key, same toke
 On shutdown, fetching stops, in-flight work gets the shutdown grace, the finished prefix is
 committed and the clients close.
 
+Commits go through the `Delivery` (`worker.consumer.delivery`, or the transactional one) and
+carry each partition's answered-offsets map (`worker.consumer.offset_map`). A newly assigned
+partition is opened first (`Delivery.open`: its committed position, read once no earlier owner
+can change it); its records wait until then, and those the position names answered are skipped:
+no API call, no event.
+
 The loop is written against `worker.consumer.ports` and knows no aiokafka (the adapter is in
 `worker.consumer.kafka`), so tests run it on an in-memory broker (tests/consumer/machine.py).
 It knows the pipeline only through its port (`worker.pipeline.port`: a message in, an outcome
@@ -44,14 +50,17 @@ import structlog
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.events import EventType
 from ecsp_contract.failures import FailureStage
+from worker.consumer.delivery import CommitDelivery
 from worker.consumer.holds import IntakeHolds
 from worker.consumer.keys import KeyLocks, key_for_logs
 from worker.consumer.lag import report_lag
 from worker.consumer.observer import WorkerObserver
+from worker.consumer.offset_map import MapPolicy, Proposal, answered, propose
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.ports import (
-    CommitFailed,
+    Delivery,
     EventSink,
+    Position,
     Record,
     RequestConsumer,
     RequestSpan,
@@ -75,6 +84,9 @@ log = structlog.get_logger("worker.consumer")
 
 #: How long a progress event may take to publish before it is dropped (logged).
 PROGRESS_PUBLISH_SECONDS = 30.0
+#: Longest wait for one attempt at opening a partition, and the longest pause between attempts.
+OPEN_TIMEOUT_SECONDS = 30.0
+OPEN_RETRY_MAX_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,8 @@ class WorkerConfig:
     lag_interval_seconds: float = 15.0
     revoke_grace_seconds: float = 20.0
     shutdown_grace_seconds: float = 25.0
+    #: whether commits carry the answered-offsets map, and the brokers' metadata limit
+    offset_map: MapPolicy = field(default_factory=MapPolicy)
     #: each tenant's request topic → where its event types go (its own topics)
     tenant_routes: Mapping[str, Mapping[EventType, str]] = field(default_factory=dict)
 
@@ -116,10 +130,16 @@ class Worker:
         *,
         holds: IntakeHolds | None = None,
         tracing: RequestTracing | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         self._config = config
         self._consumer = consumer
         self._publisher = publisher
+        self._delivery: Delivery = delivery or CommitDelivery(consumer)
+        self._positions: dict[TopicPartition, Position] = {}  # last committed
+        self._map_full: set[TopicPartition] = set()
+        self._opening: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._waiting: dict[TopicPartition, list[Record]] = {}  # read while opening
         self._handler = handler
         self._observer = observer
         self._keys = KeyLocks()
@@ -186,8 +206,14 @@ class Worker:
         offsets = self._offsets.get(tp)
         if offsets is None:  # fetched just before a revocation: the next owner reads it
             return
-        offsets.started(record.offset)
+        if (waiting := self._waiting.get(tp)) is not None:
+            waiting.append(record)  # dispatched once the partition is open
+            return
         self._observer.message_consumed(tp.topic)
+        if offsets.skip(record.offset):
+            self._observer.record_skipped(tp.topic)  # answered before: no call, no event
+            return
+        offsets.started(record.offset)
         message = InboundMessage(
             topic=tp.topic,
             partition=tp.partition,
@@ -275,6 +301,8 @@ class Worker:
                 for tp in assigned
                 if self._pending[tp] >= s.partition_limit
                 or self._holds.is_held(tp.topic, tp.partition)
+                or tp in self._waiting
+                or tp in self._map_full
                 or (tp in self._paused and not self._below_low_water(tp, process_low))
             }
         to_pause, to_resume = want_paused - self._paused, self._paused - want_paused
@@ -296,36 +324,94 @@ class Worker:
             await self.commit(self._offsets)
 
     async def commit(self, partitions: Iterable[TopicPartition]) -> None:
-        """Commits the finished prefix of the given partitions (those that moved)."""
+        """Commits the finished prefix and answered-offsets map of the given partitions (those
+        that moved; the delivery may commit others it holds events for)."""
         async with self._commit_lock:
-            wanted = {
-                tp: offset
-                for tp in partitions
-                if (tracker := self._offsets.get(tp)) is not None
-                and (offset := tracker.to_commit()) is not None
-            }
-            if not wanted:
-                return
-            try:
-                await self._consumer.commit(wanted)
-            except CommitFailed as exc:
-                log.warning("commit failed; will retry", error=str(exc))
-                return
-            for tp, offset in wanted.items():
-                self._offsets[tp].mark_committed(offset)
-                self._report_position(tp, offset)
+            wanted: dict[TopicPartition, Proposal] = {}
+            for tp in partitions:
+                tracker = self._offsets.get(tp)
+                if tracker is None or tp in self._waiting:
+                    continue
+                proposal = propose(tracker, self._config.offset_map)
+                if proposal is None:
+                    continue
+                self._note_map_size(tp, proposal.map_bytes)
+                if proposal.position != self._positions.get(tp):
+                    wanted[tp] = proposal
+            committed = await self._delivery.commit(
+                {tp: proposal.position for tp, proposal in wanted.items()}
+            )
+            for tp in committed:
+                if (proposal := wanted.get(tp)) is not None and tp in self._offsets:
+                    self._committed(tp, proposal)
+        if self._map_full or self._paused:
+            self._apply_backpressure()
 
-    def _report_position(self, tp: TopicPartition, offset: int) -> None:
-        self._observer.offset_committed(tp.topic, tp.partition, offset)
+    def _note_map_size(self, tp: TopicPartition, map_bytes: int) -> None:
+        """A map past the pause share stops new records only while records are in flight: the
+        lowest of them ending is what shrinks it. With none in flight the map's gaps are
+        records not read yet (named by an earlier commit's map), and only reading them helps."""
+        if map_bytes >= self._config.offset_map.pause_bytes and self._offsets[tp].unfinished:
+            self._map_full.add(tp)
+        else:
+            self._map_full.discard(tp)
+
+    def _committed(self, tp: TopicPartition, proposal: Proposal) -> None:
+        position = proposal.position
+        self._positions[tp] = position
+        self._offsets[tp].mark_committed(position.offset)
+        self._observer.offset_committed(tp.topic, tp.partition, position.offset)
+        self._observer.offset_map_committed(tp.topic, tp.partition, len(position.metadata))
+        if proposal.overflow:
+            log.warning(
+                "answered-offsets map too large for the commit; records above the offset will"
+                " be replayed",
+                partition=tp.partition,
+                map_bytes=proposal.map_bytes,
+                limit=self._config.offset_map.max_bytes,
+            )
+            self._observer.offset_map_overflow(tp.topic)
 
     # ----- rebalance and shutdown
     def partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._joined = True  # called after every join, with an empty set for a spare member
         for tp in assigned:
-            self._offsets.setdefault(tp, PartitionOffsets())
+            if tp not in self._offsets:
+                self._offsets[tp] = PartitionOffsets()
+                self._waiting[tp] = []
+                self._opening[tp] = asyncio.create_task(self._open(tp), name=f"open {tp}")
         self._paused &= set(self._offsets)
         self._observer.partitions_assigned(len(self._offsets))
         log.info("partitions assigned", partitions=sorted(str(tp) for tp in self._offsets))
+
+    async def _open(self, tp: TopicPartition) -> None:
+        """Opens `tp` (retrying until it is revoked), loads what its committed position says
+        was answered, then dispatches the records read meanwhile."""
+        backoff = 0.2
+        while True:
+            try:
+                async with asyncio.timeout(OPEN_TIMEOUT_SECONDS):
+                    position = await self._delivery.open(tp)
+                break
+            except Exception as exc:  # BrokerError, TimeoutError; never a partition left waiting
+                log.warning(
+                    "opening a partition failed; retrying",
+                    partition=tp.partition,
+                    error=type(exc).__name__,
+                    retry_in=backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(OPEN_RETRY_MAX_SECONDS, backoff * 2)
+        below, above = answered(
+            position, self._config.offset_map, lambda _: self._observer.offset_map_ignored(tp.topic)
+        )
+        self._offsets[tp].load(below, above)
+        if position is not None:
+            self._positions[tp] = position
+        del self._opening[tp]
+        for record in self._waiting.pop(tp):
+            self._dispatch(tp, record)
+        self._apply_backpressure()
 
     async def partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         revoked = [tp for tp in revoked if tp in self._offsets]
@@ -335,6 +421,9 @@ class Worker:
 
     async def _drain(self, grace: float, partitions: list[TopicPartition]) -> None:
         """Lets work of `partitions` finish within `grace`, cancels the rest, commits, forgets."""
+        for tp in partitions:
+            if (opening := self._opening.pop(tp, None)) is not None:
+                await cancel_and_wait(opening)
         tasks = [task for tp in partitions for task in self._tasks.get(tp, ())]
         if tasks:
             _, unfinished = await asyncio.wait(tasks, timeout=grace)
@@ -344,10 +433,14 @@ class Worker:
                 await asyncio.wait(unfinished)
                 log.info("abandoned unfinished requests", count=len(unfinished))
         await self.commit(partitions)
+        await self._delivery.close(partitions)
         for tp in partitions:
             self._offsets.pop(tp, None)
             self._tasks.pop(tp, None)
             self._pending.pop(tp, None)
+            self._waiting.pop(tp, None)
+            self._positions.pop(tp, None)
+            self._map_full.discard(tp)
             self._paused.discard(tp)
             self._observer.forget(tp.topic, tp.partition)  # its next owner reports it
 

@@ -20,6 +20,12 @@ Order and failure, as decided here:
   provisioning; the key's state stays behind until its next event. This is why `publish
   --wait` reads the answer from the results and failures topics, not from the state topic.
 - Records without a key have no state (a compacted topic refuses records without one).
+
+Under `ECSP_DELIVERY=exactly_once` the sink wrapped is the transactional delivery
+(`worker.consumer.transactional`): `publish` and `publish_copy` only buffer, and the copy goes
+into the same Kafka transaction as its event and the request's offset, so a read_committed
+reader of the state topic sees a key's state exactly when its answer is committed. A copy that
+cannot be sent is still left out and counted, never holding the answer back.
 """
 
 from __future__ import annotations

@@ -196,6 +196,33 @@ class Settings(BaseSettings):
         5.0, ge=0, description="On partition revocation, how long their requests may finish."
     )
 
+    # Delivery (docs/delivery.md)
+    delivery: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="`at_least_once`: events acknowledged one by one, offsets committed after"
+        " them; `exactly_once`: a partition's events, their state-topic copies and its offsets"
+        " in one Kafka transaction (subscribers read with `isolation.level=read_committed`).",
+    )
+    answered_offsets_map: bool = Field(
+        True,
+        description="Commits carry the answered records above the committed offset, and a new"
+        " owner skips them; off = every record above the offset is replayed (required by"
+        " `exactly_once`).",
+    )
+    offset_metadata_max_bytes: int = Field(
+        4096,
+        ge=64,
+        description="The brokers' `offset.metadata.max.bytes`: a larger map is left out of the"
+        " commit (counted); past 75 % of it a partition takes no new records.",
+    )
+    transaction_timeout_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=900,
+        description="`exactly_once`: the brokers abort a transaction open longer than this"
+        " (at most their `transaction.max.timeout.ms`).",
+    )
+
     # ECS API
     ecs_region: str = Field(
         "ap-southeast-1", description="Huawei Cloud region (lower-case letters, digits and `-`)."
@@ -436,6 +463,8 @@ class Settings(BaseSettings):
             problems.append(
                 "ECSP_BREAKER_PROBE_INITIAL_SECONDS must not exceed ECSP_BREAKER_PROBE_MAX_SECONDS"
             )
+        if self.delivery == "exactly_once" and not self.answered_offsets_map:
+            problems.append("ECSP_DELIVERY=exactly_once needs ECSP_ANSWERED_OFFSETS_MAP=true")
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_username and (self.kafka_sasl_password or self.kafka_sasl_password_file)
         ):

@@ -76,7 +76,8 @@ class OfferingLabels:
 class Metrics:
     """All metrics of one worker. It implements (structurally) the observers of the parts: the
     ECS client's `ApiObserver`, the pipeline's `PipelineObserver` and `GuardrailsObserver`, the
-    consume loop's `WorkerObserver`, the policy source's `PolicyObserver`."""
+    consume loop's `WorkerObserver`, the exactly-once delivery's `DeliveryObserver`, the policy
+    source's `PolicyObserver`."""
 
     registry: CollectorRegistry = field(
         default_factory=lambda: CollectorRegistry(auto_describe=True)
@@ -146,6 +147,41 @@ class Metrics:
             "ecsp_compensation_not_deleted",
             "Servers a compensation was to delete (on-partial-failure: delete) and could not: "
             "they still run and are billed.",
+            registry=r,
+        )
+        self.records_skipped = Counter(
+            "ecsp_records_skipped",
+            "Records read again that an earlier commit named answered: skipped, no call, no event.",
+            ["topic"],
+            registry=r,
+        )
+        self.offset_metadata_bytes = Gauge(
+            "ecsp_offset_metadata_bytes",
+            "Size of the answered-offsets map in the partition's last commit.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.offset_map_overflows = Counter(
+            "ecsp_offset_map_overflows",
+            "Commits whose answered-offsets map exceeded the metadata limit and was left out.",
+            ["topic"],
+            registry=r,
+        )
+        self.offset_map_unreadable = Counter(
+            "ecsp_offset_map_unreadable",
+            "Committed answered-offsets maps ignored on assignment (another version, corrupt).",
+            ["topic"],
+            registry=r,
+        )
+        self.transactions = Counter(
+            "ecsp_transactions",
+            "exactly_once: Kafka transactions by outcome (committed, aborted).",
+            ["outcome"],
+            registry=r,
+        )
+        self.producers_fenced = Counter(
+            "ecsp_producers_fenced",
+            "exactly_once: partition producers fenced by a newer owner of their partition.",
             registry=r,
         )
         self.policy_reloads = Counter(
@@ -236,6 +272,8 @@ class Metrics:
             self.policy_reloads.labels(outcome)
         for state in CIRCUIT_STATE_VALUE:
             self.api_circuit_transitions.labels(state)
+        for outcome in ("committed", "aborted"):
+            self.transactions.labels(outcome)
 
     def message_consumed(self, topic: str) -> None:
         self._consumed(topic).inc()
@@ -271,12 +309,36 @@ class Metrics:
     def rebalanced(self) -> None:
         self.rebalances_counter.inc()
 
+    # the answered-offsets map (WorkerObserver)
+    def record_skipped(self, topic: str) -> None:
+        self.records_skipped.labels(topic).inc()
+
+    def offset_map_committed(self, topic: str, partition: int, size: int) -> None:
+        self.offset_metadata_bytes.labels(topic, str(partition)).set(size)
+
+    def offset_map_overflow(self, topic: str) -> None:
+        self.offset_map_overflows.labels(topic).inc()
+
+    def offset_map_ignored(self, topic: str) -> None:
+        self.offset_map_unreadable.labels(topic).inc()
+
+    # DeliveryObserver protocol of worker.consumer.observer (the transactional delivery)
+    def event_unpublishable(self, event_type: str) -> None:
+        self.events_unpublishable.labels(event_type).inc()
+
+    def transaction_ended(self, outcome: str) -> None:
+        self.transactions.labels(outcome).inc()
+
+    def producer_fenced(self) -> None:
+        self.producers_fenced.inc()
+
+    # LagGauges protocol of worker.consumer.lag
     def set_lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(lag)
 
     def forget(self, topic: str, partition: int) -> None:
         """Drop a partition's gauges once this member no longer owns it."""
-        for gauge in (self.consumer_lag, self.committed_offset):
+        for gauge in (self.consumer_lag, self.committed_offset, self.offset_metadata_bytes):
             with contextlib.suppress(KeyError):
                 gauge.remove(topic, str(partition))
 
