@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from worker.assembly import (
     client_settings,
@@ -66,6 +67,7 @@ from worker.pipeline.compose import compose
 from worker.pipeline.follow import OwnSchedule, Pacing
 from worker.policy.source import PolicySource
 from worker.tasks import cancel_and_wait
+from worker.tenancy.model import TenantsDocument
 
 log = structlog.get_logger("worker.service")
 
@@ -124,17 +126,12 @@ async def _serve(
         client = await following.enter_async_context(
             ecs_client(settings, metrics, breaker, tracing)
         )
-        pacing: Pacing = OwnSchedule(poll_schedule(settings))
-        follower = make_follower(settings, client)
-        if follower is not None:
-            following.push_async_callback(follower.close)
-            pacing = BulkPacing(follower, poll_schedule(settings))
         handler = compose(
             pipeline_parts(
                 settings,
                 client,
                 intake=holds,
-                pacing=pacing,
+                pacing=_pacing(settings, client, following),
                 observer=metrics,
                 guardrails=make_guardrails(settings, policy, metrics),
                 tenants=tenants,
@@ -144,25 +141,15 @@ async def _serve(
         admin = make_admin(settings)
         requests = KafkaRequestConsumer(consumer, CommittedReader(admin, settings.group_id))
         delivery = make_delivery(settings, requests, metrics)
-        publisher: EventSink = delivery.events
-        if settings.topic_state:  # under exactly_once, the copies join the events' transactions
-            dropped = metrics.state_write_dropped
-            publisher = StateRecordingSink(
-                delivery.events, state_topics(settings, tenants), dropped
-            )
-        request_tracing = None
-        if tracing is not None:
-            publisher = TracedEventSink(publisher, tracing.tracer())
-            request_tracing = KafkaTracing(tracing.tracer(), group_id=settings.group_id)
         config = worker_config(settings, tenants)
         worker = Worker(
             config,
             requests,
-            publisher,
+            _event_sink(settings, delivery, metrics, tenants, tracing),
             handler,
             metrics,
             holds=holds,
-            tracing=request_tracing,
+            tracing=_request_tracing(settings, tracing),
             delivery=delivery.commits,
         )
         probes = Probes(
@@ -174,16 +161,7 @@ async def _serve(
                 make_ops_app(metrics, probes), settings.ops_host, settings.ops_port
             )
             resources.push_async_callback(runner.cleanup)
-            # stop() is registered before start(): a start that fails half-way is cleaned too
-            producer = delivery.producer
-            if producer is not None:
-                resources.push_async_callback(producer.stop)
-            resources.push_async_callback(consumer.stop)
-            resources.push_async_callback(admin.close)
-            if producer is not None:
-                await producer.start()
-            await consumer.start()
-            await admin.start()
+            await _start_clients(resources, delivery.producer, consumer, admin)
             log.info(
                 "worker started",
                 topics=list(config.request_topics),
@@ -197,6 +175,55 @@ async def _serve(
             resources.push_async_callback(cancel_and_wait, watcher)
             await worker.run(stop)
     log.info("worker stopped")
+
+
+def _pacing(settings: Settings, client: EcsClient, following: contextlib.AsyncExitStack) -> Pacing:
+    """How followed jobs are paced: one bulk follower for the process (closed with `following`),
+    or each job on its own schedule."""
+    follower = make_follower(settings, client)
+    if follower is None:
+        return OwnSchedule(poll_schedule(settings))
+    following.push_async_callback(follower.close)
+    return BulkPacing(follower, poll_schedule(settings))
+
+
+def _request_tracing(settings: Settings, tracing: Tracing | None) -> KafkaTracing | None:
+    return None if tracing is None else KafkaTracing(tracing.tracer(), group_id=settings.group_id)
+
+
+def _event_sink(
+    settings: Settings,
+    delivery: Deliveries,
+    metrics: Metrics,
+    tenants: TenantsDocument,
+    tracing: Tracing | None,
+) -> EventSink:
+    """Where answers go: the delivery, with a state copy of each event when the state topic is
+    on (under exactly_once, the copies join the events' transactions), traced when tracing is."""
+    sink: EventSink = delivery.events
+    if settings.topic_state:
+        sink = StateRecordingSink(
+            delivery.events, state_topics(settings, tenants), metrics.state_write_dropped
+        )
+    return sink if tracing is None else TracedEventSink(sink, tracing.tracer())
+
+
+async def _start_clients(
+    resources: contextlib.AsyncExitStack,
+    producer: AIOKafkaProducer | None,
+    consumer: AIOKafkaConsumer,
+    admin: AIOKafkaAdminClient,
+) -> None:
+    """Starts the Kafka clients; their stop() is registered before start(), so a start that
+    fails half-way is cleaned up too."""
+    if producer is not None:
+        resources.push_async_callback(producer.stop)
+    resources.push_async_callback(consumer.stop)
+    resources.push_async_callback(admin.close)
+    if producer is not None:
+        await producer.start()
+    await consumer.start()
+    await admin.start()
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,27 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         ProcessCollector(registry=r)
+        self._define_request_metrics(r)
+        self._define_partition_metrics(r)
+        self._define_api_metrics(r)
+        self._define_policy_metrics(r)
+        self._define_placement_metrics(r)
+        self.build_info = Gauge(
+            "ecsp_build_info", "Always 1; the version running.", ["version", "python"], registry=r
+        )
+        self.build_info.labels(package_version(), platform.python_version()).set(1)
+        self._offering = OfferingLabels()
+        self._precreate()
+        # labels() validates and locks (~1 us); the series every request touches (a bounded
+        # set: topics, event types, endpoints x outcomes) are looked up once.
+        self._consumed = functools.cache(self.messages_consumed.labels)
+        self._published = functools.cache(self.events_published.labels)
+        self._calls = functools.cache(self.api_calls.labels)
+        self._latency = functools.cache(self.api_latency.labels)
+        self._job_duration = functools.cache(self.job_duration.labels)
+
+    def _define_request_metrics(self, r: CollectorRegistry) -> None:
+        """Messages in, events out, requests held and how they ended."""
         self.messages_consumed = Counter(
             "ecsp_messages_consumed", "Request messages fetched.", ["topic"], registry=r
         )
@@ -109,29 +130,28 @@ class Metrics:
         self.in_flight_gauge = Gauge(
             "ecsp_requests_in_flight", "Requests held, not done.", registry=r
         )
-        self.assigned_gauge = Gauge(
-            "ecsp_partitions_assigned", "Request partitions assigned.", registry=r
-        )
-        self.paused_gauge = Gauge(
-            "ecsp_partitions_paused", "Partitions paused by backpressure.", registry=r
-        )
-        self.api_calls = Counter(
-            "ecsp_api_calls", "ECS/IAM API attempts.", ["endpoint", "outcome"], registry=r
-        )
-        self.api_latency = Histogram(
-            "ecsp_api_latency_seconds",
-            "Latency of one API attempt.",
-            ["endpoint"],
-            buckets=_API_BUCKETS,
-            registry=r,
-        )
-        self.api_retries = Counter("ecsp_api_retries", "API retries.", ["endpoint"], registry=r)
         self.job_duration = Histogram(
             "ecsp_job_duration_seconds",
             "From create to the job's end as seen by the worker.",
             ["outcome"],
             buckets=_JOB_BUCKETS,
             registry=r,
+        )
+        self.servers_not_deleted_total = Counter(
+            "ecsp_compensation_not_deleted",
+            "Servers a compensation was to delete (on-partial-failure: delete) and could not: "
+            "they still run and are billed.",
+            registry=r,
+        )
+
+    def _define_partition_metrics(self, r: CollectorRegistry) -> None:
+        """Partitions: assignment, pauses, commits, lag, rebalances, the answered-offsets map
+        and the exactly-once transactions."""
+        self.assigned_gauge = Gauge(
+            "ecsp_partitions_assigned", "Request partitions assigned.", registry=r
+        )
+        self.paused_gauge = Gauge(
+            "ecsp_partitions_paused", "Partitions paused by backpressure.", registry=r
         )
         self.committed_offset = Gauge(
             "ecsp_committed_offset", "Last committed offset.", ["topic", "partition"], registry=r
@@ -143,12 +163,6 @@ class Metrics:
             registry=r,
         )
         self.rebalances_counter = Counter("ecsp_rebalances", "Partition revocations.", registry=r)
-        self.servers_not_deleted_total = Counter(
-            "ecsp_compensation_not_deleted",
-            "Servers a compensation was to delete (on-partial-failure: delete) and could not: "
-            "they still run and are billed.",
-            registry=r,
-        )
         self.records_skipped = Counter(
             "ecsp_records_skipped",
             "Records read again that an earlier commit named answered: skipped, no call, no event.",
@@ -184,6 +198,39 @@ class Metrics:
             "exactly_once: partition producers fenced by a newer owner of their partition.",
             registry=r,
         )
+
+    def _define_api_metrics(self, r: CollectorRegistry) -> None:
+        """ECS API calls, latency, retries, the circuit breaker and the adaptive rate."""
+        self.api_calls = Counter(
+            "ecsp_api_calls", "ECS/IAM API attempts.", ["endpoint", "outcome"], registry=r
+        )
+        self.api_latency = Histogram(
+            "ecsp_api_latency_seconds",
+            "Latency of one API attempt.",
+            ["endpoint"],
+            buckets=_API_BUCKETS,
+            registry=r,
+        )
+        self.api_retries = Counter("ecsp_api_retries", "API retries.", ["endpoint"], registry=r)
+        self.api_circuit_state = Gauge(
+            "ecsp_api_circuit_state",
+            "ECS API circuit breaker: 0 closed, 1 half-open (probing), 2 open (API down).",
+            registry=r,
+        )
+        self.api_circuit_transitions = Counter(
+            "ecsp_api_circuit_transitions",
+            "Circuit breaker state changes, by the state entered.",
+            ["to"],
+            registry=r,
+        )
+        self.api_rate = Gauge(
+            "ecsp_api_rate_limit",
+            "Current API call rate limit (calls/s) after throttling adapted it; 0 = unlimited.",
+            registry=r,
+        )
+
+    def _define_policy_metrics(self, r: CollectorRegistry) -> None:
+        """The guardrails policy file, its violations and the hourly budget."""
         self.policy_reloads = Counter(
             "ecsp_policy_reloads",
             "Policy file reads by outcome: loaded, or invalid (the last good policy stays).",
@@ -210,26 +257,9 @@ class Metrics:
             "partition keeps moving (their offsets stay uncommitted: lag).",
             registry=r,
         )
-        self.build_info = Gauge(
-            "ecsp_build_info", "Always 1; the version running.", ["version", "python"], registry=r
-        )
-        self.build_info.labels(package_version(), platform.python_version()).set(1)
-        self.api_circuit_state = Gauge(
-            "ecsp_api_circuit_state",
-            "ECS API circuit breaker: 0 closed, 1 half-open (probing), 2 open (API down).",
-            registry=r,
-        )
-        self.api_circuit_transitions = Counter(
-            "ecsp_api_circuit_transitions",
-            "Circuit breaker state changes, by the state entered.",
-            ["to"],
-            registry=r,
-        )
-        self.api_rate = Gauge(
-            "ecsp_api_rate_limit",
-            "Current API call rate limit (calls/s) after throttling adapted it; 0 = unlimited.",
-            registry=r,
-        )
+
+    def _define_placement_metrics(self, r: CollectorRegistry) -> None:
+        """Offerings tried, found sold out and skipped (labels bounded by OfferingLabels)."""
         offering = ["flavor", "zone"]
         self.placement_tries = Counter(
             "ecsp_placement_tried",
@@ -249,15 +279,6 @@ class Metrics:
             [*offering, "reason"],
             registry=r,
         )
-        self._offering = OfferingLabels()
-        self._precreate()
-        # labels() validates and locks (~1 us); the series every request touches (a bounded
-        # set: topics, event types, endpoints x outcomes) are looked up once.
-        self._consumed = functools.cache(self.messages_consumed.labels)
-        self._published = functools.cache(self.events_published.labels)
-        self._calls = functools.cache(self.api_calls.labels)
-        self._latency = functools.cache(self.api_latency.labels)
-        self._job_duration = functools.cache(self.job_duration.labels)
 
     def _precreate(self) -> None:
         for stage in FailureStage:
