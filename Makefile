@@ -37,9 +37,10 @@ pytest: venv
 test: lint typecheck pytest
 
 # The edit-test loop: every test that needs no broker and is not marked slow (under a minute);
+# property tests run a quarter of their examples (ECSP_TEST_FAST, tests/support/examples.py);
 # it ends by saying what it left out. `make test` (what CI runs) is still the whole suite.
 test-fast: venv
-	$(BIN)/pytest -q -p no:cacheprovider -m "not kafka and not slow" $(PYTEST_ARGS)
+	ECSP_TEST_FAST=1 $(BIN)/pytest -q -p no:cacheprovider -m "not kafka and not slow" $(PYTEST_ARGS)
 
 # The broker-free unit tests on the LOWEST versions pyproject allows for every direct dependency
 # (uv's lowest-direct resolution), in a venv of their own: proves the floors are true.

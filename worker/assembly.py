@@ -17,11 +17,11 @@ import aiohttp
 from ecsp_contract.channels import Channel, channel_of
 from ecsp_contract.events import EventType
 from ecsp_contract.tenants import DEFAULT_TENANT, tenant_topic
-from worker.consumer.offset_map import MapPolicy
+from worker.consumer.offset_map import OffsetMapConfig
 from worker.consumer.runner import WorkerConfig
 from worker.consumer.transactional import TransactionalConfig
 from worker.ecs.auth import AkSkAuth, TokenAuth
-from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
+from worker.ecs.breaker import BreakerConfig, CircuitBreaker
 from worker.ecs.client import EcsClient, EcsClientSettings
 from worker.ecs.credentials import (
     Credential,
@@ -29,17 +29,17 @@ from worker.ecs.credentials import (
     FileCredentials,
     MetadataCredentials,
 )
-from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter, TokenBucket
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.ratelimit import AdaptiveRate, AimdConfig, CallLimiter, TokenBucket
+from worker.ecs.retry import RetryConfig
 from worker.ecs.transport import HttpSettings
-from worker.ops.config import Settings, settings_env_names
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings, settings_env_names
 from worker.pipeline.answer import AnswerConfig
 from worker.pipeline.bulk_follow import BulkFollowConfig, BulkFollower
 from worker.pipeline.capacity_memory import CapacityMemory
 from worker.pipeline.compose import EcsApi, PipelineParts
 from worker.pipeline.context import EventSettings
-from worker.pipeline.create import CreatePolicy
+from worker.pipeline.create import CreateConfig
 from worker.pipeline.follow import Pacing
 from worker.pipeline.guardrails import GuardrailsParts
 from worker.pipeline.placement import Placer
@@ -104,7 +104,7 @@ def make_auth(
 def client_settings(settings: Settings) -> EcsClientSettings:
     return EcsClientSettings(
         endpoint=settings.ecs_base_url,
-        retry=RetryPolicy(
+        retry=RetryConfig(
             max_attempts=settings.api_max_attempts,
             base_delay=settings.api_retry_base_seconds,
             max_delay=settings.api_retry_max_seconds,
@@ -191,7 +191,7 @@ def pipeline_parts(
             partial_failure_header_allowed=settings.allow_partial_failure_header,
         ),
         max_request_bytes=settings.max_request_bytes,
-        create=create_policy(settings),
+        create=create_config(settings),
         api=api,
         secrets=secret_scopes(settings, tenants),
         intake=intake,
@@ -203,8 +203,8 @@ def pipeline_parts(
     )
 
 
-def create_policy(settings: Settings) -> CreatePolicy:
-    return CreatePolicy(
+def create_config(settings: Settings) -> CreateConfig:
+    return CreateConfig(
         deployment_name=settings.deployment_name,
         token_window_seconds=settings.token_window_seconds,
         after_token_window=settings.after_token_window,
@@ -263,7 +263,9 @@ def worker_config(settings: Settings, tenants: TenantsDocument) -> WorkerConfig:
         lag_interval_seconds=settings.lag_interval_seconds,
         revoke_grace_seconds=settings.revoke_grace_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
-        offset_map=MapPolicy(settings.answered_offsets_map, settings.offset_metadata_max_bytes),
+        offset_map=OffsetMapConfig(
+            settings.answered_offsets_map, settings.offset_metadata_max_bytes
+        ),
     )
 
 
@@ -294,21 +296,21 @@ def make_limiter(settings: Settings, metrics: Metrics) -> CallLimiter:
     if settings.api_rate_limit <= 0:
         metrics.api_rate.set(0)
         return TokenBucket(0)
-    policy = AimdPolicy(
+    config = AimdConfig(
         ceiling=settings.api_rate_limit,
         floor=min(0.5, settings.api_rate_limit),
         increase=settings.api_rate_increase,
     )
-    return AdaptiveRate(policy, settings.api_burst, on_change=metrics.api_rate.set)
+    return AdaptiveRate(config, settings.api_burst, on_change=metrics.api_rate.set)
 
 
 def make_breaker(settings: Settings, metrics: Metrics) -> CircuitBreaker:
-    policy = BreakerPolicy(
+    config = BreakerConfig(
         failure_threshold=settings.breaker_failure_threshold,
         probe_initial=settings.breaker_probe_initial_seconds,
         probe_max=settings.breaker_probe_max_seconds,
     )
-    return CircuitBreaker(policy, on_change=metrics.circuit_changed)
+    return CircuitBreaker(config, on_change=metrics.circuit_changed)
 
 
 def make_guardrails(

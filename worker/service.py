@@ -46,21 +46,21 @@ from worker.consumer.kafka import (
     make_producer,
     make_transactional_producer,
 )
+from worker.consumer.kafka_spans import KafkaTracing, TracedEventSink
 from worker.consumer.ports import Delivery, EventSink
 from worker.consumer.publisher import EventPublisher
 from worker.consumer.runner import Worker
 from worker.consumer.state import CopySink, StateRecordingSink
-from worker.consumer.tracing import KafkaTracing, TracedEventSink
 from worker.consumer.transactional import TransactionalDelivery
 from worker.ecs.breaker import CircuitBreaker
 from worker.ecs.client import EcsClient
+from worker.ecs.http_spans import HttpSpans
 from worker.ecs.layers import Guarded, Measured, RateLimited, Signing, Traced, stack
-from worker.ecs.tracing import HttpSpans
 from worker.ecs.transport import HttpTransport, make_session
-from worker.ops.config import Settings
 from worker.ops.health import Probes, make_ops_app, start_ops_server
 from worker.ops.metrics import Metrics
-from worker.ops.tracing import Tracing, start_tracing
+from worker.ops.otel import Tracing, start_tracing
+from worker.ops.settings import Settings
 from worker.ops.version import package_version
 from worker.pipeline.bulk_follow import BulkPacing
 from worker.pipeline.compose import compose
@@ -103,7 +103,7 @@ async def ecs_client(
 async def serve(settings: Settings, stop: asyncio.Event, *, metrics: Metrics | None = None) -> None:
     """Runs the worker until `stop` is set; returns after a clean drain and close.
 
-    Traces are exported when OTEL_* asks for them (`worker.ops.tracing`); raises
+    Traces are exported when OTEL_* asks for them (`worker.ops.otel`); raises
     TracingConfigError when it asks for what this install cannot do, and TenantsFileError or
     PolicyFileError for an invalid tenants or policy file.
     """

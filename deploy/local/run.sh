@@ -164,7 +164,7 @@ fi
 "$BIN/python" - <<'EOF' || fail "cannot create the topics on $ECSP_KAFKA_BOOTSTRAP_SERVERS"
 import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 async def main() -> None:
     s = Settings()

@@ -27,8 +27,8 @@ def test_the_pipeline_knows_no_kafka_no_process_settings_and_no_consumer() -> No
 
 
 def test_loading_the_settings_does_not_load_the_http_client() -> None:
-    loaded = loaded_by("worker.ops.config")
-    assert "worker.ops.config" in loaded
+    loaded = loaded_by("worker.ops.settings")
+    assert "worker.ops.settings" in loaded
     assert offending(loaded, "aiohttp", "worker.ecs.client") == []
 
 

@@ -48,7 +48,7 @@ from tests.support.bodies import server_body  # noqa: E402
 from tests.support.ecs_client import layered_client  # noqa: E402
 from worker.ecs.auth import AkSkAuth  # noqa: E402
 from worker.ecs.credentials import Credential  # noqa: E402
-from worker.ecs.retry import RetryPolicy  # noqa: E402
+from worker.ecs.retry import RetryConfig  # noqa: E402
 from worker.ecs.signing import sign_request  # noqa: E402
 
 AK, SK = "BENCHAK0000000000001", "bench-secret-key-0001"
@@ -132,7 +132,7 @@ async def bench_ours(url: str, requests: int, concurrency: int) -> Throughput:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         client = layered_client(
-            session, url, AkSkAuth(Credential(AK, SK)), retry=RetryPolicy(max_attempts=1)
+            session, url, AkSkAuth(Credential(AK, SK)), retry=RetryConfig(max_attempts=1)
         )
         job_id = (
             await client.create_servers({"server": SERVER}, str(uuid.uuid4()), PROJECT)

@@ -37,7 +37,7 @@ from tests.bench.common import Section, ratio, run_alone, simulator
 from tests.support.ecs_client import layered_client
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.credentials import Credential
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 
 #: Job checks per request before giving up (instant jobs need one).
 MAX_CHECKS = 50
@@ -49,7 +49,7 @@ async def ours(url: str, requests: int, concurrency: int) -> Throughput:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         client = layered_client(
-            session, url, AkSkAuth(Credential(AK, SK)), retry=RetryPolicy(max_attempts=1)
+            session, url, AkSkAuth(Credential(AK, SK)), retry=RetryConfig(max_attempts=1)
         )
         gate = asyncio.Semaphore(concurrency)
         errors = 0

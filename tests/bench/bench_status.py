@@ -40,7 +40,7 @@ from tests.support.kafka import create_topics, delete_topics
 from tests.support.stack import STATE_TOPIC_CONFIG, example
 from worker.cli import results, status
 from worker.cli.stopping import Stop
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 STATE_PARTITIONS = 12
 RESULTS_PARTITIONS = 3

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tests.support import secrets
 from tests.support.kafka import bootstrap_servers, create_topics, delete_topics
 from tests.support.stack import example, worker_env
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 from worker.tasks import cancel_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import signal
 from aiokafka import AIOKafkaConsumer
 
 from worker.consumer.kafka import make_producer
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 
 async def pass_through(args: argparse.Namespace) -> None:

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from worker.cli.kafka_command import KafkaCommandError, run_kafka_command
 from worker.cli.stopping import HARD_EXIT_SECONDS, Stop
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 
 def _args(config: str | None = None, bootstrap: str | None = "10.0.0.1:9") -> argparse.Namespace:

@@ -10,7 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from tests.support.kafka import TopicFactory, unique_topic
 from worker.cli.kafka_command import KafkaCommandError, cli_producer
 from worker.cli.key_partition import key_partitions, partition_of
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 #: Utils.murmur2 of Kafka's Java client for these UTF-8 keys (the values Kafka's and Akka's
 #: tests pin); the default partitioner takes (hash & 0x7fffffff) % partitions.

@@ -10,7 +10,7 @@ from typing import Any
 from tests.cli.conftest import Cli
 from tests.support.stack import stack
 from worker.cli.samples import TERMINAL, Sample, build_batch, describe, hints, summary
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 
 def event(kind: str, **data: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from ecsp_contract.idempotency import tenant_namespace
 from worker.cli.tenant_view import as_tenant
-from worker.ops.config import ConfigError, Settings
+from worker.ops.settings import ConfigError, Settings
 
 SHARED = Settings(
     topic_requests="reqs", topic_results="res", topic_failures="fail", topic_progress=""

@@ -16,7 +16,7 @@ from tests.support.kafka import TopicFactory, produce
 from worker.cli import wait
 from worker.cli.kafka_command import KafkaCommandError
 from worker.cli.wait import Origin
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 REQUESTS = "requests-topic"
 

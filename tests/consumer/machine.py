@@ -53,8 +53,8 @@ from worker.consumer.ports import TopicPartition
 from worker.consumer.runner import Worker, WorkerConfig
 from worker.consumer.state import CopySink, StateRecordingSink
 from worker.consumer.transactional import TransactionalDelivery, transactional_id
-from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
 from worker.tenancy.model import TenantsDocument
 

@@ -18,8 +18,8 @@ from worker.assembly import worker_config
 from worker.consumer.answered_codec import decode
 from worker.consumer.ports import BrokerError, Position, TopicPartition
 from worker.consumer.runner import Worker
-from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings
 from worker.pipeline.port import InboundMessage, Outcome, ProgressSink
 from worker.tenancy.model import TenantsDocument
 

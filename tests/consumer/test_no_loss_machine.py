@@ -18,16 +18,17 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from ecsp_contract.cloudevent import CloudEvent
 from tests.consumer.machine import NoLossMachine
+from tests.support.examples import examples
 from tests.support.memory_broker import MemoryBroker, MemoryConsumer, MemoryPublisher
 from worker.consumer import offset_map, runner
-from worker.consumer.offset_map import MapPolicy
+from worker.consumer.offset_map import OffsetMapConfig
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.ports import Position, TopicPartition
 from worker.consumer.state import CopySink
 from worker.consumer.transactional import TransactionalDelivery, transactional_id
 
 MACHINE = settings(
-    max_examples=100,
+    max_examples=examples(100),
     stateful_step_count=40,
     deadline=None,
     derandomize=True,  # the same examples every run: a failure here is never chance
@@ -95,6 +96,7 @@ def test_the_machine_catches_committing_before_the_event_is_acknowledged() -> No
         run_state_machine_as_test(CommitBeforePublish, settings=FIND)
 
 
+@pytest.mark.slow  # a planted defect needs hundreds of runs to be found
 def test_the_machine_catches_skipping_an_offset_that_was_never_answered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -102,9 +104,9 @@ def test_the_machine_catches_skipping_an_offset_that_was_never_answered(
     is skipped as if answered (the loss a wrong decoder would cause)."""
 
     def one_off(
-        position: Position | None, policy: MapPolicy, on_unreadable: Callable[[str], None]
+        position: Position | None, config: OffsetMapConfig, on_unreadable: Callable[[str], None]
     ) -> tuple[int | None, frozenset[int]]:
-        below, above = offset_map.answered(position, policy, on_unreadable)
+        below, above = offset_map.answered(position, config, on_unreadable)
         return below, frozenset(o + 1 for o in above)
 
     monkeypatch.setattr(runner, "answered", one_off)
@@ -112,6 +114,7 @@ def test_the_machine_catches_skipping_an_offset_that_was_never_answered(
         run_state_machine_as_test(NoLossMachine, settings=FIND)
 
 
+@pytest.mark.slow  # a planted defect needs hundreds of runs to be found
 def test_the_machine_catches_a_worker_that_ignores_the_map(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -119,9 +122,9 @@ def test_the_machine_catches_a_worker_that_ignores_the_map(
     records again that the commit named answered."""
 
     def offset_only(
-        position: Position | None, policy: MapPolicy, on_unreadable: Callable[[str], None]
+        position: Position | None, config: OffsetMapConfig, on_unreadable: Callable[[str], None]
     ) -> tuple[int | None, frozenset[int]]:
-        below, _ = offset_map.answered(position, policy, on_unreadable)
+        below, _ = offset_map.answered(position, config, on_unreadable)
         return below, frozenset()
 
     monkeypatch.setattr(runner, "answered", offset_only)
@@ -137,6 +140,7 @@ class NoFencing(NoLossMachine):
         return f"{transactional_id('machine', partition)}-{id(consumer)}"
 
 
+@pytest.mark.slow  # a planted defect needs hundreds of runs to be found
 def test_the_machine_catches_exactly_once_without_fencing() -> None:
     """A zombie must be expelled, process and commit an answer the partition's new owner also
     commits: more steps to find than the other defects, hence more examples (it stops at the
@@ -175,6 +179,7 @@ class StateOutsideTheTransaction(NoLossMachine):
         return _CopiesOutside(delivery, self.broker)
 
 
+@pytest.mark.slow  # a planted defect needs hundreds of runs to be found
 def test_the_machine_catches_state_copies_outside_the_transaction() -> None:
     with pytest.raises(AssertionError, match="state copies differ"):
         run_state_machine_as_test(StateOutsideTheTransaction, settings=FIND)

@@ -11,8 +11,8 @@ from ecsp_contract.cloudevent import CloudEvent
 from worker.assembly import worker_config
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.runner import Worker
-from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings
 from worker.pipeline.port import InboundMessage, Outcome
 from worker.tenancy.model import TenantsDocument
 

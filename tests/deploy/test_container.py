@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from worker.ops.config import FILE_BACKED_SECRETS, Settings
+from worker.ops.settings import FILE_BACKED_SECRETS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "deploy" / "compose.yaml"

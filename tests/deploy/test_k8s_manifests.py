@@ -31,7 +31,7 @@ from tests.support.manifests import (
     worker_container,
     worker_env,
 )
-from worker.ops.config import FILE_BACKED_SECRETS, Settings
+from worker.ops.settings import FILE_BACKED_SECRETS, Settings
 from worker.policy.load import parse_policy
 
 REPO = Path(__file__).resolve().parents[2]

@@ -26,8 +26,8 @@ from tests.docs.markdown import PAGES, ROOT, prose
 from tests.support.pipeline import PROJECT, body, message, pipeline_for, settings
 from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
 from worker.cli import simulator
-from worker.consumer.tracing import KafkaTracing
-from worker.ops.config import Settings
+from worker.consumer.kafka_spans import KafkaTracing
+from worker.ops.settings import Settings
 from worker.pipeline.port import InboundMessage
 from worker.pipeline.secrets import SecretSource
 

@@ -9,7 +9,7 @@ from ecsp_contract.failures import WorkerErrorCode
 from worker.doctor.checklist import Outcome
 from worker.doctor.ecs import diagnose
 from worker.ecs.errors import EcsApiError
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 SETTINGS = Settings(ecs_endpoint="https://ecs.example.test", ecs_project_id="p1")
 PREFIX = "Incorrect IAM authentication information: "

@@ -11,7 +11,7 @@ from ecsp_contract.channels import Channel
 from worker.doctor.checklist import Outcome
 from worker.doctor.kafka import Topic, _permissions, _topic, topics_of
 from worker.doctor.kafka_metadata import TopicMetadata
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 SETTINGS = Settings(topic_progress="")
 READ = frozenset({"Read", "Describe"})

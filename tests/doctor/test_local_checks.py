@@ -10,7 +10,7 @@ from tests.support import secrets
 from worker.doctor.checklist import Outcome, failed, line, passed, skipped, tally
 from worker.doctor.kafka_metadata import operations_of
 from worker.doctor.local import configuration, policy_file, secrets_directory
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 
 def test_a_configuration_run_would_refuse_fails_but_still_gives_settings(

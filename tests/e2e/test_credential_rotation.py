@@ -18,7 +18,7 @@ from tests.support.stack import PROJECT, Stack, example, keyed_examples, stack
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.credentials import Credential, parse_security_key
 from worker.ecs.errors import EcsApiError
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 
 
 def batch(phase: int) -> list[tuple[str, dict[str, Any]]]:
@@ -29,7 +29,7 @@ async def refused(s: Stack, credential: Credential) -> bool:
     """Whether the simulator refuses `credential` (401) for a create."""
     async with aiohttp.ClientSession() as session:
         client = layered_client(
-            session, s.base_url, AkSkAuth(credential), retry=RetryPolicy(max_attempts=1)
+            session, s.base_url, AkSkAuth(credential), retry=RetryConfig(max_attempts=1)
         )
         body = example("05-dry-run.json")
         try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.support.clock import FakeClock
-from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy
+from worker.ecs.ratelimit import AdaptiveRate, AimdConfig
 
 
 def adaptive(fake: FakeClock, **policy: float) -> tuple[AdaptiveRate, list[float]]:
     seen: list[float] = []
     rate = AdaptiveRate(
-        AimdPolicy(**{"ceiling": 50.0, **policy}),
+        AimdConfig(**{"ceiling": 50.0, **policy}),
         burst=40,
         clock=fake,
         sleep=fake.sleep,
@@ -86,4 +86,4 @@ def test_settles_near_a_hard_quota() -> None:
 def test_policy_rejects_nonsense() -> None:
     for bad in ({"ceiling": 0.0}, {"floor": 60.0}, {"decrease": 1.0}, {"increase": 0.0}):
         with pytest.raises(ValueError):
-            AimdPolicy(**{"ceiling": 50.0, **bad})
+            AimdConfig(**{"ceiling": 50.0, **bad})

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from tests.support.clock import FakeClock
-from worker.ecs.breaker import BreakerPolicy, CircuitBreaker, CircuitState
+from worker.ecs.breaker import BreakerConfig, CircuitBreaker, CircuitState
 
 
 def state(b: CircuitBreaker) -> str:
@@ -18,7 +18,7 @@ def state(b: CircuitBreaker) -> str:
 def breaker(clock: FakeClock, **policy: float) -> tuple[CircuitBreaker, list[CircuitState]]:
     changes: list[CircuitState] = []
     values = {"failure_threshold": 3, "probe_initial": 2.0, "probe_max": 10.0, **policy}
-    policy_ = BreakerPolicy(
+    policy_ = BreakerConfig(
         failure_threshold=int(values["failure_threshold"]),
         probe_initial=values["probe_initial"],
         probe_max=values["probe_max"],
@@ -125,13 +125,13 @@ def test_late_failures_while_open_do_not_push_the_probe_back() -> None:
 
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
-        BreakerPolicy(failure_threshold=0)
+        BreakerConfig(failure_threshold=0)
     with pytest.raises(ValueError):
-        BreakerPolicy(probe_initial=5.0, probe_max=1.0)
+        BreakerConfig(probe_initial=5.0, probe_max=1.0)
 
 
 async def test_waiters_wake_when_the_breaker_closes() -> None:
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=1, probe_initial=3600.0, probe_max=3600.0))
+    b = CircuitBreaker(BreakerConfig(failure_threshold=1, probe_initial=3600.0, probe_max=3600.0))
     assert await b.wait_available(0.0)  # closed: at once
     b.outage()
     waiter = asyncio.create_task(b.wait_available(60.0))
@@ -142,13 +142,13 @@ async def test_waiters_wake_when_the_breaker_closes() -> None:
 
 
 async def test_wait_gives_up_after_its_timeout_while_open() -> None:
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=1, probe_initial=3600.0, probe_max=3600.0))
+    b = CircuitBreaker(BreakerConfig(failure_threshold=1, probe_initial=3600.0, probe_max=3600.0))
     b.outage()
     assert not await b.wait_available(0.01)
 
 
 async def test_wait_returns_when_a_probe_is_due() -> None:
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=1, probe_initial=0.01, probe_max=0.01))
+    b = CircuitBreaker(BreakerConfig(failure_threshold=1, probe_initial=0.01, probe_max=0.01))
     b.outage()
     assert await asyncio.wait_for(b.wait_available(60.0), 10.0)
     assert b.admit()

@@ -10,15 +10,15 @@ from tests.support.bodies import server_body
 from tests.support.ecs_client import layered_client
 from tests.support.ecs_sim import AK, PROJECT, SK, Sim, new_token, simulator
 from worker.ecs.auth import AkSkAuth
-from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
+from worker.ecs.breaker import BreakerConfig, CircuitBreaker
 from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
 from worker.ecs.errors import CallFailure, EcsApiError
-from worker.ecs.ratelimit import AdaptiveRate, AimdPolicy, CallLimiter
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.ratelimit import AdaptiveRate, AimdConfig, CallLimiter
+from worker.ecs.retry import RetryConfig
 from worker.ecs.transport import HttpSettings
 
-RETRY = RetryPolicy(max_attempts=8, base_delay=0.001, max_delay=0.01, deadline=30)
+RETRY = RetryConfig(max_attempts=8, base_delay=0.001, max_delay=0.01, deadline=30)
 
 
 def client(sim: Sim, breaker: CircuitBreaker, limiter: CallLimiter | None = None) -> EcsClient:
@@ -36,7 +36,7 @@ def client(sim: Sim, breaker: CircuitBreaker, limiter: CallLimiter | None = None
 async def test_an_outage_opens_the_breaker_calls_stop_reaching_the_api_then_a_probe_closes_it() -> (
     None
 ):
-    breaker = CircuitBreaker(BreakerPolicy(failure_threshold=3, probe_initial=0.2, probe_max=0.2))
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=3, probe_initial=0.2, probe_max=0.2))
     async with simulator() as sim:
         api = client(sim, breaker)
         await sim.faults(error_rate=1.0)
@@ -62,7 +62,7 @@ async def test_an_outage_opens_the_breaker_calls_stop_reaching_the_api_then_a_pr
 
 
 async def test_connection_refused_opens_the_breaker_too() -> None:
-    breaker = CircuitBreaker(BreakerPolicy(failure_threshold=2, probe_initial=60, probe_max=60))
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, probe_initial=60, probe_max=60))
     async with simulator() as sim:
         refused = Sim("http://127.0.0.1:9", sim.session)  # the discard port: nothing listens
         with pytest.raises(EcsApiError) as caught:
@@ -75,8 +75,8 @@ async def test_connection_refused_opens_the_breaker_too() -> None:
 @pytest.mark.slow  # seconds of real time against a per-second quota
 async def test_a_hard_quota_lowers_the_adaptive_rate_and_every_call_succeeds() -> None:
     changes: list[float] = []
-    rate = AdaptiveRate(AimdPolicy(ceiling=50.0), burst=50, on_change=changes.append)
-    breaker = CircuitBreaker(BreakerPolicy(failure_threshold=3))
+    rate = AdaptiveRate(AimdConfig(ceiling=50.0), burst=50, on_change=changes.append)
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=3))
     async with simulator() as sim:
         await sim.faults(quota_per_second=10)
         api = client(sim, breaker, rate)

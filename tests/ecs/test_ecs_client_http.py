@@ -26,7 +26,7 @@ from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
 from worker.ecs.endpoints import default_endpoint
 from worker.ecs.errors import CallFailure, EcsApiError, is_not_found
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 from worker.ecs.signing import canonical_request, compute_signature, parse_authorization
 from worker.ecs.transport import HttpSettings, make_session, make_ssl_context
 
@@ -123,7 +123,7 @@ def make_client(
     session: aiohttp.ClientSession,
     endpoint: str,
     *,
-    policy: RetryPolicy | None = None,
+    retry: RetryConfig | None = None,
     auth: AkSkAuth | TokenAuth | None = None,
     observer: RecordingObserver | None = None,
     sleeps: list[float] | None = None,
@@ -137,7 +137,7 @@ def make_client(
         session,
         endpoint,
         auth or AkSkAuth(Credential(AK, SK)),
-        retry=policy or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, deadline=10),
+        retry=retry or RetryConfig(max_attempts=4, base_delay=0.01, max_delay=0.05, deadline=10),
         observer=observer,
         http=HttpSettings(request_timeout=request_timeout),
         sleep=record_sleep if sleeps is not None else asyncio.sleep,
@@ -298,9 +298,9 @@ async def test_timeout_then_gives_up_after_max_attempts(
     serve: Serve, session: aiohttp.ClientSession
 ) -> None:
     script = Script([slow(2.0)])
-    policy = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, deadline=10)
+    retry = RetryConfig(max_attempts=2, base_delay=0.0, max_delay=0.0, deadline=10)
     client = make_client(
-        session, await serve(script.app()), policy=policy, sleeps=[], request_timeout=0.2
+        session, await serve(script.app()), retry=retry, sleeps=[], request_timeout=0.2
     )
     with pytest.raises(EcsApiError) as caught:
         await client.create_servers(BODY, TOKEN, PROJECT)
@@ -315,8 +315,8 @@ async def test_deadline_exhaustion_raises_the_last_error(
     serve: Serve, session: aiohttp.ClientSession
 ) -> None:
     script = Script([json_reply(503, {"error": {"code": "Ecs.0000", "message": "busy"}})])
-    policy = RetryPolicy(max_attempts=1000, base_delay=0.05, max_delay=0.05, deadline=0.5)
-    client = make_client(session, await serve(script.app()), policy=policy)
+    retry = RetryConfig(max_attempts=1000, base_delay=0.05, max_delay=0.05, deadline=0.5)
+    client = make_client(session, await serve(script.app()), retry=retry)
     loop = asyncio.get_running_loop()
     async with loop_lag() as lag:
         started = loop.time()
@@ -334,8 +334,8 @@ async def test_deadline_also_bounds_a_slow_attempt(
     serve: Serve, session: aiohttp.ClientSession
 ) -> None:
     script = Script([slow(5.0)])
-    policy = RetryPolicy(max_attempts=5, base_delay=0.0, max_delay=0.0, deadline=0.3)
-    client = make_client(session, await serve(script.app()), policy=policy, request_timeout=30)
+    retry = RetryConfig(max_attempts=5, base_delay=0.0, max_delay=0.0, deadline=0.3)
+    client = make_client(session, await serve(script.app()), retry=retry, request_timeout=30)
     loop = asyncio.get_running_loop()
     async with loop_lag() as lag:
         started = loop.time()
@@ -585,12 +585,12 @@ async def test_tls_rejects_an_unknown_ca_and_trusts_a_configured_ca_file(
     await site.start()
     port = runner.addresses[0][1]
     endpoint = f"https://127.0.0.1:{port}"
-    policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=5)
+    retry = RetryConfig(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=5)
     try:
         untrusted = HttpSettings()
         async with make_session(untrusted) as tls_session:
             auth = AkSkAuth(Credential(AK, SK))
-            client = layered_client(tls_session, endpoint, auth, retry=policy, http=untrusted)
+            client = layered_client(tls_session, endpoint, auth, retry=retry, http=untrusted)
             with pytest.raises(EcsApiError) as caught:
                 await client.create_servers(BODY, TOKEN, PROJECT)
         assert (caught.value.failure, caught.value.retryable) == (
@@ -601,7 +601,7 @@ async def test_tls_rejects_an_unknown_ca_and_trusts_a_configured_ca_file(
         trusted = HttpSettings(ca_file=str(cert))
         async with make_session(trusted) as tls_session:
             auth = AkSkAuth(Credential(AK, SK))
-            client = layered_client(tls_session, endpoint, auth, retry=policy, http=trusted)
+            client = layered_client(tls_session, endpoint, auth, retry=retry, http=trusted)
             result = await client.create_servers(BODY, TOKEN, PROJECT)
         assert result.job_id == CREATED["job_id"]
         assert script.seen[0].signature_ok  # Host carries the port, as signed

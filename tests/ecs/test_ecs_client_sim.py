@@ -17,7 +17,7 @@ from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.credentials import Credential
 from worker.ecs.errors import EcsApiError, is_not_found
 from worker.ecs.ratelimit import TokenBucket
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 
 
 async def test_success_create_then_job_reaches_success() -> None:
@@ -148,7 +148,7 @@ async def _raises(call: Awaitable[object]) -> EcsApiError:
 async def test_every_error_class() -> None:
     clock = ShiftedClock()
     async with simulator(clock=clock, skew_seconds=10**9) as sim:
-        once = sim.client(policy=RetryPolicy(max_attempts=1, deadline=10))
+        once = sim.client(retry=RetryConfig(max_attempts=1, deadline=10))
         token = new_token()
         await once.create_servers(server_body(), token, PROJECT)
         cases = {
@@ -193,8 +193,8 @@ async def test_every_error_class() -> None:
 async def test_deadline_exhaustion() -> None:
     async with simulator() as sim:
         await sim.faults(error_rate=1.0)
-        policy = RetryPolicy(max_attempts=1000, base_delay=0.02, max_delay=0.05, deadline=0.5)
-        client = sim.client(policy=policy, real_sleep=True)
+        retry = RetryConfig(max_attempts=1000, base_delay=0.02, max_delay=0.05, deadline=0.5)
+        client = sim.client(retry=retry, real_sleep=True)
         loop = asyncio.get_running_loop()
         async with loop_lag() as lag:
             started = loop.time()

@@ -33,7 +33,7 @@ from worker.ecs.credentials import (
 )
 from worker.ecs.errors import EcsApiError
 from worker.ecs.observer import SilentObserver
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 from worker.ecs.transport import HttpSettings
 from worker.simulator.knobs import SimulatorConfig
 from worker.simulator.serving import running_simulator
@@ -56,7 +56,7 @@ class Sim:
             self.session,
             self.base_url,
             AkSkAuth(source),
-            retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.01),
+            retry=RetryConfig(max_attempts=3, base_delay=0.01, max_delay=0.01),
             observer=observer,
             http=HttpSettings(request_timeout=5.0),
         )

@@ -10,7 +10,7 @@ from yarl import URL
 
 from tests.ecs.ecs_testkit import RecordingObserver
 from tests.support.mock_transport import MockTransport, reply
-from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
+from worker.ecs.breaker import BreakerConfig, CircuitBreaker
 from worker.ecs.errors import CallFailure, EcsApiError, network_error
 from worker.ecs.layers import Guarded, Measured, RateLimited, Signing, stack
 from worker.ecs.transport import ApiRequest, ApiResponse
@@ -51,7 +51,7 @@ async def test_the_rate_layer_hears_throttling_and_answers_but_not_outages(
 
 
 async def test_an_outage_that_opens_the_breaker_ends_the_call_as_unavailable_at_once() -> None:
-    breaker = CircuitBreaker(BreakerPolicy(failure_threshold=2, probe_initial=60, probe_max=60))
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=2, probe_initial=60, probe_max=60))
     inner = MockTransport(lambda r: reply(r, 503))
     guarded = Guarded(inner, breaker)
     first = await guarded.send(REQUEST)  # below the threshold: the 503 is the answer
@@ -67,7 +67,7 @@ async def test_an_outage_that_opens_the_breaker_ends_the_call_as_unavailable_at_
 
 async def test_a_cancelled_probe_lets_the_next_caller_probe() -> None:
     now = [0.0]
-    policy = BreakerPolicy(failure_threshold=1, probe_initial=1.0, probe_max=1.0)
+    policy = BreakerConfig(failure_threshold=1, probe_initial=1.0, probe_max=1.0)
     breaker = CircuitBreaker(policy, clock=lambda: now[0])
     breaker.outage()
     now[0] = 2.0  # the probe is due

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.clock import FakeClock
 from worker.ecs.errors import EcsApiError
-from worker.ecs.retry import RetryPolicy, call_with_retry
+from worker.ecs.retry import RetryConfig, call_with_retry
 
 
 def _retryable(retry_after: float | None = None) -> EcsApiError:
@@ -32,7 +32,7 @@ async def test_retries_until_success_and_counts_attempts() -> None:
     retried: list[tuple[str, int, float]] = []
     result, attempts = await call_with_retry(
         _failing([_retryable(), _retryable()], seen),
-        RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=10.0, deadline=100.0),
+        RetryConfig(max_attempts=5, base_delay=1.0, max_delay=10.0, deadline=100.0),
         on_retry=lambda err, n, delay: retried.append((err.code, n, delay)),
         sleep=fake.sleep,
         rand=lambda: 1.0,
@@ -50,7 +50,7 @@ async def test_permanent_error_is_not_retried() -> None:
     with pytest.raises(EcsApiError) as caught:
         await call_with_retry(
             _failing([permanent], []),
-            RetryPolicy(),
+            RetryConfig(),
             sleep=fake.sleep,
             clock=fake,
         )
@@ -66,7 +66,7 @@ async def test_gives_up_after_max_attempts_with_the_last_error() -> None:
     with pytest.raises(EcsApiError) as caught:
         await call_with_retry(
             _failing(errors, []),
-            RetryPolicy(max_attempts=3, base_delay=0.1, max_delay=1.0, deadline=100.0),
+            RetryConfig(max_attempts=3, base_delay=0.1, max_delay=1.0, deadline=100.0),
             sleep=fake.sleep,
             clock=fake,
         )
@@ -76,7 +76,7 @@ async def test_gives_up_after_max_attempts_with_the_last_error() -> None:
 
 
 async def test_full_jitter_is_uniform_below_an_exponential_cap() -> None:
-    policy = RetryPolicy(max_attempts=10, base_delay=0.5, max_delay=4.0, deadline=1000.0)
+    policy = RetryConfig(max_attempts=10, base_delay=0.5, max_delay=4.0, deadline=1000.0)
     caps = [policy.delay(n, None, lambda: 1.0) for n in range(1, 7)]
     assert caps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
     assert policy.delay(3, None, lambda: 0.25) == 0.5
@@ -88,7 +88,7 @@ async def test_retry_after_is_a_floor_on_the_wait() -> None:
     fake = FakeClock()
     await call_with_retry(
         _failing([_retryable(retry_after=7.0), _retryable(retry_after=0.1)], []),
-        RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=2.0, deadline=100.0),
+        RetryConfig(max_attempts=5, base_delay=1.0, max_delay=2.0, deadline=100.0),
         sleep=fake.sleep,
         rand=lambda: 0.5,
         clock=fake,
@@ -102,7 +102,7 @@ async def test_deadline_stops_before_a_wait_that_would_cross_it() -> None:
     with pytest.raises(EcsApiError) as caught:
         await call_with_retry(
             _failing(errors, []),
-            RetryPolicy(max_attempts=10, base_delay=0.0, max_delay=0.0, deadline=10.0),
+            RetryConfig(max_attempts=10, base_delay=0.0, max_delay=0.0, deadline=10.0),
             sleep=fake.sleep,
             clock=fake,
         )
@@ -121,7 +121,7 @@ async def test_a_wait_ending_exactly_at_the_deadline_is_not_started(
     with pytest.raises(EcsApiError) as caught:
         await call_with_retry(
             _failing(errors, []),
-            RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=10.0),
+            RetryConfig(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=10.0),
             sleep=fake.sleep,
             clock=fake,
         )
@@ -136,7 +136,7 @@ async def test_the_deadline_counts_from_the_first_call_whatever_the_clock_reads(
     with pytest.raises(EcsApiError):
         await call_with_retry(
             _failing(errors, seen),
-            RetryPolicy(max_attempts=10, base_delay=0.0, max_delay=0.0, deadline=10.0),
+            RetryConfig(max_attempts=10, base_delay=0.0, max_delay=0.0, deadline=10.0),
             sleep=fake.sleep,
             clock=fake,
         )
@@ -147,17 +147,17 @@ async def test_the_deadline_counts_from_the_first_call_whatever_the_clock_reads(
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: RetryPolicy(max_attempts=0), "max_attempts must be >= 1"),
-        (lambda: RetryPolicy(base_delay=-1.0), "delays must be >= 0 and the deadline > 0"),
-        (lambda: RetryPolicy(max_delay=-1.0), "delays must be >= 0 and the deadline > 0"),
-        (lambda: RetryPolicy(deadline=0.0), "delays must be >= 0 and the deadline > 0"),
+        (lambda: RetryConfig(max_attempts=0), "max_attempts must be >= 1"),
+        (lambda: RetryConfig(base_delay=-1.0), "delays must be >= 0 and the deadline > 0"),
+        (lambda: RetryConfig(max_delay=-1.0), "delays must be >= 0 and the deadline > 0"),
+        (lambda: RetryConfig(deadline=0.0), "delays must be >= 0 and the deadline > 0"),
     ],
 )
-def test_policy_rejects_nonsense(make: Callable[[], RetryPolicy], message: str) -> None:
+def test_policy_rejects_nonsense(make: Callable[[], RetryConfig], message: str) -> None:
     with pytest.raises(ValueError, match=f"^{message}$"):
         make()
 
 
 def test_the_smallest_sensible_policy_is_accepted() -> None:
     """One attempt, no waits, a deadline under a second: valid (no retries at all)."""
-    RetryPolicy(max_attempts=1, base_delay=0.0, max_delay=0.0, deadline=0.5)  # must not raise
+    RetryConfig(max_attempts=1, base_delay=0.0, max_delay=0.0, deadline=0.5)  # must not raise

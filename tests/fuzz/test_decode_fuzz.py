@@ -28,6 +28,7 @@ from tests.fuzz.malformed import (
 )
 from tests.support.accepting_api import PROJECT, TERMINAL, AcceptingApi, pipeline
 from tests.support.events import expected_event_id
+from tests.support.examples import examples
 from worker.pipeline.decode import parse_json_object
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.identity import Identity
@@ -37,7 +38,9 @@ from worker.pipeline.tenant import Tenant
 from worker.pipeline.validate import validate
 
 TENANT = Tenant("default", DEFAULT_TOKEN_NAMESPACE, PROJECT, frozenset({PROJECT}))
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def record(key: bytes | None, value: bytes | None, project: str | None) -> InboundMessage:

@@ -18,13 +18,14 @@ from tests.fuzz.hostile import Record, hostile_records
 from tests.fuzz.malformed import schema_accepts
 from tests.support import secrets
 from tests.support.accepting_api import PROJECT, TERMINAL, AcceptingApi, pipeline
+from tests.support.examples import examples
 from worker.consumer.publisher import EventPublisher
 from worker.ops.metrics import Metrics
 from worker.pipeline.port import InboundMessage, answer_key
 
 BUDGET = 64 * 1024
 HOSTILE = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

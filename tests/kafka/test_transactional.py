@@ -24,8 +24,8 @@ from worker.consumer.committed_fetch import CommittedReader
 from worker.consumer.kafka import make_transactional_producer
 from worker.consumer.ports import Position, TopicPartition
 from worker.consumer.transactional import TransactionalDelivery, transactional_id
-from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings
 
 
 @dataclass

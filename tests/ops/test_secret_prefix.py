@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.support import secrets
-from worker.ops.config import ConfigError, load_settings, settings_env_names
+from worker.ops.settings import ConfigError, load_settings, settings_env_names
 from worker.pipeline.secrets import SecretSource
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.ops.config import ConfigError, load_settings, settings_env_names
 from worker.ops.setting_names import unknown_names
+from worker.ops.settings import ConfigError, load_settings, settings_env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 #: `ECSP_*` tokens in the code that are not variables: a secret prefix a test refuses.

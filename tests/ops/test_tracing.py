@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from tests.support.imports import loaded_by, offending
 from worker.ops.logging import add_trace_ids
-from worker.ops.tracing import TracingConfigError, start_tracing, tracing_requested
+from worker.ops.otel import TracingConfigError, start_tracing, tracing_requested
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from itertools import accumulate
 
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 from worker.pipeline.schedule import PollSchedule
 
 

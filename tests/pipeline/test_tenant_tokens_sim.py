@@ -23,8 +23,8 @@ from tests.support.pipeline import message, pipeline_for
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
-from worker.ecs.retry import RetryPolicy
-from worker.ops.config import Settings
+from worker.ecs.retry import RetryConfig
+from worker.ops.settings import Settings
 from worker.simulator.knobs import SimulatorConfig
 from worker.simulator.serving import running_simulator
 from worker.tenancy.model import TenantsDocument
@@ -46,7 +46,7 @@ SETTINGS = Settings(
     request_deadline_seconds=20.0,
     bulk_follow=False,
 )
-FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, deadline=10)
+FAST = RetryConfig(max_attempts=3, base_delay=0.01, max_delay=0.02, deadline=10)
 
 
 @asynccontextmanager

@@ -13,7 +13,7 @@ from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, client_token, tenant_namespace
 from tests.support.pipeline import PROJECT, SECRET_VALUE, example, message, pipeline_for, settings
 from tests.support.scripted_api import ACCEPTED, ScriptedApi, job
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 from worker.pipeline.secrets import SecretSource
 from worker.tenancy.load import parse_tenants
 from worker.tenancy.model import TenantsDocument

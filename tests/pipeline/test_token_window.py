@@ -26,10 +26,10 @@ from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
 from worker.ecs.errors import EcsApiError
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 from worker.ecs.servers import ServerQuery
-from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings
 from worker.pipeline.observer import PipelineObserver, SilentObserver
 from worker.pipeline.port import InboundMessage
 from worker.pipeline.secrets import SecretSource
@@ -116,7 +116,7 @@ async def world(**faults: Any) -> AsyncIterator[World]:
         clock=clock,
         faults=Faults(**faults),
     )
-    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, deadline=5)
+    policy = RetryConfig(max_attempts=2, base_delay=0.01, max_delay=0.02, deadline=5)
     async with running_simulator(config) as base_url, aiohttp.ClientSession() as session:
         client = layered_client(session, base_url, AkSkAuth(Credential(AK, SK)), retry=policy)
         yield World(clock, client, base_url, session)

@@ -17,6 +17,7 @@ from ecsp_contract.export import REFERENCE_EXAMPLES
 from ecsp_contract.problems import problems_from
 from ecsp_contract.request import CreateServersBody, to_wire
 from tests.schemas.conftest import load_examples, schema_validator
+from tests.support.examples import examples
 
 EXAMPLE_NAMES = sorted(load_examples())
 
@@ -331,7 +332,7 @@ bodies = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bodies)
 def test_generated_valid_bodies_round_trip(raw: dict[str, Any]) -> None:
     text = json.dumps(raw)

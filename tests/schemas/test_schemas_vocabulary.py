@@ -9,7 +9,7 @@ from ecsp_contract.channels import CHANNELS, Channel, channel_of
 from ecsp_contract.events import EventType
 from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from tests.schemas.conftest import schema_validator
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from typing import Any
 from tests.support.fake_servers import NoServersListed
 from tests.support.pipeline import ComposedPipeline, pipeline_for
 from worker.ecs.models import CreateResult, JobStatus, SubJob
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 from worker.pipeline.secrets import SecretSource
 
 PROJECT = "0605767ea3000f5b2fe8c0051de0b9ba"

@@ -16,7 +16,7 @@ from worker.ecs.client import AlwaysAvailable, Availability, EcsClient, EcsClien
 from worker.ecs.layers import Guarded, Layer, Measured, RateLimited, Signing, Traced, stack
 from worker.ecs.observer import ApiObserver, HttpTracer, SilentObserver
 from worker.ecs.ratelimit import CallLimiter, TokenBucket
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 from worker.ecs.transport import HttpSettings, HttpTransport
 
 
@@ -25,7 +25,7 @@ def layered_client(
     endpoint: str,
     auth: Auth,
     *,
-    retry: RetryPolicy | None = None,
+    retry: RetryConfig | None = None,
     limiter: CallLimiter | None = None,
     observer: ApiObserver | None = None,
     breaker: CircuitBreaker | None = None,
@@ -48,7 +48,7 @@ def layered_client(
     if tracer is not None:
         layers.append(partial(Traced, tracer=tracer))
     transport = stack(HttpTransport(session, http or HttpSettings()), *layers)
-    settings = EcsClientSettings(endpoint=endpoint, retry=retry or RetryPolicy())
+    settings = EcsClientSettings(endpoint=endpoint, retry=retry or RetryConfig())
     return EcsClient(
         transport, settings, observer=observer, availability=availability, sleep=sleep, rand=rand
     )

@@ -17,13 +17,13 @@ from worker.ecs.auth import AkSkAuth, TokenAuth
 from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
 from worker.ecs.ratelimit import TokenBucket
-from worker.ecs.retry import RetryPolicy
+from worker.ecs.retry import RetryConfig
 from worker.ecs.transport import HttpSettings
 from worker.simulator.knobs import SimulatorConfig
 from worker.simulator.serving import running_simulator
 
 AK, SK = "CLIENTAK000000000001", "client-secret-key-1"
-FAST = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, deadline=10)
+FAST = RetryConfig(max_attempts=5, base_delay=0.01, max_delay=0.05, deadline=10)
 PROJECT = "0123456789abcdef0123456789abcdef"
 
 
@@ -43,7 +43,7 @@ class Sim:
     def client(
         self,
         *,
-        policy: RetryPolicy = FAST,
+        retry: RetryConfig = FAST,
         auth: AkSkAuth | TokenAuth | None = None,
         limiter: TokenBucket | None = None,
         observer: Any = None,
@@ -54,7 +54,7 @@ class Sim:
             self.session,
             self.base_url,
             auth or AkSkAuth(Credential(AK, SK)),
-            retry=policy,
+            retry=retry,
             limiter=limiter,
             observer=observer,
             http=HttpSettings(request_timeout=5.0),

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"

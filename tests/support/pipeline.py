@@ -14,8 +14,8 @@ from typing import Any
 from ecsp_contract.cloudevent import CloudEvent
 from worker.assembly import pipeline_parts, poll_schedule
 from worker.consumer.holds import IntakeHolds
-from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings
 from worker.pipeline.bulk_follow import BulkFollower, BulkPacing
 from worker.pipeline.compose import EcsApi, compose
 from worker.pipeline.follow import OwnSchedule, Pacing

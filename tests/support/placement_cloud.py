@@ -22,8 +22,8 @@ from worker.ecs.auth import AkSkAuth
 from worker.ecs.client import EcsClient
 from worker.ecs.credentials import Credential
 from worker.ecs.models import CreateResult, JobStatus
-from worker.ecs.retry import RetryPolicy
-from worker.ops.config import Settings
+from worker.ecs.retry import RetryConfig
+from worker.ops.settings import Settings
 from worker.pipeline.alternatives import placement_token
 from worker.pipeline.placement import Placer
 from worker.pipeline.port import InboundMessage
@@ -32,7 +32,7 @@ from worker.simulator.serving import running_simulator
 
 AK, SK = "PLACEAK0000000000001", "place-secret-key-1"
 PROJECT = "0123456789abcdef0123456789abcdef"
-FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, deadline=10)
+FAST = RetryConfig(max_attempts=3, base_delay=0.01, max_delay=0.02, deadline=10)
 
 
 @dataclass

@@ -29,8 +29,8 @@ import yaml
 from ecsp_contract.tenants import tenant_topic
 from tests.support import iam, secrets
 from tests.support.kafka import Record, consume, create_topics, delete_topics, produce
-from worker.ops.config import Settings, with_file_secrets
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings, with_file_secrets
 from worker.service import serve
 from worker.simulator.knobs import Faults, SimulatorConfig
 from worker.simulator.serving import running_simulator

@@ -9,7 +9,7 @@ from ecsp_contract.events import EventType
 from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE, tenant_namespace
 from ecsp_contract.tenants import DEFAULT_TENANT
 from worker.assembly import secret_scopes, state_topics, tenant_table, worker_config
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 from worker.pipeline.secrets import NO_SECRETS, SecretSource
 from worker.tenancy.model import TenantsDocument
 

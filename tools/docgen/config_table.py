@@ -13,7 +13,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from tools.docgen.section import DOCS, GeneratedSection
-from worker.ops.config import FILE_BACKED_SECRETS, Settings
+from worker.ops.settings import FILE_BACKED_SECRETS, Settings
 
 
 def _default(field: FieldInfo) -> str:

@@ -30,7 +30,7 @@ from worker.cli.stopping import Stop, run_until_stopped
 from worker.cli.tenant_view import as_tenant
 from worker.consumer.kafka import security_options
 from worker.ops import kafka_log
-from worker.ops.config import ConfigError, Settings, load_settings
+from worker.ops.settings import ConfigError, Settings, load_settings
 
 #: How long a command waits for one Kafka request before it gives up.
 REQUEST_TIMEOUT_MS = 15_000

@@ -43,7 +43,7 @@ from worker.cli.stopping import Stop
 from worker.cli.tenant_view import add_tenant_option
 from worker.cli.usage import HelpFormatter, epilog, exit_code_lines
 from worker.cli.wait import Origin
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 #: How long `--wait` waits for the outcome unless --timeout says otherwise.
 DEFAULT_TIMEOUT = 900.0

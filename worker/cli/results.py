@@ -22,7 +22,7 @@ from worker.cli.kafka_command import add_kafka_options, cli_consumer, run_kafka_
 from worker.cli.stopping import Stop
 from worker.cli.tenant_view import add_tenant_option
 from worker.cli.usage import HelpFormatter, epilog
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 COLUMNS = ("KEY", "TYPE", "SERVERS", "JOB", "REASON", "AGE")
 WIDTHS = (24, 17, 38, 32, 48, 6)

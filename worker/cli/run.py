@@ -18,10 +18,10 @@ from aiokafka.errors import KafkaConnectionError
 from worker.cli.exit_codes import ExitCode
 from worker.cli.kafka_command import bootstrap_source, kafka_problem
 from worker.cli.usage import HelpFormatter, epilog
-from worker.ops.config import ConfigError, load_settings
 from worker.ops.gc_tuning import collecting_periodically, tune_garbage_collector
 from worker.ops.logging import configure_logging
-from worker.ops.tracing import TracingConfigError
+from worker.ops.otel import TracingConfigError
+from worker.ops.settings import ConfigError, load_settings
 from worker.policy.load import PolicyFileError
 from worker.tenancy.load import TenantsFileError
 

@@ -40,7 +40,7 @@ from worker.cli.kafka_command import (
 )
 from worker.cli.stopping import Stop
 from worker.cli.usage import HelpFormatter, epilog
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 TERMINAL = ("succeeded", "validated", "failed")
 SETUP_TIMEOUT = 30.0

@@ -34,7 +34,7 @@ from worker.cli.outcome import age, parse_event, summary
 from worker.cli.stopping import Stop
 from worker.cli.tenant_view import add_tenant_option
 from worker.cli.usage import HelpFormatter, epilog
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 #: A scan fetches this much of the partition per request (the default 1 MiB means more trips).
 FETCH_BYTES = 8 * 1024 * 1024

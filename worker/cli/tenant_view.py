@@ -15,7 +15,7 @@ import uuid
 from ecsp_contract.channels import Channel
 from ecsp_contract.idempotency import tenant_namespace
 from ecsp_contract.tenants import DEFAULT_TENANT, tenant_name_problem, tenant_topic
-from worker.ops.config import ConfigError, Settings
+from worker.ops.settings import ConfigError, Settings
 from worker.tenancy.load import TenantsFileError, read_tenants
 from worker.tenancy.sharing import DefaultTenantScope, token_namespace_of
 

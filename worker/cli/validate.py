@@ -20,7 +20,7 @@ from ecsp_contract.request import CreateServersBody
 from worker.cli.exit_codes import ExitCode
 from worker.cli.request_check import Refused, check_value
 from worker.cli.usage import HelpFormatter, epilog
-from worker.ops.config import ConfigError, load_settings
+from worker.ops.settings import ConfigError, load_settings
 from worker.policy.check import violations
 from worker.policy.load import PolicyFileError, read_policy
 

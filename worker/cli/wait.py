@@ -28,7 +28,7 @@ from worker.cli.key_partition import key_partitions, partition_counts
 from worker.cli.key_reader import key_records
 from worker.cli.outcome import is_terminal, parse_event, summary, wait_exit_code
 from worker.cli.progress_line import ProgressLine
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 #: How often the wait looks at the clock and redraws the progress line.
 TICK_MS = 250

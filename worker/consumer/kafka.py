@@ -28,7 +28,7 @@ from worker.consumer.ports import (
     Record,
     TopicPartition,
 )
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 PRODUCER_BATCH_BYTES = 256 * 1024
 

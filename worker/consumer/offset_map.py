@@ -4,7 +4,7 @@ A commit's offset is the partition's lowest unanswered record; the map in its me
 answered records above it (`worker.consumer.answered_codec`), so the next owner skips them
 instead of processing and answering them again. `propose` builds the position to commit from a
 partition's `PartitionOffsets`: a map larger than the broker's `offset.metadata.max.bytes`
-(`MapPolicy.max_bytes`) is left out (today's behaviour: the records above the offset are
+(`OffsetMapConfig.max_bytes`) is left out (today's behaviour: the records above the offset are
 replayed) and reported as an overflow; a map past `PAUSE_SHARE` of it asks the loop to take no
 new records from the partition until it shrinks (parallel-consumer's 75 %). `answered` reads a
 committed position back: a map it cannot use is reported and ignored, never guessed at.
@@ -28,7 +28,7 @@ PAUSE_SHARE = 0.75
 
 
 @dataclass(frozen=True)
-class MapPolicy:
+class OffsetMapConfig:
     """Whether commits carry the map, and the broker's limit on a commit's metadata."""
 
     enabled: bool = True
@@ -48,28 +48,28 @@ class Proposal:
     overflow: bool
 
 
-def propose(offsets: PartitionOffsets, policy: MapPolicy) -> Proposal | None:
+def propose(offsets: PartitionOffsets, config: OffsetMapConfig) -> Proposal | None:
     """What to commit for a partition now, or None when nothing was read yet."""
     offset = offsets.committable()
     if offset is None:
         return None
-    if not policy.enabled:
+    if not config.enabled:
         return Proposal(Position(offset), 0, overflow=False)
     above = offsets.answered_above(offset)
     metadata = encode(offset, above) if above else ""
-    if len(metadata) > policy.max_bytes:
+    if len(metadata) > config.max_bytes:
         return Proposal(Position(offset), len(metadata), overflow=True)
     return Proposal(Position(offset, metadata), len(metadata), overflow=False)
 
 
 def answered(
-    position: Position | None, policy: MapPolicy, on_unreadable: Callable[[str], None]
+    position: Position | None, config: OffsetMapConfig, on_unreadable: Callable[[str], None]
 ) -> tuple[int | None, frozenset[int]]:
     """What a committed position says was answered: every offset below its offset (None when
     nothing was committed), and the map's offsets above it (none when the map is off)."""
     if position is None:
         return None, frozenset()
-    if not policy.enabled:
+    if not config.enabled:
         return position.offset, frozenset()
     try:
         return position.offset, decode(position.metadata, position.offset)

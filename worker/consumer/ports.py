@@ -4,7 +4,7 @@ The loop is written against these, not against aiokafka: `worker.consumer.kafka`
 aiokafka consumer to `RequestConsumer` (translation only), `EventPublisher` satisfies
 `EventSink`, and the tests' in-memory broker implements both, so the no-loss logic (ordered
 commits, pause/resume, revoke drain) is exercised without a broker. `RequestTracing` is where a
-request's span starts (`worker.consumer.tracing`; none when tracing is off). The pipeline is
+request's span starts (`worker.consumer.kafka_spans`; none when tracing is off). The pipeline is
 reached through its own port (`worker.pipeline.port.RequestHandler`). `Delivery` is how answers
 become durable: offsets committed by the consumer (`worker.consumer.delivery`), or events and
 offsets in one transaction per partition (`worker.consumer.transactional`).

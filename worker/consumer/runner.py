@@ -55,7 +55,7 @@ from worker.consumer.holds import IntakeHolds
 from worker.consumer.keys import KeyLocks, key_for_logs
 from worker.consumer.lag import report_lag
 from worker.consumer.observer import WorkerObserver
-from worker.consumer.offset_map import MapPolicy, Proposal, answered, propose
+from worker.consumer.offset_map import OffsetMapConfig, Proposal, answered, propose
 from worker.consumer.offsets import PartitionOffsets
 from worker.consumer.ports import (
     Delivery,
@@ -104,7 +104,7 @@ class WorkerConfig:
     revoke_grace_seconds: float = 20.0
     shutdown_grace_seconds: float = 25.0
     #: whether commits carry the answered-offsets map, and the brokers' metadata limit
-    offset_map: MapPolicy = field(default_factory=MapPolicy)
+    offset_map: OffsetMapConfig = field(default_factory=OffsetMapConfig)
     #: each tenant's request topic → where its event types go (its own topics)
     tenant_routes: Mapping[str, Mapping[EventType, str]] = field(default_factory=dict)
 

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 
 from ecsp_contract.failures import WorkerErrorCode
 from worker.doctor.checklist import Check, failed, passed, skipped
-from worker.ecs.breaker import BreakerPolicy, CircuitBreaker
+from worker.ecs.breaker import BreakerConfig, CircuitBreaker
 from worker.ecs.errors import EcsApiError
 from worker.ecs.servers import ServerQuery
-from worker.ops.config import Settings
 from worker.ops.metrics import Metrics
+from worker.ops.settings import Settings
 from worker.pipeline.tagging import DEPLOYMENT_TAG_KEY, deployment_tag_value
 from worker.service import ecs_client
 
@@ -49,7 +49,7 @@ async def ecs_checks(settings: Settings) -> list[Check]:
     tag = f"{DEPLOYMENT_TAG_KEY}={deployment_tag_value(settings.deployment_name)}"
     try:
         async with (
-            ecs_client(once, Metrics(), CircuitBreaker(BreakerPolicy())) as client,
+            ecs_client(once, Metrics(), CircuitBreaker(BreakerConfig())) as client,
             asyncio.timeout(ECS_SECONDS),
         ):
             await client.list_servers(project, ServerQuery(tags=tag), limit=1)

@@ -25,7 +25,7 @@ from worker.consumer.kafka import security_options
 from worker.doctor import kafka_metadata
 from worker.doctor.checklist import Check, failed, passed, skipped
 from worker.doctor.kafka_metadata import TopicMetadata
-from worker.ops.config import Settings
+from worker.ops.settings import Settings
 
 KAFKA_SECONDS = 20.0
 _REQUEST_TIMEOUT_MS = 10_000

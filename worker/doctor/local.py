@@ -3,7 +3,7 @@ file and the secrets directory.
 
 `configuration` loads the settings as `run` does (every setting valid, the ones `run` needs
 present, `…_FILE` secrets readable) and, when that fails, as the Kafka commands do, so the
-network checks can still run. Problems name settings, never values (`worker.ops.config`).
+network checks can still run. Problems name settings, never values (`worker.ops.settings`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from worker.doctor.checklist import Check, failed, passed
-from worker.ops.config import ConfigError, Settings, load_settings
+from worker.ops.settings import ConfigError, Settings, load_settings
 from worker.policy.load import PolicyFileError, read_policy
 
 

@@ -1,6 +1,6 @@
 """Circuit breaker around the ECS API: an outage makes callers wait instead of spending attempts.
 
-Owns: ``BreakerPolicy``, ``CircuitBreaker`` and the three states. Outage signals (5xx, no
+Owns: ``BreakerConfig``, ``CircuitBreaker`` and the three states. Outage signals (5xx, no
 response, timeouts) in a row open the breaker; while it is open no call goes out, callers are
 refused at once (``admit`` is False) and can ``wait_available``. After a backoff one call is let
 through as a probe (half-open); any answer from the API (2xx, 4xx, even 429: the API is there)
@@ -21,7 +21,7 @@ CircuitState = Literal["closed", "open", "half_open"]
 
 
 @dataclass(frozen=True)
-class BreakerPolicy:
+class BreakerConfig:
     """Open after ``failure_threshold`` outage signals in a row; probe after a growing backoff.
 
     The n-th probe after opening comes ``min(probe_max, probe_initial * 2**(n-1))`` seconds
@@ -47,12 +47,12 @@ class CircuitBreaker:
 
     def __init__(
         self,
-        policy: BreakerPolicy | None = None,
+        config: BreakerConfig | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[CircuitState], None] | None = None,
     ) -> None:
-        self.policy = policy or BreakerPolicy()
+        self.config = config or BreakerConfig()
         self._clock = clock
         self._on_change = on_change
         self._state: CircuitState = "closed"
@@ -92,7 +92,7 @@ class CircuitBreaker:
         if self._state == "half_open":
             self._failed_probes += 1
             self._open()
-        elif self._state == "closed" and self._outages_in_a_row >= self.policy.failure_threshold:
+        elif self._state == "closed" and self._outages_in_a_row >= self.config.failure_threshold:
             self._open()
 
     def throttled(self) -> None:
@@ -129,7 +129,7 @@ class CircuitBreaker:
                 pass
 
     def _open(self) -> None:
-        self._probe_at = self._clock() + self.policy.probe_delay(self._failed_probes)
+        self._probe_at = self._clock() + self.config.probe_delay(self._failed_probes)
         self._set("open")
 
     def _set(self, state: CircuitState) -> None:

@@ -33,7 +33,7 @@ from worker.ecs.models import (
     parse_server_page,
 )
 from worker.ecs.observer import ApiObserver, SilentObserver
-from worker.ecs.retry import RetryPolicy, call_with_retry
+from worker.ecs.retry import RetryConfig, call_with_retry
 from worker.ecs.servers import MAX_PAGE_SIZE, ServerQuery
 from worker.ecs.transport import ApiRequest, ApiResponse, Transport
 
@@ -59,7 +59,7 @@ class EcsClientSettings:
     """Where to call the API (a base URL; a path prefix is allowed), retries, User-Agent."""
 
     endpoint: str
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryConfig = field(default_factory=RetryConfig)
     user_agent: str = "ecs-provisioner"
 
 

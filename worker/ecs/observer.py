@@ -61,6 +61,6 @@ class HttpAttempt:
 
 
 class HttpTracer(Protocol):
-    """Told of every HTTP attempt once it ended (``worker.ecs.tracing`` makes spans of them)."""
+    """Told of every HTTP attempt once it ended (``worker.ecs.http_spans`` makes spans of them)."""
 
     def http_attempt(self, attempt: HttpAttempt) -> None: ...

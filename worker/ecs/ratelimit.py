@@ -105,7 +105,7 @@ class TokenBucket:
 
 
 @dataclass(frozen=True)
-class AimdPolicy:
+class AimdConfig:
     """Additive increase, multiplicative decrease of the call rate between ``floor`` and
     ``ceiling`` (calls/s). A throttled answer multiplies the rate by ``decrease`` (at most once
     per ``cooldown`` seconds: the calls already in flight answer 429 too); every second in which
@@ -130,24 +130,24 @@ class AdaptiveRate:
 
     def __init__(
         self,
-        policy: AimdPolicy,
+        config: AimdConfig,
         burst: int,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_change: Callable[[float], None] | None = None,
     ) -> None:
-        self.policy = policy
+        self.config = config
         self._max_burst = max(1, burst)
         self._clock = clock
         self._on_change = on_change
         self._bucket = TokenBucket(
-            policy.ceiling, self._burst_for(policy.ceiling), clock=clock, sleep=sleep
+            config.ceiling, self._burst_for(config.ceiling), clock=clock, sleep=sleep
         )
         self._last_decrease = float("-inf")
         self._last_increase = clock()
         if on_change is not None:
-            on_change(policy.ceiling)
+            on_change(config.ceiling)
 
     @property
     def rate(self) -> float:
@@ -161,17 +161,17 @@ class AdaptiveRate:
 
     def throttled(self) -> None:
         now = self._clock()
-        if now - self._last_decrease < self.policy.cooldown:
+        if now - self._last_decrease < self.config.cooldown:
             return
         self._last_decrease = self._last_increase = now
-        self._set(max(self.policy.floor, self.rate * self.policy.decrease))
+        self._set(max(self.config.floor, self.rate * self.config.decrease))
 
     def answered(self) -> None:
         now = self._clock()
-        if self.rate >= self.policy.ceiling or now - self._last_increase < 1.0:
+        if self.rate >= self.config.ceiling or now - self._last_increase < 1.0:
             return
         self._last_increase = now
-        self._set(min(self.policy.ceiling, self.rate + self.policy.increase))
+        self._set(min(self.config.ceiling, self.rate + self.config.increase))
 
     def _burst_for(self, rate: float) -> int:
         return max(1, min(self._max_burst, int(rate)))

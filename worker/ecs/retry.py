@@ -1,6 +1,6 @@
 """Retry loop for API calls: full-jitter exponential backoff, Retry-After, attempts and deadline.
 
-Owns: ``RetryPolicy`` and ``call_with_retry``. It retries only ``EcsApiError``s marked
+Owns: ``RetryConfig`` and ``call_with_retry``. It retries only ``EcsApiError``s marked
 retryable, and never an ``ECSP.ApiUnavailable`` (the breaker is open: waiting for the API is
 the caller's business, not a spent attempt); the caller decides what a retry re-sends (a create
 re-sends the same body and X-Client-Token, so the API answers with the job of the first
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RetryConfig:
     """At most ``max_attempts`` calls within ``deadline`` seconds of the first one.
 
     The wait before attempt n+1 is ``uniform(0, min(max_delay, base_delay * 2**(n-1)))``
@@ -54,7 +54,7 @@ OnRetry = Callable[[EcsApiError, int, float], None]
 
 async def call_with_retry(
     call: Callable[[float], Awaitable[T]],
-    policy: RetryPolicy,
+    config: RetryConfig,
     *,
     on_retry: OnRetry | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -70,15 +70,15 @@ async def call_with_retry(
     attempt = 0
     while True:
         attempt += 1
-        remaining = policy.deadline - (clock() - start)
+        remaining = config.deadline - (clock() - start)
         try:
             return await call(remaining), attempt
         except EcsApiError as err:
             err.attempts = attempt
-            if not err.retryable or is_unavailable(err) or attempt >= policy.max_attempts:
+            if not err.retryable or is_unavailable(err) or attempt >= config.max_attempts:
                 raise
-            wait = policy.delay(attempt, err.retry_after, rand)
-            if clock() - start + wait >= policy.deadline:
+            wait = config.delay(attempt, err.retry_after, rand)
+            if clock() - start + wait >= config.deadline:
                 raise
             if on_retry is not None:
                 on_retry(err, attempt, wait)

@@ -6,7 +6,7 @@ has one format; aiokafka's transient errors are summarised first (`worker.ops.ka
 last line of defence, values under keys that mean a secret are masked, at any depth of a logged
 value, by the same rule as events' request copies (`ecsp_contract.redaction.is_secret_key`: case,
 separators and small misspellings do not count). A line written while a span is current
-(tracing on, `worker.ops.tracing`) carries its `trace_id` and `span_id`, in the W3C hex form.
+(tracing on, `worker.ops.otel`) carries its `trace_id` and `span_id`, in the W3C hex form.
 Console lines have the control characters of their keys and text values escaped: a record's key
 holding a line break or an ESC sequence cannot forge a line or drive the terminal.
 """

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar, cast
 from ecsp_contract.failures import FailureStage
 from worker.pipeline.answer import Answer, AnswerConfig
 from worker.pipeline.compensate import Compensate
-from worker.pipeline.create import CreatePolicy
+from worker.pipeline.create import CreateConfig
 from worker.pipeline.decode import Decode
 from worker.pipeline.deletion import ServerDeleter
 from worker.pipeline.follow import Follow, Pacing
@@ -51,7 +51,7 @@ class PipelineParts:
     answer: AnswerConfig
     validate: ValidateConfig
     max_request_bytes: int
-    create: CreatePolicy
+    create: CreateConfig
     api: EcsApi
     secrets: SecretScopes  # each tenant's `$NAME` scope
     intake: Intake

@@ -67,7 +67,7 @@ class CreatingApi(ServerLister, Protocol):
 
 
 @dataclass(frozen=True)
-class CreatePolicy:
+class CreateConfig:
     """What `create_or_find` needs of the configuration."""
 
     deployment_name: str = "ecs-provisioner"
@@ -129,7 +129,7 @@ async def create_or_find(
     api: CreatingApi,
     request: DecodedRequest,
     body: dict[str, Any],
-    policy: CreatePolicy,
+    config: CreateConfig,
     *,
     on_partial_failure: OnPartialFailure,
     record_age_seconds: float | None,
@@ -138,17 +138,17 @@ async def create_or_find(
     token, project_id = request.token, request.project_id
     request_tag = RequestTag(request_digest(request.wire), on_partial_failure)
     bodies = create_bodies(
-        body, token=token, deployment_name=policy.deployment_name, request_tag=request_tag
+        body, token=token, deployment_name=config.deployment_name, request_tag=request_tag
     )
     searchable = bodies[0].tagging == "tagged" and not request.body.dry_run
     lookup = _Lookup(
         api,
         project_id,
         request.body.server.count or 1,
-        deployment_tag(policy.deployment_name),
+        deployment_tag(config.deployment_name),
         request_tag.digest,
     )
-    old = record_age_seconds is not None and record_age_seconds > policy.token_window_seconds
+    old = record_age_seconds is not None and record_age_seconds > config.token_window_seconds
     if searchable and old:
         found = await lookup.find(token)
         if found.complete:
@@ -164,7 +164,7 @@ async def create_or_find(
     except EcsApiError as exc:
         if exc.code == TOKEN_EXPIRED and searchable:
             return await _after_token_window(
-                lookup, body, request_tag=request_tag, token=token, policy=policy, expired=exc
+                lookup, body, request_tag=request_tag, token=token, config=config, expired=exc
             )
         if exc.code == TOKEN_EXPIRED:
             raise api_failure(
@@ -202,20 +202,20 @@ async def _after_token_window(
     *,
     request_tag: RequestTag,
     token: str,
-    policy: CreatePolicy,
+    config: CreateConfig,
     expired: EcsApiError,
 ) -> Submitted:
     found = await lookup.find(token)
     if found.complete:
         return Submitted(token, "tagged", reconciled=found)
     why = "the API no longer knows the client token (Ecs.0124)"
-    if found.anything or policy.after_token_window != "recreate":  # noqa: S105 - not a secret
+    if found.anything or config.after_token_window != "recreate":  # noqa: S105 - not a secret
         raise token_expired_failure(
             found, code=expired.code, why=why, request_id=expired.request_id
         )
     new_token = recreate_token(token)
     retagged = create_bodies(
-        body, token=new_token, deployment_name=policy.deployment_name, request_tag=request_tag
+        body, token=new_token, deployment_name=config.deployment_name, request_tag=request_tag
     )
     try:
         recreated = await _create(lookup.api, retagged, new_token, lookup.project_id)

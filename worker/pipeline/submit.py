@@ -20,7 +20,7 @@ from ecsp_contract.failures import FailureStage, WorkerErrorCode
 from worker.ecs.errors import EcsApiError
 from worker.pipeline import events
 from worker.pipeline.api_errors import error_code
-from worker.pipeline.create import CreatePolicy, CreatingApi, Submitted, create_or_find
+from worker.pipeline.create import CreateConfig, CreatingApi, Submitted, create_or_find
 from worker.pipeline.deadline import RequestDeadline
 from worker.pipeline.failure import StageFailure
 from worker.pipeline.port import Intake, Outcome
@@ -56,7 +56,7 @@ class Submit:
 
     api: SubmittingApi
     intake: Intake
-    policy: CreatePolicy
+    create: CreateConfig
     next_step: Step[Created]
     answers: CreateAnswers = NoOneListening()  # noqa: RUF009 - stateless
     stage: ClassVar[FailureStage] = FailureStage.SUBMIT
@@ -118,10 +118,10 @@ class Submit:
         while True:
             if deadline.passed():
                 raise _not_submitted_in_time(deadline, waited_since)
-            deadline = deadline.before_token_expires(self.policy.token_window_seconds)
+            deadline = deadline.before_token_expires(self.create.token_window_seconds)
             try:
                 return deadline, await create_or_find(
-                    self.api, state.request, state.body, self.policy,
+                    self.api, state.request, state.body, self.create,
                     on_partial_failure=state.on_partial_failure,
                     record_age_seconds=state.message.age_seconds(),
                 )  # fmt: skip

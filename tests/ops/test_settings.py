@@ -11,7 +11,7 @@ import pytest
 
 from tools.docgen.config_table import main as config_table_main
 from tools.docgen.failure_table import main as failure_table_main
-from worker.ops.config import ConfigError, Settings, load_settings
+from worker.ops.settings import ConfigError, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
