@@ -62,8 +62,8 @@ def test_the_consumer_core_knows_the_pipeline_only_through_its_port() -> None:
     assert offending(loaded, "worker.ops", "worker.ecs") == []
 
 
-#: The consumer modules that build aiokafka clients from the settings (the adapters).
-ADAPTERS = ("worker.consumer.kafka", "worker.consumer.publisher")
+#: The consumer module that builds aiokafka clients from the settings (the adapter).
+ADAPTERS = ("worker.consumer.kafka",)
 
 
 def test_the_ecs_client_speaks_the_api_only() -> None:

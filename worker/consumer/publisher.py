@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError
 from ecsp_contract.cloudevent import CloudEvent
 from ecsp_contract.event_size import EventTooLarge, fit_event
 from worker.consumer.event_records import EVENT_REJECTED, event_headers, value_budget
-from worker.ops.metrics import Metrics
+from worker.consumer.observer import DeliveryObserver
 
 log = structlog.get_logger("worker.publisher")
 
@@ -41,13 +41,13 @@ class EventPublisher:
     def __init__(
         self,
         producer: AIOKafkaProducer,
-        metrics: Metrics,
+        observer: DeliveryObserver,
         *,
         max_event_bytes: int,
         max_backoff: float = 5.0,
     ) -> None:
         self._producer = producer
-        self._metrics = metrics
+        self._observer = observer
         self._max_event_bytes = max_event_bytes
         self._max_backoff = max_backoff
 
@@ -126,7 +126,7 @@ class EventPublisher:
                 backoff = min(self._max_backoff, backoff * 2)
                 continue
             if counted:
-                self._metrics.event_published(event.type)
+                self._observer.event_published(event.type)
             return True
 
     def _unpublishable(self, topic: str, event: CloudEvent, reason: str, counted: bool) -> bool:
@@ -139,5 +139,5 @@ class EventPublisher:
             error=reason,
         )
         if counted:
-            self._metrics.events_unpublishable.labels(event.type).inc()
+            self._observer.event_unpublishable(event.type)
         return False
