@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ecsp_contract.idempotency import client_token
-from tests.reliability.observe import read_all
 from tests.support import secrets
 from tests.support.bodies import server_body
-from tests.support.kafka import by_key
+from tests.support.kafka import by_key, read_all
 from tests.support.metrics import sample
 from tests.support.stack import Stack, stack, start_worker_process
 from worker.pipeline.alternatives import placement_token

@@ -8,7 +8,7 @@ from collections import Counter
 
 from tests.fuzz.malformed import failing_batch
 from tests.reliability.checks import Event
-from tests.reliability.observe import read_all
+from tests.support.kafka import read_all
 from tests.support.stack import example, stack
 
 COUNT = 2000

@@ -39,12 +39,12 @@ from tests.reliability.checks import (
     run_checks,
     state_copies_are_the_answers,
 )
-from tests.reliability.observe import Collector, OffsetProbe, read_all
+from tests.reliability.observe import Collector, OffsetProbe
 from tests.reliability.processes import DEFECT_COMMAND, WORKER_COMMAND, OwnBroker, WorkerSlot
 from tests.reliability.schedule import Step, describe, make_schedule
 from tests.support import secrets
 from tests.support.ecs_client import layered_client
-from tests.support.kafka import create_topics, delete_topics
+from tests.support.kafka import create_topics, delete_topics, read_all
 from tests.support.stack import PROJECT, STATE_TOPIC_CONFIG, sim_call, worker_env
 from worker.ecs.auth import AkSkAuth
 from worker.ecs.credentials import Credential

@@ -17,7 +17,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from tests.reliability.checks import Event
-from tests.support.kafka import Record
 
 
 @dataclass
@@ -82,34 +81,3 @@ class OffsetProbe:
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await consumer.stop()
-
-
-async def read_all(
-    bootstrap: str,
-    topics: dict[str, int],
-    timeout: float = 120,
-    isolation: str = "read_uncommitted",
-) -> list[Record]:
-    """Every record of `topics` (name -> partition count), from the beginning to the end
-    offsets at call time, as a subscriber with the given isolation level sees them."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level=isolation
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(t, p) for t, count in topics.items() for p in range(count)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Record] = []
-        async with asyncio.timeout(timeout):
-            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-                batch = await consumer.getmany(timeout_ms=500)
-                for tp_records in batch.values():
-                    records.extend(
-                        Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
-                        for r in tp_records
-                    )
-        return records
-    finally:
-        await consumer.stop()

@@ -147,12 +147,23 @@ async def read_committed(
 ) -> list[Record]:
     """Every record of `topic` a `read_committed` subscriber sees, up to the end of its log
     (aborted records are skipped; an open transaction holds it back, and this times out)."""
+    return await read_all(bootstrap, {topic: partitions}, timeout, "read_committed")
+
+
+async def read_all(
+    bootstrap: str,
+    topics: dict[str, int],
+    timeout: float = 120,
+    isolation: str = "read_uncommitted",
+) -> list[Record]:
+    """Every record of `topics` (name -> partition count), from the beginning to the end
+    offsets at call time, as a subscriber with the given isolation level sees them."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level=isolation
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        tps = [TopicPartition(t, p) for t, count in topics.items() for p in range(count)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
