@@ -9,6 +9,7 @@ the one scheme of `worker.cli.exit_codes`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -28,32 +29,23 @@ EXAMPLES = (
 )
 
 
-def _command_modules() -> list[ModuleType]:
-    from worker.cli import (  # noqa: I001 - one line per sub-command, in help order
-        run,
-        publish,
-        results,
-        status,
-        doctor,
-        samples,
-        simulator,
-        validate,
-        policy_cmd,
-        schemas_cmd,
-    )
+#: The sub-commands' modules under `worker.cli`, in help order.
+COMMANDS = (
+    "run",
+    "publish",
+    "results",
+    "status",
+    "doctor",
+    "samples",
+    "simulator",
+    "validate",
+    "policy_cmd",
+    "schemas_cmd",
+)
 
-    return [
-        run,
-        publish,
-        results,
-        status,
-        doctor,
-        samples,
-        simulator,
-        validate,
-        policy_cmd,
-        schemas_cmd,
-    ]
+
+def _command_modules() -> list[ModuleType]:
+    return [importlib.import_module(f"worker.cli.{name}") for name in COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

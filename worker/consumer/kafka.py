@@ -51,10 +51,10 @@ def security_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def make_producer(settings: Settings) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
+def _producer_options(settings: Settings) -> dict[str, Any]:
+    """What the process producer and the transactional ones share."""
+    return dict(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=f"{settings.deployment_name}-producer",
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -70,20 +70,19 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        client_id=f"{settings.deployment_name}-producer", **_producer_options(settings)
+    )
+
+
 def make_transactional_producer(settings: Settings, transactional_id: str) -> AIOKafkaProducer:
     """One input partition's producer under exactly-once (`worker.consumer.transactional`)."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"{settings.deployment_name}-{transactional_id}",
         transactional_id=transactional_id,
         transaction_timeout_ms=int(settings.transaction_timeout_seconds * 1000),
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-        max_batch_size=PRODUCER_BATCH_BYTES,
-        max_request_size=settings.max_event_bytes,
-        request_timeout_ms=30_000,
-        **security_options(settings),
+        **_producer_options(settings),
     )
 
 
