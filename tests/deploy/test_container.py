@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests.support.manifests import TOPIC_SETTINGS
 from worker.ops.settings import FILE_BACKED_SECRETS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,16 +148,7 @@ def test_compose_worker_settings_are_known_and_consistent() -> None:
 def test_compose_creates_the_worker_topics_with_the_recommended_partitions() -> None:
     script = " ".join(compose()["services"]["kafka-init"]["command"])
     created = dict(spec.split(":") for spec in re.findall(r"ecs\.provisioning\.\w+:\d+", script))
-    topics = {
-        Settings.model_fields[name].default
-        for name in (
-            "topic_requests",
-            "topic_results",
-            "topic_failures",
-            "topic_progress",
-            "topic_state",
-        )
-    }
+    topics = {Settings.model_fields[name].default for name in TOPIC_SETTINGS}
     assert set(created) == topics
     state = Settings.model_fields["topic_state"].default
     assert "--config cleanup.policy=compact" in script.split(f"spec={state}:", 1)[1]

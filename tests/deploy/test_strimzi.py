@@ -14,7 +14,6 @@ import os
 from typing import Any
 
 import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -22,12 +21,13 @@ from ecsp_contract.channels import CHANNELS, Channel
 from ecsp_contract.tenants import tenant_topic
 from tests.support.manifests import (
     K8S,
-    KUBERNETES_VERSIONS,
+    TOPIC_SETTINGS,
     Manifest,
     kustomize,
     objects_of,
     setting,
     the,
+    validate_builtin_objects,
     worker_container,
 )
 from tests.support.strimzi import acls_of, validate_custom_resource
@@ -83,10 +83,7 @@ def test_the_crd_validation_catches_a_broken_resource(
 
 
 def test_builtin_objects_with_strimzi_validate(with_keda_and_strimzi: list[Manifest]) -> None:
-    for obj in with_keda_and_strimzi:
-        if obj["apiVersion"].startswith(("apps/", "v1", "policy/", "networking.k8s.io/")):
-            for version in KUBERNETES_VERSIONS:
-                kubernetes_validate.validate(obj, version, strict=True)
+    validate_builtin_objects(with_keda_and_strimzi)
 
 
 def test_the_five_topics_are_the_workers_with_the_partitions_keda_scales_to(
@@ -94,16 +91,7 @@ def test_the_five_topics_are_the_workers_with_the_partitions_keda_scales_to(
 ) -> None:
     objects = with_keda_and_strimzi
     topics = {t["spec"]["topicName"]: t["spec"] for t in objects_of(objects, "KafkaTopic")}
-    wanted = {
-        setting(objects, name)
-        for name in (
-            "topic_requests",
-            "topic_results",
-            "topic_failures",
-            "topic_progress",
-            "topic_state",
-        )
-    }
+    wanted = {setting(objects, name) for name in TOPIC_SETTINGS}
     assert set(topics) == wanted
     scaled = the(objects, "ScaledObject", "ecs-provisioner")
     partitions = scaled["metadata"]["annotations"]["ecs-provisioner/request-topic-partitions"]

@@ -12,7 +12,6 @@ import copy
 import os
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -21,12 +20,12 @@ from ecsp_contract.idempotency import DEFAULT_TOKEN_NAMESPACE
 from ecsp_contract.tenants import tenant_topic
 from tests.support.manifests import (
     K8S,
-    KUBERNETES_VERSIONS,
     Manifest,
     kustomize,
     objects_of,
     setting,
     the,
+    validate_builtin_objects,
     worker_container,
     worker_env,
 )
@@ -97,10 +96,7 @@ def test_the_custom_resources_validate_against_strimzis_crd_schemas(
     assert sorted(o["kind"] for o in custom) == ["KafkaTopic"] * 10 + ["KafkaUser"] * 2
     for obj in custom:
         validate_custom_resource(obj)
-    for obj in rendered:
-        if obj["apiVersion"].startswith(("apps/", "v1", "policy/", "networking.k8s.io/")):
-            for version in KUBERNETES_VERSIONS:
-                kubernetes_validate.validate(obj, version, strict=True)
+    validate_builtin_objects(rendered)
 
 
 def test_the_tenants_file_is_valid_for_the_worker_and_mounted_where_it_reads_it(

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -77,6 +78,24 @@ def render_base_with(component: Path, workdir: Path) -> list[Manifest]:
 
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
+BUILTIN_API_PREFIXES = ("apps/", "v1", "policy/", "networking.k8s.io/")
+
+#: The settings naming the worker's five topics.
+TOPIC_SETTINGS = (
+    "topic_requests",
+    "topic_results",
+    "topic_failures",
+    "topic_progress",
+    "topic_state",
+)
+
+
+def validate_builtin_objects(objects: list[Manifest]) -> None:
+    """Validates every built-in Kubernetes object against each supported version's schema."""
+    for obj in objects:
+        if obj["apiVersion"].startswith(BUILTIN_API_PREFIXES):
+            for version in KUBERNETES_VERSIONS:
+                kubernetes_validate.validate(obj, version, strict=True)
 
 
 WORKER = "ecs-provisioner"
