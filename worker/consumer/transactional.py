@@ -223,14 +223,10 @@ class TransactionalDelivery:
             for tp in set(positions) | {tp for tp, p in self._partitions.items() if p.batch}
             if tp in self._partitions
         }
+        ran = {tp: w for tp, w in work.items() if w[0] is not None or w[1]}
         done = await asyncio.gather(
-            *(
-                self._commit_one(tp, position, batch)
-                for tp, (position, batch) in work.items()
-                if position is not None or batch
-            )
+            *(self._commit_one(tp, position, batch) for tp, (position, batch) in ran.items())
         )
-        ran = [tp for tp, (position, batch) in work.items() if position is not None or batch]
         return {tp for tp, ok in zip(ran, done, strict=True) if ok and tp in positions}
 
     async def close(self, partitions: Iterable[TopicPartition]) -> None:
@@ -314,10 +310,10 @@ class TransactionalDelivery:
             if outgoing.is_copy and not copies_on:
                 self._copy_dropped(outgoing, batch, "an earlier copy could not be sent")
                 continue
-            value = self._value(outgoing, batch)
+            headers = event_headers(outgoing.event)
+            value = self._value(outgoing, headers, batch)
             if value is None:
                 continue
-            headers = event_headers(outgoing.event)
             send = producer.send(outgoing.topic, value, key=outgoing.key, headers=headers)
             if outgoing.copy_within is None:
                 sends.append((outgoing, await send))
@@ -367,10 +363,11 @@ class TransactionalDelivery:
         for outgoing in [o for o in partition.batch if o.failed]:
             self._copy_dropped(outgoing, partition.batch, "its transaction was aborted")
 
-    def _value(self, outgoing: _Outgoing, batch: list[_Outgoing]) -> bytes | None:
-        """The event's record value within the size budget; None (dropped, counted) when not
-        even its minimal form fits."""
-        headers = event_headers(outgoing.event)
+    def _value(
+        self, outgoing: _Outgoing, headers: list[tuple[str, bytes]], batch: list[_Outgoing]
+    ) -> bytes | None:
+        """The event's record value within the size budget next to its `headers`; None
+        (dropped, counted) when not even its minimal form fits."""
         budget = value_budget(self._max_event_bytes, outgoing.key, headers)
         try:
             return fit_event(outgoing.event, budget, minimal=outgoing.minimal)
